@@ -1,0 +1,105 @@
+"""`gridbot chat`: the JSON Lines scripting contract (other tools rely on it exactly).
+
+In, one object per line: a message `{"id", "room", "sender", "name", "text", "at"}` (`id`, `name`
+and `at` optional) or `{"tick": "<ISO time>"}`. Out, one line per bot post:
+`{"room", "text", "mentions", "reply_to"}`. A malformed line is reported on stderr with its line
+number and the rest goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, tzinfo
+from typing import TextIO
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from bot.runtime import Bot
+from bot.transport import IncomingMessage, OutgoingPost
+
+
+class ChatMessageLine(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str | None = None
+    room: str
+    sender: str
+    name: str | None = None
+    text: str
+    at: datetime | None = None
+
+    @field_validator("room", "sender")
+    @classmethod
+    def not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+
+class TickLine(BaseModel):
+    tick: datetime
+
+
+class JsonLinesOutput:
+    """A Transport that writes each bot post as one JSON line."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    async def send(self, post: OutgoingPost) -> None:
+        self.out.write(json.dumps({"room": post.room, "text": post.text,
+                                   "mentions": list(post.mentions), "reply_to": post.reply_to},
+                                  ensure_ascii=False) + "\n")
+        self.out.flush()
+
+
+def _aware(value: datetime, zone: tzinfo) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=zone)
+
+
+def _problem(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}" if where else first["msg"]
+
+
+async def play(bot: Bot, lines: Iterable[str], err: TextIO, zone: tzinfo) -> int:
+    """Feed each input line to the bot; return the number of malformed lines."""
+    await bot.deliver()  # posts left undelivered by an earlier run go first
+    bad = 0
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            bad += 1
+            err.write(f"line {number}: not valid JSON ({exc.msg})\n")
+            continue
+        try:
+            if isinstance(data, dict) and "tick" in data:
+                await bot.tick(_aware(TickLine.model_validate(data).tick, zone))
+                continue
+            line = ChatMessageLine.model_validate(data)
+        except ValidationError as exc:
+            bad += 1
+            err.write(f"line {number}: {_problem(exc)}\n")
+            continue
+        if bot.network.node_for_room(line.room) is None:
+            err.write(f"line {number}: room {line.room!r} is not in the network; ignored\n")
+        await bot.receive(IncomingMessage(
+            id=line.id or f"chat-{uuid.uuid4()}", room=line.room, sender_id=line.sender,
+            sender_name=line.name or _known_name(bot, line.sender),
+            text=line.text, at=_aware(line.at, zone) if line.at else bot.clock(),
+        ))
+    return bad
+
+
+def _known_name(bot: Bot, member_id: str) -> str:
+    for node in bot.network.nodes():
+        for member in (node.head, *node.deputies):
+            if member.id == member_id:
+                return member.name
+    return member_id

@@ -1,0 +1,127 @@
+"""The `gridbot` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import typer
+
+from flows.config import ConfigError, GridConfig, load_config
+
+CONFIG_ENV = "GRIDBOT_CONFIG"
+
+app = typer.Typer(help="GridBot (网格小助手): tickets from WeChat grid groups.",
+                  no_args_is_help=True, add_completion=False)
+config_app = typer.Typer(help="Check the network and policy file.", no_args_is_help=True)
+db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(db_app, name="db")
+
+ConfigOption = typer.Option(None, "--config", "-c", help="config.yaml to use "
+                            f"(default: ${CONFIG_ENV} or ./config.yaml).")
+DbOption = typer.Option(None, "--db", help="Database URL (default: $GRIDBOT_DATABASE_URL or "
+                        "sqlite:///gridbot.sqlite3).")
+
+
+def _config(path: Path | None) -> GridConfig:
+    path = path or Path(os.environ.get(CONFIG_ENV, "config.yaml"))
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        typer.echo(f"{path}: the configuration has {len(error.problems)} problem(s):", err=True)
+        for problem in error.problems:
+            typer.echo(f"  {problem}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _database(url: str | None):
+    from models.db import Database
+
+    try:
+        return Database(url)
+    except Exception as error:  # a bad URL or an unreachable server: one line, no traceback
+        typer.echo(f"cannot open the database: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def demo(config: Path | None = ConfigOption,
+         db: str | None = typer.Option(None, "--db", help="Database URL (default: a new SQLite "
+                                       "file in a temporary folder).")) -> None:
+    """Play a short scripted conversation through the simulator and print the transcript."""
+    from bot.demo import play_demo
+
+    grid = _config(config)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="gridbot-demo-") as folder:
+        database = _database(db or f"sqlite:///{Path(folder) / 'demo.sqlite3'}")
+        start = datetime.now(ZoneInfo(grid.policy.timezone)).replace(second=0, microsecond=0)
+        simulator = asyncio.run(play_demo(grid, database, start))
+        database.dispose()
+    typer.echo(f"\n{len(simulator.transcript)} lines, {len(simulator.posts)} bot posts, "
+               f"{time.perf_counter() - started:.2f} s", err=True)
+
+
+@app.command()
+def chat(config: Path | None = ConfigOption, db: str | None = DbOption) -> None:
+    """Read JSON Lines messages on stdin, write the bot's posts as JSON Lines on stdout."""
+    from bot.chat_jsonl import JsonLinesOutput, play
+    from bot.runtime import Bot
+
+    grid = _config(config)
+    database = _database(db)
+    bot = Bot(grid, database, JsonLinesOutput(sys.stdout))
+    asyncio.run(play(bot, sys.stdin, sys.stderr, ZoneInfo(grid.policy.timezone)))
+    database.dispose()
+
+
+@app.command()
+def run(config: Path | None = ConfigOption, db: str | None = DbOption,
+        host: str = typer.Option("127.0.0.1", help="Address the HTTP API listens on."),
+        port: int = typer.Option(8000, help="Port of the HTTP API.")) -> None:
+    """Run the bot with its transport and the HTTP API until stopped."""
+    from bot.service import serve
+
+    grid = _config(config)
+    database = _database(db)
+    asyncio.run(serve(grid, database, host, port))
+
+
+@app.command()
+def parse(text: str = typer.Argument(..., help="A message, e.g. '下单 4号楼二单元4楼的灯不亮'.")) -> None:
+    """Print what the request parser makes of one message, as one JSON object."""
+    from flows.request_parser import parse_request
+
+    typer.echo(json.dumps(parse_request(text).as_dict(), ensure_ascii=False))
+
+
+@config_app.command("check")
+def config_check(config: Path | None = ConfigOption) -> None:
+    """Validate config.yaml; print one line per problem."""
+    from flows.network import Network
+
+    grid = _config(config)
+    network = Network(grid)
+    nodes = list(network.nodes())
+    typer.echo(f"ok: {len(nodes)} nodes, {sum(network.is_microgrid(n) for n in nodes)} micro-grids, "
+               f"levels {' > '.join(grid.levels)}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: str | None = DbOption) -> None:
+    """Apply the schema migrations (also done at every start)."""
+    database = _database(db)
+    typer.echo(f"database at the newest schema: {database.url}")
+    database.dispose()
+
+
+if __name__ == "__main__":
+    app()

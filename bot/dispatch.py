@@ -1,0 +1,236 @@
+"""Message → command dispatch: where a chat message becomes a ticket or a change to one.
+
+`Dispatcher.handle` stores the message first (a redelivered id is a no-op), then, in one
+transaction, recognises the command, applies the pure transition from `flows.lifecycle`, records
+the events and writes the replies to the outbox. The command table below reads like design §4.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from bot.transport import IncomingMessage, OutgoingPost
+from flows import lifecycle, texts
+from flows.commands import CommandText, find_ticket_reference, recognize
+from flows.config import GridConfig, Node
+from flows.lifecycle import Actor, Outcome, Reply
+from flows.network import Network
+from flows.request_parser import analyse
+from flows.roles import roles_for
+from flows.routing import responsible_members, route
+from models.db import Database
+from models.tables import InboundMessage, OutboundPost, Status, Ticket, TicketEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a command handler may look at: the message, where it was said, and the database."""
+
+    session: Session
+    message: IncomingMessage
+    group: Node          # the node whose group the message was posted in
+    command: CommandText
+
+
+Handler = Callable[["Dispatcher", Context], list[Reply]]
+
+
+@dataclass(frozen=True)
+class CommandRow:
+    keyword: str
+    who: str        # design §4's "who" column; the transitions enforce it
+    handler: Handler
+
+
+class Dispatcher:
+    def __init__(self, config: GridConfig, db: Database, network: Network | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+        self.config = config
+        self.network = network or Network(config)
+        self.db = db
+        self.clock = clock
+        self.zone = ZoneInfo(config.policy.timezone)
+
+    # -- the thin I/O layer -------------------------------------------------------------------
+
+    def handle(self, message: IncomingMessage) -> list[OutgoingPost]:
+        """Act on one message once; return the posts it wrote to the outbox (none for chatter)."""
+        if not self._store(message):
+            return []
+        try:
+            with self.db.session() as session:
+                inbound = session.exec(
+                    select(InboundMessage).where(InboundMessage.message_id == message.id)
+                    .with_for_update()
+                ).one()
+                if inbound.handled_at is not None:
+                    return []
+                posts = self._act(session, message)
+                inbound.handled_at = self.clock()
+                return posts
+        except Exception:
+            # The message stays stored and unhandled, so a redelivery tries again; nothing of
+            # the failure reaches the group.
+            log.exception("could not act on message %s", message.id)
+            return []
+
+    def _store(self, message: IncomingMessage) -> bool:
+        """Keep the message before acting on it; False when it was already handled."""
+        try:
+            with self.db.session() as session:
+                stored = session.exec(
+                    select(InboundMessage).where(InboundMessage.message_id == message.id)
+                ).first()
+                if stored is not None:
+                    return stored.handled_at is None
+                session.add(InboundMessage(
+                    message_id=message.id, room=message.room, sender_id=message.sender_id,
+                    sender_name=message.sender_name, text=message.text, quoted=message.quoted,
+                    sent_at=message.at, received_at=self.clock(),
+                ))
+            return True
+        except IntegrityError:  # the same id stored at the same moment by another worker
+            return False
+
+    def _act(self, session: Session, message: IncomingMessage) -> list[OutgoingPost]:
+        group = self.network.node_for_room(message.room)
+        command = recognize(message.text)
+        if group is None or command is None or command.keyword not in COMMAND_TABLE:
+            return []
+        context = Context(session=session, message=message, group=group, command=command)
+        replies = COMMAND_TABLE[command.keyword].handler(self, context)
+        return [self._post(session, message, reply) for reply in replies]
+
+    def _post(self, session: Session, message: IncomingMessage, reply: Reply) -> OutgoingPost:
+        row = OutboundPost(room=message.room, text=reply.text, mentions=list(reply.mentions),
+                           reply_to=message.id, created_at=self.clock())
+        session.add(row)
+        session.flush()
+        return OutgoingPost(room=row.room, text=row.text, mentions=tuple(row.mentions),
+                            reply_to=row.reply_to, id=row.id)
+
+    def apply(self, context: Context, ticket: Ticket, actor: Actor, outcome: Outcome) -> None:
+        for name, value in outcome.changes.items():
+            setattr(ticket, name, value)
+        for event in outcome.events:
+            context.session.add(TicketEvent(
+                ticket_id=ticket.id, kind=event.kind, actor_id=actor.id, actor_name=actor.name,
+                at=context.message.at, source_message_id=context.message.id,
+                from_status=event.from_status, to_status=event.to_status, note=event.note,
+            ))
+
+    def actor_for(self, context: Context, ticket: Ticket) -> Actor:
+        message = context.message
+        return Actor(message.sender_id, message.sender_name,
+                     roles_for(self.network, ticket, message.sender_id, context.group))
+
+    def find_ticket(self, context: Context) -> tuple[Ticket | None, str, Reply | None]:
+        """The ticket a command refers to: its number, else the `#N` in a quoted bot notice, else
+        (for 接单) the one ticket waiting in this group. Returns (ticket, rest, refusal)."""
+        number, rest = context.command.ticket_number()
+        if number is None and context.message.quoted:
+            number = find_ticket_reference(context.message.quoted)
+        if number is None:
+            if context.command.keyword == "接单" and not rest:
+                return self.single_waiting(context)
+            example = texts.EXAMPLES[context.command.keyword]
+            return None, rest, Reply(texts.NUMBER_NEEDED.format(example=example))
+        ticket = context.session.exec(
+            select(Ticket).where(Ticket.id == number).with_for_update()).first()
+        if ticket is None:
+            return None, rest, Reply(texts.TICKET_NOT_FOUND.format(number=number))
+        return ticket, rest, None
+
+    def single_waiting(self, context: Context) -> tuple[Ticket | None, str, Reply | None]:
+        waiting = context.session.exec(
+            select(Ticket).where(Ticket.node_id == context.group.id, Ticket.status == Status.OPEN)
+            .order_by(Ticket.id).limit(11)
+        ).all()
+        if len(waiting) == 1:
+            return waiting[0], "", None
+        if not waiting:
+            return None, "", Reply(texts.NOTHING_WAITING)
+        numbers = "、".join(f"#{t.id}" for t in waiting[:10]) + ("…" if len(waiting) > 10 else "")
+        return None, "", Reply(texts.SEVERAL_WAITING.format(count=len(waiting), numbers=numbers))
+
+
+# -- the commands: one function each, then the table --------------------------------------------
+
+TicketTransition = Callable[[Dispatcher, Ticket, Actor, str, Context], Outcome]
+
+
+def on_ticket(transition: TicketTransition) -> Handler:
+    """A handler for a command about one ticket: find it, work out the actor's roles, apply the
+    transition and record it."""
+
+    def handler(dispatcher: Dispatcher, context: Context) -> list[Reply]:
+        ticket, rest, refusal = dispatcher.find_ticket(context)
+        if ticket is None:
+            return [refusal] if refusal else []
+        actor = dispatcher.actor_for(context, ticket)
+        outcome = transition(dispatcher, ticket, actor, rest, context)
+        dispatcher.apply(context, ticket, actor, outcome)
+        return list(outcome.replies)
+
+    return handler
+
+
+def place_order(dispatcher: Dispatcher, context: Context) -> list[Reply]:
+    description = context.command.rest
+    if not description:
+        return [Reply(texts.PLACE_ORDER_USAGE)]
+    message = context.message
+    parsed = analyse(description)
+    node = route(dispatcher.network, context.group, parsed.building, parsed.unit)
+    ticket = Ticket(
+        source_message_id=message.id, group_room=message.room, node_id=node.id,
+        reporter_id=message.sender_id, reporter_name=message.sender_name, text=description,
+        category=parsed.category, urgent=bool(parsed.urgent), building=parsed.building,
+        unit=parsed.unit, floor=parsed.floor, room=parsed.room, status=Status.OPEN,
+        created_at=message.at,
+    )
+    context.session.add(ticket)
+    context.session.flush()  # the number people see is the row's id
+    reporter = Actor(message.sender_id, message.sender_name)
+    dispatcher.apply(context, ticket, reporter, Outcome(
+        events=(lifecycle.EventRecord("created", None, Status.OPEN),)))
+    return [lifecycle.new_ticket_notice(ticket, [m.id for m in responsible_members(node)])]
+
+
+def claim(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, context: Context) -> Outcome:
+    return lifecycle.claim(ticket, actor, context.message.at)
+
+
+def resolve(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, context: Context) -> Outcome:
+    return lifecycle.resolve(ticket, actor, rest, context.message.at)
+
+
+def rate(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, context: Context) -> Outcome:
+    return lifecycle.rate(ticket, actor, rest, context.message.at)
+
+
+def query(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, context: Context) -> Outcome:
+    events = context.session.exec(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
+    ).all()
+    return lifecycle.summary(ticket, events, actor, dispatcher.zone,
+                             action=texts.ACTIONS[context.command.keyword])
+
+
+COMMAND_TABLE: dict[str, CommandRow] = {row.keyword: row for row in (
+    CommandRow("下单", "anyone", place_order),
+    CommandRow("查询", "anyone in the ticket's groups", on_ticket(query)),
+    CommandRow("进度", "anyone in the ticket's groups", on_ticket(query)),
+    CommandRow("评价", "reporter", on_ticket(rate)),
+    CommandRow("接单", "head or deputy, or a head above", on_ticket(claim)),
+    CommandRow("办结", "handler", on_ticket(resolve)),
+)}

@@ -1,0 +1,34 @@
+"""The transport interface: what every chat adapter (simulator, wechaty, webhook) hands the bot,
+and what the bot hands back. The flows never see a chat service, only these two shapes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    id: str                      # the transport's message id; a redelivered message has the same one
+    room: str                    # chat room (group) id
+    sender_id: str
+    sender_name: str
+    text: str
+    at: datetime                 # aware; when the member sent it
+    quoted: str | None = None    # the text of a message this one replies to, when it quotes one
+
+
+@dataclass(frozen=True)
+class OutgoingPost:
+    room: str
+    text: str
+    mentions: tuple[str, ...] = ()
+    reply_to: str | None = None  # the id of the message that caused this post
+    id: int | None = field(default=None, compare=False)  # the outbox row, once stored
+
+
+class Transport(Protocol):
+    async def send(self, post: OutgoingPost) -> None:
+        """Deliver one post; raise when it could not be delivered (it stays in the outbox)."""
+        ...

@@ -1,0 +1,80 @@
+"""Recognising a chat command in a message's text.
+
+Only a message that *starts* with a command keyword is a command (design §4): `下单 …`, `#下单 …`,
+`【下单】…`, `接单 #12`, `办结＃12 已修好`. A keyword must be followed by a separator, a ticket number
+or the end of the text, so `下单了吗？` and `接单了` stay chatter. Full-width punctuation, digits and
+spaces are accepted everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Every keyword of design §4; the dispatcher decides which of them it acts on.
+KEYWORDS = ("下单", "补充", "撤单", "查询", "进度", "评价", "接单", "进展", "办结", "退单",
+            "转派", "吹哨", "派单", "督办", "待办", "统计")
+
+_SEPARATORS = r"\s:：,，、"
+# Someone replying in WeChat often starts with "@网格小助手 " (the name, then U+2005 or a space).
+_LEADING_MENTIONS = r"(?:@[^\s@]{1,32}\s+)*"
+_KEYWORD_ALT = "|".join(KEYWORDS)
+_COMMAND = re.compile(
+    rf"^\s*{_LEADING_MENTIONS}"
+    rf"(?:【(?P<bracketed>{_KEYWORD_ALT})】|[#＃]?(?P<plain>{_KEYWORD_ALT})"
+    rf"(?=$|[{_SEPARATORS}#＃第0-9０-９]))"
+    rf"[{_SEPARATORS}]*(?P<rest>.*)\Z",
+    re.DOTALL,
+)
+# `#12`, `＃12`, `12`, `第12号`, `#１２`; not the start of a place such as `3号楼` or `12栋`.
+_TICKET_NUMBER = re.compile(
+    r"^(?:第\s*)?[#＃]?\s*(?P<digits>[0-9０-９]{1,9})(?:\s*号(?![楼栋幢院]))?"
+    r"(?![0-9０-９]|\s*[号#＃]?\s*[楼栋幢层单室])"
+    rf"[{_SEPARATORS}]*(?P<rest>.*)\Z",
+    re.DOTALL,
+)
+_TICKET_REFERENCE = re.compile(r"[#＃]\s*(?P<digits>[0-9０-９]{1,9})")
+_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+
+
+@dataclass(frozen=True)
+class CommandText:
+    """A message that starts with a command keyword, split into its parts."""
+
+    keyword: str
+    rest: str  # everything after the keyword and its separators, stripped
+
+    def ticket_number(self) -> tuple[int | None, str]:
+        """The ticket number written first in `rest`, and the text after it."""
+        return split_ticket_number(self.rest)
+
+
+def recognize(text: str) -> CommandText | None:
+    """The command a message starts with, or None for chatter."""
+    match = _COMMAND.match(text)
+    if match is None:
+        return None
+    keyword = match.group("bracketed") or match.group("plain")
+    return CommandText(keyword=keyword, rest=match.group("rest").strip())
+
+
+def split_ticket_number(text: str) -> tuple[int | None, str]:
+    """`"#12 已修好"` → `(12, "已修好")`; `"已修好"` → `(None, "已修好")`."""
+    match = _TICKET_NUMBER.match(text.strip())
+    if match is None:
+        return None, text.strip()
+    return int(match.group("digits").translate(_FULL_WIDTH_DIGITS)), match.group("rest").strip()
+
+
+def find_ticket_reference(text: str) -> int | None:
+    """The first `#N` anywhere in a text, e.g. in the bot notice a reply quotes."""
+    match = _TICKET_REFERENCE.search(text)
+    return None if match is None else int(match.group("digits").translate(_FULL_WIDTH_DIGITS))
+
+
+def request_description(text: str) -> str | None:
+    """The description of a `下单` request: None when the text is not one, "" when it is bare."""
+    command = recognize(text)
+    if command is None or command.keyword != "下单":
+        return None
+    return command.rest

@@ -1,0 +1,125 @@
+"""The tables. Nothing is ever deleted: a ticket changes only through events, messages are kept."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import JSON, Column, Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, on every backend.
+
+    SQLite keeps no offset, so values are normalised to UTC on the way in and marked UTC on the
+    way out; comparisons in SQL then compare like with like.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass an aware one")
+        return value.astimezone(timezone.utc).replace(tzinfo=None) if dialect.name == "sqlite" \
+            else value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None \
+            else value.astimezone(timezone.utc)
+
+
+def _time_column(*, nullable: bool = True, index: bool = False) -> Column:
+    return Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+class Status(StrEnum):
+    OPEN = "open"            # waiting for a claim
+    CLAIMED = "claimed"
+    RESOLVED = "resolved"    # the handler says done; the reporter is asked to rate
+    CLOSED = "closed"        # rated, or auto-closed after the rating window
+    CANCELLED = "cancelled"  # withdrawn by the reporter
+
+
+FINAL_STATUSES = frozenset({Status.CLOSED, Status.CANCELLED})
+
+
+class Ticket(SQLModel, table=True):
+    # The primary key is the number people see as `#N`.
+    id: int | None = Field(default=None, primary_key=True)
+    source_message_id: str = Field(unique=True, max_length=200)
+    group_room: str = Field(index=True, max_length=200)  # where the request was posted
+    node_id: str = Field(index=True, max_length=200)     # the micro-grid (or higher node) it belongs to
+    reporter_id: str = Field(max_length=200)
+    reporter_name: str = Field(max_length=200)
+    text: str
+    category: str = Field(max_length=40)
+    urgent: bool = False
+    building: str | None = Field(default=None, max_length=20)
+    unit: str | None = Field(default=None, max_length=20)
+    floor: str | None = Field(default=None, max_length=20)
+    room: str | None = Field(default=None, max_length=20)
+    status: Status = Field(default=Status.OPEN, index=True, sa_type=sa.String(20))
+    assignee_id: str | None = Field(default=None, max_length=200)
+    assignee_name: str | None = Field(default=None, max_length=200)
+    escalation_level: int = 0
+    resolution: str | None = None
+    rating: str | None = Field(default=None, max_length=20)
+    rating_comment: str | None = None
+    created_at: datetime = Field(sa_column=_time_column(nullable=False, index=True))
+    claimed_at: datetime | None = Field(default=None, sa_column=_time_column())
+    resolved_at: datetime | None = Field(default=None, sa_column=_time_column())
+    closed_at: datetime | None = Field(default=None, sa_column=_time_column())
+
+
+class TicketEvent(SQLModel, table=True):
+    __tablename__ = "ticket_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    kind: str = Field(max_length=40)  # created, claimed, resolved, rated, reopened, …
+    actor_id: str = Field(max_length=200)
+    actor_name: str = Field(max_length=200)
+    at: datetime = Field(sa_column=_time_column(nullable=False))
+    source_message_id: str | None = Field(default=None, max_length=200)
+    from_status: Status | None = Field(default=None, sa_type=sa.String(20))
+    to_status: Status | None = Field(default=None, sa_type=sa.String(20))
+    note: str | None = None
+
+
+class InboundMessage(SQLModel, table=True):
+    """Every message the bot received, stored before it is acted on."""
+
+    __tablename__ = "inbound_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(unique=True, max_length=200)  # the transport's id: redelivery is a no-op
+    room: str = Field(max_length=200)
+    sender_id: str = Field(max_length=200)
+    sender_name: str = Field(max_length=200)
+    text: str
+    quoted: str | None = None
+    sent_at: datetime = Field(sa_column=_time_column(nullable=False))
+    received_at: datetime = Field(sa_column=_time_column(nullable=False))
+    handled_at: datetime | None = Field(default=None, sa_column=_time_column())
+
+
+class OutboundPost(SQLModel, table=True):
+    """The outbox: a bot post is written with the change that caused it, then delivered."""
+
+    __tablename__ = "outbound_post"
+
+    id: int | None = Field(default=None, primary_key=True)
+    room: str = Field(max_length=200, index=True)
+    text: str
+    mentions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reply_to: str | None = Field(default=None, max_length=200)
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    created_at: datetime = Field(sa_column=_time_column(nullable=False))
+    delivered_at: datetime | None = Field(default=None, sa_column=_time_column(index=True))

@@ -1,0 +1,118 @@
+"""The `gridbot` command line, run as a newcomer or a script would run it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import REPO
+
+CONFIG = str(REPO / "config.yaml")
+
+
+def gridbot(*args: str, stdin: str = "", cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], input=stdin, text=True,
+                          capture_output=True, cwd=cwd or REPO, timeout=120)
+
+
+def jsonl(*objects) -> str:
+    return "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in objects)
+
+
+def message(id, text, sender="wxid_resident_zhang", room="shibalong-1@chatroom", **extra):
+    return {"id": id, "room": room, "sender": sender, "text": text,
+            "at": "2026-11-24T09:00:00+08:00", **extra}
+
+
+def test_chat_contract_and_continuation_across_runs(tmp_path):
+    db = f"sqlite:///{tmp_path / 'chat.sqlite3'}"
+    first = gridbot("chat", "--config", CONFIG, "--db", db, stdin=jsonl(
+        message("m1", "下单 4号楼二单元4楼的灯不亮", name="张阿姨"),
+        message("m2", "收到"),
+        message("m3", "接单", sender="wxid_qiu_huanwu"),
+    ))
+    assert first.returncode == 0, first.stderr
+    lines = [json.loads(line) for line in first.stdout.splitlines()]
+    assert [list(line) for line in lines] == [["room", "text", "mentions", "reply_to"]] * 2
+    assert lines[0]["mentions"] == ["wxid_qiu_huanwu"] and lines[0]["reply_to"] == "m1"
+    assert lines[0]["text"].startswith("已受理 #1【报修】4号楼2单元4楼")
+    assert lines[1] == {"room": "shibalong-1@chatroom", "text": "#1 已由 邱煥武 接单，正在处理。",
+                        "mentions": ["wxid_resident_zhang"], "reply_to": "m3"}
+
+    second = gridbot("chat", "--config", CONFIG, "--db", db, stdin=jsonl(
+        message("m3", "接单", sender="wxid_qiu_huanwu"),  # redelivered: nothing
+        message("m4", "下单 3栋门禁坏了"),
+        {"tick": "2026-11-24T10:00:00+08:00"},
+    ))
+    assert second.returncode == 0, second.stderr
+    [line] = [json.loads(line) for line in second.stdout.splitlines()]
+    assert line["text"].startswith("已受理 #2") and line["reply_to"] == "m4"
+
+
+def test_malformed_lines_are_reported_and_the_rest_goes_on(tmp_path):
+    db = f"sqlite:///{tmp_path / 'chat.sqlite3'}"
+    result = gridbot("chat", "--config", CONFIG, "--db", db, stdin="".join([
+        "{not json\n",
+        jsonl({"room": "shibalong-1@chatroom", "text": "下单 x"}),  # no sender
+        jsonl({"tick": "yesterday"}),
+        jsonl(message("ok", "下单 2栋漏水")),
+        jsonl(message("elsewhere", "下单 2栋漏水", room="nowhere@chatroom")),
+    ]))
+    assert result.returncode == 0
+    errors = result.stderr.splitlines()
+    assert errors[0].startswith("line 1: not valid JSON")
+    assert errors[1] == "line 2: sender: Field required"
+    assert errors[2].startswith("line 3: tick:")
+    assert errors[3] == "line 5: room 'nowhere@chatroom' is not in the network; ignored"
+    assert "Traceback" not in result.stderr
+    [line] = result.stdout.splitlines()
+    assert json.loads(line)["reply_to"] == "ok"
+
+
+def test_missing_id_name_and_time_are_filled_in(tmp_path):
+    db = f"sqlite:///{tmp_path / 'chat.sqlite3'}"
+    result = gridbot("chat", "--config", CONFIG, "--db", db, stdin=jsonl(
+        {"room": "shibalong-1@chatroom", "sender": "wxid_resident_zhang", "text": "下单 1栋漏水"}))
+    [line] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert line["reply_to"] and line["text"].startswith("已受理 #1")
+
+
+def test_demo_prints_the_transcript(tmp_path):
+    result = gridbot("demo", "--config", CONFIG, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "[石坝垅小区第一微网格联户群] 张阿姨：下单 4号楼二单元4楼的灯不亮" in out
+    assert "网格小助手：@邱煥武 已受理 #1【报修】4号楼2单元4楼" in out
+    assert "李叔叔：收到" in out
+    assert "#1 已由 邱煥武 接单" in out and "#1 已办结：已修好" in out
+    assert "感谢评价！#1 已结单（满意）" in out
+    bot_lines = [line for line in out.splitlines() if "网格小助手：" in line]
+    assert len(bot_lines) == 4  # 收到 got no answer
+    assert list(tmp_path.iterdir()) == []  # the demo's database lived in a temporary folder
+
+
+def test_a_bad_config_stops_start_up_with_one_line_per_problem(tmp_path):
+    bad = tmp_path / "config.yaml"
+    bad.write_text("levels: [township, microgrid]\nnetwork:\n  id: t\n  level: town\n  name: x\n"
+                   "  group: {room: r, name: g}\n", encoding="utf-8")
+    result = gridbot("chat", "--config", str(bad), "--db", f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    assert result.returncode == 2
+    assert "network.head: missing" in result.stderr
+    assert "Traceback" not in result.stderr
+    ok = gridbot("config", "check", "--config", CONFIG)
+    assert ok.returncode == 0 and ok.stdout.startswith("ok:")
+
+
+def test_every_command_has_help():
+    for args in (["--help"], ["demo", "--help"], ["chat", "--help"], ["run", "--help"],
+                 ["parse", "--help"], ["config", "check", "--help"], ["db", "upgrade", "--help"]):
+        result = gridbot(*args)
+        assert result.returncode == 0 and "Usage" in result.stdout, args
+
+
+def test_parse_prints_one_json_object():
+    result = gridbot("parse", "下单 4号楼二单元4楼的灯不亮")
+    assert json.loads(result.stdout) == {
+        "is_request": True, "category": "repair", "urgent": False, "building": "4", "unit": "2",
+        "floor": "4", "room": None, "description": "4号楼二单元4楼的灯不亮"}
