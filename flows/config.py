@@ -1,0 +1,323 @@
+"""config.yaml: the models of the one file an operator edits, and its loader (design §2).
+
+A bad config is refused at start with one line per problem, each naming the key path in the file
+(`network.children[0].head: missing`), so an operator can fix everything in one pass.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (BaseModel, ConfigDict, StringConstraints, ValidationError, field_validator,
+                      model_validator)
+from pydantic_core import ErrorDetails
+
+from flows.network import Cover, parse_cover
+
+__all__ = [
+    "CoHandlerRule", "ConfigError", "DEFAULT_LEVELS", "GridConfig", "Group", "Member", "Node",
+    "Policy", "Routing", "TransportConfig", "config_problems", "load_config", "parse_config",
+]
+
+DEFAULT_LEVELS = ("township", "village", "branch", "microgrid")
+
+NonEmptyText = Annotated[str, StringConstraints(min_length=1)]
+
+
+class _Strict(BaseModel):
+    # extra="forbid": a misspelt key is an error, not a silently ignored setting.
+    # coerce_numbers_to_str: YAML reads `id: 7` or `room: 12345` as numbers; they are still ids.
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True,
+                              coerce_numbers_to_str=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_means_default(cls, data: Any) -> Any:
+        # In YAML `deputies:` with nothing after it is null; the operator means "the default".
+        if isinstance(data, dict) and None in data.values():
+            return {key: value for key, value in data.items()
+                    if not (value is None and key in cls.model_fields
+                            and not cls.model_fields[key].is_required())}
+        return data
+
+
+class Member(_Strict):
+    id: NonEmptyText      # the chat service's member id (wxid_…)
+    name: NonEmptyText    # display name, used in @-mentions
+
+
+class Group(_Strict):
+    room: NonEmptyText    # the chat service's room id (…@chatroom)
+    name: NonEmptyText
+
+
+class Node(_Strict):
+    id: NonEmptyText
+    level: NonEmptyText
+    name: NonEmptyText
+    group: Group
+    head: Member
+    deputies: list[Member] = []
+    children: list[Node] = []
+    covers: list[str] = []   # micro-grids only: `7栋`, `8栋1-2单元`
+
+    def __hash__(self) -> int:
+        # Ids are unique in a valid network; the default would hash the whole subtree.
+        return hash(self.id)
+
+
+class Policy(_Strict):
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai)") from None
+        return value
+
+
+class CoHandlerRule(_Strict):
+    """Adds `handler` to tickets matching every condition given (None matches anything)."""
+
+    category: str | None = None
+    urgent: bool | None = None
+    handler: Member
+
+
+class Routing(_Strict):
+    co_handlers: list[CoHandlerRule] = []
+
+
+class TransportConfig(_Strict):
+    kind: Literal["simulator", "wechaty", "webhook"] = "simulator"
+    endpoint: str | None = None
+    token: str | None = None
+    callback_url: str | None = None
+    secret: str | None = None
+
+
+class GridConfig(_Strict):
+    levels: list[str] = list(DEFAULT_LEVELS)   # top first; the last one is the micro-grid
+    network: Node
+    policy: Policy = Policy()
+    routing: Routing = Routing()
+    transport: TransportConfig = TransportConfig()
+
+    @property
+    def microgrid_level(self) -> str:
+        return self.levels[-1]
+
+
+class ConfigError(Exception):
+    """A config that cannot be used; `problems` holds one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+    def __str__(self) -> str:
+        return "\n".join(self.problems)
+
+
+# ---- loading -----------------------------------------------------------------------------
+
+
+def load_config(path: str | Path) -> GridConfig:
+    """Read, parse and check a config file; ConfigError names every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"cannot read {path}: no such file"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([f"cannot read {path}: not UTF-8 text"]) from None
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise ConfigError([f"cannot read {path}: {reason[:1].lower()}{reason[1:]}"]) from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as error:
+        raise ConfigError([_yaml_problem(path, error)]) from None
+    except yaml.YAMLError as error:
+        raise ConfigError([f"{path}: YAML error: {error}"]) from None
+    return parse_config(data)
+
+
+def parse_config(data: object) -> GridConfig:
+    """Build a GridConfig from already-loaded YAML data; ConfigError names every problem.
+
+    Structural problems (missing, unknown or mistyped keys) are reported first; the checks of
+    the network's meaning (levels, ids, rooms, covers) run once the structure is sound.
+    """
+    if data is None:
+        data = {}  # an empty file: report what is missing rather than "not a mapping"
+    try:
+        config = GridConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError([_pydantic_problem(detail) for detail in error.errors()]) from None
+    problems = config_problems(config)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _yaml_problem(path: Path, error: yaml.MarkedYAMLError) -> str:
+    mark = error.problem_mark or error.context_mark
+    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+    what = ": ".join(part for part in (error.context, error.problem) if part) or "syntax error"
+    return f"{path}: {where}: YAML error: {what}"
+
+
+# ---- structural problems: pydantic errors, one line each -----------------------------------
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    """('network', 'children', 0, 'head') → 'network.children[0].head'."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "(top level)"
+
+
+_TYPE_WORDS = {
+    "model_type": "should be a mapping of keys",
+    "model_attributes_type": "should be a mapping of keys",
+    "dict_type": "should be a mapping of keys",
+    "list_type": "should be a list",
+    "string_type": "should be text",
+    "bool_type": "should be true or false",
+    "bool_parsing": "should be true or false",
+}
+
+
+def _pydantic_problem(detail: ErrorDetails) -> str:
+    kind, given = detail["type"], detail.get("input")
+    if kind == "missing":
+        text = "missing"
+    elif kind == "extra_forbidden":
+        text = "unknown key"
+    elif given is None:
+        text = "empty"  # `head:` with nothing after it
+    elif kind == "string_too_short":
+        text = "should not be empty"
+    elif kind in _TYPE_WORDS:
+        text = f"{_TYPE_WORDS[kind]}, got {_describe(given)}"
+    elif kind == "value_error":
+        text = detail["msg"].removeprefix("Value error, ")
+    else:
+        message = detail["msg"].replace("Input should be", "should be")
+        text = f"{message[:1].lower()}{message[1:]}, got {_describe(given)}"
+    return f"{_key_path(detail['loc'])}: {text}"
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    shown = repr(value)
+    return shown if len(shown) <= 40 else shown[:37] + "..."
+
+
+# ---- semantic problems: what the network means -------------------------------------------
+
+
+def config_problems(config: GridConfig) -> list[str]:
+    """Every problem of meaning in a structurally valid config, one line each (empty when fine)."""
+    problems = _level_problems(config.levels)
+    positions = {level: index for index, level in enumerate(config.levels)}
+    levels_ok = not problems
+    levels_text = ", ".join(config.levels)
+    microgrid_level = config.levels[-1] if config.levels else None
+    first_id_path: dict[str, str] = {}
+    first_room_path: dict[str, str] = {}
+
+    stack: list[tuple[Node, str, Node | None]] = [(config.network, "network", None)]
+    while stack:
+        node, path, parent = stack.pop()
+        first_id = first_id_path.setdefault(node.id, path)
+        if first_id != path:
+            problems.append(f"{path}.id: duplicate id {node.id!r} (also at {first_id})")
+        first_room = first_room_path.setdefault(node.group.room, path)
+        if first_room != path:
+            problems.append(f"{path}.group.room: room {node.group.room!r} is used twice "
+                            f"(also at {first_room}.group.room)")
+        known = node.level in positions
+        if levels_ok and not known:
+            problems.append(f"{path}.level: unknown level {node.level!r} (levels: {levels_text})")
+        if (levels_ok and known and parent is not None and parent.level in positions
+                and positions[node.level] <= positions[parent.level]):
+            problems.append(f"{path}.level: {node.level!r} is not below its parent's level "
+                            f"{parent.level!r} (levels: {levels_text})")
+        if levels_ok and known and node.covers and node.level != microgrid_level:
+            problems.append(f"{path}.covers: only a {microgrid_level!r} node covers buildings, "
+                            f"this node is a {node.level!r}")
+        for index, text in enumerate(node.covers):
+            try:
+                parse_cover(text)
+            except ValueError as error:
+                problems.append(f"{path}.covers[{index}]: cannot read {text!r}: {error}")
+        problems += _sibling_overlaps(node, path, microgrid_level)
+        # Reversed so problems come out in file order.
+        stack.extend((child, f"{path}.children[{index}]", node)
+                     for index, child in reversed(list(enumerate(node.children))))
+    return problems
+
+
+def _level_problems(levels: list[str]) -> list[str]:
+    if not levels:
+        return ["levels: empty; list the levels from the top down, e.g. "
+                f"[{', '.join(DEFAULT_LEVELS)}]"]
+    problems, seen = [], set()
+    for index, level in enumerate(levels):
+        if level in seen:
+            problems.append(f"levels[{index}]: duplicate level {level!r}")
+        seen.add(level)
+    return problems
+
+
+def _sibling_overlaps(parent: Node, path: str, microgrid_level: str | None) -> list[str]:
+    """Two micro-grids of one parent covering the same building or unit: whose is the ticket?"""
+    problems: list[str] = []
+    # building → (cover, its text, its path, owner id): only covers of one building can overlap.
+    claimed: dict[str, list[tuple[Cover, str, str, str]]] = {}
+    for child_index, child in enumerate(parent.children):
+        if child.level != microgrid_level:
+            continue
+        child_path = f"{path}.children[{child_index}]"
+        for cover_index, text in enumerate(child.covers):
+            try:
+                cover = parse_cover(text)
+            except ValueError:
+                continue  # reported as unreadable on its own line
+            cover_path = f"{child_path}.covers[{cover_index}]"
+            same_building = claimed.setdefault(cover.building, [])
+            for other, other_text, other_path, owner in same_building:
+                if owner != child.id and cover.overlaps(other):
+                    problems.append(f"{cover_path}: {text!r} overlaps {other_text!r} of sibling "
+                                    f"{owner!r} (at {other_path})")
+            same_building.append((cover, text, cover_path, child.id))
+    return problems

@@ -1,0 +1,263 @@
+"""The network index: the config's tree of nodes, indexed once for O(1) look-ups.
+
+Liuyang runs 32,000 micro-grids, so every question the bot asks per message (which node is this
+room, who is above it, which micro-grid covers 7栋) is a dict look-up, never a walk of the tree.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING
+
+from flows.numerals import CHINESE_NUMERAL_CHARS, to_arabic
+
+if TYPE_CHECKING:  # only types: flows.config imports parse_cover from here to check covers
+    from flows.config import GridConfig, Member, Node
+
+__all__ = ["Cover", "Network", "members_of", "parse_cover", "role_ids"]
+
+# A building or unit number: Arabic, full-width or Chinese digits.
+_NUMBER = f"[0-9０-９{CHINESE_NUMERAL_CHARS}]+"
+_COVER = re.compile(
+    rf"第?(?P<building>{_NUMBER})(?:栋|幢|号楼|[#＃]楼?|号栋)"
+    rf"(?:(?P<first>{_NUMBER})(?:[-－–—~～至到](?P<last>{_NUMBER}))?单元)?"
+)
+_COVER_FORMS = "expected a building like '7栋', '7号楼', '7幢', '8栋3单元' or '8栋1-2单元'"
+_MAX_UNITS = 99  # a range wider than this is a typo, not a building
+
+
+@dataclass(frozen=True, slots=True)
+class Cover:
+    """A building, or some units of it, that a micro-grid is responsible for.
+
+    `units` is None for the whole building; numbers are Arabic-digit strings ("7", not "七").
+    """
+
+    building: str
+    units: frozenset[str] | None = None
+
+    def overlaps(self, other: Cover) -> bool:
+        if self.building != other.building:
+            return False
+        if self.units is None or other.units is None:
+            return True
+        return not self.units.isdisjoint(other.units)
+
+    def __str__(self) -> str:
+        if self.units is None:
+            return f"{self.building}栋"
+        numbers = sorted(int(unit) for unit in self.units)
+        if numbers == list(range(numbers[0], numbers[-1] + 1)) and len(numbers) > 1:
+            return f"{self.building}栋{numbers[0]}-{numbers[-1]}单元"
+        return f"{self.building}栋{'、'.join(map(str, numbers))}单元"
+
+
+def parse_cover(text: str) -> Cover:
+    """`7栋`, `7号楼`, `七栋`, `十一号楼`, `８栋`, `8栋3单元`, `8栋1-2单元` → a Cover.
+
+    Raises ValueError with a short reason when the text is not one building (with units).
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"{_COVER_FORMS}, got {type(text).__name__}")
+    return _parse_cover(text)
+
+
+@lru_cache(maxsize=4096)  # the same few hundred texts ("1栋") recur across 32,000 micro-grids
+def _parse_cover(text: str) -> Cover:
+    compact = re.sub(r"\s+", "", text)  # also the full-width space of Chinese input
+    match = _COVER.fullmatch(compact)
+    if match is None:
+        raise ValueError(_COVER_FORMS)
+    building = _number(match["building"], "building")
+    if match["first"] is None:
+        return Cover(building)
+    first = int(_number(match["first"], "unit"))
+    last = first if match["last"] is None else int(_number(match["last"], "unit"))
+    if last < first:
+        raise ValueError(f"unit range {first}-{last} runs backwards")
+    if last - first >= _MAX_UNITS:
+        raise ValueError(f"unit range {first}-{last} is wider than {_MAX_UNITS} units")
+    return Cover(building, frozenset(str(unit) for unit in range(first, last + 1)))
+
+
+def _number(text: str, what: str) -> str:
+    number = to_arabic(text)
+    if number is None:
+        raise ValueError(f"{what} number '{text}' is not a number")
+    if number == "0":
+        raise ValueError(f"{what} number cannot be 0")
+    return number
+
+
+def members_of(node: Node) -> list[Member]:
+    """Who may act for a node: its head first, then its deputies."""
+    return [node.head, *node.deputies]
+
+
+def role_ids(node: Node) -> frozenset[str]:
+    """Member ids of the node's head and deputies, for membership tests."""
+    return frozenset(member.id for member in members_of(node))
+
+
+class _Ambiguous:
+    """Marks an index entry claimed by two micro-grids: the place cannot be routed at that level."""
+
+    def __repr__(self) -> str:
+        return "AMBIGUOUS"
+
+
+_AMBIGUOUS = _Ambiguous()
+
+
+def _claim(index: dict, key: tuple, node_id: str) -> None:
+    current = index.get(key)
+    if current is None:
+        index[key] = node_id
+    elif current != node_id:
+        index[key] = _AMBIGUOUS
+
+
+class Network:
+    """Read-only index over a validated GridConfig (use flows.config.load_config / parse_config).
+
+    Building it is O(nodes × depth); every look-up below is O(1) apart from `ancestors` (O(depth))
+    and the first `subtree_ids` of a node (O(subtree), then cached).
+    """
+
+    def __init__(self, config: GridConfig) -> None:
+        self.config = config
+        self.root: Node = config.network
+        self.levels: tuple[str, ...] = tuple(config.levels)
+        self.microgrid_level: str = self.levels[-1]
+        self._nodes: dict[str, Node] = {}
+        self._by_room: dict[str, Node] = {}
+        self._parent: dict[str, Node | None] = {}
+        # Nearest first; shared tuples keep 32,000 micro-grids × depth small.
+        self._ancestors: dict[str, tuple[Node, ...]] = {}
+        self._subtree_cache: dict[str, frozenset[str]] = {}
+        # Keys carry the id of each ancestor (and the micro-grid itself), so "which micro-grid
+        # under X covers this place" is one look-up whatever X is. Values are a node id or
+        # _AMBIGUOUS when two micro-grids under X claim the place (1栋 of two communities).
+        self._unit_index: dict[tuple[str, str, str], str | _Ambiguous] = {}   # (within, building, unit)
+        self._whole_index: dict[tuple[str, str], str | _Ambiguous] = {}       # (within, building)
+        self._any_index: dict[tuple[str, str], str | _Ambiguous] = {}         # (within, building), any unit
+        self._index()
+
+    def _index(self) -> None:
+        stack: list[tuple[Node, Node | None, tuple[Node, ...]]] = [(self.root, None, ())]
+        while stack:  # iterative: no recursion limit, whatever the config's shape
+            node, parent, ancestors = stack.pop()
+            if node.id in self._nodes:
+                raise ValueError(f"duplicate node id {node.id!r}; check the config with load_config")
+            self._nodes[node.id] = node
+            self._by_room[node.group.room] = node
+            self._parent[node.id] = parent
+            self._ancestors[node.id] = ancestors
+            if node.covers:
+                self._index_covers(node, ancestors)
+            below = (node, *ancestors)
+            stack.extend((child, node, below) for child in reversed(node.children))
+
+    def _index_covers(self, node: Node, ancestors: tuple[Node, ...]) -> None:
+        within_ids = [node.id, *(ancestor.id for ancestor in ancestors)]
+        for text in node.covers:
+            cover = parse_cover(text)
+            for within in within_ids:
+                _claim(self._any_index, (within, cover.building), node.id)
+                if cover.units is None:
+                    _claim(self._whole_index, (within, cover.building), node.id)
+                else:
+                    for unit in cover.units:
+                        _claim(self._unit_index, (within, cover.building, unit), node.id)
+
+    # ---- look-ups -------------------------------------------------------------------------
+
+    def node(self, node_id: str) -> Node:
+        """The node with that id; KeyError when there is none."""
+        try:
+            return self._nodes[node_id]
+        except KeyError:
+            raise KeyError(f"no node with id {node_id!r} in the network") from None
+
+    def get(self, node_id: str) -> Node | None:
+        return self._nodes.get(node_id)
+
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self._nodes
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def node_for_room(self, room: str) -> Node | None:
+        return self._by_room.get(room)
+
+    def parent(self, node_id: str) -> Node | None:
+        self.node(node_id)  # unknown ids fail loudly rather than look like the root
+        return self._parent[node_id]
+
+    def ancestors(self, node_id: str) -> list[Node]:
+        """Parent, grandparent, … up to the root; empty for the root."""
+        self.node(node_id)
+        return list(self._ancestors[node_id])
+
+    def depth(self, node_id: str) -> int:
+        """0 for the root, 1 for its children, …"""
+        self.node(node_id)
+        return len(self._ancestors[node_id])
+
+    def is_microgrid(self, node_or_id: Node | str) -> bool:
+        node = self.node(node_or_id) if isinstance(node_or_id, str) else node_or_id
+        return node.level == self.microgrid_level
+
+    def level_index(self, node_or_id: Node | str) -> int:
+        """Position of the node's level in `levels`: 0 for the top level."""
+        node = self.node(node_or_id) if isinstance(node_or_id, str) else node_or_id
+        return self._level_positions[node.level]
+
+    @cached_property
+    def _level_positions(self) -> dict[str, int]:
+        return {level: position for position, level in enumerate(self.levels)}
+
+    def subtree_ids(self, node_id: str) -> frozenset[str]:
+        """Ids of the node and everything below it."""
+        cached = self._subtree_cache.get(node_id)
+        if cached is None:
+            ids: list[str] = []
+            stack = [self.node(node_id)]
+            while stack:
+                node = stack.pop()
+                ids.append(node.id)
+                stack.extend(node.children)
+            cached = self._subtree_cache[node_id] = frozenset(ids)
+        return cached
+
+    def nodes(self) -> Iterator[Node]:
+        """Every node, parents before their children (depth-first, in config order)."""
+        return iter(self._nodes.values())
+
+    def microgrids(self) -> Iterator[Node]:
+        return (node for node in self._nodes.values() if node.level == self.microgrid_level)
+
+    def microgrid_covering(self, within_id: str, building: str, unit: str | None = None) -> Node | None:
+        """The one micro-grid at or under `within_id` that covers the building (and unit).
+
+        A whole-building cover matches every unit of it. With no unit, only a micro-grid that is
+        alone in covering (part of) the building is an answer. None when nobody covers the place or
+        when two micro-grids under `within_id` do (the same 1栋 in two communities).
+        `building` and `unit` are Arabic-digit strings, as the request parser returns them.
+        """
+        self.node(within_id)
+        if unit is None:
+            found = self._any_index.get((within_id, building))
+        else:
+            whole = self._whole_index.get((within_id, building))
+            in_unit = self._unit_index.get((within_id, building, unit))
+            if whole is not None and in_unit is not None and whole != in_unit:
+                return None  # two micro-grids under within_id claim it
+            found = whole if whole is not None else in_unit
+        if found is None or found is _AMBIGUOUS:
+            return None
+        return self._nodes[found]

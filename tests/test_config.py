@@ -1,0 +1,352 @@
+"""config.yaml loading: the shipped file, and one clear line per problem for a bad one."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from flows.config import ConfigError, GridConfig, load_config, parse_config
+
+REPO = Path(__file__).resolve().parent.parent
+LEVELS = "(levels: township, village, branch, microgrid)"
+
+
+def node(id: str, level: str, children=(), covers=(), **extra) -> dict:
+    data = {"id": id, "level": level, "name": f"{id} name",
+            "group": {"room": f"{id}@chatroom", "name": f"{id} group"},
+            "head": {"id": f"wxid_{id}", "name": f"head of {id}"}}
+    if children:
+        data["children"] = list(children)
+    if covers:
+        data["covers"] = list(covers)
+    return data | extra
+
+
+def small() -> dict:
+    """township → two villages → one branch each → two micro-grids each."""
+    return {"network": node("town", "township", [
+        node("v1", "village", [node("v1-b", "branch", [
+            node("v1-g1", "microgrid", covers=["1栋", "2栋"]),
+            node("v1-g2", "microgrid", covers=["3栋", "8栋1-2单元"]),
+        ])]),
+        node("v2", "village", [node("v2-b", "branch", [
+            node("v2-g1", "microgrid", covers=["1栋"]),
+            node("v2-g2", "microgrid", covers=["8栋3-4单元"]),
+        ])]),
+    ])}
+
+
+def problems_of(data: object) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data)
+    assert str(caught.value) == "\n".join(caught.value.problems)
+    return caught.value.problems
+
+
+def first_microgrid(data: dict) -> dict:
+    return data["network"]["children"][0]["children"][0]["children"][0]
+
+
+# ---- the shipped file ---------------------------------------------------------------------
+
+
+def test_the_shipped_config_loads_with_the_demo_network():
+    config = load_config(REPO / "config.yaml")
+    assert isinstance(config, GridConfig)
+    assert config.levels == ["township", "village", "branch", "microgrid"]
+    assert config.microgrid_level == "microgrid"
+    assert config.network.id == "jili" and config.network.head.name == "陈洁"
+    baiyi, hehua = config.network.children
+    assert (baiyi.id, hehua.id) == ("baiyi", "hehua")
+    b1 = baiyi.children[0]
+    grid = b1.children[0]
+    assert grid.id == "shibalong-1" and grid.head.id == "wxid_qiu_huanwu"
+    assert grid.group.name == "石坝垅小区第一微网格联户群"
+    assert [d.id for d in grid.deputies] == ["wxid_zhou_min"]
+    assert b1.children[1].covers == ["5栋", "6栋", "7栋", "8栋1-2单元"]
+    assert config.policy.timezone == "Asia/Shanghai"
+    assert config.routing.co_handlers == [] and config.transport.kind == "simulator"
+
+
+def test_the_small_fixture_is_itself_valid():
+    config = parse_config(small())
+    assert config.network.children[1].children[0].children[1].covers == ["8栋3-4单元"]
+
+
+def test_a_five_level_network_with_a_city_on_top_loads(tmp_path):
+    data = small()
+    data["levels"] = ["city", "township", "village", "branch", "microgrid"]
+    data["network"] = node("liuyang", "city", [data["network"]])
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    config = load_config(path)
+    assert config.levels[0] == "city" and config.network.children[0].id == "town"
+    assert config.microgrid_level == "microgrid"
+
+
+def test_the_root_may_be_at_any_level():
+    data = {"network": node("v", "village", [node("b", "branch")])}
+    assert parse_config(data).network.level == "village"
+
+
+def test_blank_optional_keys_take_their_defaults():
+    data = small()
+    first_microgrid(data)["deputies"] = None   # `deputies:` with nothing after it
+    data["policy"] = None
+    config = parse_config(data)
+    assert config.network.children[0].children[0].children[0].deputies == []
+    assert config.policy.timezone == "Asia/Shanghai"
+
+
+def test_numbers_in_yaml_are_read_as_ids():
+    data = small()
+    first_microgrid(data)["head"]["id"] = 12345
+    assert parse_config(data).network.children[0].children[0].children[0].head.id == "12345"
+
+
+# ---- structural problems ------------------------------------------------------------------
+
+
+def test_a_missing_head_is_named_by_its_key_path():
+    data = small()
+    del data["network"]["children"][0]["head"]
+    assert problems_of(data) == ["network.children[0].head: missing"]
+
+
+def test_a_missing_head_at_the_root():
+    data = small()
+    del data["network"]["head"]
+    assert problems_of(data) == ["network.head: missing"]
+
+
+def test_a_misspelt_key_is_an_unknown_key():
+    data = small()
+    data["network"]["children"][1]["deputys"] = []
+    data["polcy"] = {}
+    assert problems_of(data) == ["network.children[1].deputys: unknown key", "polcy: unknown key"]
+
+
+def test_all_structural_problems_are_reported_at_once():
+    data = small()
+    del data["network"]["children"][0]["head"]
+    del data["network"]["children"][1]["children"][0]["group"]["room"]
+    first_microgrid(data)["deputies"] = [{"id": "wxid_x"}]
+    problems = problems_of(data)
+    assert set(problems) == {
+        "network.children[0].head: missing",
+        "network.children[0].children[0].children[0].deputies[0].name: missing",
+        "network.children[1].children[0].group.room: missing",
+    }
+
+
+def test_wrong_types_say_what_was_expected():
+    data = small()
+    data["network"]["children"][0]["group"] = "v1@chatroom"
+    data["network"]["children"][1]["children"] = {"id": "x"}
+    data["levels"] = "township"
+    assert problems_of(data) == [
+        "levels: should be a list, got 'township'",
+        "network.children[0].group: should be a mapping of keys, got 'v1@chatroom'",
+        "network.children[1].children: should be a list, got a mapping",
+    ]
+
+
+def test_an_empty_required_value_is_reported():
+    data = small()
+    data["network"]["head"] = None   # `head:` with nothing after it
+    data["network"]["name"] = "  "
+    assert problems_of(data) == ["network.name: should not be empty", "network.head: empty"]
+
+
+def test_an_empty_file_misses_the_network():
+    assert problems_of(None) == ["network: missing"]
+
+
+def test_a_file_that_is_not_a_mapping():
+    assert problems_of(["network"]) == ["(top level): should be a mapping of keys, got a list"]
+
+
+def test_an_unknown_time_zone_and_transport_kind():
+    data = small()
+    data["policy"] = {"timezone": "Asia/Shangai"}
+    data["transport"] = {"kind": "wechat"}
+    assert problems_of(data) == [
+        "policy.timezone: unknown time zone 'Asia/Shangai' (e.g. Asia/Shanghai)",
+        "transport.kind: should be 'simulator', 'wechaty' or 'webhook', got 'wechat'",
+    ]
+
+
+def test_routing_rules_are_checked_too():
+    data = small()
+    data["routing"] = {"co_handlers": [{"category": "repair", "handler": {"id": "wxid_wuye", "name": "物业"}},
+                                       {"urgent": "maybe", "handler": {"id": "wxid_police", "name": "民警"}}]}
+    assert problems_of(data) == ["routing.co_handlers[1].urgent: should be true or false, got 'maybe'"]
+    del data["routing"]["co_handlers"][1]
+    rule = parse_config(data).routing.co_handlers[0]
+    assert rule.category == "repair" and rule.urgent is None and rule.handler.id == "wxid_wuye"
+
+
+def test_structural_problems_come_before_the_checks_of_meaning():
+    data = small()
+    del data["network"]["head"]
+    data["network"]["children"][0]["level"] = "twon"   # would be a semantic problem
+    assert problems_of(data) == ["network.head: missing"]
+
+
+# ---- problems of meaning ------------------------------------------------------------------
+
+
+def test_an_unknown_level_lists_the_known_ones():
+    data = small()
+    data["network"]["children"][1]["children"][0]["level"] = "twon"
+    assert problems_of(data) == [f"network.children[1].children[0].level: unknown level 'twon' {LEVELS}"]
+
+
+def test_a_child_must_be_below_its_parent():
+    data = small()
+    data["network"]["children"][0]["level"] = "township"
+    assert problems_of(data) == [
+        f"network.children[0].level: 'township' is not below its parent's level 'township' {LEVELS}"]
+
+
+def test_a_microgrid_under_a_microgrid_is_refused():
+    data = small()
+    first_microgrid(data)["children"] = [node("under", "microgrid", covers=["9栋"])]
+    assert problems_of(data) == [
+        "network.children[0].children[0].children[0].children[0].level: "
+        f"'microgrid' is not below its parent's level 'microgrid' {LEVELS}"]
+
+
+def test_a_level_may_be_skipped():
+    data = small()
+    data["network"]["children"][0] = node("direct", "branch", [node("direct-g", "microgrid", covers=["1栋"])])
+    assert parse_config(data).network.children[0].level == "branch"
+
+
+def test_a_duplicate_id_names_both_paths():
+    data = small()
+    data["network"]["children"][1]["children"][0]["children"][1]["id"] = "v1-g1"
+    assert problems_of(data) == [
+        "network.children[1].children[0].children[1].id: duplicate id 'v1-g1' "
+        "(also at network.children[0].children[0].children[0])"]
+
+
+def test_a_room_used_twice_names_both_paths():
+    data = small()
+    data["network"]["children"][1]["group"]["room"] = "v1@chatroom"
+    assert problems_of(data) == [
+        "network.children[1].group.room: room 'v1@chatroom' is used twice "
+        "(also at network.children[0].group.room)"]
+
+
+def test_covers_belong_to_microgrids_only():
+    data = small()
+    data["network"]["children"][0]["covers"] = ["5栋"]
+    assert problems_of(data) == [
+        "network.children[0].covers: only a 'microgrid' node covers buildings, this node is a 'village'"]
+
+
+def test_an_unreadable_cover_is_named():
+    data = small()
+    first_microgrid(data)["covers"] = ["1栋", "8单元", "8栋3-1单元"]
+    problems = problems_of(data)
+    assert problems == [
+        "network.children[0].children[0].children[0].covers[1]: cannot read '8单元': expected a "
+        "building like '7栋', '7号楼', '7幢', '8栋3单元' or '8栋1-2单元'",
+        "network.children[0].children[0].children[0].covers[2]: cannot read '8栋3-1单元': "
+        "unit range 3-1 runs backwards",
+    ]
+
+
+@pytest.mark.parametrize(("mine", "theirs"), [
+    ("1栋", "1栋"),
+    ("一号楼", "1栋"),            # the same building written another way
+    ("8栋2单元", "8栋1-2单元"),
+    ("3栋1单元", "3栋"),          # a unit of a building the sibling covers whole
+])
+def test_sibling_microgrids_may_not_cover_the_same_place(mine, theirs):
+    data = small()
+    branch = data["network"]["children"][0]["children"][0]
+    branch["children"][0]["covers"] = [theirs]
+    branch["children"][1]["covers"] = ["5栋", mine]
+    assert problems_of(data) == [
+        f"network.children[0].children[0].children[1].covers[1]: '{mine}' overlaps '{theirs}' "
+        "of sibling 'v1-g1' (at network.children[0].children[0].children[0].covers[0])"]
+
+
+def test_siblings_may_split_a_building_by_unit_and_cousins_may_share_a_number():
+    data = small()
+    branch = data["network"]["children"][0]["children"][0]
+    branch["children"][0]["covers"] = ["8栋3-4单元", "1栋"]   # v2-g1 also covers 1栋: another community
+    assert parse_config(data).network.children[0].children[0].children[0].covers[0] == "8栋3-4单元"
+
+
+def test_levels_must_be_listed_once_each():
+    data = small()
+    data["levels"] = ["township", "village", "village", "branch", "microgrid"]
+    assert problems_of(data) == ["levels[2]: duplicate level 'village'"]
+    data["levels"] = []
+    assert problems_of(data) == ["levels: empty; list the levels from the top down, "
+                                 "e.g. [township, village, branch, microgrid]"]
+
+
+def test_several_problems_of_meaning_give_several_lines():
+    data = small()
+    data["network"]["children"][1]["id"] = "v1"
+    data["network"]["children"][1]["children"][0]["level"] = "twon"
+    data["network"]["children"][0]["covers"] = ["5栋"]
+    assert problems_of(data) == [
+        "network.children[0].covers: only a 'microgrid' node covers buildings, this node is a 'village'",
+        "network.children[1].id: duplicate id 'v1' (also at network.children[0])",
+        f"network.children[1].children[0].level: unknown level 'twon' {LEVELS}",
+    ]
+
+
+# ---- the file -----------------------------------------------------------------------------
+
+
+def test_a_missing_file_is_one_line(tmp_path):
+    path = tmp_path / "nowhere.yaml"
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.problems == [f"cannot read {path}: no such file"]
+
+
+def test_a_yaml_syntax_error_gives_the_line(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("levels: [township, microgrid]\nnetwork:\n  id: t\n  name: [unclosed\n",
+                    encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    [problem] = caught.value.problems
+    assert problem.startswith(f"{path}: line 5, column 1: YAML error: ")
+    assert "\n" not in problem
+
+
+def test_a_key_given_twice_is_refused_rather_than_silently_overwritten(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("network:\n  id: t\n  id: u\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.problems == [f"{path}: line 3, column 3: YAML error: duplicate key 'id'"]
+
+
+def test_a_file_with_problems_reports_them_with_key_paths(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("levels: [township, microgrid]\nnetwork:\n  id: t\n  level: town\n  name: x\n"
+                    "  group: {room: r, name: g}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.problems == ["network.head: missing"]
+
+
+def test_the_shipped_file_mutated_still_reports_paths(tmp_path):
+    data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+    broken = copy.deepcopy(data)
+    broken["network"]["children"][0]["children"][0]["children"][2]["covers"].append("7栋")
+    assert problems_of(broken) == [
+        "network.children[0].children[0].children[2].covers[3]: '7栋' overlaps '7栋' of sibling "
+        "'shibalong-2' (at network.children[0].children[0].children[1].covers[2])"]
