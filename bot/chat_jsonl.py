@@ -91,15 +91,8 @@ async def play(bot: Bot, lines: Iterable[str], err: TextIO, zone: tzinfo) -> int
             err.write(f"line {number}: room {line.room!r} is not in the network; ignored\n")
         await bot.receive(IncomingMessage(
             id=line.id or f"chat-{uuid.uuid4()}", room=line.room, sender_id=line.sender,
-            sender_name=line.name or _known_name(bot, line.sender),
+            sender_name=line.name or bot.network.member_name(line.sender) or line.sender,
             text=line.text, at=_aware(line.at, zone) if line.at else bot.clock(),
         ))
     return bad
 
-
-def _known_name(bot: Bot, member_id: str) -> str:
-    for node in bot.network.nodes():
-        for member in (node.head, *node.deputies):
-            if member.id == member_id:
-                return member.name
-    return member_id

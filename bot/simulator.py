@@ -39,8 +39,7 @@ class Simulator:
         self.transcript: list[TranscriptLine] = []
         self.posts: list[OutgoingPost] = []
         self.bot = None  # set by attach()
-        self._names = {m.id: m.name for node in network.nodes()
-                       for m in [node.head, *node.deputies]}
+        self._names: dict[str, str] = {}  # residents seen so far; officials come from the network
         self._ids = (f"sim-{n}" for n in itertools.count(1))
 
     def attach(self, bot) -> None:
@@ -68,7 +67,7 @@ class Simulator:
         return self.posts[before:]
 
     def name_of(self, member_id: str) -> str:
-        return self._names.get(member_id, member_id)
+        return self.network.member_name(member_id) or self._names.get(member_id, member_id)
 
     def _group_name(self, room: str) -> str:
         node = self.network.node_for_room(room)

@@ -134,6 +134,7 @@ class Network:
         self.microgrid_level: str = self.levels[-1]
         self._nodes: dict[str, Node] = {}
         self._by_room: dict[str, Node] = {}
+        self._member_names: dict[str, str] = {}  # member id -> display name, first seen wins
         self._parent: dict[str, Node | None] = {}
         # Nearest first; shared tuples keep 32,000 micro-grids × depth small.
         self._ancestors: dict[str, tuple[Node, ...]] = {}
@@ -156,6 +157,8 @@ class Network:
             self._by_room[node.group.room] = node
             self._parent[node.id] = parent
             self._ancestors[node.id] = ancestors
+            for member in members_of(node):
+                self._member_names.setdefault(member.id, member.name)
             if node.covers:
                 self._index_covers(node, ancestors)
             below = (node, *ancestors)
@@ -193,6 +196,10 @@ class Network:
 
     def node_for_room(self, room: str) -> Node | None:
         return self._by_room.get(room)
+
+    def member_name(self, member_id: str) -> str | None:
+        """The display name the config gives a head or deputy; None for anyone else."""
+        return self._member_names.get(member_id)
 
     def parent(self, node_id: str) -> Node | None:
         self.node(node_id)  # unknown ids fail loudly rather than look like the root

@@ -112,6 +112,12 @@ def test_members_of_a_node(net):
     assert [m.id for m in members_of(net.node("hehua-1"))] == ["wxid_ma_jun"]
 
 
+def test_member_names_of_heads_and_deputies(net):
+    assert net.member_name("wxid_qiu_huanwu") == "邱煥武"
+    assert net.member_name("wxid_zhou_min") == "周敏"
+    assert net.member_name("wxid_resident_zhang") is None
+
+
 def test_nodes_can_be_kept_in_sets(net):
     assert len({net.node("jili"), net.node("jili"), net.node("baiyi")}) == 2
 
