@@ -9,26 +9,52 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from bot.transport import IncomingMessage, OutgoingPost
-from flows import lifecycle, texts
-from flows.commands import CommandText, find_ticket_reference, recognize
+from flows import lifecycle, overview, texts
+from flows.commands import (CommandText, find_ticket_reference, mentioned_names, recognize,
+                            rating_reply, split_quote)
 from flows.config import GridConfig, Node
-from flows.lifecycle import Actor, Outcome, Reply
+from flows.escalation import current_node, next_node
+from flows.lifecycle import Actor, Outcome, Reply, Target
 from flows.network import Network
 from flows.request_parser import analyse
-from flows.roles import roles_for
+from flows.roles import may_handle, roles_for
 from flows.routing import responsible_members, route
 from models.db import Database
 from models.tables import InboundMessage, OutboundPost, Status, Ticket, TicketEvent
 
 log = logging.getLogger(__name__)
+
+
+def apply_outcome(session: Session, ticket: Ticket, actor: Actor, outcome: Outcome,
+                  at: datetime, source_message_id: str | None) -> None:
+    """Change the ticket as the outcome says and record each of its events."""
+    for name, value in outcome.changes.items():
+        setattr(ticket, name, value)
+    for event in outcome.events:
+        session.add(TicketEvent(
+            ticket_id=ticket.id, kind=event.kind, actor_id=actor.id, actor_name=actor.name,
+            at=at, source_message_id=source_message_id,
+            from_status=event.from_status, to_status=event.to_status, note=event.note,
+        ))
+
+
+def write_post(session: Session, reply: Reply, default_room: str, reply_to: str | None,
+               now: datetime) -> OutgoingPost:
+    """Put a reply in the outbox, in the same transaction as the change that caused it."""
+    row = OutboundPost(room=reply.room or default_room, text=reply.text,
+                       mentions=list(reply.mentions), reply_to=reply_to, created_at=now)
+    session.add(row)
+    session.flush()
+    return OutgoingPost(room=row.room, text=row.text, mentions=tuple(row.mentions),
+                        reply_to=row.reply_to, id=row.id)
 
 
 @dataclass(frozen=True)
@@ -64,7 +90,12 @@ class Dispatcher:
 
     def handle(self, message: IncomingMessage) -> list[OutgoingPost]:
         """Act on one message once; return the posts it wrote to the outbox (none for chatter)."""
-        if not self._store(message):
+        limit = self.config.policy.max_message_length
+        original_length = len(message.text) if len(message.text) > limit else None
+        if original_length is not None:
+            # Kept and acted on cut to the limit, never dropped; the sender is told below.
+            message = replace(message, text=message.text[:limit])
+        if not self._store(message, original_length):
             return []
         try:
             with self.db.session() as session:
@@ -74,7 +105,7 @@ class Dispatcher:
                 ).one()
                 if inbound.handled_at is not None:
                     return []
-                posts = self._act(session, message)
+                posts = self._act(session, message, truncated=original_length is not None)
                 inbound.handled_at = self.clock()
                 return posts
         except Exception:
@@ -83,7 +114,7 @@ class Dispatcher:
             log.exception("could not act on message %s", message.id)
             return []
 
-    def _store(self, message: IncomingMessage) -> bool:
+    def _store(self, message: IncomingMessage, original_length: int | None) -> bool:
         """Keep the message before acting on it; False when it was already handled."""
         try:
             with self.db.session() as session:
@@ -96,42 +127,64 @@ class Dispatcher:
                     message_id=message.id, room=message.room, sender_id=message.sender_id,
                     sender_name=message.sender_name, text=message.text, quoted=message.quoted,
                     sent_at=message.at, received_at=self.clock(),
+                    original_length=original_length,
                 ))
             return True
         except IntegrityError:  # the same id stored at the same moment by another worker
             return False
 
-    def _act(self, session: Session, message: IncomingMessage) -> list[OutgoingPost]:
+    def _act(self, session: Session, message: IncomingMessage,
+             truncated: bool = False) -> list[OutgoingPost]:
         group = self.network.node_for_room(message.room)
-        command = recognize(message.text)
-        if group is None or command is None or command.keyword not in COMMAND_TABLE:
+        if group is None:
+            return []
+        if message.quoted is None:
+            quoted, text = split_quote(message.text)
+            message = replace(message, text=text, quoted=quoted)
+        command = recognize(message.text) or rating_reply(message.text, message.quoted)
+        if command is None or command.keyword not in COMMAND_TABLE:
             return []
         context = Context(session=session, message=message, group=group, command=command)
         replies = COMMAND_TABLE[command.keyword].handler(self, context)
-        return [self._post(session, message, reply) for reply in replies]
-
-    def _post(self, session: Session, message: IncomingMessage, reply: Reply) -> OutgoingPost:
-        row = OutboundPost(room=message.room, text=reply.text, mentions=list(reply.mentions),
-                           reply_to=message.id, created_at=self.clock())
-        session.add(row)
-        session.flush()
-        return OutgoingPost(room=row.room, text=row.text, mentions=tuple(row.mentions),
-                            reply_to=row.reply_to, id=row.id)
+        if truncated:
+            replies.append(Reply(texts.TOO_LONG.format(limit=self.config.policy.max_message_length)))
+        now = self.clock()
+        return [write_post(session, reply, message.room, message.id, now) for reply in replies]
 
     def apply(self, context: Context, ticket: Ticket, actor: Actor, outcome: Outcome) -> None:
-        for name, value in outcome.changes.items():
-            setattr(ticket, name, value)
-        for event in outcome.events:
-            context.session.add(TicketEvent(
-                ticket_id=ticket.id, kind=event.kind, actor_id=actor.id, actor_name=actor.name,
-                at=context.message.at, source_message_id=context.message.id,
-                from_status=event.from_status, to_status=event.to_status, note=event.note,
-            ))
+        apply_outcome(context.session, ticket, actor, outcome, context.message.at,
+                      context.message.id)
 
     def actor_for(self, context: Context, ticket: Ticket) -> Actor:
         message = context.message
         return Actor(message.sender_id, message.sender_name,
                      roles_for(self.network, ticket, message.sender_id, context.group))
+
+    def target(self, context: Context, ticket: Ticket, text: str) -> Target:
+        """The member @-mentioned in `text`, looked up among the heads and deputies this group can
+        address, and whether the ticket may be handed to them."""
+        names = mentioned_names(text)
+        if not names:
+            return Target(None, problem=texts.MENTION_NEEDED.format(
+                example=texts.EXAMPLES[context.command.keyword]))
+        found = self.network.members_named(names[0], context.group)
+        if not found:
+            return Target(None, problem=texts.UNKNOWN_MEMBER.format(name=names[0]))
+        if len(found) > 1:
+            return Target(None, problem=texts.AMBIGUOUS_MEMBER.format(count=len(found),
+                                                                      name=names[0]))
+        return Target(found[0], may_handle=may_handle(self.network, ticket, found[0].id))
+
+    def subtree_scope(self, context: Context) -> tuple[str, frozenset[str]] | None:
+        """For 待办 / 统计: the names and node ids of what the sender heads; None for residents.
+        In a group the sender heads, that group's subtree; elsewhere, everything they head."""
+        led = self.network.nodes_led_by(context.message.sender_id)
+        if not led:
+            return None
+        if context.group in led:
+            led = [context.group]
+        ids = frozenset().union(*(self.network.subtree_ids(node.id) for node in led))
+        return "、".join(node.name for node in led), ids
 
     def find_ticket(self, context: Context) -> tuple[Ticket | None, str, Reply | None]:
         """The ticket a command refers to: its number, else the `#N` in a quoted bot notice, else
@@ -206,6 +259,11 @@ def place_order(dispatcher: Dispatcher, context: Context) -> list[Reply]:
     return [lifecycle.new_ticket_notice(ticket, [m.id for m in responsible_members(node)])]
 
 
+def heads_of(dispatcher: Dispatcher, ticket: Ticket) -> list[str]:
+    """Who must claim the ticket where it stands now."""
+    return [m.id for m in responsible_members(current_node(dispatcher.network, ticket))]
+
+
 def claim(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, context: Context) -> Outcome:
     return lifecycle.claim(ticket, actor, context.message.at)
 
@@ -226,6 +284,74 @@ def query(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, conte
                              action=texts.ACTIONS[context.command.keyword])
 
 
+def add_detail(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, context: Context) -> Outcome:
+    return lifecycle.add_detail(ticket, actor, rest, heads_of(dispatcher, ticket))
+
+
+def cancel(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, context: Context) -> Outcome:
+    return lifecycle.cancel(ticket, actor, context.message.at)
+
+
+def note_progress(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, context: Context) -> Outcome:
+    return lifecycle.note_progress(ticket, actor, rest)
+
+
+def give_back(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, context: Context) -> Outcome:
+    return lifecycle.give_back(ticket, actor, rest, heads_of(dispatcher, ticket))
+
+
+def transfer(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, context: Context) -> Outcome:
+    return lifecycle.transfer(ticket, actor, dispatcher.target(context, ticket, rest))
+
+
+def dispatch_to(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, context: Context) -> Outcome:
+    return lifecycle.dispatch(ticket, actor, dispatcher.target(context, ticket, rest),
+                              context.message.at)
+
+
+def blow_whistle(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, context: Context) -> Outcome:
+    network = dispatcher.network
+    return lifecycle.blow_whistle(ticket, actor, rest, current_node(network, ticket),
+                                  next_node(network, ticket))
+
+
+def supervise(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, context: Context) -> Outcome:
+    home = dispatcher.network.node(ticket.node_id)
+    return lifecycle.supervise(ticket, actor, rest, home.group.room, context.message.room,
+                              heads_of(dispatcher, ticket))
+
+
+ACTIVE = (Status.OPEN, Status.CLAIMED)
+
+
+def todo(dispatcher: Dispatcher, context: Context) -> list[Reply]:
+    scope = dispatcher.subtree_scope(context)
+    if scope is None:
+        return [Reply(texts.NOT_A_HEAD.format(action=texts.ACTIONS["待办"]))]
+    name, node_ids = scope
+    waiting = (Ticket.node_id.in_(node_ids), Ticket.status.in_(ACTIVE))
+    session = context.session
+    total = session.exec(select(func.count()).select_from(Ticket).where(*waiting)).one()
+    first = session.exec(select(Ticket).where(*waiting).order_by(Ticket.id)
+                         .limit(overview.TODO_LINES)).all()
+    return [overview.todo_list(name, first, total)]
+
+
+def statistics(dispatcher: Dispatcher, context: Context) -> list[Reply]:
+    scope = dispatcher.subtree_scope(context)
+    if scope is None:
+        return [Reply(texts.NOT_A_HEAD.format(action=texts.ACTIONS["统计"]))]
+    name, node_ids = scope
+    mine = Ticket.node_id.in_(node_ids)
+    session = context.session
+    by_status = dict(session.exec(select(Ticket.status, func.count()).where(mine)
+                                  .group_by(Ticket.status)).all())
+    ratings = dict(session.exec(select(Ticket.rating, func.count())
+                                .where(mine, Ticket.rating.is_not(None))
+                                .group_by(Ticket.rating)).all())
+    return [overview.statistics(name, by_status, ratings)]
+
+
 COMMAND_TABLE: dict[str, CommandRow] = {row.keyword: row for row in (
     CommandRow("下单", "anyone", place_order),
     CommandRow("查询", "anyone in the ticket's groups", on_ticket(query)),
@@ -233,4 +359,14 @@ COMMAND_TABLE: dict[str, CommandRow] = {row.keyword: row for row in (
     CommandRow("评价", "reporter", on_ticket(rate)),
     CommandRow("接单", "head or deputy, or a head above", on_ticket(claim)),
     CommandRow("办结", "handler", on_ticket(resolve)),
+    CommandRow("补充", "reporter", on_ticket(add_detail)),
+    CommandRow("撤单", "reporter", on_ticket(cancel)),
+    CommandRow("进展", "handler", on_ticket(note_progress)),
+    CommandRow("退单", "handler", on_ticket(give_back)),
+    CommandRow("转派", "handler", on_ticket(transfer)),
+    CommandRow("吹哨", "any head of the ticket's grid or above", on_ticket(blow_whistle)),
+    CommandRow("派单", "a head above the ticket's grid", on_ticket(dispatch_to)),
+    CommandRow("督办", "a head above the ticket's grid", on_ticket(supervise)),
+    CommandRow("待办", "any head, for their subtree", todo),
+    CommandRow("统计", "any head, for their subtree", statistics),
 )}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timezone
 
+from bot import sweeps
 from bot.dispatch import Dispatcher
 from bot.outbox import deliver_pending
 from bot.transport import IncomingMessage, Transport
@@ -33,7 +34,8 @@ class Bot:
         await self.deliver()
 
     async def tick(self, now: datetime) -> None:
-        """Run what the scheduler runs at `now`. Escalations and digests hook in here."""
+        """Run what the scheduler runs at `now`, then deliver what it posted."""
+        sweeps.close_unrated(self.config, self.db, now)
         await self.deliver()
 
     async def deliver(self) -> int:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from flows.texts import RATINGS
+
 # Every keyword of design §4; the dispatcher decides which of them it acts on.
 KEYWORDS = ("下单", "补充", "撤单", "查询", "进度", "评价", "接单", "进展", "办结", "退单",
             "转派", "吹哨", "派单", "督办", "待办", "统计")
@@ -78,3 +80,42 @@ def request_description(text: str) -> str | None:
     if command is None or command.keyword != "下单":
         return None
     return command.rest
+
+
+# WeChat gateways pass a quoting reply as plain text: `「name：quoted」\n- - - - - - -\nreply`.
+_QUOTE = re.compile(r"\A\s*「(?P<quoted>.*)」\s*\n\s*(?:-\s*){3,}\n(?P<reply>.*)\Z", re.DOTALL)
+
+
+def split_quote(text: str) -> tuple[str | None, str]:
+    """`"「网格小助手：已受理 #3…」\\n- - - -\\n接单"` → `("网格小助手：已受理 #3…", "接单")`;
+    a message that quotes nothing → `(None, text)`."""
+    match = _QUOTE.match(text)
+    if match is None:
+        return None, text
+    return match.group("quoted"), match.group("reply")
+
+
+# `@周敏` ends at U+2005 (what WeChat puts after a mention), a space, or the end of the text;
+# an e-mail address (`a@b.cn`) is not a mention.
+_MENTION = re.compile(r"(?<![A-Za-z0-9._%+-])@(?P<name>[^\s@\u2005]{1,32})(?=[\s\u2005]|\Z)")
+
+
+def mentioned_names(text: str) -> list[str]:
+    """The display names @-mentioned in a text, in order, each once."""
+    return list(dict.fromkeys(match.group("name") for match in _MENTION.finditer(text)))
+
+
+def without_mentions(text: str) -> str:
+    """The text with its @-mentions taken out (a reason written after `转派 #12 @周敏`)."""
+    return _MENTION.sub("", text).strip(" \t\u2005\u3000:：,，")
+
+
+def rating_reply(text: str, quoted: str | None) -> CommandText | None:
+    """A reply that quotes a notice about `#N` and starts with a rating (`满意`, `不满意 灯又坏了`)
+    is `评价` of that ticket (design §4: "or reply to the resolution notice")."""
+    if quoted is None or find_ticket_reference(quoted) is None:
+        return None
+    stripped = text.strip()
+    if not stripped.startswith(RATINGS):
+        return None
+    return CommandText(keyword="评价", rest=stripped)

@@ -6,15 +6,17 @@ A bad config is refused at start with one line per problem, each naming the key 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, StringConstraints, ValidationError, field_validator,
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError, field_validator,
                       model_validator)
 from pydantic_core import ErrorDetails
 
+from flows.durations import parse_duration
 from flows.network import Cover, parse_cover
 
 __all__ = [
@@ -69,8 +71,15 @@ class Node(_Strict):
         return hash(self.id)
 
 
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
 class Policy(_Strict):
     timezone: str = "Asia/Shanghai"
+    # A resolved ticket nobody rates within this window is closed without a rating.
+    rating_window: Duration = timedelta(days=3)
+    # Longer messages are kept and acted on cut to this many characters, and the sender is told.
+    max_message_length: Annotated[int, Field(ge=50)] = 2000
 
     @field_validator("timezone")
     @classmethod

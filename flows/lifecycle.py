@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from flows import texts
+from flows.config import Member, Node
 from models.tables import FINAL_STATUSES, Status, Ticket, TicketEvent
 
 
@@ -22,7 +23,8 @@ class Role(StrEnum):
     REPORTER = "reporter"          # posted the request
     HANDLER = "handler"            # the ticket's current assignee
     GRID_HEAD = "grid_head"        # head or deputy of the ticket's node
-    SUPERIOR = "superior"          # head of a node above the ticket's node
+    SUPERIOR = "superior"          # head or deputy of a node above the ticket's node
+    ESCALATED_TO = "escalated_to"  # head or deputy of a node the ticket has been escalated to
     IN_SCOPE = "in_scope"          # speaks in a group of the ticket's node, an ancestor, or its origin
 
 
@@ -40,6 +42,7 @@ class Actor:
 class Reply:
     text: str
     mentions: tuple[str, ...] = ()
+    room: str | None = None  # None: in the group the command came from
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,15 @@ def _finished(ticket: Ticket, action: str) -> Outcome | None:
     return None
 
 
+def _not_active(ticket: Ticket, action: str) -> Outcome | None:
+    """The refusal for a ticket that is resolved, closed or cancelled, or None while it is being
+    worked on (open or claimed)."""
+    if ticket.status in FINAL_STATUSES or ticket.status == Status.RESOLVED:
+        return refuse(texts.TICKET_FINISHED.format(
+            number=ticket.id, status=texts.STATUS_NAMES[ticket.status], action=action))
+    return None
+
+
 def new_ticket_notice(ticket: Ticket, responsible_ids: Iterable[str]) -> Reply:
     """The bot's answer to a request: number, category, location, and @ whoever must claim it."""
     return Reply(
@@ -88,8 +100,11 @@ def new_ticket_notice(ticket: Ticket, responsible_ids: Iterable[str]) -> Reply:
 
 def claim(ticket: Ticket, actor: Actor, now: datetime) -> Outcome:
     action = texts.ACTIONS["接单"]
-    if refusal := _finished(ticket, action):
+    if refusal := _not_active(ticket, action):
         return refusal
+    if ticket.status == Status.CLAIMED and ticket.assignee_id != actor.id \
+            and actor.is_any(Role.ESCALATED_TO):
+        return _take_over(ticket, actor)
     if ticket.status != Status.OPEN:
         template = texts.ALREADY_YOURS if ticket.assignee_id == actor.id else texts.ALREADY_CLAIMED
         return refuse(template.format(number=ticket.id, handler=ticket.assignee_name))
@@ -104,14 +119,23 @@ def claim(ticket: Ticket, actor: Actor, now: datetime) -> Outcome:
     )
 
 
+def _take_over(ticket: Ticket, actor: Actor) -> Outcome:
+    """A head the ticket was escalated to claims it from the handler below."""
+    return Outcome(
+        changes={"assignee_id": actor.id, "assignee_name": actor.name},
+        events=(EventRecord("claimed", Status.CLAIMED, Status.CLAIMED,
+                            f"{ticket.assignee_name} → {actor.name}"),),
+        replies=(Reply(texts.TAKEN_OVER.format(number=ticket.id, handler=actor.name,
+                                               previous=ticket.assignee_name),
+                       mentions=(ticket.reporter_id,)),),
+    )
+
+
 def resolve(ticket: Ticket, actor: Actor, result: str, now: datetime) -> Outcome:
     """`办结`: by the handler; a grid head may also resolve an open ticket in one step."""
     action = texts.ACTIONS["办结"]
-    if refusal := _finished(ticket, action):
+    if refusal := _not_active(ticket, action):
         return refusal
-    if ticket.status == Status.RESOLVED:
-        return refuse(texts.TICKET_FINISHED.format(
-            number=ticket.id, status=texts.STATUS_NAMES[ticket.status], action=action))
     events: tuple[EventRecord, ...] = ()
     changes: dict[str, Any] = {}
     if ticket.status == Status.OPEN:
@@ -197,3 +221,208 @@ def summary(ticket: Ticket, events: Iterable[TicketEvent], actor: Actor, zone: t
             note=f"：{event.note}" if event.note else "",
         ))
     return Outcome(replies=(Reply("\n".join(lines)),))
+
+
+def _handler_only(ticket: Ticket, actor: Actor, action: str) -> Outcome | None:
+    """The refusal for anyone but the handler of a claimed ticket, or None."""
+    if refusal := _not_active(ticket, action):
+        return refusal
+    if ticket.status == Status.OPEN:
+        return refuse(texts.NOT_CLAIMED_YET.format(number=ticket.id))
+    if not actor.is_any(Role.HANDLER):
+        return refuse(texts.NOT_HANDLER.format(number=ticket.id, handler=ticket.assignee_name,
+                                               action=action))
+    return None
+
+
+def _who_to_tell(ticket: Ticket, heads: Iterable[str]) -> tuple[str, ...]:
+    """The handler once there is one, else the heads who should claim it."""
+    return (ticket.assignee_id,) if ticket.assignee_id else tuple(dict.fromkeys(heads))
+
+
+def add_detail(ticket: Ticket, actor: Actor, detail: str, heads: Iterable[str]) -> Outcome:
+    """`补充`: the reporter adds to the request; the handler (or the heads) are told."""
+    action = texts.ACTIONS["补充"]
+    if refusal := _finished(ticket, action):
+        return refusal
+    if not actor.is_any(Role.REPORTER):
+        return refuse(texts.NOT_REPORTER.format(number=ticket.id, action=action))
+    if not detail:
+        return refuse(texts.DETAIL_NEEDED.format(number=ticket.id))
+    return Outcome(
+        events=(EventRecord("detail", note=detail),),
+        replies=(Reply(texts.DETAIL_ADDED.format(number=ticket.id, detail=detail),
+                       mentions=_who_to_tell(ticket, heads)),),
+    )
+
+
+def cancel(ticket: Ticket, actor: Actor, now: datetime) -> Outcome:
+    """`撤单`: the reporter withdraws a request that is not resolved yet."""
+    action = texts.ACTIONS["撤单"]
+    if refusal := _finished(ticket, action):
+        return refusal
+    if not actor.is_any(Role.REPORTER):
+        return refuse(texts.NOT_REPORTER.format(number=ticket.id, action=action))
+    if ticket.status == Status.RESOLVED:
+        return refuse(texts.CANNOT_CANCEL_RESOLVED.format(number=ticket.id))
+    return Outcome(
+        changes={"status": Status.CANCELLED, "closed_at": now},
+        events=(EventRecord("cancelled", ticket.status, Status.CANCELLED),),
+        replies=(Reply(texts.CANCELLED.format(number=ticket.id),
+                       mentions=(ticket.assignee_id,) if ticket.assignee_id else ()),),
+    )
+
+
+def note_progress(ticket: Ticket, actor: Actor, progress: str) -> Outcome:
+    """`进展`: the handler tells the reporter how it is going."""
+    if refusal := _handler_only(ticket, actor, texts.ACTIONS["进展"]):
+        return refusal
+    if not progress:
+        return refuse(texts.PROGRESS_NEEDED.format(number=ticket.id))
+    return Outcome(
+        events=(EventRecord("progress", note=progress),),
+        replies=(Reply(texts.PROGRESS_NOTED.format(number=ticket.id, progress=progress),
+                       mentions=(ticket.reporter_id,)),),
+    )
+
+
+def give_back(ticket: Ticket, actor: Actor, reason: str, heads: Iterable[str]) -> Outcome:
+    """`退单`: the handler gives the ticket back; it waits for a claim again."""
+    if refusal := _handler_only(ticket, actor, texts.ACTIONS["退单"]):
+        return refusal
+    if not reason:
+        return refuse(texts.REASON_NEEDED.format(example=texts.EXAMPLES["退单"]))
+    return Outcome(
+        changes={"status": Status.OPEN, "assignee_id": None, "assignee_name": None,
+                 "claimed_at": None},
+        events=(EventRecord("given_back", Status.CLAIMED, Status.OPEN, reason),),
+        replies=(Reply(texts.GIVEN_BACK.format(number=ticket.id, handler=actor.name, reason=reason),
+                       mentions=tuple(h for h in dict.fromkeys(heads) if h != actor.id)),),
+    )
+
+
+@dataclass(frozen=True)
+class Target:
+    """Whom `转派` / `派单` names: the member found for the @-mention, whether the ticket may be
+    given to them, or the reason no one was found (no mention, unknown or ambiguous name)."""
+
+    member: Member | None
+    may_handle: bool = False
+    problem: str = ""
+
+
+def _check_target(ticket: Ticket, target: Target) -> Outcome | None:
+    if target.member is None:
+        return refuse(target.problem)
+    if ticket.assignee_id == target.member.id:
+        return refuse(texts.SAME_HANDLER.format(number=ticket.id, name=target.member.name))
+    if not target.may_handle:
+        return refuse(texts.NOT_AUTHORISED_TARGET.format(number=ticket.id, name=target.member.name))
+    return None
+
+
+def transfer(ticket: Ticket, actor: Actor, target: Target) -> Outcome:
+    """`转派 #N @someone`: the handler hands the ticket to another head or deputy of its grid
+    or a grid above."""
+    if refusal := _handler_only(ticket, actor, texts.ACTIONS["转派"]):
+        return refusal
+    if refusal := _check_target(ticket, target):
+        return refusal
+    member = target.member
+    return Outcome(
+        changes={"assignee_id": member.id, "assignee_name": member.name},
+        events=(EventRecord("transferred", note=f"{actor.name} → {member.name}"),),
+        replies=(Reply(texts.TRANSFERRED.format(number=ticket.id, handler=actor.name,
+                                                target=member.name),
+                       mentions=(member.id, ticket.reporter_id)),),
+    )
+
+
+def dispatch(ticket: Ticket, actor: Actor, target: Target, now: datetime) -> Outcome:
+    """`派单 #N @someone`: a head above the ticket's grid assigns it."""
+    action = texts.ACTIONS["派单"]
+    if not actor.is_any(Role.SUPERIOR):
+        return refuse(texts.NOT_SUPERIOR.format(number=ticket.id, action=action))
+    if refusal := _not_active(ticket, action):
+        return refusal
+    if refusal := _check_target(ticket, target):
+        return refusal
+    member = target.member
+    changes: dict[str, Any] = {"status": Status.CLAIMED, "assignee_id": member.id,
+                               "assignee_name": member.name}
+    if ticket.status == Status.OPEN:
+        changes["claimed_at"] = now
+    return Outcome(
+        changes=changes,
+        events=(EventRecord("dispatched", ticket.status, Status.CLAIMED,
+                            f"{actor.name} → {member.name}"),),
+        replies=(Reply(texts.DISPATCHED.format(number=ticket.id, dispatcher=actor.name,
+                                               target=member.name),
+                       mentions=(member.id,)),),
+    )
+
+
+def escalation_notice(ticket: Ticket, origin: Node, to: Node, reason: str | None) -> Reply:
+    """The post in the group a ticket escalates to, @ its head."""
+    return Reply(
+        texts.ESCALATED.format(
+            number=ticket.id,
+            urgent=texts.URGENT_MARK if ticket.urgent else "",
+            category=texts.CATEGORY_NAMES.get(ticket.category, ticket.category),
+            location=texts.location_text(ticket.building, ticket.unit, ticket.floor, ticket.room),
+            description=ticket.text,
+            origin=origin.name,
+            reason=texts.ESCALATION_REASON.format(reason=reason) if reason else "",
+        ),
+        mentions=(to.head.id,),
+        room=to.group.room,
+    )
+
+
+def blow_whistle(ticket: Ticket, actor: Actor, reason: str, here: Node, to: Node | None) -> Outcome:
+    """`吹哨`: a head of the ticket's grid (or above) moves it one level up now. `here` is the node
+    where the ticket stands, `to` the one above it (None at the top)."""
+    action = texts.ACTIONS["吹哨"]
+    if not actor.is_any(Role.HANDLER, Role.GRID_HEAD, Role.SUPERIOR):
+        return refuse(texts.NOT_A_HEAD_OF_TICKET.format(number=ticket.id, action=action))
+    if refusal := _not_active(ticket, action):
+        return refusal
+    if to is None:
+        return refuse(texts.AT_THE_TOP.format(number=ticket.id, group=here.group.name))
+    return Outcome(
+        changes={"escalation_level": ticket.escalation_level + 1},
+        events=(EventRecord("escalated", note=f"{here.name} → {to.name}"
+                            + (f"：{reason}" if reason else "")),),
+        replies=(Reply(texts.WHISTLE_BLOWN.format(number=ticket.id, group=to.group.name)),
+                 escalation_notice(ticket, here, to, reason or None)),
+    )
+
+
+def supervise(ticket: Ticket, actor: Actor, note: str, home_room: str, here_room: str,
+              heads: Iterable[str]) -> Outcome:
+    """`督办`: a head above the ticket's grid nudges whoever has it, in the ticket's own group
+    (and is told it was done when they wrote from another group)."""
+    action = texts.ACTIONS["督办"]
+    if not actor.is_any(Role.SUPERIOR):
+        return refuse(texts.NOT_SUPERIOR.format(number=ticket.id, action=action))
+    if refusal := _not_active(ticket, action):
+        return refusal
+    nudge = Reply(texts.SUPERVISED.format(
+        number=ticket.id, supervisor=actor.name,
+        note=texts.SUPERVISION_NOTE.format(note=note) if note else ""),
+        mentions=_who_to_tell(ticket, heads), room=home_room)
+    sent = (Reply(texts.SUPERVISION_SENT.format(number=ticket.id)),) if here_room != home_room else ()
+    return Outcome(events=(EventRecord("supervised", note=note or None),),
+                   replies=(*sent, nudge))
+
+
+def close_unrated(ticket: Ticket, now: datetime) -> Outcome:
+    """The rating window is over: a resolved ticket closes without a rating."""
+    if ticket.status != Status.RESOLVED:
+        return Outcome()
+    return Outcome(
+        changes={"status": Status.CLOSED, "closed_at": now},
+        events=(EventRecord("auto_closed", Status.RESOLVED, Status.CLOSED),),
+        replies=(Reply(texts.AUTO_CLOSED.format(number=ticket.id),
+                       room=ticket.group_room),),
+    )

@@ -135,6 +135,8 @@ class Network:
         self._nodes: dict[str, Node] = {}
         self._by_room: dict[str, Node] = {}
         self._member_names: dict[str, str] = {}  # member id -> display name, first seen wins
+        self._led_by: dict[str, list[Node]] = {}    # member id -> nodes they head or deputise
+        self._named: dict[str, list[tuple[Member, Node]]] = {}  # display name -> (member, node)
         self._parent: dict[str, Node | None] = {}
         # Nearest first; shared tuples keep 32,000 micro-grids × depth small.
         self._ancestors: dict[str, tuple[Node, ...]] = {}
@@ -159,6 +161,8 @@ class Network:
             self._ancestors[node.id] = ancestors
             for member in members_of(node):
                 self._member_names.setdefault(member.id, member.name)
+                self._led_by.setdefault(member.id, []).append(node)
+                self._named.setdefault(member.name, []).append((member, node))
             if node.covers:
                 self._index_covers(node, ancestors)
             below = (node, *ancestors)
@@ -200,6 +204,19 @@ class Network:
     def member_name(self, member_id: str) -> str | None:
         """The display name the config gives a head or deputy; None for anyone else."""
         return self._member_names.get(member_id)
+
+    def nodes_led_by(self, member_id: str) -> list[Node]:
+        """The nodes a member heads or deputises, in config order; empty for residents."""
+        return list(self._led_by.get(member_id, ()))
+
+    def members_named(self, name: str, seen_from: Node) -> list[Member]:
+        """Heads and deputies with that display name whom a group can address: those of its own
+        node, the nodes above it and the nodes below it. Distinct members, config order."""
+        above = {ancestor.id for ancestor in self.ancestors(seen_from.id)}
+        below = self.subtree_ids(seen_from.id)
+        found = {member.id: member for member, node in self._named.get(name, ())
+                 if node.id in above or node.id in below}
+        return list(found.values())
 
     def parent(self, node_id: str) -> Node | None:
         self.node(node_id)  # unknown ids fail loudly rather than look like the root

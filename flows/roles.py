@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from flows.config import Node
+from flows.escalation import escalated_nodes
 from flows.lifecycle import Role
-from flows.network import Network
+from flows.network import Network, role_ids
 from models.tables import Ticket
 
 
 def is_head_or_deputy(node: Node, member_id: str) -> bool:
-    return node.head.id == member_id or any(d.id == member_id for d in node.deputies)
+    return member_id in role_ids(node)
+
+
+def may_handle(network: Network, ticket: Ticket, member_id: str) -> bool:
+    """Whether a ticket may be handed to this member (转派, 派单): a head or deputy of the ticket's
+    node or of a node above it."""
+    node = network.get(ticket.node_id)
+    return node is not None and any(
+        is_head_or_deputy(chain_node, member_id)
+        for chain_node in (node, *network.ancestors(node.id)))
 
 
 def roles_for(network: Network, ticket: Ticket, member_id: str, speaking_in: Node | None) -> frozenset[Role]:
@@ -23,8 +33,10 @@ def roles_for(network: Network, ticket: Ticket, member_id: str, speaking_in: Nod
         if is_head_or_deputy(ticket_node, member_id):
             roles.add(Role.GRID_HEAD)
         ancestors = network.ancestors(ticket_node.id)
-        if any(ancestor.head.id == member_id for ancestor in ancestors):
+        if any(is_head_or_deputy(ancestor, member_id) for ancestor in ancestors):
             roles.add(Role.SUPERIOR)
+        if any(is_head_or_deputy(node, member_id) for node in escalated_nodes(network, ticket)):
+            roles.add(Role.ESCALATED_TO)
         if speaking_in is not None and (
             speaking_in.id == ticket_node.id
             or speaking_in.group.room == ticket.group_room

@@ -34,6 +34,15 @@ EVENT_NAMES = {
     "rated": "评价",
     "closed": "结单",
     "reopened": "重新处理",
+    "detail": "补充",
+    "cancelled": "撤单",
+    "progress": "进展",
+    "given_back": "退单",
+    "transferred": "转派",
+    "escalated": "吹哨",
+    "dispatched": "派单",
+    "supervised": "督办",
+    "auto_closed": "超期自动结单",
 }
 
 URGENT_MARK = "【紧急】"
@@ -76,6 +85,63 @@ QUERY_HANDLER = "（{handler}）"
 QUERY_EVENT = "{time} {event} {actor}{note}"
 NOT_IN_THIS_GROUP = "抱歉，#{number} 不属于本群的网格，请在所属网格群里{action}。"
 
+# 接单 of an escalated ticket by a head it was escalated to
+TAKEN_OVER = "#{number} 已由 {handler} 接手处理（原处理人：{previous}）。"
+
+# 补充
+DETAIL_ADDED = "#{number} 已补充：{detail}"
+DETAIL_NEEDED = "请在单号后写上补充的内容，例如：补充 #{number} 晚上七点后家里有人"
+
+# 撤单
+CANCELLED = "#{number} 已撤单。"
+CANNOT_CANCEL_RESOLVED = "#{number} 已办结，不能撤单；请回复「评价 #{number} 满意」「基本满意」或「不满意」。"
+
+# 进展
+PROGRESS_NOTED = "#{number} 进展：{progress}"
+PROGRESS_NEEDED = "请在单号后写上进展，例如：进展 #{number} 已联系物业，明天上午维修"
+
+# 退单
+GIVEN_BACK = "#{number} 已由 {handler} 退单（{reason}），请网格长重新「接单 #{number}」。"
+REASON_NEEDED = "请写明原因，例如：{example}"
+
+# 转派 and 派单
+MENTION_NEEDED = "请 @ 要交给的人，例如：{example}"
+UNKNOWN_MEMBER = "找不到 @{name}，请核对名字。"
+AMBIGUOUS_MEMBER = "有 {count} 位叫 {name} 的网格员，请在所属网格群里办理。"
+NOT_AUTHORISED_TARGET = "抱歉，{name} 不是 #{number} 所属网格或上级网格的网格员，不能交给他（她）。"
+SAME_HANDLER = "#{number} 已由 {name} 处理，无需交接。"
+TRANSFERRED = "#{number} 已由 {handler} 转派给 {target}，请跟进处理。"
+DISPATCHED = "#{number} 已由 {dispatcher} 派给 {target}，请跟进处理。"
+
+# 吹哨
+WHISTLE_BLOWN = "#{number} 已吹哨上报至「{group}」。"
+ESCALATED = "【吹哨】#{number}{urgent}【{category}】{location}\n内容：{description}\n来自：{origin}{reason}\n请回复「接单 #{number}」或「派单 #{number} @网格员」。"
+ESCALATION_REASON = "\n原因：{reason}"
+AT_THE_TOP = "#{number} 已在最高一级「{group}」，不能再吹哨。"
+NOT_A_HEAD_OF_TICKET = "抱歉，您不是 #{number} 所属网格或上级网格的网格长，不能{action}。"
+
+# 督办
+SUPERVISED = "【督办】#{number} 请抓紧处理（督办人：{supervisor}）。{note}"
+SUPERVISION_NOTE = "\n要求：{note}"
+SUPERVISION_SENT = "已督办 #{number}。"
+NOT_SUPERIOR = "抱歉，只有 #{number} 上级网格的网格长可以{action}。"
+
+# 待办 and 统计
+NOT_A_HEAD = "抱歉，只有网格长可以查看{action}。"
+TODO_HEADER = "「{scope}」待办 {count} 张："
+TODO_LINE = "#{number}{urgent}【{category}】{status} {location} {description}"
+TODO_MORE = "……另有 {count} 张，详见管理后台。"
+TODO_NONE = "「{scope}」暂无待办。"
+STATISTICS = ("「{scope}」共 {total} 张：待接单 {open}，处理中 {claimed}，待评价 {resolved}，"
+              "已结单 {closed}，已撤单 {cancelled}；满意率 {satisfaction}。")
+NO_RATINGS = "暂无评价"
+
+# Rating window over
+AUTO_CLOSED = "#{number} 办结后未在评价期限内评价，已自动结单。"
+
+# Messages longer than the policy allows
+TOO_LONG = "您的消息较长，只保留了前 {limit} 字。"
+
 # Verbs used in the refusals above ("不能{action}")
 ACTIONS = {
     "接单": "接单",
@@ -83,6 +149,16 @@ ACTIONS = {
     "评价": "评价",
     "查询": "查询",
     "进度": "查询",
+    "补充": "补充",
+    "撤单": "撤单",
+    "进展": "报进展",
+    "退单": "退单",
+    "转派": "转派",
+    "吹哨": "吹哨",
+    "派单": "派单",
+    "督办": "督办",
+    "待办": "待办",
+    "统计": "统计",
 }
 
 # Examples shown when a command lacks its ticket number
@@ -92,6 +168,14 @@ EXAMPLES = {
     "评价": "评价 #12 满意",
     "查询": "查询 #12",
     "进度": "进度 #12",
+    "补充": "补充 #12 晚上七点后家里有人",
+    "撤单": "撤单 #12",
+    "进展": "进展 #12 已联系物业",
+    "退单": "退单 #12 不属于本网格",
+    "转派": "转派 #12 @周敏",
+    "吹哨": "吹哨 #12 需要社区协调",
+    "派单": "派单 #12 @邱煥武",
+    "督办": "督办 #12",
 }
 
 RATINGS = ("基本满意", "不满意", "满意")  # longest first: 不满意 and 基本满意 end in 满意

@@ -108,6 +108,8 @@ class InboundMessage(SQLModel, table=True):
     sent_at: datetime = Field(sa_column=_time_column(nullable=False))
     received_at: datetime = Field(sa_column=_time_column(nullable=False))
     handled_at: datetime | None = Field(default=None, sa_column=_time_column())
+    # Set when the text was longer than the policy allows and is kept cut to the limit.
+    original_length: int | None = None
 
 
 class OutboundPost(SQLModel, table=True):

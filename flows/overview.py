@@ -1,0 +1,54 @@
+"""What a head sees of their own subtree in chat: `待办` (tickets still waiting) and `统计` (counts
+and satisfaction). Pure formatting; the dispatcher fetches the tickets and counts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from flows import texts
+from flows.lifecycle import Reply
+from models.tables import Status, Ticket
+
+TODO_LINES = 10        # a chat post stays short; the dashboard has the full list
+DESCRIPTION_CHARS = 20
+
+
+def _shorten(text: str, limit: int = DESCRIPTION_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def todo_list(scope: str, tickets: Sequence[Ticket], total: int) -> Reply:
+    """`待办`: the first waiting tickets (oldest first), and how many more there are."""
+    if total == 0:
+        return Reply(texts.TODO_NONE.format(scope=scope))
+    lines = [texts.TODO_HEADER.format(scope=scope, count=total)]
+    for ticket in tickets[:TODO_LINES]:
+        lines.append(texts.TODO_LINE.format(
+            number=ticket.id,
+            urgent=texts.URGENT_MARK if ticket.urgent else "",
+            category=texts.CATEGORY_NAMES.get(ticket.category, ticket.category),
+            status=texts.STATUS_NAMES[ticket.status],
+            location=texts.location_text(ticket.building, ticket.unit, ticket.floor, ticket.room),
+            description=_shorten(ticket.text),
+        ))
+    shown = min(len(tickets), TODO_LINES)
+    if total > shown:
+        lines.append(texts.TODO_MORE.format(count=total - shown))
+    return Reply("\n".join(lines))
+
+
+def satisfaction_text(ratings: Mapping[str, int]) -> str:
+    """Share of satisfied (满意 or 基本满意) among the rated tickets, e.g. `85.7%（6/7）`."""
+    rated = sum(ratings.values())
+    if rated == 0:
+        return texts.NO_RATINGS
+    satisfied = sum(count for rating, count in ratings.items()
+                    if rating in texts.SATISFIED_RATINGS)
+    return f"{satisfied / rated:.1%}（{satisfied}/{rated}）"
+
+
+def statistics(scope: str, by_status: Mapping[str, int], ratings: Mapping[str, int]) -> Reply:
+    """`统计`: tickets by status and the satisfaction rate, for the head's subtree."""
+    counts = {status.value: by_status.get(status.value, 0) for status in Status}
+    return Reply(texts.STATISTICS.format(scope=scope, total=sum(counts.values()),
+                                         satisfaction=satisfaction_text(ratings), **counts))
