@@ -2,7 +2,8 @@
 
 import pytest
 
-from flows.commands import find_ticket_reference, recognize, request_description
+from flows.commands import (find_ticket_reference, mentioned_names, rating_reply, recognize,
+                            request_description, split_quote, without_mentions)
 
 
 @pytest.mark.parametrize("text,keyword,rest", [
@@ -56,3 +57,40 @@ def test_request_description():
     assert request_description("下单") == ""
     assert request_description("接单") is None
     assert request_description("下单了吗？") is None
+
+
+# ---- quotes, mentions, ratings by reply --------------------------------------------------------
+
+QUOTE_LINE = "- - - - - - - - - - - - - - -"
+
+
+def test_a_wechat_quote_is_split_from_the_reply():
+    text = f"「网格小助手：@邱煥武 已受理 #3【报修】\n内容：灯不亮」\n{QUOTE_LINE}\n接单"
+    assert split_quote(text) == ("网格小助手：@邱煥武 已受理 #3【报修】\n内容：灯不亮", "接单")
+    assert split_quote("接单 #3") == (None, "接单 #3")
+    assert split_quote("「我说的」没有分隔线") == (None, "「我说的」没有分隔线")
+
+
+@pytest.mark.parametrize("text, names", [
+    ("转派 #1 @周敏\u2005请跟进", ["周敏"]),
+    ("派单 #1 @邱煥武 @周敏", ["邱煥武", "周敏"]),
+    ("派单 #1 @周敏", ["周敏"]),
+    ("@周敏\u2005@周敏\u2005", ["周敏"]),
+    ("发到 wang@example.cn 了", []),
+    ("没有人", []),
+])
+def test_mentioned_names(text, names):
+    assert mentioned_names(text) == names
+
+
+def test_text_without_its_mentions():
+    assert without_mentions("@周敏\u2005请上门看看") == "请上门看看"
+
+
+def test_a_rating_that_replies_to_a_notice_is_a_rating():
+    notice = "网格小助手：#7 已办结：已修好"
+    command = rating_reply("不满意 还是不亮", notice)
+    assert (command.keyword, command.rest) == ("评价", "不满意 还是不亮")
+    assert rating_reply("满意", None) is None                 # no quote: chatter
+    assert rating_reply("满意", "张阿姨：今天天气好") is None  # quotes no ticket
+    assert rating_reply("谢谢", notice) is None

@@ -179,6 +179,17 @@ def test_an_unknown_time_zone_and_transport_kind():
     ]
 
 
+def test_policy_durations_and_limits_are_checked():
+    data = small()
+    data["policy"] = {"rating_window": "3 days", "max_message_length": 10}
+    assert problems_of(data) == [
+        "policy.rating_window: expected a duration such as 10m, 2h, 5d or 1w, got '3 days'",
+        "policy.max_message_length: should be greater than or equal to 50, got 10",
+    ]
+    data["policy"] = {"rating_window": "12h"}
+    assert parse_config(data).policy.rating_window.total_seconds() == 12 * 3600
+
+
 def test_routing_rules_are_checked_too():
     data = small()
     data["routing"] = {"co_handlers": [{"category": "repair", "handler": {"id": "wxid_wuye", "name": "物业"}},

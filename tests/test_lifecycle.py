@@ -5,6 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from flows import lifecycle, texts
+from flows.config import Group, Member, Node
 from flows.lifecycle import Actor, Role
 from models.tables import Status, Ticket, TicketEvent
 
@@ -158,3 +159,87 @@ def test_summary_refused_outside_the_tickets_groups():
 
     outcome = lifecycle.summary(ticket(), [], STRANGER, ZoneInfo("Asia/Shanghai"))
     assert "不属于本群的网格" in outcome.replies[0].text
+
+
+# ---- the rest of §4, as pure transitions ----------------------------------------------------
+
+HANDLER = Actor("head", "邱煥武", frozenset({Role.GRID_HEAD, Role.HANDLER}))
+ESCALATED_HEAD = Actor("branch", "王国强", frozenset({Role.SUPERIOR, Role.ESCALATED_TO}))
+ZHOU = Member(id="deputy", name="周敏")
+
+
+def node(node_id: str, head: Member) -> Node:
+    return Node(id=node_id, level="branch", name=node_id,
+                group=Group(room=f"{node_id}@chatroom", name=f"{node_id}群"), head=head)
+
+
+def test_detail_and_progress_leave_the_status_alone():
+    t = ticket(Status.CLAIMED, assignee=HEAD)
+    detail = lifecycle.add_detail(t, RESIDENT, "钥匙在门卫", heads=["head"])
+    assert detail.changes == {} and [e.kind for e in detail.events] == ["detail"]
+    assert detail.replies[0].mentions == ("head",)
+    progress = lifecycle.note_progress(t, HANDLER, "明天来修")
+    assert progress.changes == {} and progress.events[0].note == "明天来修"
+    assert not lifecycle.note_progress(t, DEPUTY, "我也去").accepted
+
+
+def test_cancel_records_where_it_came_from():
+    for status, assignee in ((Status.OPEN, None), (Status.CLAIMED, HEAD)):
+        outcome = lifecycle.cancel(ticket(status, assignee), RESIDENT, NOW)
+        assert outcome.changes == {"status": Status.CANCELLED, "closed_at": NOW}
+        assert [(e.from_status, e.to_status) for e in outcome.events] == [(status, Status.CANCELLED)]
+    assert not lifecycle.cancel(ticket(), HEAD, NOW).accepted
+
+
+def test_give_back_reopens_without_a_handler():
+    outcome = lifecycle.give_back(ticket(Status.CLAIMED, HEAD), HANDLER, "不归我管", ["head", "x"])
+    assert outcome.changes == {"status": Status.OPEN, "assignee_id": None,
+                               "assignee_name": None, "claimed_at": None}
+    assert outcome.replies[0].mentions == ("x",)  # the one giving it back is not @-ed
+
+
+def test_transfer_checks_the_target():
+    t = ticket(Status.CLAIMED, assignee=HEAD)
+    assert lifecycle.transfer(t, HANDLER, lifecycle.Target(None, problem="找不到")).replies[0].text == "找不到"
+    assert not lifecycle.transfer(t, HANDLER, lifecycle.Target(ZHOU, may_handle=False)).accepted
+    moved = lifecycle.transfer(t, HANDLER, lifecycle.Target(ZHOU, may_handle=True))
+    assert moved.changes == {"assignee_id": "deputy", "assignee_name": "周敏"}
+
+
+def test_an_escalated_head_takes_over_a_claimed_ticket():
+    outcome = lifecycle.claim(ticket(Status.CLAIMED, assignee=HEAD), ESCALATED_HEAD, NOW)
+    assert outcome.changes == {"assignee_id": "branch", "assignee_name": "王国强"}
+    assert [(e.from_status, e.to_status) for e in outcome.events] == [(Status.CLAIMED, Status.CLAIMED)]
+    # A head above that the ticket was not escalated to is told who has it.
+    assert not lifecycle.claim(ticket(Status.CLAIMED, assignee=HEAD), SUPERIOR, NOW).accepted
+
+
+def test_whistle_moves_one_level_and_posts_above():
+    here, above = node("grid", Member(id="head", name="邱煥武")), node("b1", Member(id="b", name="王国强"))
+    outcome = lifecycle.blow_whistle(ticket(), HEAD, "需要协调", here, above)
+    assert outcome.changes == {"escalation_level": 1}
+    mine, theirs = outcome.replies
+    assert mine.room is None and theirs.room == "b1@chatroom" and theirs.mentions == ("b",)
+    assert not lifecycle.blow_whistle(ticket(), RESIDENT, "", here, above).accepted
+    top = lifecycle.blow_whistle(ticket(), HEAD, "", here, None)
+    assert top.replies[0].text == texts.AT_THE_TOP.format(number=1, group="grid群")
+
+
+@pytest.mark.parametrize("status", [Status.RESOLVED, Status.CLOSED, Status.CANCELLED])
+def test_nothing_but_rating_moves_a_resolved_or_finished_ticket(status):
+    t = ticket(status, assignee=HEAD)
+    target = lifecycle.Target(ZHOU, may_handle=True)
+    for outcome in (lifecycle.dispatch(t, SUPERIOR, target, NOW),
+                    lifecycle.supervise(t, SUPERIOR, "", "g", "b", ["head"]),
+                    lifecycle.blow_whistle(t, HEAD, "", node("a", ZHOU), node("b", ZHOU)),
+                    lifecycle.give_back(t, HANDLER, "原因", ["head"]),
+                    lifecycle.transfer(t, HANDLER, target),
+                    lifecycle.note_progress(t, HANDLER, "进展")):
+        assert not outcome.accepted and outcome.changes == {}
+
+
+def test_close_unrated_only_closes_resolved_tickets():
+    closed = lifecycle.close_unrated(ticket(Status.RESOLVED, HEAD), NOW)
+    assert closed.changes == {"status": Status.CLOSED, "closed_at": NOW}
+    assert closed.replies[0].room == "g"
+    assert lifecycle.close_unrated(ticket(Status.CLAIMED, HEAD), NOW) == lifecycle.Outcome()

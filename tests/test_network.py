@@ -118,6 +118,19 @@ def test_member_names_of_heads_and_deputies(net):
     assert net.member_name("wxid_resident_zhang") is None
 
 
+def test_nodes_led_by_a_member(net):
+    assert [n.id for n in net.nodes_led_by("wxid_zhou_min")] == ["shibalong-1"]
+    assert net.nodes_led_by("wxid_resident_zhang") == []
+
+
+def test_members_by_name_as_seen_from_a_group(net):
+    branch, grid = net.node("baiyi-b1"), net.node("shibalong-1")
+    assert [m.id for m in net.members_named("刘建国", branch)] == ["wxid_liu_jianguo"]  # below
+    assert [m.id for m in net.members_named("王国强", grid)] == ["wxid_wang_guoqiang"]  # above
+    assert net.members_named("刘建国", grid) == []                    # a sibling's head
+    assert net.members_named("马军", branch) == []                    # another community
+
+
 def test_nodes_can_be_kept_in_sets(net):
     assert len({net.node("jili"), net.node("jili"), net.node("baiyi")}) == 2
 
