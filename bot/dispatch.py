@@ -7,6 +7,7 @@ the events and writes the replies to the outbox. The command table below reads l
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -28,9 +29,24 @@ from flows.request_parser import analyse
 from flows.roles import may_handle, roles_for
 from flows.routing import responsible_members, route
 from models.db import Database
-from models.tables import InboundMessage, OutboundPost, Status, Ticket, TicketEvent
+from models.tables import ID_LENGTH, InboundMessage, OutboundPost, Status, Ticket, TicketEvent
 
 log = logging.getLogger(__name__)
+
+
+def _fit_id(value: str) -> str:
+    # A digest rather than a cut: a redelivered message must still map to the same stored id.
+    if len(value) <= ID_LENGTH:
+        return value
+    return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def fit_to_columns(message: IncomingMessage) -> IncomingMessage:
+    """Ids and names from a transport, made to fit the table columns whatever their length."""
+    fitted = replace(message, id=_fit_id(message.id), room=_fit_id(message.room),
+                     sender_id=_fit_id(message.sender_id),
+                     sender_name=message.sender_name[:ID_LENGTH])
+    return message if fitted == message else fitted
 
 
 def apply_outcome(session: Session, ticket: Ticket, actor: Actor, outcome: Outcome,
@@ -90,6 +106,7 @@ class Dispatcher:
 
     def handle(self, message: IncomingMessage) -> list[OutgoingPost]:
         """Act on one message once; return the posts it wrote to the outbox (none for chatter)."""
+        message = fit_to_columns(message)
         limit = self.config.policy.max_message_length
         original_length = len(message.text) if len(message.text) > limit else None
         if original_length is not None:

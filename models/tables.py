@@ -39,6 +39,9 @@ def _time_column(*, nullable: bool = True, index: bool = False) -> Column:
     return Column(UTCDateTime(), nullable=nullable, index=index)
 
 
+ID_LENGTH = 200  # ids and names from a chat service are kept in columns this wide
+
+
 class Status(StrEnum):
     OPEN = "open"            # waiting for a claim
     CLAIMED = "claimed"
@@ -53,11 +56,11 @@ FINAL_STATUSES = frozenset({Status.CLOSED, Status.CANCELLED})
 class Ticket(SQLModel, table=True):
     # The primary key is the number people see as `#N`.
     id: int | None = Field(default=None, primary_key=True)
-    source_message_id: str = Field(unique=True, max_length=200)
-    group_room: str = Field(index=True, max_length=200)  # where the request was posted
-    node_id: str = Field(index=True, max_length=200)     # the micro-grid (or higher node) it belongs to
-    reporter_id: str = Field(max_length=200)
-    reporter_name: str = Field(max_length=200)
+    source_message_id: str = Field(unique=True, max_length=ID_LENGTH)
+    group_room: str = Field(index=True, max_length=ID_LENGTH)  # where the request was posted
+    node_id: str = Field(index=True, max_length=ID_LENGTH)     # the micro-grid (or higher node) it belongs to
+    reporter_id: str = Field(max_length=ID_LENGTH)
+    reporter_name: str = Field(max_length=ID_LENGTH)
     text: str
     category: str = Field(max_length=40)
     urgent: bool = False
@@ -66,8 +69,8 @@ class Ticket(SQLModel, table=True):
     floor: str | None = Field(default=None, max_length=20)
     room: str | None = Field(default=None, max_length=20)
     status: Status = Field(default=Status.OPEN, index=True, sa_type=sa.String(20))
-    assignee_id: str | None = Field(default=None, max_length=200)
-    assignee_name: str | None = Field(default=None, max_length=200)
+    assignee_id: str | None = Field(default=None, max_length=ID_LENGTH)
+    assignee_name: str | None = Field(default=None, max_length=ID_LENGTH)
     escalation_level: int = 0
     resolution: str | None = None
     rating: str | None = Field(default=None, max_length=20)
@@ -84,10 +87,10 @@ class TicketEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="ticket.id", index=True)
     kind: str = Field(max_length=40)  # created, claimed, resolved, rated, reopened, …
-    actor_id: str = Field(max_length=200)
-    actor_name: str = Field(max_length=200)
+    actor_id: str = Field(max_length=ID_LENGTH)
+    actor_name: str = Field(max_length=ID_LENGTH)
     at: datetime = Field(sa_column=_time_column(nullable=False))
-    source_message_id: str | None = Field(default=None, max_length=200)
+    source_message_id: str | None = Field(default=None, max_length=ID_LENGTH)
     from_status: Status | None = Field(default=None, sa_type=sa.String(20))
     to_status: Status | None = Field(default=None, sa_type=sa.String(20))
     note: str | None = None
@@ -99,10 +102,10 @@ class InboundMessage(SQLModel, table=True):
     __tablename__ = "inbound_message"
 
     id: int | None = Field(default=None, primary_key=True)
-    message_id: str = Field(unique=True, max_length=200)  # the transport's id: redelivery is a no-op
-    room: str = Field(max_length=200)
-    sender_id: str = Field(max_length=200)
-    sender_name: str = Field(max_length=200)
+    message_id: str = Field(unique=True, max_length=ID_LENGTH)  # the transport's id: redelivery is a no-op
+    room: str = Field(max_length=ID_LENGTH)
+    sender_id: str = Field(max_length=ID_LENGTH)
+    sender_name: str = Field(max_length=ID_LENGTH)
     text: str
     quoted: str | None = None
     sent_at: datetime = Field(sa_column=_time_column(nullable=False))
@@ -118,10 +121,10 @@ class OutboundPost(SQLModel, table=True):
     __tablename__ = "outbound_post"
 
     id: int | None = Field(default=None, primary_key=True)
-    room: str = Field(max_length=200, index=True)
+    room: str = Field(max_length=ID_LENGTH, index=True)
     text: str
     mentions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    reply_to: str | None = Field(default=None, max_length=200)
+    reply_to: str | None = Field(default=None, max_length=ID_LENGTH)
     ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
     created_at: datetime = Field(sa_column=_time_column(nullable=False))
     delivered_at: datetime | None = Field(default=None, sa_column=_time_column(index=True))

@@ -455,3 +455,11 @@ async def test_an_unrated_ticket_closes_when_the_window_ends(sim, db, clock, con
     await sim.bot.tick(resolved_at + config.policy.rating_window * 2)  # once only
     assert len(sim.posts) == before + 1
     assert events(db)[-1].kind == "auto_closed" and events(db)[-1].actor_id == "gridbot"
+
+
+async def test_overlong_ids_and_names_fit_and_redelivery_still_matches(sim, db):
+    long_id, long_name = "m" * 500, "张" * 300
+    [notice] = await sim.say(GRID, RESIDENT, "下单 4号楼灯不亮", name=long_name, message_id=long_id)
+    assert await sim.say(GRID, RESIDENT, "下单 4号楼灯不亮", name=long_name, message_id=long_id) == []
+    [ticket] = tickets(db)
+    assert ticket.source_message_id.startswith("sha256:") and len(ticket.reporter_name) == 200
