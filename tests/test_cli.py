@@ -70,6 +70,29 @@ def test_malformed_lines_are_reported_and_the_rest_goes_on(tmp_path):
     assert json.loads(line)["reply_to"] == "ok"
 
 
+def test_whistle_posts_above_and_a_tick_closes_an_unrated_ticket(tmp_path):
+    db = f"sqlite:///{tmp_path / 'chat.sqlite3'}"
+    head = "wxid_qiu_huanwu"
+    result = gridbot("chat", "--config", CONFIG, "--db", db, stdin=jsonl(
+        message("m1", "下单 4号楼二单元4楼的灯不亮"),
+        message("m2", "吹哨 #1 需要社区协调", sender=head),
+        message("m3", "「网格小助手：@邱煥武 已受理 #1」\n- - - - - - - - - - - - - - -\n接单",
+                sender=head),
+        message("m4", "办结 #1 已修好", sender=head),
+        {"tick": "2026-11-27T08:59:00+08:00"},   # the 3-day rating window is not over yet
+        {"tick": "2026-11-27T09:00:00+08:00"},
+    ))
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(line["room"], line["reply_to"]) for line in lines] == [
+        ("shibalong-1@chatroom", "m1"), ("shibalong-1@chatroom", "m2"),
+        ("baiyi-b1@chatroom", "m2"), ("shibalong-1@chatroom", "m3"),
+        ("shibalong-1@chatroom", "m4"), ("shibalong-1@chatroom", None)]
+    assert lines[2]["mentions"] == ["wxid_wang_guoqiang"]
+    assert lines[3]["text"].startswith("#1 已由 邱煥武 接单")
+    assert lines[5]["text"] == "#1 办结后未在评价期限内评价，已自动结单。"
+
+
 def test_missing_id_name_and_time_are_filled_in(tmp_path):
     db = f"sqlite:///{tmp_path / 'chat.sqlite3'}"
     result = gridbot("chat", "--config", CONFIG, "--db", db, stdin=jsonl(
