@@ -341,32 +341,36 @@ def supervise(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, c
 ACTIVE = (Status.OPEN, Status.CLAIMED)
 
 
-def todo(dispatcher: Dispatcher, context: Context) -> list[Reply]:
-    scope = dispatcher.subtree_scope(context)
-    if scope is None:
-        return [Reply(texts.NOT_A_HEAD.format(action=texts.ACTIONS["待办"]))]
-    name, node_ids = scope
+def on_subtree(report: Callable[[Session, str, frozenset[str]], Reply]) -> Handler:
+    """A handler for a head's view of what they lead (待办, 统计); residents are told it is for
+    heads."""
+
+    def handler(dispatcher: Dispatcher, context: Context) -> list[Reply]:
+        scope = dispatcher.subtree_scope(context)
+        if scope is None:
+            return [Reply(texts.NOT_A_HEAD.format(action=texts.ACTIONS[context.command.keyword]))]
+        name, node_ids = scope
+        return [report(context.session, name, node_ids)]
+
+    return handler
+
+
+def todo(session: Session, scope: str, node_ids: frozenset[str]) -> Reply:
     waiting = (Ticket.node_id.in_(node_ids), Ticket.status.in_(ACTIVE))
-    session = context.session
     total = session.exec(select(func.count()).select_from(Ticket).where(*waiting)).one()
     first = session.exec(select(Ticket).where(*waiting).order_by(Ticket.id)
                          .limit(overview.TODO_LINES)).all()
-    return [overview.todo_list(name, first, total)]
+    return overview.todo_list(scope, first, total)
 
 
-def statistics(dispatcher: Dispatcher, context: Context) -> list[Reply]:
-    scope = dispatcher.subtree_scope(context)
-    if scope is None:
-        return [Reply(texts.NOT_A_HEAD.format(action=texts.ACTIONS["统计"]))]
-    name, node_ids = scope
+def statistics(session: Session, scope: str, node_ids: frozenset[str]) -> Reply:
     mine = Ticket.node_id.in_(node_ids)
-    session = context.session
     by_status = dict(session.exec(select(Ticket.status, func.count()).where(mine)
                                   .group_by(Ticket.status)).all())
     ratings = dict(session.exec(select(Ticket.rating, func.count())
                                 .where(mine, Ticket.rating.is_not(None))
                                 .group_by(Ticket.rating)).all())
-    return [overview.statistics(name, by_status, ratings)]
+    return overview.statistics(scope, by_status, ratings)
 
 
 COMMAND_TABLE: dict[str, CommandRow] = {row.keyword: row for row in (
@@ -384,6 +388,6 @@ COMMAND_TABLE: dict[str, CommandRow] = {row.keyword: row for row in (
     CommandRow("吹哨", "any head of the ticket's grid or above", on_ticket(blow_whistle)),
     CommandRow("派单", "a head above the ticket's grid", on_ticket(dispatch_to)),
     CommandRow("督办", "a head above the ticket's grid", on_ticket(supervise)),
-    CommandRow("待办", "any head, for their subtree", todo),
-    CommandRow("统计", "any head, for their subtree", statistics),
+    CommandRow("待办", "any head, for their subtree", on_subtree(todo)),
+    CommandRow("统计", "any head, for their subtree", on_subtree(statistics)),
 )}

@@ -84,15 +84,22 @@ def _not_active(ticket: Ticket, action: str) -> Outcome | None:
     return None
 
 
+def headline(ticket: Ticket) -> dict[str, Any]:
+    """The fields every post about a ticket shows: number, urgency, category, place, text."""
+    return {
+        "number": ticket.id,
+        "urgent": texts.URGENT_MARK if ticket.urgent else "",
+        "category": texts.CATEGORY_NAMES.get(ticket.category, ticket.category),
+        "location": texts.location_text(ticket.building, ticket.unit, ticket.floor, ticket.room),
+        "description": ticket.text,
+    }
+
+
 def new_ticket_notice(ticket: Ticket, responsible_ids: Iterable[str]) -> Reply:
     """The bot's answer to a request: number, category, location, and @ whoever must claim it."""
     return Reply(
         texts.TICKET_CREATED.format(
-            number=ticket.id,
-            urgent=texts.URGENT_MARK if ticket.urgent else "",
-            category=texts.CATEGORY_NAMES.get(ticket.category, ticket.category),
-            location=texts.location_text(ticket.building, ticket.unit, ticket.floor, ticket.room),
-            description=ticket.text,
+            **headline(ticket),
         ),
         mentions=tuple(dict.fromkeys(responsible_ids)),
     )
@@ -206,11 +213,7 @@ def summary(ticket: Ticket, events: Iterable[TicketEvent], actor: Actor, zone: t
     if ticket.assignee_name and ticket.status == Status.CLAIMED:
         status += texts.QUERY_HANDLER.format(handler=ticket.assignee_name)
     lines = [texts.QUERY_HEADER.format(
-        number=ticket.id,
-        urgent=texts.URGENT_MARK if ticket.urgent else "",
-        category=texts.CATEGORY_NAMES.get(ticket.category, ticket.category),
-        location=texts.location_text(ticket.building, ticket.unit, ticket.floor, ticket.room),
-        description=ticket.text,
+        **headline(ticket),
         status=status,
     )]
     for event in events:
@@ -366,11 +369,7 @@ def escalation_notice(ticket: Ticket, origin: Node, to: Node, reason: str | None
     """The post in the group a ticket escalates to, @ its head."""
     return Reply(
         texts.ESCALATED.format(
-            number=ticket.id,
-            urgent=texts.URGENT_MARK if ticket.urgent else "",
-            category=texts.CATEGORY_NAMES.get(ticket.category, ticket.category),
-            location=texts.location_text(ticket.building, ticket.unit, ticket.floor, ticket.room),
-            description=ticket.text,
+            **headline(ticket),
             origin=origin.name,
             reason=texts.ESCALATION_REASON.format(reason=reason) if reason else "",
         ),

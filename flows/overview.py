@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from flows import texts
-from flows.lifecycle import Reply
+from flows.lifecycle import Reply, headline
 from models.tables import Status, Ticket
 
 TODO_LINES = 10        # a chat post stays short; the dashboard has the full list
@@ -23,14 +23,9 @@ def todo_list(scope: str, tickets: Sequence[Ticket], total: int) -> Reply:
         return Reply(texts.TODO_NONE.format(scope=scope))
     lines = [texts.TODO_HEADER.format(scope=scope, count=total)]
     for ticket in tickets[:TODO_LINES]:
-        lines.append(texts.TODO_LINE.format(
-            number=ticket.id,
-            urgent=texts.URGENT_MARK if ticket.urgent else "",
-            category=texts.CATEGORY_NAMES.get(ticket.category, ticket.category),
-            status=texts.STATUS_NAMES[ticket.status],
-            location=texts.location_text(ticket.building, ticket.unit, ticket.floor, ticket.room),
-            description=_shorten(ticket.text),
-        ))
+        lines.append(texts.TODO_LINE.format(**{
+            **headline(ticket), "description": _shorten(ticket.text),
+            "status": texts.STATUS_NAMES[ticket.status]}))
     shown = min(len(tickets), TODO_LINES)
     if total > shown:
         lines.append(texts.TODO_MORE.format(count=total - shown))
