@@ -95,12 +95,78 @@ def run(config: Path | None = ConfigOption, db: str | None = DbOption,
     asyncio.run(serve(grid, database, host, port))
 
 
+DATA_DIR = Path(__file__).resolve().parent.parent / "tests" / "data"
+
+
 @app.command()
-def parse(text: str = typer.Argument(..., help="A message, e.g. '下单 4号楼二单元4楼的灯不亮'.")) -> None:
-    """Print what the request parser makes of one message, as one JSON object."""
+def parse(
+    text: str | None = typer.Argument(None, help="A message, e.g. '下单 4号楼二单元4楼的灯不亮'."),
+    jsonl: bool = typer.Option(False, "--jsonl", help="Read JSON Lines with a `text` field on "
+                               "stdin; write one JSON object per line, in order."),
+    report: bool = typer.Option(False, "--report", help="Print accuracy per field and the "
+                                "category confusion matrix on a labelled data set."),
+    data: list[Path] = typer.Option([], "--data", help="Labelled JSON Lines for --report "
+                                    "(default: the held-out split in tests/data)."),
+    mistakes: int = typer.Option(0, "--mistakes", help="With --report, list this many mistakes."),
+    config: Path | None = ConfigOption,
+) -> None:
+    """Print what the request parser makes of a message, as one JSON object."""
     from flows.request_parser import parse_request
 
-    typer.echo(json.dumps(parse_request(text).as_dict(), ensure_ascii=False))
+    if sum((text is not None, jsonl, report)) != 1:
+        typer.echo("give one of: a TEXT, --jsonl or --report (see --help)", err=True)
+        raise typer.Exit(2)
+    lexicon = _lexicon(config)
+    if report:
+        _parse_report(data or [DATA_DIR / "requests_heldout.jsonl"], mistakes, lexicon)
+    elif jsonl:
+        _parse_jsonl(lexicon)
+    else:
+        typer.echo(json.dumps(parse_request(text, lexicon).as_dict(), ensure_ascii=False))
+
+
+def _lexicon(path: Path | None):
+    """The config's lexicon overrides when there is a config; the shipped lexicon otherwise."""
+    from flows.request_parser import load_lexicon
+
+    path = path or Path(os.environ.get(CONFIG_ENV, "config.yaml"))
+    if not path.exists() and path == Path("config.yaml"):
+        return load_lexicon()
+    return _config(path).request_lexicon()
+
+
+def _parse_jsonl(lexicon) -> None:
+    """One output line per input line, so tools can zip them; a bad line is reported on stderr
+    and answered as a non-request."""
+    from flows.request_parser import NOT_A_REQUEST, parse_request
+
+    for number, line in enumerate(sys.stdin, start=1):
+        parsed = NOT_A_REQUEST
+        try:
+            row = json.loads(line)
+            if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+                raise ValueError("a JSON object with a string `text` expected")
+            parsed = parse_request(row["text"], lexicon)
+        except ValueError as error:  # JSONDecodeError is a ValueError
+            message = f"not valid JSON ({error.msg})" if isinstance(error, json.JSONDecodeError) \
+                else str(error)
+            typer.echo(f"line {number}: {message}", err=True)
+        sys.stdout.write(json.dumps(parsed.as_dict(), ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _parse_report(paths: list[Path], mistakes: int, lexicon) -> None:
+    from flows.parser_accuracy import DataError, evaluate, format_report, read_labelled
+    from flows.request_parser import parse_request
+
+    for path in paths:
+        try:
+            rows = read_labelled(path)
+        except (OSError, DataError) as error:
+            typer.echo(f"cannot read the labelled data: {error}", err=True)
+            raise typer.Exit(2) from None
+        accuracy = evaluate(rows, lambda text: parse_request(text, lexicon))
+        typer.echo(format_report(accuracy, path.name, mistakes) + "\n")
 
 
 @config_app.command("check")

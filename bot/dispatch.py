@@ -101,6 +101,7 @@ class Dispatcher:
         self.db = db
         self.clock = clock
         self.zone = ZoneInfo(config.policy.timezone)
+        self.lexicon = config.request_lexicon()
 
     # -- the thin I/O layer -------------------------------------------------------------------
 
@@ -259,7 +260,7 @@ def place_order(dispatcher: Dispatcher, context: Context) -> list[Reply]:
     if not description:
         return [Reply(texts.PLACE_ORDER_USAGE)]
     message = context.message
-    parsed = analyse(description)
+    parsed = analyse(description, dispatcher.lexicon)
     node = route(dispatcher.network, context.group, parsed.building, parsed.unit)
     ticket = Ticket(
         source_message_id=message.id, group_room=message.room, node_id=node.id,

@@ -18,6 +18,7 @@ from pydantic_core import ErrorDetails
 
 from flows.durations import parse_duration
 from flows.network import Cover, parse_cover
+from flows.request_parser import Lexicon, LexiconError, load_lexicon
 
 __all__ = [
     "CoHandlerRule", "ConfigError", "DEFAULT_LEVELS", "GridConfig", "Group", "Member", "Node",
@@ -117,10 +118,17 @@ class GridConfig(_Strict):
     policy: Policy = Policy()
     routing: Routing = Routing()
     transport: TransportConfig = TransportConfig()
+    # Words added to the request parser's vocabulary, in flows/lexicon.yaml's shape, e.g.
+    # {categories: {repair: [不通风]}, urgent: [冒黑烟]}.
+    lexicon: dict[str, Any] = {}
 
     @property
     def microgrid_level(self) -> str:
         return self.levels[-1]
+
+    def request_lexicon(self) -> Lexicon:
+        """The shipped lexicon with this config's words added."""
+        return load_lexicon(overrides=self.lexicon or None)
 
 
 class ConfigError(Exception):
@@ -254,9 +262,20 @@ def _describe(value: object) -> str:
 # ---- semantic problems: what the network means -------------------------------------------
 
 
+def _lexicon_problems(config: GridConfig) -> list[str]:
+    if not config.lexicon:
+        return []
+    try:
+        config.request_lexicon()
+    except LexiconError as error:
+        return [f"lexicon.{line.removeprefix('overrides.')}" if line.startswith("overrides.")
+                else f"lexicon: {line}" for line in str(error).splitlines()]
+    return []
+
+
 def config_problems(config: GridConfig) -> list[str]:
     """Every problem of meaning in a structurally valid config, one line each (empty when fine)."""
-    problems = _level_problems(config.levels)
+    problems = _level_problems(config.levels) + _lexicon_problems(config)
     positions = {level: index for index, level in enumerate(config.levels)}
     levels_ok = not problems
     levels_text = ", ".join(config.levels)

@@ -139,3 +139,63 @@ def test_parse_prints_one_json_object():
     assert json.loads(result.stdout) == {
         "is_request": True, "category": "repair", "urgent": False, "building": "4", "unit": "2",
         "floor": "4", "room": None, "description": "4号楼二单元4楼的灯不亮"}
+
+
+CONTRACT_KEYS = ["is_request", "category", "urgent", "building", "unit", "floor", "room",
+                 "description"]
+
+
+def test_parse_jsonl_answers_every_line_in_order_with_exactly_the_contract_keys():
+    result = gridbot("parse", "--jsonl", stdin="".join([
+        jsonl({"text": "下单 七号楼2-1-302 煤气味很重", "id": 7}),
+        "{broken\n",
+        jsonl({"text": "我在拼多多下单了一个锅"}),
+        jsonl({"no_text": "下单 3栋灯不亮"}),
+        jsonl({"text": "【下单】3栋门禁坏了"}),
+    ]))
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 5 and all(list(line) == CONTRACT_KEYS for line in lines)
+    assert lines[0]["is_request"] and lines[0]["category"] == "safety" and lines[0]["urgent"]
+    assert (lines[0]["building"], lines[0]["unit"], lines[0]["room"]) == ("2", "1", "302")
+    not_a_request = dict.fromkeys(CONTRACT_KEYS) | {"is_request": False}
+    assert lines[1] == lines[2] == lines[3] == not_a_request
+    assert lines[4]["building"] == "3" and lines[4]["description"] == "3栋门禁坏了"
+    assert result.stderr.splitlines() == [
+        "line 2: not valid JSON (Expecting property name enclosed in double quotes)",
+        "line 4: a JSON object with a string `text` expected"]
+
+
+def test_parse_wants_exactly_one_mode():
+    result = gridbot("parse")
+    assert result.returncode == 2 and "give one of" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_parse_uses_the_configs_added_words(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text((REPO / "config.yaml").read_text(encoding="utf-8")
+                      + "\nlexicon:\n  categories:\n    sanitation: [嘎嘣虫]\n", encoding="utf-8")
+    plain = json.loads(gridbot("parse", "下单 楼道里嘎嘣虫成群").stdout)
+    added = json.loads(gridbot("parse", "--config", str(config), "下单 楼道里嘎嘣虫成群").stdout)
+    assert plain["category"] != "sanitation" and added["category"] == "sanitation"
+
+
+def test_parse_report_on_a_small_labelled_file(tmp_path):
+    data = tmp_path / "labelled.jsonl"
+    data.write_text(jsonl(
+        {"text": "下单 3栋门禁坏了", "is_request": True, "category": "repair", "urgent": False,
+         "building": "3", "unit": None, "floor": None, "room": None, "description": "3栋门禁坏了"},
+        {"text": "收到", "is_request": False, "category": None, "urgent": None, "building": None,
+         "unit": None, "floor": None, "room": None, "description": None},
+        {"text": "下单 5栋楼道脏", "is_request": True, "category": "repair", "urgent": False,
+         "building": "5", "unit": None, "floor": None, "room": None, "description": "5栋楼道脏"},
+    ), encoding="utf-8")
+    result = gridbot("parse", "--report", "--data", str(data), "--mistakes", "5")
+    assert result.returncode == 0, result.stderr
+    assert "labelled.jsonl: 3 texts, 2 requests" in result.stdout
+    assert "is_request   100.0%  (3/3)" in result.stdout
+    assert "category      50.0%  (1/2)" in result.stdout      # 楼道脏 is sanitation, labelled repair
+    assert "category: expected 'repair', got 'sanitation' — 下单 5栋楼道脏" in result.stdout
+    missing = gridbot("parse", "--report", "--data", str(tmp_path / "none.jsonl"))
+    assert missing.returncode == 2 and missing.stderr.startswith("cannot read the labelled data")

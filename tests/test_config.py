@@ -190,6 +190,21 @@ def test_policy_durations_and_limits_are_checked():
     assert parse_config(data).policy.rating_window.total_seconds() == 12 * 3600
 
 
+def test_added_parser_words_are_checked_with_their_key_path():
+    data = small()
+    data["lexicon"] = {"categories": {"repairs": ["x"], "sanitation": ["坏了"]}, "urgent": "冒烟"}
+    assert problems_of(data) == [
+        "lexicon.categories.repairs: unknown category",
+        "lexicon.urgent: only categories.<code> and question, urgent, not_urgent, negations, "
+        "neutral can be extended, with lists of words",
+    ]
+    data["lexicon"] = {"categories": {"sanitation": ["坏了"]}}
+    [duplicate] = problems_of(data)
+    assert duplicate.startswith("lexicon: ") and "坏了" in duplicate
+    data["lexicon"] = {"categories": {"repair": ["不通风"]}}
+    assert parse_config(data).request_lexicon().category("房间不通风") == "repair"
+
+
 def test_routing_rules_are_checked_too():
     data = small()
     data["routing"] = {"co_handlers": [{"category": "repair", "handler": {"id": "wxid_wuye", "name": "物业"}},

@@ -91,7 +91,7 @@ async def test_a_failure_keeps_the_message_for_a_retry(sim, db, monkeypatch):
     import bot.dispatch
 
     real = bot.dispatch.analyse
-    monkeypatch.setattr(bot.dispatch, "analyse", lambda text: 1 / 0)
+    monkeypatch.setattr(bot.dispatch, "analyse", lambda *args: 1 / 0)
     assert await order(sim, message_id="m1") == []
     assert tickets(db) == [] and count(db, OutboundPost) == 0
     monkeypatch.setattr(bot.dispatch, "analyse", real)
