@@ -21,15 +21,16 @@ from bot.transport import IncomingMessage, OutgoingPost
 from flows import lifecycle, overview, texts
 from flows.commands import (CommandText, find_ticket_reference, mentioned_names, recognize,
                             rating_reply, split_quote)
-from flows.config import GridConfig, Node
-from flows.escalation import current_node, next_node
+from flows.config import GridConfig, Node, Policy
+from flows.escalation import EscalationClock, clock_after, current_node, next_node
 from flows.lifecycle import Actor, Outcome, Reply, Target
 from flows.network import Network
 from flows.request_parser import analyse
 from flows.roles import may_handle, roles_for
 from flows.routing import responsible_members, route
 from models.db import Database
-from models.tables import ID_LENGTH, InboundMessage, OutboundPost, Status, Ticket, TicketEvent
+from models.tables import (ID_LENGTH, InboundMessage, OutboundPost, Status, Ticket, TicketEscalation,
+                           TicketEvent)
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +51,26 @@ def fit_to_columns(message: IncomingMessage) -> IncomingMessage:
 
 
 def apply_outcome(session: Session, ticket: Ticket, actor: Actor, outcome: Outcome,
-                  at: datetime, source_message_id: str | None) -> None:
-    """Change the ticket as the outcome says and record each of its events."""
+                  at: datetime, source_message_id: str | None, policy: Policy) -> None:
+    """Change the ticket as the outcome says, record each of its events, and move its
+    escalation clock as each event requires."""
     for name, value in outcome.changes.items():
         setattr(ticket, name, value)
+    timers = policy.timers_for(ticket.category, ticket.urgent)
     for event in outcome.events:
         session.add(TicketEvent(
             ticket_id=ticket.id, kind=event.kind, actor_id=actor.id, actor_name=actor.name,
             at=at, source_message_id=source_message_id,
             from_status=event.from_status, to_status=event.to_status, note=event.note,
         ))
+        clock = clock_after(event.kind, event.from_status, event.to_status,
+                            EscalationClock(ticket.clock_started_at, ticket.escalation_due_at),
+                            timers, at)
+        ticket.clock_started_at, ticket.escalation_due_at = clock.started_at, clock.due_at
+        if event.kind == "escalated":
+            # A 吹哨 by hand takes its level, so the timers never post that level again.
+            session.add(TicketEscalation(ticket_id=ticket.id, level=ticket.escalation_level,
+                                         cause="whistle", at=at))
 
 
 def write_post(session: Session, reply: Reply, default_room: str, reply_to: str | None,
@@ -171,7 +182,7 @@ class Dispatcher:
 
     def apply(self, context: Context, ticket: Ticket, actor: Actor, outcome: Outcome) -> None:
         apply_outcome(context.session, ticket, actor, outcome, context.message.at,
-                      context.message.id)
+                      context.message.id, self.config.policy)
 
     def actor_for(self, context: Context, ticket: Ticket) -> Actor:
         message = context.message

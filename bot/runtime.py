@@ -35,6 +35,7 @@ class Bot:
 
     async def tick(self, now: datetime) -> None:
         """Run what the scheduler runs at `now`, then deliver what it posted."""
+        sweeps.escalate_due(self.config, self.db, self.network, now)
         sweeps.close_unrated(self.config, self.db, now)
         await self.deliver()
 

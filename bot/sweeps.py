@@ -1,19 +1,30 @@
-"""Work the scheduler does at a given time, with no message behind it: close resolved tickets
-nobody rated within the policy's rating window. (Escalation timers and digests join here.)"""
+"""Work the scheduler does at a given time, with no message behind it: escalate tickets whose
+timer ran out (吹哨, design §7) and close resolved tickets nobody rated within the rating window.
+
+Each sweep reads only what is due (indexed columns), works in small transactions, and relies on
+unique keys so that overlapping or repeated sweeps, in one process or several, post nothing twice.
+"""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from sqlmodel import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session, func, select
 
 from bot.dispatch import apply_outcome, write_post
 from bot.transport import OutgoingPost
 from flows import lifecycle, texts
 from flows.config import GridConfig
-from flows.lifecycle import Actor
+from flows.escalation import ACTIVE_STATUSES, overdue_reason, plan_escalation
+from flows.lifecycle import Actor, Reply
+from flows.network import Network
 from models.db import Database
-from models.tables import Status, Ticket
+from models.tables import Status, Ticket, TicketEscalation, TicketEvent
+
+log = logging.getLogger(__name__)
 
 SYSTEM = Actor(id="gridbot", name=texts.BOT_NAME)
 BATCH = 500  # tickets per transaction, so a long backlog never holds one huge lock
@@ -31,8 +42,78 @@ def close_unrated(config: GridConfig, db: Database, now: datetime) -> list[Outgo
             ).all()
             for ticket in due:
                 outcome = lifecycle.close_unrated(ticket, now)
-                apply_outcome(session, ticket, SYSTEM, outcome, now, None)
+                apply_outcome(session, ticket, SYSTEM, outcome, now, None, config.policy)
                 posts += [write_post(session, reply, ticket.group_room, None, now)
                           for reply in outcome.replies]
         if len(due) < BATCH:
             return posts
+
+
+def escalate_due(config: GridConfig, db: Database, network: Network,
+                 now: datetime) -> list[OutgoingPost]:
+    """Escalate every ticket whose escalation clock ran out by `now`; returns the posts written.
+
+    One transaction per ticket: a ticket another scan got to first (its unique escalation key
+    already taken, or its row locked) is skipped, and the others still go.
+    """
+    quiet_hours = config.policy.quiet_hours
+    quiet = quiet_hours is not None and quiet_hours.contain(
+        now.astimezone(ZoneInfo(config.policy.timezone)).time().replace(tzinfo=None))
+    posts: list[OutgoingPost] = []
+    after_id = 0
+    while True:
+        with db.session() as session:
+            query = select(Ticket.id).where(Ticket.escalation_due_at <= now,
+                                            Ticket.status.in_(ACTIVE_STATUSES),  # type: ignore[attr-defined]
+                                            Ticket.id > after_id)
+            if quiet:
+                query = query.where(Ticket.urgent.is_(True))  # type: ignore[attr-defined]
+            due_ids = session.exec(query.order_by(Ticket.id).limit(BATCH)).all()
+        for ticket_id in due_ids:
+            try:
+                with db.session() as session:
+                    posts += _escalate(session, config, network, ticket_id, now)
+            except (IntegrityError, OperationalError) as error:
+                log.info("ticket #%s escalated by another scan (%s)", ticket_id,
+                         type(error).__name__)
+        if len(due_ids) < BATCH:
+            return posts
+        after_id = due_ids[-1]
+
+
+def _escalate(session: Session, config: GridConfig, network: Network, ticket_id: int,
+              now: datetime) -> list[OutgoingPost]:
+    ticket = session.exec(select(Ticket).where(Ticket.id == ticket_id)
+                          .with_for_update(skip_locked=True)).first()
+    if ticket is None or ticket.status not in ACTIVE_STATUSES or ticket.node_id not in network:
+        return []
+    timers = config.policy.timers_for(ticket.category, ticket.urgent)
+    chain = [network.node(ticket.node_id), *network.ancestors(ticket.node_id)]
+    level = min(ticket.escalation_level, len(chain) - 1)
+    plan = plan_escalation(level, len(chain) - 1, ticket.escalation_due_at,
+                           timers.escalate_every, now)
+    if plan is None:
+        return []
+    cause = "claim" if ticket.status == Status.OPEN else "resolve"
+    reason = overdue_reason(ticket.status, timers)
+    replies: list[Reply] = []
+    for new_level in plan.levels:
+        session.add(TicketEscalation(ticket_id=ticket.id, level=new_level, cause=cause, at=now))
+        origin, to = chain[new_level - 1], chain[new_level]
+        session.add(TicketEvent(ticket_id=ticket.id, kind="escalated", actor_id=SYSTEM.id,
+                                actor_name=SYSTEM.name, at=now,
+                                note=f"{origin.name} → {to.name}：{reason}"))
+        replies.append(lifecycle.escalation_notice(ticket, origin, to, reason))
+    if plan.renotify:
+        top = chain[-1]
+        last_round = session.exec(select(func.max(TicketEscalation.round)).where(
+            TicketEscalation.ticket_id == ticket.id, TicketEscalation.level == level)).one()
+        session.add(TicketEscalation(ticket_id=ticket.id, level=level,
+                                     round=(last_round or 0) + 1, cause=cause, at=now))
+        session.add(TicketEvent(ticket_id=ticket.id, kind="reminded", actor_id=SYSTEM.id,
+                                actor_name=SYSTEM.name, at=now, note=f"{top.name}：{reason}"))
+        replies.append(lifecycle.reminder(ticket, top, reason))
+    ticket.escalation_level = plan.levels[-1] if plan.levels else level
+    ticket.escalation_due_at = plan.next_due_at
+    session.flush()  # the unique escalation key is checked here, before any post is written
+    return [write_post(session, reply, ticket.group_room, None, now) for reply in replies]

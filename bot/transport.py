@@ -21,10 +21,11 @@ class IncomingMessage:
 
 @dataclass(frozen=True)
 class OutgoingPost:
-    room: str
+    room: str | None             # None for a private message
     text: str
     mentions: tuple[str, ...] = ()
     reply_to: str | None = None  # the id of the message that caused this post
+    recipient: str | None = None  # a private message's member id (digests to a head)
     id: int | None = field(default=None, compare=False)  # the outbox row, once stored
 
 

@@ -6,23 +6,27 @@ A bad config is refused at start with one line per problem, each naming the key 
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from dataclasses import dataclass
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+from apscheduler.triggers.cron import CronTrigger
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError, field_validator,
                       model_validator)
 from pydantic_core import ErrorDetails
 
 from flows.durations import parse_duration
 from flows.network import Cover, parse_cover
-from flows.request_parser import Lexicon, LexiconError, load_lexicon
+from flows.request_parser import CATEGORIES, Lexicon, LexiconError, load_lexicon
 
 __all__ = [
-    "CoHandlerRule", "ConfigError", "DEFAULT_LEVELS", "GridConfig", "Group", "Member", "Node",
-    "Policy", "Routing", "TransportConfig", "config_problems", "load_config", "parse_config",
+    "CoHandlerRule", "ConfigError", "DEFAULT_LEVELS", "DEFAULT_TIMERS", "DigestSchedule",
+    "GridConfig", "Group", "Member", "Node", "Policy", "QuietHours", "Routing", "TimerSettings",
+    "TimerTable", "Timers", "TransportConfig", "config_problems", "load_config", "parse_config",
 ]
 
 DEFAULT_LEVELS = ("township", "village", "branch", "microgrid")
@@ -75,12 +79,119 @@ class Node(_Strict):
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
+@dataclass(frozen=True)
+class Timers:
+    """The three timers of one kind of ticket (design §7)."""
+
+    claim_within: timedelta      # open longer than this: escalate
+    resolve_within: timedelta    # not resolved this long after the clock started: escalate
+    escalate_every: timedelta    # then one more level up after each such interval
+
+
+DEFAULT_TIMERS = {
+    True: Timers(claim_within=timedelta(minutes=10), resolve_within=timedelta(hours=2),
+                 escalate_every=timedelta(hours=2)),
+    False: Timers(claim_within=timedelta(hours=2), resolve_within=timedelta(days=5),
+                  escalate_every=timedelta(days=1)),
+}
+
+
+class TimerSettings(_Strict):
+    """Any of the three timers; one left out falls back to the level above (then the default)."""
+
+    claim_within: Duration | None = None
+    resolve_within: Duration | None = None
+    escalate_every: Duration | None = None
+
+
+class TimerTable(_Strict):
+    urgent: TimerSettings = TimerSettings()
+    normal: TimerSettings = TimerSettings()
+
+    def settings(self, urgent: bool) -> TimerSettings:
+        return self.urgent if urgent else self.normal
+
+
+class QuietHours(_Strict):
+    """Local hours when non-urgent escalations wait; `start` after `end` spans midnight."""
+
+    start: time
+    end: time
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _clock_time(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            # YAML 1.1 reads an unquoted 22:00 as the sexagesimal number 1320.
+            value = f"{value // 60:02d}:{value % 60:02d}"
+        if isinstance(value, str) and not re.fullmatch(r"\d{1,2}:\d{2}", value.strip()):
+            raise ValueError(f"expected a time such as 22:00, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietHours:
+        if self.start == self.end:
+            raise ValueError("start and end are the same time; leave quiet_hours out instead")
+        return self
+
+    def contain(self, local: time) -> bool:
+        if self.start < self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
+
+
+class DigestSchedule(_Strict):
+    """One digest: to every node of `level`, when `cron` fires in the policy's time zone."""
+
+    level: NonEmptyText
+    cron: NonEmptyText               # five fields: minute hour day month weekday
+    to: Literal["group", "head"] = "group"   # the node's group, or its head privately
+
+    @field_validator("cron")
+    @classmethod
+    def _readable_cron(cls, value: str) -> str:
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as error:
+            raise ValueError(f"cannot read cron {value!r} (minute hour day month weekday, "
+                             f"e.g. \"0 8 * * *\"): {error}") from None
+        return value
+
+
 class Policy(_Strict):
     timezone: str = "Asia/Shanghai"
     # A resolved ticket nobody rates within this window is closed without a rating.
     rating_window: Duration = timedelta(days=3)
     # Longer messages are kept and acted on cut to this many characters, and the sender is told.
     max_message_length: Annotated[int, Field(ge=50)] = 2000
+    # Escalation timers by urgency, and per category where a kind of ticket needs other ones.
+    timers: TimerTable = TimerTable()
+    category_timers: dict[str, TimerTable] = {}
+    quiet_hours: QuietHours | None = None
+    digests: list[DigestSchedule] = []
+
+    @field_validator("category_timers")
+    @classmethod
+    def _known_categories(cls, value: dict[str, TimerTable]) -> dict[str, TimerTable]:
+        unknown = [code for code in value if code not in CATEGORIES]
+        if unknown:
+            raise ValueError(f"unknown categor{'ies' if len(unknown) > 1 else 'y'} "
+                             f"{', '.join(map(repr, unknown))} (one of {', '.join(CATEGORIES)})")
+        return value
+
+    def timers_for(self, category: str, urgent: bool) -> Timers:
+        """The category's own timer, else the urgency's, else the default; each one alone."""
+        default = DEFAULT_TIMERS[bool(urgent)]
+        layers = [self.timers.settings(urgent)]
+        if category in self.category_timers:
+            layers.insert(0, self.category_timers[category].settings(urgent))
+
+        def pick(name: str) -> timedelta:
+            return next((getattr(layer, name) for layer in layers
+                         if getattr(layer, name) is not None), getattr(default, name))
+
+        return Timers(*(pick(name) for name in ("claim_within", "resolve_within",
+                                                 "escalate_every")))
 
     @field_validator("timezone")
     @classmethod
@@ -278,6 +389,10 @@ def config_problems(config: GridConfig) -> list[str]:
     problems = _level_problems(config.levels) + _lexicon_problems(config)
     positions = {level: index for index, level in enumerate(config.levels)}
     levels_ok = not problems
+    problems += [f"policy.digests[{index}].level: unknown level {digest.level!r} "
+                 f"(levels: {', '.join(config.levels)})"
+                 for index, digest in enumerate(config.policy.digests)
+                 if levels_ok and digest.level not in config.levels]
     levels_text = ", ".join(config.levels)
     microgrid_level = config.levels[-1] if config.levels else None
     first_id_path: dict[str, str] = {}

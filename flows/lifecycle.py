@@ -378,6 +378,12 @@ def escalation_notice(ticket: Ticket, origin: Node, to: Node, reason: str | None
     )
 
 
+def reminder(ticket: Ticket, top: Node, reason: str) -> Reply:
+    """At the top of the network a ticket cannot climb further: its head is reminded instead."""
+    return Reply(texts.REMINDER.format(**headline(ticket), reason=reason),
+                 mentions=(top.head.id,), room=top.group.room)
+
+
 def blow_whistle(ticket: Ticket, actor: Actor, reason: str, here: Node, to: Node | None) -> Outcome:
     """`吹哨`: a head of the ticket's grid (or above) moves it one level up now. `here` is the node
     where the ticket stands, `to` the one above it (None at the top)."""

@@ -43,6 +43,7 @@ EVENT_NAMES = {
     "dispatched": "派单",
     "supervised": "督办",
     "auto_closed": "超期自动结单",
+    "reminded": "再次提醒",
 }
 
 URGENT_MARK = "【紧急】"
@@ -117,6 +118,11 @@ DISPATCHED = "#{number} 已由 {dispatcher} 派给 {target}，请跟进处理。
 WHISTLE_BLOWN = "#{number} 已吹哨上报至「{group}」。"
 ESCALATED = "【吹哨】#{number}{urgent}【{category}】{location}\n内容：{description}\n来自：{origin}{reason}\n请回复「接单 #{number}」或「派单 #{number} @网格员」。"
 ESCALATION_REASON = "\n原因：{reason}"
+# Timed escalation (the scheduler's 吹哨) and reminders at the top
+OVERDUE_UNCLAIMED = "超过{limit}未接单"
+OVERDUE_UNRESOLVED = "超过{limit}未办结"
+REMINDER = ("【再次提醒】#{number}{urgent}【{category}】{location}\n内容：{description}\n"
+            "已在本群{reason}，请尽快「接单 #{number}」或「派单 #{number} @网格员」。")
 AT_THE_TOP = "#{number} 已在最高一级「{group}」，不能再吹哨。"
 NOT_A_HEAD_OF_TICKET = "抱歉，您不是 #{number} 所属网格或上级网格的网格长，不能{action}。"
 

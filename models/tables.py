@@ -79,6 +79,10 @@ class Ticket(SQLModel, table=True):
     claimed_at: datetime | None = Field(default=None, sa_column=_time_column())
     resolved_at: datetime | None = Field(default=None, sa_column=_time_column())
     closed_at: datetime | None = Field(default=None, sa_column=_time_column())
+    # The escalation clock (flows.escalation.clock_after): when it last (re)started, and when the
+    # ticket next escalates; None once it is resolved. Indexed: a scan reads only due tickets.
+    clock_started_at: datetime | None = Field(default=None, sa_column=_time_column())
+    escalation_due_at: datetime | None = Field(default=None, sa_column=_time_column(index=True))
 
 
 class TicketEvent(SQLModel, table=True):
@@ -94,6 +98,38 @@ class TicketEvent(SQLModel, table=True):
     from_status: Status | None = Field(default=None, sa_type=sa.String(20))
     to_status: Status | None = Field(default=None, sa_type=sa.String(20))
     note: str | None = None
+
+
+class TicketEscalation(SQLModel, table=True):
+    """One escalation post: the ticket reaching `level`, or, at the top, reminder `round` n.
+
+    The unique key is what makes an escalation post exactly once: a second scan, overlapping or
+    after a crash, cannot write the same (ticket, level, round) again.
+    """
+
+    __tablename__ = "ticket_escalation"
+    __table_args__ = (sa.UniqueConstraint("ticket_id", "level", "round"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id")
+    level: int
+    round: int = 0                     # 0: arrival at the level; 1, 2, …: reminders at the top
+    cause: str = Field(max_length=20)  # claim / resolve (timers) or whistle (by hand)
+    at: datetime = Field(sa_column=_time_column(nullable=False))
+
+
+class DigestRun(SQLModel, table=True):
+    """A digest sent to one node for one firing of its schedule; unique, so it goes once."""
+
+    __tablename__ = "digest_run"
+    __table_args__ = (sa.UniqueConstraint("schedule", "node_id", "fire_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    schedule: str = Field(max_length=200)    # the level and cron it was sent for
+    node_id: str = Field(max_length=ID_LENGTH)
+    fire_at: datetime = Field(sa_column=_time_column(nullable=False))
+    period_start: datetime = Field(sa_column=_time_column(nullable=False))
+    sent_at: datetime = Field(sa_column=_time_column(nullable=False))
 
 
 class InboundMessage(SQLModel, table=True):
@@ -121,10 +157,13 @@ class OutboundPost(SQLModel, table=True):
     __tablename__ = "outbound_post"
 
     id: int | None = Field(default=None, primary_key=True)
-    room: str = Field(max_length=ID_LENGTH, index=True)
+    room: str | None = Field(default=None, max_length=ID_LENGTH, index=True)  # None: private
+    recipient_id: str | None = Field(default=None, max_length=ID_LENGTH)  # a private message's
     text: str
     mentions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     reply_to: str | None = Field(default=None, max_length=ID_LENGTH)
     ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
     created_at: datetime = Field(sa_column=_time_column(nullable=False))
     delivered_at: datetime | None = Field(default=None, sa_column=_time_column(index=True))
+    # Set by the sender that took the post; another sender leaves it alone until the lease ends.
+    sending_since: datetime | None = Field(default=None, sa_column=_time_column())

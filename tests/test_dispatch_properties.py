@@ -28,7 +28,8 @@ from bot.transport import IncomingMessage
 from flows import texts
 from flows.commands import KEYWORDS
 from models.db import Database
-from models.tables import InboundMessage, OutboundPost, Status, Ticket, TicketEvent
+from models.tables import (InboundMessage, OutboundPost, Status, Ticket, TicketEscalation,
+                           TicketEvent)
 from conftest import START, Clock
 
 EXAMPLES = 500
@@ -209,7 +210,7 @@ def shared_db(tmp_path_factory):
 
 def empty(db: Database) -> None:
     with db.session() as session:
-        for table in (OutboundPost, TicketEvent, Ticket, InboundMessage):
+        for table in (OutboundPost, TicketEscalation, TicketEvent, Ticket, InboundMessage):
             session.exec(delete(table))
 
 

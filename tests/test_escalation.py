@@ -1,0 +1,315 @@
+"""吹哨 on a schedule (design §7): the pure timer rules, then the scan through the simulator with
+a driven clock. Nothing sleeps: `bot.tick(now)` is the scheduler's minute."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import timedelta
+
+import pytest
+import yaml
+from sqlmodel import select
+
+from bot.runtime import Bot
+from bot.simulator import Simulator
+from flows import texts
+from flows.config import DEFAULT_TIMERS, QuietHours, Timers, parse_config
+from flows.escalation import EscalationClock, clock_after, plan_escalation
+from models.db import Database
+from models.tables import OutboundPost, Status, Ticket, TicketEscalation, TicketEvent
+
+from conftest import REPO, START
+
+GRID, BRANCH, VILLAGE, TOWNSHIP = ("shibalong-1@chatroom", "baiyi-b1@chatroom", "baiyi@chatroom",
+                                   "jili@chatroom")
+HEAD, BRANCH_HEAD, VILLAGE_HEAD, TOWNSHIP_HEAD = ("wxid_qiu_huanwu", "wxid_wang_guoqiang",
+                                                   "wxid_li_wenhua", "wxid_chen_jie")
+RESIDENT = "wxid_resident_zhang"
+NORMAL, URGENT = DEFAULT_TIMERS[False], DEFAULT_TIMERS[True]
+MINUTE = timedelta(minutes=1)
+
+
+# -- the pure rules -------------------------------------------------------------------------------
+
+def test_a_new_ticket_must_be_claimed_within_the_claim_timer():
+    clock = clock_after("created", None, Status.OPEN, EscalationClock(None, None), NORMAL, START)
+    assert clock == EscalationClock(START, START + timedelta(hours=2))
+
+
+def test_claiming_switches_to_the_resolve_timer_from_the_same_start():
+    opened = EscalationClock(START, START + timedelta(hours=2))
+    claimed = clock_after("claimed", Status.OPEN, Status.CLAIMED, opened, NORMAL,
+                          START + timedelta(minutes=30))
+    assert claimed == EscalationClock(START, START + timedelta(days=5))
+
+
+def test_resolving_cancelling_and_closing_stop_the_clock():
+    running = EscalationClock(START, START + timedelta(days=5))
+    for kind, before, after in [("resolved", Status.CLAIMED, Status.RESOLVED),
+                                ("cancelled", Status.OPEN, Status.CANCELLED),
+                                ("closed", Status.RESOLVED, Status.CLOSED)]:
+        assert clock_after(kind, before, after, running, NORMAL, START).due_at is None
+
+
+def test_giving_back_and_reopening_restart_the_clock():
+    later = START + timedelta(days=1)
+    running = EscalationClock(START, START + timedelta(days=5))
+    assert clock_after("given_back", Status.CLAIMED, Status.OPEN, running, URGENT, later) \
+        == EscalationClock(later, later + timedelta(minutes=10))
+    assert clock_after("reopened", Status.RESOLVED, Status.CLAIMED,
+                       EscalationClock(START, None), URGENT, later) \
+        == EscalationClock(later, later + timedelta(hours=2))
+
+
+def test_a_whistle_by_hand_gives_the_new_level_a_whole_interval():
+    running = EscalationClock(START, START + timedelta(hours=2))
+    later = START + timedelta(hours=1)
+    assert clock_after("escalated", None, None, running, NORMAL, later).due_at == later + timedelta(days=1)
+    # Events that change nothing leave the clock alone.
+    assert clock_after("progress", None, None, running, NORMAL, later) == running
+    # A stopped clock stays stopped.
+    assert clock_after("escalated", None, None, EscalationClock(START, None), NORMAL, later).due_at is None
+
+
+def test_not_due_yet_is_nothing():
+    due = START + timedelta(hours=2)
+    assert plan_escalation(0, 3, due, timedelta(days=1), due - MINUTE) is None
+    assert plan_escalation(0, 3, None, timedelta(days=1), due) is None
+
+
+def test_due_climbs_one_level_and_waits_an_interval():
+    due = START + timedelta(hours=2)
+    plan = plan_escalation(0, 3, due, timedelta(days=1), due)
+    assert plan.levels == (1,) and not plan.renotify
+    assert plan.next_due_at == due + timedelta(days=1)
+
+
+def test_a_long_outage_climbs_once_per_interval_passed_up_to_the_top():
+    due = START
+    every = timedelta(hours=2)
+    plan = plan_escalation(0, 3, due, every, due + 2 * every + MINUTE)
+    assert plan.levels == (1, 2, 3) and not plan.renotify
+    assert plan.next_due_at == due + 3 * every
+    beyond = plan_escalation(0, 3, due, every, due + 10 * every)
+    assert beyond.levels == (1, 2, 3) and not beyond.renotify  # arriving at the top is the notice
+    assert beyond.next_due_at == due + 11 * every
+
+
+def test_at_the_top_the_head_is_reminded_once_per_scan():
+    every = timedelta(hours=2)
+    plan = plan_escalation(3, 3, START, every, START + 5 * every)
+    assert plan.levels == () and plan.renotify
+    assert plan.next_due_at == START + 6 * every
+
+
+def test_quiet_hours_hold_what_is_due():
+    assert plan_escalation(0, 3, START, timedelta(days=1), START, quiet=True) is None
+    night = QuietHours(start="22:00", end="07:00")
+    assert night.contain(START.replace(hour=23).time()) and night.contain(START.replace(hour=6).time())
+    assert not night.contain(START.replace(hour=7).time())
+    afternoon = QuietHours(start="12:00", end="14:00")
+    assert afternoon.contain(START.replace(hour=13).time())
+    assert not afternoon.contain(START.replace(hour=23).time())
+
+
+def test_timers_per_urgency_and_category_fall_back_one_by_one():
+    data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+    data["policy"]["timers"] = {"urgent": {"claim_within": "15m"}}
+    data["policy"]["category_timers"] = {"dispute": {"normal": {"resolve_within": "15d"}}}
+    policy = parse_config(data).policy
+    assert policy.timers_for("repair", True) == Timers(timedelta(minutes=15), timedelta(hours=2),
+                                                       timedelta(hours=2))
+    assert policy.timers_for("dispute", False) == Timers(timedelta(hours=2), timedelta(days=15),
+                                                         timedelta(days=1))
+    assert policy.timers_for("repair", False) == NORMAL
+
+
+# -- the scan through the simulator ---------------------------------------------------------------
+
+async def order(sim, text="下单 4号楼二单元4楼的灯不亮", **kw):
+    return await sim.say(GRID, RESIDENT, text, name="张阿姨", **kw)
+
+
+async def tick(sim, clock, **delta):
+    """Move the clock and run what the scheduler runs; returns the posts it made."""
+    now = clock.advance(**delta)
+    before = len(sim.posts)
+    await sim.bot.tick(now)
+    return sim.posts[before:]
+
+
+def escalations(db, ticket_id=1):
+    with db.session() as session:
+        return [(e.level, e.round, e.cause) for e in session.exec(
+            select(TicketEscalation).where(TicketEscalation.ticket_id == ticket_id)
+            .order_by(TicketEscalation.id)).all()]
+
+
+def ticket(db, ticket_id=1) -> Ticket:
+    with db.session() as session:
+        return session.get(Ticket, ticket_id)
+
+
+async def test_an_unclaimed_ticket_escalates_when_the_claim_timer_runs_out(sim, db, clock):
+    await order(sim)
+    assert await tick(sim, clock, hours=1, minutes=59) == []
+    [post] = await tick(sim, clock, minutes=1)
+    assert post.room == BRANCH and post.mentions == (BRANCH_HEAD,)
+    assert post.text.startswith("【吹哨】#1【报修】4号楼2单元4楼")
+    assert "来自：石坝垅小区第一微网格" in post.text
+    assert texts.OVERDUE_UNCLAIMED.format(limit="2小时") in post.text
+    assert escalations(db) == [(1, 0, "claim")]
+    assert ticket(db).escalation_level == 1
+    # The same minute again, and the next one: nothing more.
+    assert await tick(sim, clock) == []
+    assert await tick(sim, clock, minutes=1) == []
+
+
+async def test_each_level_in_turn_then_reminders_at_the_top(sim, db, clock):
+    await order(sim, "下单 七号楼电梯困人了，快来人")  # urgent: 10 min to claim, every 2 h
+    assert ticket(db).urgent
+    [branch] = await tick(sim, clock, minutes=10)
+    [village] = await tick(sim, clock, hours=2)
+    [township] = await tick(sim, clock, hours=2)
+    assert [(p.room, p.mentions) for p in (branch, village, township)] == [
+        (BRANCH, (BRANCH_HEAD,)), (VILLAGE, (VILLAGE_HEAD,)), (TOWNSHIP, (TOWNSHIP_HEAD,))]
+    assert "【紧急】" in township.text and "来自：百宜社区" in township.text
+    [first_reminder] = await tick(sim, clock, hours=2)
+    assert first_reminder.room == TOWNSHIP and first_reminder.mentions == (TOWNSHIP_HEAD,)
+    assert first_reminder.text.startswith("【再次提醒】#1【紧急】")
+    assert await tick(sim, clock, hours=1) == []
+    [second_reminder] = await tick(sim, clock, hours=1)
+    assert escalations(db) == [(1, 0, "claim"), (2, 0, "claim"), (3, 0, "claim"),
+                               (3, 1, "claim"), (3, 2, "claim")]
+    with db.session() as session:
+        kinds = session.exec(select(TicketEvent.kind).where(TicketEvent.ticket_id == 1)).all()
+    assert kinds.count("escalated") == 3 and kinds.count("reminded") == 2
+
+
+async def test_claiming_stops_the_claim_timer_and_the_resolve_timer_takes_over(sim, db, clock):
+    await order(sim)
+    clock.advance(hours=1)
+    await sim.say(GRID, HEAD, "接单")
+    assert await tick(sim, clock, hours=3) == []          # past the claim timer: claimed, quiet
+    assert await tick(sim, clock, days=4, hours=19, minutes=59) == []
+    [post] = await tick(sim, clock, minutes=1)            # 5 days after the request
+    assert post.room == BRANCH and texts.OVERDUE_UNRESOLVED.format(limit="5天") in post.text
+    assert escalations(db) == [(1, 0, "resolve")]
+
+
+async def test_resolving_stops_the_clock(sim, db, clock):
+    await order(sim)
+    await sim.say(GRID, HEAD, "办结 #1 已修好")
+    assert ticket(db).escalation_due_at is None
+    assert await tick(sim, clock, days=30) == [] or ticket(db).status == Status.CLOSED
+    assert escalations(db) == []
+
+
+async def test_giving_back_restarts_the_claim_timer(sim, db, clock):
+    await order(sim)
+    clock.advance(hours=1)
+    await sim.say(GRID, HEAD, "接单")
+    clock.advance(hours=5)
+    await sim.say(GRID, HEAD, "退单 #1 不属于本网格")
+    assert await tick(sim, clock, hours=1, minutes=59) == []
+    [post] = await tick(sim, clock, minutes=1)
+    assert post.room == BRANCH and texts.OVERDUE_UNCLAIMED.format(limit="2小时") in post.text
+
+
+async def test_a_whistle_by_hand_takes_the_level_and_the_timer_goes_on_from_there(sim, db, clock):
+    await order(sim)
+    clock.advance(minutes=30)
+    await sim.say(GRID, HEAD, "吹哨 #1 需要社区协调")
+    assert escalations(db) == [(1, 0, "whistle")]
+    assert await tick(sim, clock, hours=2) == []          # the old claim deadline: not again
+    [post] = await tick(sim, clock, hours=22)             # a whole interval after the whistle
+    assert post.room == VILLAGE and escalations(db)[-1] == (2, 0, "claim")
+
+
+async def test_a_ticket_due_while_the_bot_was_down_lands_where_it_should_be(sim, db, clock):
+    await order(sim)
+    # Down for two days and three hours: due at +2 h, then +1 d, +2 d: three levels passed.
+    posts = await tick(sim, clock, days=2, hours=3)
+    assert [p.room for p in posts] == [BRANCH, VILLAGE, TOWNSHIP]
+    assert ticket(db).escalation_level == 3
+    assert await tick(sim, clock, minutes=1) == []
+    # A restarted bot (a new process on the same database) does not post them again.
+    again = Simulator(sim.network, clock=clock)
+    again.attach(Bot(sim.bot.config, db, again, sim.network, clock=clock))
+    await again.bot.tick(clock.advance(minutes=1))
+    assert again.posts == []
+
+
+async def test_quiet_hours_hold_normal_tickets_and_let_urgent_ones_through(config, network, db, clock):
+    quiet_config = config.model_copy(update={"policy": config.policy.model_copy(
+        update={"quiet_hours": QuietHours(start="22:00", end="07:00")})})
+    sim = Simulator(network, clock=clock)
+    sim.attach(Bot(quiet_config, db, sim, network, clock=clock))
+    clock.now = clock.now.replace(hour=21)
+    await order(sim)                                      # normal: due at 23:00
+    await order(sim, "下单 5号楼煤气味很重")               # urgent: due at 21:10
+    assert [p.text[:10] for p in await tick(sim, clock, hours=2)] == ["【吹哨】#2【紧急】"]
+    night = await tick(sim, clock, hours=7, minutes=59)          # by 06:59
+    assert night and all(p.text.startswith(("【吹哨】#2", "【再次提醒】#2")) for p in night)
+    [held] = [p for p in await tick(sim, clock, minutes=1) if "#1" in p.text]   # 07:00
+    assert held.text.startswith("【吹哨】#1【") and held.room == BRANCH
+
+
+async def test_a_ticket_in_a_branch_group_climbs_from_there(sim, db, clock):
+    await sim.say(BRANCH, RESIDENT, "下单 村道上有个大坑", name="张阿姨")
+    assert ticket(db).node_id == "baiyi-b1"
+    [post] = await tick(sim, clock, hours=2)
+    assert post.room == VILLAGE
+
+
+def test_two_scans_at_once_post_each_escalation_once(config, network, tmp_path, clock):
+    url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    setup = Database(url)
+    sim = Simulator(network, clock=clock)
+    sim.attach(Bot(config, setup, sim, network, clock=clock))
+
+    async def orders():
+        for number in range(40):
+            await sim.say(GRID, RESIDENT, f"下单 4号楼{number + 1}室门口灯不亮", name="张阿姨")
+    asyncio.run(orders())
+    later = clock.advance(days=2, hours=3)
+
+    # Four bots on their own connections scan the same due tickets at the same instant.
+    bots = [Bot(config, Database(url, migrate=False), Simulator(network, clock=clock), network,
+                clock=clock) for _ in range(4)]
+    start = threading.Barrier(len(bots))
+
+    def scan(bot):
+        start.wait()
+        asyncio.run(bot.tick(later))
+
+    threads = [threading.Thread(target=scan, args=(bot,)) for bot in bots]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Whatever a scan skipped because another held the lock, the next minute picks up.
+    asyncio.run(bots[0].tick(later + MINUTE))
+
+    with setup.session() as session:
+        rows = session.exec(select(TicketEscalation)).all()
+        escalation_posts = session.exec(
+            select(OutboundPost).where(OutboundPost.text.startswith("【吹哨】"))).all()
+        levels = session.exec(select(Ticket.escalation_level)).all()
+    assert len(rows) == 40 * 3 and len({(r.ticket_id, r.level, r.round) for r in rows}) == 120
+    assert len(escalation_posts) == 120
+    assert set(levels) == {3}
+    # …and each of them went out through exactly one bot's transport.
+    sent = [post.id for bot in bots for post in bot.transport.posts]
+    assert sorted(sent) == sorted(p.id for p in escalation_posts)
+    for database in [setup, *(bot.db for bot in bots)]:
+        database.dispose()
+
+
+@pytest.mark.parametrize("minutes", [0, 1])
+async def test_a_claim_in_the_same_minute_as_the_deadline(sim, db, clock, minutes):
+    await order(sim)
+    clock.advance(hours=2, minutes=-minutes)
+    await sim.say(GRID, HEAD, "接单")
+    assert await tick(sim, clock) == []
