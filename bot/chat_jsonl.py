@@ -2,7 +2,8 @@
 
 In, one object per line: a message `{"id", "room", "sender", "name", "text", "at"}` (`id`, `name`
 and `at` optional) or `{"tick": "<ISO time>"}`. Out, one line per bot post:
-`{"room", "text", "mentions", "reply_to"}`. A malformed line is reported on stderr with its line
+`{"room", "text", "mentions", "reply_to"}`; a private message (a digest to a head) has room null
+and its recipient as the one mention. A malformed line is reported on stderr with its line
 number and the rest goes on.
 """
 
@@ -49,8 +50,11 @@ class JsonLinesOutput:
         self.out = out
 
     async def send(self, post: OutgoingPost) -> None:
+        # A private message (a digest to a head) keeps the same four keys: no room, and the
+        # member it goes to as its one mention.
+        mentions = [post.recipient] if post.recipient else list(post.mentions)
         self.out.write(json.dumps({"room": post.room, "text": post.text,
-                                   "mentions": list(post.mentions), "reply_to": post.reply_to},
+                                   "mentions": mentions, "reply_to": post.reply_to},
                                   ensure_ascii=False) + "\n")
         self.out.flush()
 

@@ -95,6 +95,40 @@ def run(config: Path | None = ConfigOption, db: str | None = DbOption,
     asyncio.run(serve(grid, database, host, port))
 
 
+@app.command()
+def digest(node: str = typer.Option(..., "--node", help="Id of the node the digest is for."),
+           since: str = typer.Option("1d", help="Start of the period: a duration back from now "
+                                     "(1d, 12h, 1w) or a time (2026-11-24T08:00, local time)."),
+           config: Path | None = ConfigOption, db: str | None = DbOption) -> None:
+    """Print the digest of a node's subtree for the period up to now."""
+    from bot.digest_runs import gather_digest
+    from flows.durations import parse_duration
+    from flows.network import Network
+
+    grid = _config(config)
+    network = Network(grid)
+    if node not in network:
+        typer.echo(f"no node {node!r} in the network (node ids are in config.yaml)", err=True)
+        raise typer.Exit(2)
+    zone = ZoneInfo(grid.policy.timezone)
+    now = datetime.now(zone)
+    try:
+        start = now - parse_duration(since)
+    except ValueError:
+        try:
+            start = datetime.fromisoformat(since)
+        except ValueError:
+            typer.echo(f"--since: expected a duration such as 1d or a time such as "
+                       f"2026-11-24T08:00, got {since!r}", err=True)
+            raise typer.Exit(2) from None
+        start = start if start.tzinfo else start.replace(tzinfo=zone)
+    database = _database(db)
+    with database.session() as session:
+        messages = gather_digest(session, grid, network, network.node(node), start, now)
+    database.dispose()
+    typer.echo("\n\n".join(messages))
+
+
 DATA_DIR = Path(__file__).resolve().parent.parent / "tests" / "data"
 
 

@@ -76,12 +76,13 @@ def apply_outcome(session: Session, ticket: Ticket, actor: Actor, outcome: Outco
 def write_post(session: Session, reply: Reply, default_room: str, reply_to: str | None,
                now: datetime) -> OutgoingPost:
     """Put a reply in the outbox, in the same transaction as the change that caused it."""
-    row = OutboundPost(room=reply.room or default_room, text=reply.text,
+    row = OutboundPost(room=None if reply.recipient else reply.room or default_room,
+                       recipient_id=reply.recipient, text=reply.text,
                        mentions=list(reply.mentions), reply_to=reply_to, created_at=now)
     session.add(row)
     session.flush()
     return OutgoingPost(room=row.room, text=row.text, mentions=tuple(row.mentions),
-                        reply_to=row.reply_to, id=row.id)
+                        reply_to=row.reply_to, recipient=row.recipient_id, id=row.id)
 
 
 @dataclass(frozen=True)

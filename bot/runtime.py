@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from bot import sweeps
+from bot import digest_runs, sweeps
 from bot.dispatch import Dispatcher
 from bot.outbox import deliver_pending
 from bot.transport import IncomingMessage, Transport
@@ -37,6 +37,7 @@ class Bot:
         """Run what the scheduler runs at `now`, then deliver what it posted."""
         sweeps.escalate_due(self.config, self.db, self.network, now)
         sweeps.close_unrated(self.config, self.db, now)
+        digest_runs.send_due_digests(self.config, self.db, self.network, now)
         await self.deliver()
 
     async def deliver(self) -> int:

@@ -47,6 +47,10 @@ class Simulator:
 
     async def send(self, post: OutgoingPost) -> None:
         self.posts.append(post)
+        if post.recipient:  # a private message: recorded as such, with no group
+            where = texts.PRIVATE_CHAT.format(name=self.name_of(post.recipient))
+            self._record(TranscriptLine("", where, texts.BOT_NAME, post.text, from_bot=True))
+            return
         self._record(TranscriptLine(post.room, self._group_name(post.room), texts.BOT_NAME,
                                     post.text, tuple(self.name_of(m) for m in post.mentions),
                                     from_bot=True))

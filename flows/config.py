@@ -140,6 +140,19 @@ class QuietHours(_Strict):
         return local >= self.start or local < self.end
 
 
+_CRONTAB_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def cron_trigger(expression: str, zone: ZoneInfo | None = None) -> CronTrigger:
+    """A crontab line read as crontab means it. APScheduler 3 numbers weekdays from Monday = 0,
+    crontab from Sunday = 0 (and 7), so weekday numbers are turned into names first."""
+    fields = expression.split()
+    if len(fields) == 5:
+        fields[4] = re.sub(r"(?<![/\d])[0-7](?!\d)",
+                           lambda m: _CRONTAB_WEEKDAYS[int(m.group())], fields[4])
+    return CronTrigger.from_crontab(" ".join(fields), timezone=zone)
+
+
 class DigestSchedule(_Strict):
     """One digest: to every node of `level`, when `cron` fires in the policy's time zone."""
 
@@ -151,7 +164,7 @@ class DigestSchedule(_Strict):
     @classmethod
     def _readable_cron(cls, value: str) -> str:
         try:
-            CronTrigger.from_crontab(value)
+            cron_trigger(value)
         except ValueError as error:
             raise ValueError(f"cannot read cron {value!r} (minute hour day month weekday, "
                              f"e.g. \"0 8 * * *\"): {error}") from None

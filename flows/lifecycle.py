@@ -43,6 +43,7 @@ class Reply:
     text: str
     mentions: tuple[str, ...] = ()
     room: str | None = None  # None: in the group the command came from
+    recipient: str | None = None  # a private message to this member instead (digests to a head)
 
 
 @dataclass(frozen=True)

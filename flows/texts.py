@@ -5,6 +5,7 @@ in front of a post from the post's mention list, the way WeChat does.
 """
 
 BOT_NAME = "网格小助手"
+PRIVATE_CHAT = "私聊 {name}"   # where the transcript shows a private message
 
 CATEGORY_NAMES = {
     "repair": "报修",
@@ -141,6 +142,18 @@ TODO_NONE = "「{scope}」暂无待办。"
 STATISTICS = ("「{scope}」共 {total} 张：待接单 {open}，处理中 {claimed}，待评价 {resolved}，"
               "已结单 {closed}，已撤单 {cancelled}；满意率 {satisfaction}。")
 NO_RATINGS = "暂无评价"
+
+# Digests for officials (design §7)
+DIGEST_HEADER = "【{scope}工作简报】{start} 至 {end}"
+DIGEST_COUNTS = ("新增 {new} 张，接单 {claimed} 张，办结 {resolved} 张，超期未办 {overdue} 张；"
+                 "平均接单用时 {claim_time}，平均办结用时 {resolve_time}。")
+DIGEST_SATISFACTION = "评价：满意 {satisfied}，基本满意 {fair}，不满意 {unsatisfied}。"
+DIGEST_ESCALATED = "吹哨到本级 {count} 张："
+DIGEST_OVERDUE = "超期 {count} 张："
+DIGEST_TICKET_LINE = "#{number}{urgent}【{category}】{status} {location} {description}（{reporter}）"
+DIGEST_NONE = "无"
+DIGEST_CONTINUED = "（续 {part}/{parts}）"
+NO_AVERAGE = "—"
 
 # Rating window over
 AUTO_CLOSED = "#{number} 办结后未在评价期限内评价，已自动结单。"

@@ -1,0 +1,129 @@
+"""Sending digests on their schedules, and gathering one on demand (`gridbot digest`).
+
+The text is `flows.digests`'; this module reads the figures from the database and writes the
+posts. A digest goes once per node and firing of its schedule (a unique key on both); after a
+downtime only the latest missed firing goes, covering the time since the node's last digest.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session, func, select
+
+from bot.dispatch import write_post
+from bot.transport import OutgoingPost
+from flows.config import DigestSchedule, GridConfig, Node, cron_trigger
+from flows.digests import DigestFigures, compose_digest, is_overdue
+from flows.escalation import ACTIVE_STATUSES, current_node
+from flows.lifecycle import Reply
+from flows.network import Network
+from models.db import Database
+from models.tables import DigestRun, Ticket, TicketEvent
+
+log = logging.getLogger(__name__)
+
+LOOKBACK = timedelta(days=8)     # the furthest back a missed firing is looked for
+# A schedule that never fired yet starts with the firings of the last few minutes, so a new
+# install or a newly added schedule does not send a digest for a firing long past.
+FIRST_WINDOW = timedelta(minutes=5)
+DEFAULT_PERIOD = timedelta(days=1)
+LISTED = 20                      # tickets listed per section; the rest are counted
+
+
+def gather_digest(session: Session, config: GridConfig, network: Network, node: Node,
+                  start: datetime, end: datetime) -> list[str]:
+    """The digest of `node`'s subtree for [start, end), as chat messages."""
+    subtree = network.subtree_ids(node.id)
+    in_subtree = Ticket.node_id.in_(subtree)  # type: ignore[attr-defined]
+    new = session.exec(select(func.count()).select_from(Ticket).where(
+        in_subtree, Ticket.created_at >= start, Ticket.created_at < end)).one()
+    claimed = session.exec(select(Ticket).where(
+        in_subtree, Ticket.claimed_at >= start, Ticket.claimed_at < end)).all()  # type: ignore[operator]
+    resolved = session.exec(select(Ticket).where(
+        in_subtree, Ticket.resolved_at >= start, Ticket.resolved_at < end)).all()  # type: ignore[operator]
+    rating_notes = session.exec(
+        select(TicketEvent.note).join(Ticket, Ticket.id == TicketEvent.ticket_id)  # type: ignore[arg-type]
+        .where(in_subtree, TicketEvent.kind == "rated", TicketEvent.at >= start,
+               TicketEvent.at < end)).all()
+    active = session.exec(select(Ticket).where(
+        in_subtree, Ticket.status.in_(ACTIVE_STATUSES)).order_by(Ticket.id)).all()  # type: ignore[attr-defined]
+
+    policy = config.policy
+    overdue = [t for t in active if is_overdue(t, policy.timers_for(t.category, t.urgent), end)]
+    escalated = [t for t in active
+                 if t.escalation_level > 0 and t.node_id in network
+                 and current_node(network, t).id == node.id]
+    figures = DigestFigures(
+        new=new, claimed=len(claimed), resolved=len(resolved), overdue=len(overdue),
+        claim_times=[t.claimed_at - t.created_at for t in claimed],
+        resolve_times=[t.resolved_at - t.created_at for t in resolved],
+        ratings=Counter((note or "").split(" ", 1)[0] for note in rating_notes),
+    )
+    return compose_digest(node.name, start, end, ZoneInfo(policy.timezone), figures,
+                          escalated, overdue, masked=not network.is_microgrid(node),
+                          listed=LISTED)
+
+
+def schedule_key(schedule: DigestSchedule) -> str:
+    return f"{schedule.level} {schedule.cron} {schedule.to}"
+
+
+def latest_firings(cron: str, zone: ZoneInfo, since: datetime,
+                   now: datetime) -> tuple[datetime | None, datetime | None]:
+    """(the firing before the latest, the latest firing) in (since, now]; None when none."""
+    trigger = cron_trigger(cron, zone)
+    previous = latest = None
+    fire = trigger.get_next_fire_time(None, since + timedelta(microseconds=1))
+    while fire is not None and fire <= now:
+        previous, latest = latest, fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
+    return previous, latest
+
+
+def send_due_digests(config: GridConfig, db: Database, network: Network,
+                     now: datetime) -> list[OutgoingPost]:
+    """Write every digest whose schedule fired by `now` and was not sent yet."""
+    zone = ZoneInfo(config.policy.timezone)
+    posts: list[OutgoingPost] = []
+    for schedule in config.policy.digests:
+        key = schedule_key(schedule)
+        with db.session() as session:
+            last = session.exec(select(func.max(DigestRun.fire_at))
+                                .where(DigestRun.schedule == key)).one()
+        since = max(last, now - LOOKBACK) if last else now - FIRST_WINDOW
+        previous, fire = latest_firings(schedule.cron, zone, since, now)
+        if fire is None:
+            continue
+        for node in network.nodes():
+            if node.level != schedule.level:
+                continue
+            try:
+                with db.session() as session:
+                    posts += _send_one(session, config, network, node, schedule, key,
+                                       previous, fire, now)
+            except (IntegrityError, OperationalError) as error:
+                log.info("digest for %s at %s sent by another bot (%s)", node.id, fire,
+                         type(error).__name__)
+    return posts
+
+
+def _send_one(session: Session, config: GridConfig, network: Network, node: Node,
+              schedule: DigestSchedule, key: str, previous: datetime | None, fire: datetime,
+              now: datetime) -> list[OutgoingPost]:
+    last_for_node = session.exec(select(func.max(DigestRun.fire_at)).where(
+        DigestRun.schedule == key, DigestRun.node_id == node.id)).one()
+    start = last_for_node or previous or fire - DEFAULT_PERIOD
+    session.add(DigestRun(schedule=key, node_id=node.id, fire_at=fire, period_start=start,
+                          sent_at=now))
+    session.flush()  # the unique (schedule, node, firing) is checked before anything is written
+    messages = gather_digest(session, config, network, node, start, fire)
+    if schedule.to == "head":
+        replies = [Reply(text, recipient=node.head.id) for text in messages]
+    else:
+        replies = [Reply(text, room=node.group.room) for text in messages]
+    return [write_post(session, reply, node.group.room, None, now) for reply in replies]
