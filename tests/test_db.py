@@ -5,6 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from alembic import command
 from sqlalchemy import inspect
+from sqlmodel import select
 
 from models.db import Database, alembic_config
 from models.tables import Ticket
@@ -36,3 +37,21 @@ def test_naive_times_are_refused(tmp_path):
             session.add(Ticket(source_message_id="m", group_room="g", node_id="n", reporter_id="r",
                                reporter_name="r", text="t", category="repair",
                                created_at=datetime(2026, 1, 1)))
+
+
+def test_open_tickets_from_before_the_timers_fall_due_at_the_upgrade(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'u.sqlite3'}", migrate=False)
+    command.upgrade(alembic_config(db.engine), "0002")
+    with db.engine.begin() as connection:
+        for number, status in enumerate(("open", "claimed", "closed"), start=1):
+            connection.exec_driver_sql(
+                "INSERT INTO ticket (source_message_id, group_room, node_id, reporter_id, "
+                "reporter_name, text, category, urgent, status, escalation_level, created_at) "
+                f"VALUES ('m{number}', 'g', 'n', 'r', 'r', 't', 'repair', 0, '{status}', 0, "
+                "'2026-11-20 01:00:00')")
+    command.upgrade(alembic_config(db.engine), "head")
+    with db.session() as session:
+        clocks = [(t.status, t.escalation_due_at) for t in session.exec(
+            select(Ticket).order_by(Ticket.id)).all()]
+    created = datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc)
+    assert clocks == [("open", created), ("claimed", created), ("closed", None)]

@@ -51,6 +51,11 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('escalation_due_at', models.tables.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_index(batch_op.f('ix_ticket_escalation_due_at'), ['escalation_due_at'], unique=False)
 
+    # Tickets still open from before the timers existed: their clock started at the request, and
+    # they are due now, so the first scan lifts each to the level its age calls for.
+    op.execute("UPDATE ticket SET clock_started_at = created_at, escalation_due_at = created_at "
+               "WHERE status IN ('open', 'claimed')")
+
 
 
 def downgrade() -> None:
