@@ -30,6 +30,7 @@ class ChatMessageLine(BaseModel):
     name: str | None = None
     text: str
     at: datetime | None = None
+    quoted: str | None = None   # the text of the message this one quotes, when the bridge has it
 
     @field_validator("room", "sender")
     @classmethod
@@ -93,10 +94,15 @@ async def play(bot: Bot, lines: Iterable[str], err: TextIO, zone: tzinfo) -> int
             continue
         if bot.network.node_for_room(line.room) is None:
             err.write(f"line {number}: room {line.room!r} is not in the network; ignored\n")
-        await bot.receive(IncomingMessage(
-            id=line.id or f"chat-{uuid.uuid4()}", room=line.room, sender_id=line.sender,
-            sender_name=line.name or bot.network.member_name(line.sender) or line.sender,
-            text=line.text, at=_aware(line.at, zone) if line.at else bot.clock(),
-        ))
+        await bot.receive(incoming(line, bot, zone))
     return bad
+
+
+def incoming(line: ChatMessageLine, bot: Bot, zone: tzinfo) -> IncomingMessage:
+    """A message line (of `gridbot chat` or the webhook) as the transport interface's message."""
+    return IncomingMessage(
+        id=line.id or f"chat-{uuid.uuid4()}", room=line.room, sender_id=line.sender,
+        sender_name=line.name or bot.network.member_name(line.sender) or line.sender,
+        text=line.text, at=_aware(line.at, zone) if line.at else bot.clock(), quoted=line.quoted,
+    )
 

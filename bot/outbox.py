@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import or_, update
-from sqlmodel import select
+from sqlmodel import func, select
 
 from bot.transport import OutgoingPost, Transport
 from models.db import Database
@@ -34,6 +34,12 @@ def pending_posts(db: Database, after_id: int = 0, limit: int = 500) -> list[Out
         ).all()
         return [OutgoingPost(room=row.room, recipient=row.recipient_id, text=row.text, mentions=tuple(row.mentions),
                              reply_to=row.reply_to, id=row.id) for row in rows]
+
+
+def pending_count(db: Database) -> int:
+    with db.session() as session:
+        return session.exec(select(func.count()).select_from(OutboundPost).where(
+            OutboundPost.delivered_at.is_(None))).one()  # type: ignore[union-attr]
 
 
 def take_for_sending(db: Database, post_id: int, now: datetime) -> bool:

@@ -6,6 +6,7 @@ A bad config is refused at start with one line per problem, each naming the key 
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from datetime import time, timedelta
@@ -228,12 +229,40 @@ class Routing(_Strict):
     co_handlers: list[CoHandlerRule] = []
 
 
+WECHATY_TOKEN_ENV = "WECHATY_PUPPET_SERVICE_TOKEN"
+WEBHOOK_SECRET_ENV = "GRIDBOT_WEBHOOK_SECRET"
+
+
 class TransportConfig(_Strict):
     kind: Literal["simulator", "wechaty", "webhook"] = "simulator"
-    endpoint: str | None = None
-    token: str | None = None
-    callback_url: str | None = None
-    secret: str | None = None
+    endpoint: str | None = None       # wechaty: the puppet service gateway, HOST:PORT
+    token: str | None = None          # wechaty: else $WECHATY_PUPPET_SERVICE_TOKEN
+    callback_url: str | None = None   # webhook: where the bot's posts are POSTed
+    secret: str | None = None         # webhook: HMAC key, else $GRIDBOT_WEBHOOK_SECRET
+
+    def wechaty_token(self) -> str | None:
+        return self.token or os.environ.get(WECHATY_TOKEN_ENV) or None
+
+    def webhook_secret(self) -> str | None:
+        return self.secret or os.environ.get(WEBHOOK_SECRET_ENV) or None
+
+    def problems(self) -> list[str]:
+        """What this transport lacks to start, one line each (secrets may come from the
+        environment, so this is checked at start rather than by the file's schema)."""
+        problems = []
+        if self.kind == "wechaty":
+            if not self.endpoint or not re.fullmatch(r"[^\s:]+:\d{1,5}", self.endpoint):
+                problems.append(f"transport.endpoint: the wechaty gateway as HOST:PORT expected, "
+                                f"got {self.endpoint!r}")
+            if not self.wechaty_token():
+                problems.append(f"transport.token: missing (or set ${WECHATY_TOKEN_ENV})")
+        if self.kind == "webhook":
+            if not self.callback_url or not re.match(r"https?://", self.callback_url):
+                problems.append(f"transport.callback_url: an http(s) URL expected, "
+                                f"got {self.callback_url!r}")
+            if not self.webhook_secret():
+                problems.append(f"transport.secret: missing (or set ${WEBHOOK_SECRET_ENV})")
+        return problems
 
 
 class GridConfig(_Strict):
@@ -440,7 +469,7 @@ def config_problems(config: GridConfig) -> list[str]:
         # Reversed so problems come out in file order.
         stack.extend((child, f"{path}.children[{index}]", node)
                      for index, child in reversed(list(enumerate(node.children))))
-    return problems
+    return problems + config.transport.problems()
 
 
 def _level_problems(levels: list[str]) -> list[str]:

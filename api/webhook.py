@@ -1,0 +1,52 @@
+"""`POST /webhook/messages`: messages from a bridge, signed with the shared secret.
+
+The body is a `gridbot chat` message line (`id`, `room`, `sender`, `name`, `text`, `at`, and
+`quoted` when the bridge knows what the message quotes). A bad or missing signature is 401 and
+nothing is stored. A message id seen before is accepted again with the same answer and ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, Field, ValidationError
+
+from bot.chat_jsonl import ChatMessageLine, incoming
+from bot.runtime import Bot
+from bot.webhook_transport import SIGNATURE_HEADER, signature_is_valid
+
+
+class Accepted(BaseModel):
+    accepted: bool = Field(True, description="The message is stored (or was already).")
+    id: str = Field(description="The message id, as sent.")
+
+
+def webhook_router(bot: Bot, secret: str, on_accepted: Callable[[], None]) -> APIRouter:
+    """The inbound webhook; `on_accepted` wakes the delivery of the bot's answers."""
+    router = APIRouter(tags=["webhook"])
+    zone = ZoneInfo(bot.config.policy.timezone)
+
+    @router.post("/webhook/messages", response_model=Accepted, summary="A chat message from a bridge",
+                 responses={401: {"description": "Bad or missing signature"},
+                            422: {"description": "Not a message"}})
+    async def receive(request: Request) -> Accepted:
+        body = await request.body()
+        if not signature_is_valid(secret, body, request.headers.get(SIGNATURE_HEADER)):
+            raise HTTPException(401, f"bad or missing {SIGNATURE_HEADER} header")
+        try:
+            line = ChatMessageLine.model_validate_json(body)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise HTTPException(422, f"{where}: {first['msg']}" if where else first["msg"]) from None
+        if not line.id:
+            raise HTTPException(422, "id: required, so that a redelivered message is recognised")
+        # The dispatcher does blocking database work: keep it off the event loop.
+        await asyncio.to_thread(bot.dispatcher.handle, incoming(line, bot, zone))
+        on_accepted()
+        return Accepted(id=line.id)
+
+    return router

@@ -1,0 +1,111 @@
+"""The webhook transport: any bridge (WeCom, a mini-program, a 12345 hotline) plugs in over HTTP.
+
+In: `POST /webhook/messages` (see `api.webhook`), the JSON of a `gridbot chat` message line.
+Out: each bot post is POSTed as JSON to `transport.callback_url`. Both directions carry
+`X-GridBot-Signature: sha256=<hex>`, the HMAC-SHA256 of the raw body under the shared secret.
+A post that does not get a 2xx stays in the outbox and is retried with capped exponential
+backoff; the outbox's order is kept, so posts to a room arrive in the order they were written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+
+from bot.transport import OutgoingPost
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-GridBot-Signature"
+_PREFIX = "sha256="
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The signature header's value for `body`."""
+    return _PREFIX + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def signature_is_valid(secret: str, body: bytes, header: str | None) -> bool:
+    # compare_digest: the time taken must not tell how much of a forged signature was right.
+    return header is not None and hmac.compare_digest(sign(secret, body), header.strip())
+
+
+def post_body(post: OutgoingPost) -> bytes:
+    """The JSON a callback receives for one post; `id` is stable across retries."""
+    return json.dumps({"id": post.id, "room": post.room, "recipient": post.recipient,
+                       "text": post.text, "mentions": list(post.mentions),
+                       "reply_to": post.reply_to}, ensure_ascii=False).encode("utf-8")
+
+
+class CallbackRefused(RuntimeError):
+    """The callback did not answer 2xx; the post stays in the outbox."""
+
+
+class WebhookTransport:
+    """A Transport that POSTs each post to the callback URL, signed."""
+
+    def __init__(self, callback_url: str, secret: str, *, timeout: float = 10.0,
+                 client: httpx.AsyncClient | None = None) -> None:
+        self.callback_url = callback_url
+        self.secret = secret
+        self._client = client or httpx.AsyncClient(timeout=timeout)
+
+    async def send(self, post: OutgoingPost) -> None:
+        body = post_body(post)
+        response = await self._client.post(
+            self.callback_url, content=body,
+            headers={"Content-Type": "application/json; charset=utf-8",
+                     SIGNATURE_HEADER: sign(self.secret, body)})
+        if not response.is_success:
+            raise CallbackRefused(f"callback answered {response.status_code} to post {post.id}")
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+@dataclass(frozen=True)
+class Backoff:
+    first: timedelta = timedelta(seconds=1)
+    cap: timedelta = timedelta(seconds=60)
+
+    def delays(self):
+        """1 s, 2 s, 4 s, … up to the cap, for ever."""
+        delay = self.first
+        while True:
+            yield delay.total_seconds()
+            delay = min(delay * 2, self.cap)
+
+
+class DeliveryLoop:
+    """Keeps the outbox flowing: delivers when woken, and after a failure retries with backoff
+    until everything pending went out. `deliver` returns how many posts are still pending."""
+
+    def __init__(self, deliver: Callable[[], Awaitable[int]], backoff: Backoff = Backoff()) -> None:
+        self._deliver = deliver
+        self._backoff = backoff
+        self._wake = asyncio.Event()
+        self.retries = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            for delay in self._backoff.delays():
+                try:
+                    if await self._deliver() == 0:
+                        break
+                except Exception:
+                    log.warning("delivery failed; retrying", exc_info=True)
+                self.retries += 1
+                await asyncio.sleep(delay)  # posts written meanwhile go with the next try
