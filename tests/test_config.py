@@ -376,3 +376,54 @@ def test_the_shipped_file_mutated_still_reports_paths(tmp_path):
     assert problems_of(broken) == [
         "network.children[0].children[0].children[2].covers[3]: '7栋' overlaps '7栋' of sibling "
         "'shibalong-2' (at network.children[0].children[0].children[1].covers[2])"]
+
+
+# ---- transports and policy -----------------------------------------------------------------
+
+
+def test_a_wechaty_transport_needs_an_endpoint_and_a_token(monkeypatch):
+    monkeypatch.delenv("WECHATY_PUPPET_SERVICE_TOKEN", raising=False)
+    assert problems_of(small() | {"transport": {"kind": "wechaty", "endpoint": "gateway"}}) == [
+        "transport.endpoint: the wechaty gateway as HOST:PORT expected, got 'gateway'",
+        "transport.token: missing (or set $WECHATY_PUPPET_SERVICE_TOKEN)",
+    ]
+    monkeypatch.setenv("WECHATY_PUPPET_SERVICE_TOKEN", "from-the-environment")
+    config = parse_config(small() | {"transport": {"kind": "wechaty", "endpoint": "10.0.0.5:8788"}})
+    assert config.transport.wechaty_token() == "from-the-environment"
+
+
+def test_a_webhook_transport_needs_a_callback_url_and_a_secret(monkeypatch):
+    monkeypatch.delenv("GRIDBOT_WEBHOOK_SECRET", raising=False)
+    assert problems_of(small() | {"transport": {"kind": "webhook", "callback_url": "ftp://x"}}) == [
+        "transport.callback_url: an http(s) URL expected, got 'ftp://x'",
+        "transport.secret: missing (or set $GRIDBOT_WEBHOOK_SECRET)",
+    ]
+    config = parse_config(small() | {"transport": {"kind": "webhook", "secret": "k",
+                                                   "callback_url": "https://bridge.example/cb"}})
+    assert config.transport.webhook_secret() == "k"
+
+
+def test_policy_timers_quiet_hours_and_digests_are_checked():
+    data = small() | {"policy": {
+        "timers": {"normal": {"escalate_every": "often"}},
+        "category_timers": {"plumbing": {}},
+        "quiet_hours": {"start": "22:00", "end": "22:00"},
+        "digests": [{"level": "county", "cron": "0 8 * * *"}, {"level": "branch", "cron": "8am"}],
+    }}
+    found = problems_of(data)
+    assert "policy.timers.normal.escalate_every: expected a duration such as 10m, 2h, 5d or 1w, got 'often'" in found
+    assert any(p.startswith("policy.category_timers: unknown category 'plumbing'") for p in found)
+    assert any(p.startswith("policy.quiet_hours: start and end are the same time") for p in found)
+    assert any(p.startswith("policy.digests[1].cron: cannot read cron '8am'") for p in found)
+
+
+def test_an_unknown_digest_level_is_named():
+    data = small() | {"policy": {"digests": [{"level": "county", "cron": "0 8 * * *"}]}}
+    assert problems_of(data) == [f"policy.digests[0].level: unknown level 'county' {LEVELS}"]
+
+
+def test_quiet_hours_read_unquoted_yaml_times():
+    config = parse_config(yaml.safe_load(yaml.safe_dump(small())) | {
+        "policy": yaml.safe_load("quiet_hours: {start: 22:00, end: 7:00}")})
+    assert str(config.policy.quiet_hours.start) == "22:00:00"
+    assert str(config.policy.quiet_hours.end) == "07:00:00"
