@@ -54,7 +54,7 @@ def gather_digest(session: Session, config: GridConfig, network: Network, node: 
         in_subtree, Ticket.status.in_(ACTIVE_STATUSES)).order_by(Ticket.id)).all()  # type: ignore[attr-defined]
 
     policy = config.policy
-    overdue = [t for t in active if is_overdue(t, policy.timers_for(t.category, t.urgent), end)]
+    overdue = [t for t in active if is_overdue(t, end)]
     escalated = [t for t in active
                  if t.escalation_level > 0 and t.node_id in network
                  and current_node(network, t).id == node.id]

@@ -64,9 +64,11 @@ def apply_outcome(session: Session, ticket: Ticket, actor: Actor, outcome: Outco
             from_status=event.from_status, to_status=event.to_status, note=event.note,
         ))
         clock = clock_after(event.kind, event.from_status, event.to_status,
-                            EscalationClock(ticket.clock_started_at, ticket.escalation_due_at),
+                            EscalationClock(ticket.clock_started_at, ticket.escalation_due_at,
+                                            ticket.deadline_at),
                             timers, at)
-        ticket.clock_started_at, ticket.escalation_due_at = clock.started_at, clock.due_at
+        ticket.clock_started_at = clock.started_at
+        ticket.escalation_due_at, ticket.deadline_at = clock.due_at, clock.deadline_at
         if event.kind == "escalated":
             # A 吹哨 by hand takes its level, so the timers never post that level again.
             session.add(TicketEscalation(ticket_id=ticket.id, level=ticket.escalation_level,

@@ -15,9 +15,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flows import texts
-from flows.config import Timers
-from flows.escalation import format_chinese_duration
-from models.tables import Status, Ticket
+from flows.escalation import ACTIVE_STATUSES, format_chinese_duration
+from models.tables import Ticket
 
 MESSAGE_LIMIT = 1500          # characters per chat message; a longer digest is split
 DESCRIPTION_CHARS = 30
@@ -45,17 +44,10 @@ def drop_room(text: str, room: str | None) -> str:
     return re.sub(rf"(?<!\d){re.escape(room)}(?!\d)(?:\s*(?:室|房间|房))?", "***", text)
 
 
-def deadline(ticket: Ticket, timers: Timers) -> datetime | None:
-    """When the ticket's running timer ran or runs out; None when its clock is stopped."""
-    if ticket.escalation_due_at is None or ticket.clock_started_at is None:
-        return None
-    within = timers.claim_within if ticket.status == Status.OPEN else timers.resolve_within
-    return ticket.clock_started_at + within
-
-
-def is_overdue(ticket: Ticket, timers: Timers, now: datetime) -> bool:
-    limit = deadline(ticket, timers)
-    return limit is not None and now > limit
+def is_overdue(ticket: Ticket, now: datetime) -> bool:
+    """Past the deadline of its running timer (claim or resolve) and not resolved."""
+    return (ticket.status in ACTIVE_STATUSES and ticket.deadline_at is not None
+            and now > ticket.deadline_at)
 
 
 @dataclass(frozen=True)

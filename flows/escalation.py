@@ -45,10 +45,12 @@ ACTIVE_STATUSES = (Status.OPEN, Status.CLAIMED)
 
 @dataclass(frozen=True)
 class EscalationClock:
-    """When a ticket's clock (re)started, and when it next escalates (None: the clock is stopped)."""
+    """When a ticket's clock (re)started, when its running timer runs out (the deadline: past it
+    the ticket is overdue), and when it next escalates. None: the clock is stopped."""
 
     started_at: datetime | None
     due_at: datetime | None
+    deadline_at: datetime | None = None
 
 
 def clock_after(kind: str, from_status: Status | None, to_status: Status | None,
@@ -58,17 +60,21 @@ def clock_after(kind: str, from_status: Status | None, to_status: Status | None,
     ticket gets a fresh `resolve_within`; resolving, closing or cancelling stops the clock; a
     ticket whistled up by hand gives its new level a whole `escalate_every`."""
     if to_status == Status.OPEN:
-        return EscalationClock(now, now + timers.claim_within)
+        return _timer(now, now + timers.claim_within)
     if to_status == Status.CLAIMED and from_status == Status.OPEN:
         started = clock.started_at or now
-        return EscalationClock(started, started + timers.resolve_within)
+        return _timer(started, started + timers.resolve_within)
     if to_status == Status.CLAIMED and from_status == Status.RESOLVED:
-        return EscalationClock(now, now + timers.resolve_within)
+        return _timer(now, now + timers.resolve_within)
     if to_status is not None and to_status not in ACTIVE_STATUSES:
-        return EscalationClock(clock.started_at, None)
+        return EscalationClock(clock.started_at, None, None)
     if kind == "escalated" and clock.due_at is not None:
-        return EscalationClock(clock.started_at, now + timers.escalate_every)
+        return EscalationClock(clock.started_at, now + timers.escalate_every, clock.deadline_at)
     return clock
+
+
+def _timer(started: datetime, deadline: datetime) -> EscalationClock:
+    return EscalationClock(started, deadline, deadline)
 
 
 @dataclass(frozen=True)

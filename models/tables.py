@@ -79,9 +79,11 @@ class Ticket(SQLModel, table=True):
     claimed_at: datetime | None = Field(default=None, sa_column=_time_column())
     resolved_at: datetime | None = Field(default=None, sa_column=_time_column())
     closed_at: datetime | None = Field(default=None, sa_column=_time_column())
-    # The escalation clock (flows.escalation.clock_after): when it last (re)started, and when the
-    # ticket next escalates; None once it is resolved. Indexed: a scan reads only due tickets.
+    # The escalation clock (flows.escalation.clock_after): when it last (re)started, when the
+    # running timer runs out (past it the ticket is overdue), and when the ticket next escalates;
+    # None once it is resolved. Indexed: a scan reads only due tickets, a report only overdue ones.
     clock_started_at: datetime | None = Field(default=None, sa_column=_time_column())
+    deadline_at: datetime | None = Field(default=None, sa_column=_time_column(index=True))
     escalation_due_at: datetime | None = Field(default=None, sa_column=_time_column(index=True))
 
 

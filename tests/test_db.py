@@ -51,7 +51,7 @@ def test_open_tickets_from_before_the_timers_fall_due_at_the_upgrade(tmp_path):
                 "'2026-11-20 01:00:00')")
     command.upgrade(alembic_config(db.engine), "head")
     with db.session() as session:
-        clocks = [(t.status, t.escalation_due_at) for t in session.exec(
+        clocks = [(t.status, t.deadline_at) for t in session.exec(
             select(Ticket).order_by(Ticket.id)).all()]
     created = datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc)
     assert clocks == [("open", created), ("claimed", created), ("closed", None)]

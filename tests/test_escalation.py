@@ -34,14 +34,14 @@ MINUTE = timedelta(minutes=1)
 
 def test_a_new_ticket_must_be_claimed_within_the_claim_timer():
     clock = clock_after("created", None, Status.OPEN, EscalationClock(None, None), NORMAL, START)
-    assert clock == EscalationClock(START, START + timedelta(hours=2))
+    assert clock == EscalationClock(START, START + timedelta(hours=2), START + timedelta(hours=2))
 
 
 def test_claiming_switches_to_the_resolve_timer_from_the_same_start():
-    opened = EscalationClock(START, START + timedelta(hours=2))
+    opened = EscalationClock(START, START + timedelta(hours=2), START + timedelta(hours=2))
     claimed = clock_after("claimed", Status.OPEN, Status.CLAIMED, opened, NORMAL,
                           START + timedelta(minutes=30))
-    assert claimed == EscalationClock(START, START + timedelta(days=5))
+    assert claimed == EscalationClock(START, START + timedelta(days=5), START + timedelta(days=5))
 
 
 def test_resolving_cancelling_and_closing_stop_the_clock():
@@ -49,23 +49,26 @@ def test_resolving_cancelling_and_closing_stop_the_clock():
     for kind, before, after in [("resolved", Status.CLAIMED, Status.RESOLVED),
                                 ("cancelled", Status.OPEN, Status.CANCELLED),
                                 ("closed", Status.RESOLVED, Status.CLOSED)]:
-        assert clock_after(kind, before, after, running, NORMAL, START).due_at is None
+        stopped = clock_after(kind, before, after, running, NORMAL, START)
+        assert stopped.due_at is None and stopped.deadline_at is None
 
 
 def test_giving_back_and_reopening_restart_the_clock():
     later = START + timedelta(days=1)
     running = EscalationClock(START, START + timedelta(days=5))
     assert clock_after("given_back", Status.CLAIMED, Status.OPEN, running, URGENT, later) \
-        == EscalationClock(later, later + timedelta(minutes=10))
+        == EscalationClock(later, later + timedelta(minutes=10), later + timedelta(minutes=10))
     assert clock_after("reopened", Status.RESOLVED, Status.CLAIMED,
                        EscalationClock(START, None), URGENT, later) \
-        == EscalationClock(later, later + timedelta(hours=2))
+        == EscalationClock(later, later + timedelta(hours=2), later + timedelta(hours=2))
 
 
 def test_a_whistle_by_hand_gives_the_new_level_a_whole_interval():
-    running = EscalationClock(START, START + timedelta(hours=2))
+    running = EscalationClock(START, START + timedelta(hours=2), START + timedelta(hours=2))
     later = START + timedelta(hours=1)
-    assert clock_after("escalated", None, None, running, NORMAL, later).due_at == later + timedelta(days=1)
+    whistled = clock_after("escalated", None, None, running, NORMAL, later)
+    assert whistled.due_at == later + timedelta(days=1)
+    assert whistled.deadline_at == START + timedelta(hours=2)  # still overdue from then on
     # Events that change nothing leave the clock alone.
     assert clock_after("progress", None, None, running, NORMAL, later) == running
     # A stopped clock stays stopped.

@@ -48,20 +48,24 @@ def upgrade() -> None:
 
     with op.batch_alter_table('ticket', schema=None) as batch_op:
         batch_op.add_column(sa.Column('clock_started_at', models.tables.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('deadline_at', models.tables.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('escalation_due_at', models.tables.UTCDateTime(timezone=True), nullable=True))
+        batch_op.create_index(batch_op.f('ix_ticket_deadline_at'), ['deadline_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_ticket_escalation_due_at'), ['escalation_due_at'], unique=False)
 
     # Tickets still open from before the timers existed: their clock started at the request, and
     # they are due now, so the first scan lifts each to the level its age calls for.
-    op.execute("UPDATE ticket SET clock_started_at = created_at, escalation_due_at = created_at "
-               "WHERE status IN ('open', 'claimed')")
+    op.execute("UPDATE ticket SET clock_started_at = created_at, deadline_at = created_at, "
+               "escalation_due_at = created_at WHERE status IN ('open', 'claimed')")
 
 
 
 def downgrade() -> None:
     with op.batch_alter_table('ticket', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_ticket_escalation_due_at'))
+        batch_op.drop_index(batch_op.f('ix_ticket_deadline_at'))
         batch_op.drop_column('escalation_due_at')
+        batch_op.drop_column('deadline_at')
         batch_op.drop_column('clock_started_at')
 
     with op.batch_alter_table('outbound_post', schema=None) as batch_op:
