@@ -1,11 +1,14 @@
-"""The HTTP API. For now: health; tickets, dashboard and tokens come with the operators' issue."""
+"""The HTTP API: health, the operators' read API scoped by token, and the webhook transport."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
 
+from api import overview, tickets
 from api.webhook import webhook_router
 from bot.runtime import Bot
 
@@ -13,12 +16,34 @@ from bot.runtime import Bot
 def create_app(bot: Bot, *, webhook_secret: str | None = None,
                on_message: Callable[[], None] = lambda: None) -> FastAPI:
     """The app; with a webhook secret it also takes messages at `POST /webhook/messages`."""
-    app = FastAPI(title="GridBot API", summary="网格小助手 operators' API")
+    app = FastAPI(title="GridBot API", summary="网格小助手 operators' API",
+                  description="Every endpoint under /api needs a bearer token from "
+                              "`gridbot token create`; it sees and acts only inside its node's "
+                              "subtree, and anything outside is 404.")
+    app.state.bot = bot
+    app.include_router(tickets.router)
+    app.include_router(overview.router)
     if webhook_secret:
         app.include_router(webhook_router(bot, webhook_secret, on_message))
 
     @app.get("/healthz", summary="The process is up")
     def healthz() -> dict[str, str]:
         return {"status": "ok", "transport": bot.config.transport.kind}
+
+    @app.get("/readyz", summary="The database answers and the transport is connected",
+             responses={503: {"description": "Not ready; the body says what is missing"}})
+    def readyz():
+        problems = []
+        try:
+            with bot.db.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as error:  # any driver error means not ready
+            problems.append(f"database: {type(error).__name__}")
+        health = getattr(bot.transport, "health", None)
+        if health is not None and not health.connected:
+            problems.append("transport: not connected")
+        if problems:
+            return JSONResponse({"status": "not ready", "detail": problems}, status_code=503)
+        return {"status": "ready"}
 
     return app

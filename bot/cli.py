@@ -22,8 +22,10 @@ app = typer.Typer(help="GridBot (网格小助手): tickets from WeChat grid grou
                   no_args_is_help=True, add_completion=False)
 config_app = typer.Typer(help="Check the network and policy file.", no_args_is_help=True)
 db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
+token_app = typer.Typer(help="Bearer tokens of the operators' API.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
+app.add_typer(token_app, name="token")
 
 ConfigOption = typer.Option(None, "--config", "-c", help="config.yaml to use "
                             f"(default: ${CONFIG_ENV} or ./config.yaml).")
@@ -127,6 +129,47 @@ def digest(node: str = typer.Option(..., "--node", help="Id of the node the dige
         messages = gather_digest(session, grid, network, network.node(node), start, now)
     database.dispose()
     typer.echo("\n\n".join(messages))
+
+
+@token_app.command("create")
+def token_create(node: str = typer.Option(..., "--node", help="The node whose subtree the token "
+                                          "sees and acts in."),
+                 name: str = typer.Option(..., "--name", help="Who holds it; shown as the actor "
+                                          "of what it does."),
+                 config: Path | None = ConfigOption, db: str | None = DbOption) -> None:
+    """Create a token and print it (it is shown only this once; only its hash is stored)."""
+    from datetime import timezone
+
+    from api.tokens import TokenError, create_token
+    from flows.network import Network
+
+    grid = _config(config)
+    database = _database(db)
+    try:
+        token = create_token(database, Network(grid), node, name, datetime.now(timezone.utc))
+    except TokenError as error:
+        typer.echo(f"cannot create the token: {error}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        database.dispose()
+    typer.echo(token)
+
+
+@token_app.command("revoke")
+def token_revoke(name: str = typer.Option(..., "--name", help="The token's name."),
+                 db: str | None = DbOption) -> None:
+    """Revoke the tokens of that name; they stop working at once."""
+    from datetime import timezone
+
+    from api.tokens import revoke_token
+
+    database = _database(db)
+    revoked = revoke_token(database, name, datetime.now(timezone.utc))
+    database.dispose()
+    if not revoked:
+        typer.echo(f"no live token named {name!r}", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"revoked {revoked} token(s) named {name!r}")
 
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "tests" / "data"

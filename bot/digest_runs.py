@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,7 +19,7 @@ from sqlmodel import Session, func, select
 from bot.dispatch import write_post
 from bot.transport import OutgoingPost
 from flows.config import DigestSchedule, GridConfig, Node, cron_trigger
-from flows.digests import DigestFigures, compose_digest, is_overdue
+from flows.digests import DigestFigures, compose_digest
 from flows.escalation import ACTIVE_STATUSES, current_node
 from flows.lifecycle import Reply
 from flows.network import Network
@@ -35,9 +36,25 @@ DEFAULT_PERIOD = timedelta(days=1)
 LISTED = 20                      # tickets listed per section; the rest are counted
 
 
+@dataclass(frozen=True)
+class NodeReport:
+    figures: DigestFigures
+    escalated: list[Ticket]     # active tickets escalated to the node itself
+    overdue: list[Ticket]       # active tickets of its subtree past their deadline
+
+
 def gather_digest(session: Session, config: GridConfig, network: Network, node: Node,
                   start: datetime, end: datetime) -> list[str]:
     """The digest of `node`'s subtree for [start, end), as chat messages."""
+    report = gather_report(session, network, node, start, end)
+    return compose_digest(node.name, start, end, ZoneInfo(config.policy.timezone),
+                          report.figures, report.escalated, report.overdue,
+                          masked=not network.is_microgrid(node), listed=LISTED)
+
+
+def gather_report(session: Session, network: Network, node: Node, start: datetime,
+                  end: datetime) -> NodeReport:
+    """The figures of `node`'s subtree for [start, end), and its escalated and overdue tickets."""
     subtree = network.subtree_ids(node.id)
     in_subtree = Ticket.node_id.in_(subtree)  # type: ignore[attr-defined]
     new = session.exec(select(func.count()).select_from(Ticket).where(
@@ -50,23 +67,19 @@ def gather_digest(session: Session, config: GridConfig, network: Network, node: 
         select(TicketEvent.note).join(Ticket, Ticket.id == TicketEvent.ticket_id)  # type: ignore[arg-type]
         .where(in_subtree, TicketEvent.kind == "rated", TicketEvent.at >= start,
                TicketEvent.at < end)).all()
-    active = session.exec(select(Ticket).where(
-        in_subtree, Ticket.status.in_(ACTIVE_STATUSES)).order_by(Ticket.id)).all()  # type: ignore[attr-defined]
-
-    policy = config.policy
-    overdue = [t for t in active if is_overdue(t, end)]
-    escalated = [t for t in active
-                 if t.escalation_level > 0 and t.node_id in network
-                 and current_node(network, t).id == node.id]
+    active = Ticket.status.in_(ACTIVE_STATUSES)  # type: ignore[attr-defined]
+    overdue = session.exec(select(Ticket).where(in_subtree, active, Ticket.deadline_at < end)
+                           .order_by(Ticket.id)).all()
+    escalated = [t for t in session.exec(select(Ticket).where(
+                     in_subtree, active, Ticket.escalation_level > 0).order_by(Ticket.id)).all()
+                 if t.node_id in network and current_node(network, t).id == node.id]
     figures = DigestFigures(
         new=new, claimed=len(claimed), resolved=len(resolved), overdue=len(overdue),
         claim_times=[t.claimed_at - t.created_at for t in claimed],
         resolve_times=[t.resolved_at - t.created_at for t in resolved],
         ratings=Counter((note or "").split(" ", 1)[0] for note in rating_notes),
     )
-    return compose_digest(node.name, start, end, ZoneInfo(policy.timezone), figures,
-                          escalated, overdue, masked=not network.is_microgrid(node),
-                          listed=LISTED)
+    return NodeReport(figures, escalated, list(overdue))
 
 
 def schedule_key(schedule: DigestSchedule) -> str:

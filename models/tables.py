@@ -169,3 +169,17 @@ class OutboundPost(SQLModel, table=True):
     delivered_at: datetime | None = Field(default=None, sa_column=_time_column(index=True))
     # Set by the sender that took the post; another sender leaves it alone until the lease ends.
     sending_since: datetime | None = Field(default=None, sa_column=_time_column())
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token of the operators' API, scoped to one node's subtree. Only its SHA-256 is
+    kept: a copy of the database gives no usable token."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=ID_LENGTH)   # who holds it; the actor of what it does
+    node_id: str = Field(max_length=ID_LENGTH)
+    token_hash: str = Field(unique=True, max_length=64)
+    created_at: datetime = Field(sa_column=_time_column(nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=_time_column())

@@ -1,0 +1,90 @@
+"""`/api/network`, `/api/nodes/{id}/figures` and `/api/transport`: the shape of my subtree, its
+figures over a period, and how the chat transport is doing."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from sqlmodel import select
+
+from api.auth import caller, not_found, the_bot
+from api.schemas import FiguresOut, NodeOut, TransportHealth
+from api.tokens import Principal
+from bot.digest_runs import gather_report
+from bot.outbox import pending_count
+from bot.runtime import Bot
+from flows.config import Node
+from flows.escalation import current_node
+from models.tables import Status, Ticket
+
+router = APIRouter(prefix="/api", tags=["network"])
+
+
+@router.get("/network", response_model=NodeOut, summary="My subtree, with open tickets per node")
+def network_tree(bot: Annotated[Bot, Depends(the_bot)],
+                 principal: Annotated[Principal, Depends(caller)]) -> NodeOut:
+    now = bot.clock()
+    with bot.db.session() as session:
+        active = session.exec(select(Ticket).where(
+            Ticket.node_id.in_(principal.subtree),  # type: ignore[attr-defined]
+            Ticket.status.in_((Status.OPEN, Status.CLAIMED)))).all()  # type: ignore[attr-defined]
+    open_at, overdue_at = Counter(), Counter()
+    for ticket in active:
+        where = current_node(bot.network, ticket).id if ticket.node_id in bot.network else ticket.node_id
+        open_at[where] += 1
+        if ticket.deadline_at is not None and now > ticket.deadline_at:
+            overdue_at[where] += 1
+
+    def shape(node: Node) -> NodeOut:
+        return NodeOut(id=node.id, name=node.name, level=node.level, group_name=node.group.name,
+                       head_name=node.head.name, open=open_at[node.id],
+                       overdue=overdue_at[node.id], children=[shape(c) for c in node.children])
+
+    return shape(bot.network.node(principal.node_id))
+
+
+@router.get("/nodes/{node_id}/figures", response_model=FiguresOut,
+            summary="A node's counts over a period (the digest's figures)",
+            responses={404: {"description": "No such node in my subtree"}})
+def node_figures(node_id: str, bot: Annotated[Bot, Depends(the_bot)],
+                 principal: Annotated[Principal, Depends(caller)],
+                 since: Annotated[datetime | None, Query(description="Default: a day ago.")] = None,
+                 until: Annotated[datetime | None, Query(description="Default: now.")] = None,
+                 ) -> FiguresOut:
+    if node_id not in principal.subtree:
+        raise not_found(f"node {node_id!r}")
+    until = until or bot.clock()
+    since = since or until - timedelta(days=1)
+    with bot.db.session() as session:
+        report = gather_report(session, bot.network, bot.network.node(node_id), since, until)
+    figures = report.figures
+
+    def minutes(durations) -> float | None:
+        if not durations:
+            return None
+        return round(sum(d.total_seconds() for d in durations) / len(durations) / 60, 1)
+
+    return FiguresOut(node_id=node_id, since=since, until=until, new=figures.new,
+                      claimed=figures.claimed, resolved=figures.resolved,
+                      overdue=figures.overdue, average_claim_minutes=minutes(figures.claim_times),
+                      average_resolve_minutes=minutes(figures.resolve_times),
+                      ratings={r: figures.ratings.get(r, 0) for r in ("满意", "基本满意", "不满意")})
+
+
+def transport_health(bot: Bot) -> TransportHealth:
+    health = getattr(bot.transport, "health", None)
+    return TransportHealth(
+        kind=bot.config.transport.kind,
+        connected=True if health is None else health.connected,
+        last_event_at=None if health is None else health.last_event_at,
+        reconnects=0 if health is None else health.reconnects,
+        pending_posts=pending_count(bot.db))
+
+
+@router.get("/transport", response_model=TransportHealth, summary="The chat transport's health")
+def transport(bot: Annotated[Bot, Depends(the_bot)],
+              principal: Annotated[Principal, Depends(caller)]) -> TransportHealth:
+    return transport_health(bot)

@@ -1,0 +1,131 @@
+"""What the operators' API returns: every model and field described for the OpenAPI page."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from flows.digests import mask_name, mask_phones
+from flows.escalation import current_node
+from flows.network import Network
+from flows import texts
+from models.tables import Ticket, TicketEvent
+
+
+class TicketOut(BaseModel):
+    """A ticket as a list shows it. Above the micro-grid level the reporter's name and phone
+    numbers are masked, as in the digests."""
+
+    number: int = Field(description="The ticket number people see as #N.")
+    status: str = Field(description="open, claimed, resolved, closed or cancelled.")
+    category: str = Field(description="One of the ten category codes of design §5.")
+    category_name: str = Field(description="The category in Chinese, as posted in chat.")
+    urgent: bool
+    node_id: str = Field(description="The node the ticket was routed to.")
+    current_node_id: str = Field(description="The node answerable now (after escalations).")
+    escalation_level: int = Field(description="Levels above its node it has been escalated.")
+    building: str | None = None
+    unit: str | None = None
+    floor: str | None = None
+    room: str | None = None
+    description: str
+    reporter_name: str
+    assignee_name: str | None = Field(None, description="Who claimed it, if anyone.")
+    created_at: datetime
+    claimed_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    deadline_at: datetime | None = Field(None, description="When its running timer runs out.")
+    overdue: bool = Field(description="Past its deadline and not resolved.")
+    rating: str | None = Field(None, description="满意, 基本满意 or 不满意, once rated.")
+
+    @classmethod
+    def of(cls, ticket: Ticket, network: Network, now: datetime, masked: bool) -> TicketOut:
+        current = current_node(network, ticket).id if ticket.node_id in network else ticket.node_id
+        return cls(
+            number=ticket.id, status=ticket.status, category=ticket.category,
+            category_name=texts.CATEGORY_NAMES.get(ticket.category, ticket.category),
+            urgent=ticket.urgent, node_id=ticket.node_id, current_node_id=current,
+            escalation_level=ticket.escalation_level, building=ticket.building, unit=ticket.unit,
+            floor=ticket.floor, room=None if masked else ticket.room,
+            description=mask_phones(ticket.text) if masked else ticket.text,
+            reporter_name=mask_name(ticket.reporter_name) if masked else ticket.reporter_name,
+            assignee_name=ticket.assignee_name, created_at=ticket.created_at,
+            claimed_at=ticket.claimed_at, resolved_at=ticket.resolved_at,
+            closed_at=ticket.closed_at, deadline_at=ticket.deadline_at,
+            overdue=ticket.status in ("open", "claimed") and ticket.deadline_at is not None
+            and now > ticket.deadline_at,
+            rating=ticket.rating)
+
+
+class EventOut(BaseModel):
+    """One step of a ticket's history."""
+
+    kind: str = Field(description="created, claimed, resolved, escalated, … (see texts.EVENT_NAMES)")
+    kind_name: str = Field(description="The step in Chinese.")
+    actor_name: str
+    at: datetime
+    from_status: str | None = None
+    to_status: str | None = None
+    note: str | None = None
+
+    @classmethod
+    def of(cls, event: TicketEvent, masked: bool) -> EventOut:
+        return cls(kind=event.kind, kind_name=texts.EVENT_NAMES.get(event.kind, event.kind),
+                   actor_name=event.actor_name, at=event.at, from_status=event.from_status,
+                   to_status=event.to_status,
+                   note=mask_phones(event.note) if masked and event.note else event.note)
+
+
+class TicketDetail(TicketOut):
+    """A ticket with its whole history."""
+
+    events: list[EventOut] = Field(description="The whole history, oldest first.")
+
+
+class TicketPage(BaseModel):
+    """One page of a ticket list, newest first."""
+
+    items: list[TicketOut]
+    total: int = Field(description="Tickets matching the filters, on all pages.")
+    page: int
+    per_page: int
+
+
+class NodeOut(BaseModel):
+    """A node of the network with its open and overdue tickets (its own, not its subtree's)."""
+
+    id: str
+    name: str
+    level: str
+    group_name: str
+    head_name: str
+    open: int = Field(description="Open or claimed tickets standing at this node now.")
+    overdue: int = Field(description="Of those, how many are past their deadline.")
+    children: list[NodeOut] = []
+
+
+class FiguresOut(BaseModel):
+    """A node's subtree over a period: the digest's counts."""
+
+    node_id: str
+    since: datetime
+    until: datetime
+    new: int
+    claimed: int
+    resolved: int
+    overdue: int = Field(description="Active tickets past their deadline at `until`.")
+    average_claim_minutes: float | None = Field(description="Created → claimed, for tickets claimed in the period.")
+    average_resolve_minutes: float | None = Field(description="Created → resolved, for tickets resolved in the period.")
+    ratings: dict[str, int] = Field(description="Ratings given in the period: 满意, 基本满意, 不满意.")
+
+
+class TransportHealth(BaseModel):
+    """The chat transport's connection, and what waits to be sent."""
+
+    kind: str = Field(description="simulator, wechaty or webhook.")
+    connected: bool
+    last_event_at: datetime | None = None
+    reconnects: int = 0
+    pending_posts: int = Field(description="Bot posts waiting in the outbox.")

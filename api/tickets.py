@@ -1,0 +1,90 @@
+"""`/api/tickets`: the tickets of the caller's subtree, filtered and paginated, and one ticket
+with its whole history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from sqlmodel import func, select
+
+from api.auth import caller, not_found, the_bot
+from api.schemas import EventOut, TicketDetail, TicketOut, TicketPage
+from api.tokens import Principal
+from bot.runtime import Bot
+from flows.request_parser import CATEGORIES
+from models.tables import Status, Ticket, TicketEvent
+
+router = APIRouter(prefix="/api/tickets", tags=["tickets"])
+
+ACTIVE = (Status.OPEN, Status.CLAIMED)
+
+
+def masked_for(bot: Bot, principal: Principal) -> bool:
+    return not bot.network.is_microgrid(principal.node_id)
+
+
+@router.get("", response_model=TicketPage, summary="Tickets of my subtree")
+def list_tickets(
+    bot: Annotated[Bot, Depends(the_bot)],
+    principal: Annotated[Principal, Depends(caller)],
+    node: Annotated[str | None, Query(description="Only this node's subtree (inside mine).")] = None,
+    status: Annotated[list[Status] | None, Query(description="Any of these statuses.")] = None,
+    category: Annotated[str | None, Query(description=f"One of: {', '.join(CATEGORIES)}.")] = None,
+    urgent: bool | None = None,
+    overdue: Annotated[bool | None, Query(description="Past the deadline and not resolved.")] = None,
+    level: Annotated[int | None, Query(ge=0, description="Escalation level.")] = None,
+    since: Annotated[datetime | None, Query(description="Created at or after.")] = None,
+    until: Annotated[datetime | None, Query(description="Created before.")] = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> TicketPage:
+    if node is not None and node not in principal.subtree:
+        raise not_found(f"node {node!r}")
+    scope = bot.network.subtree_ids(node) if node else principal.subtree
+    now = bot.clock()
+    filters = [Ticket.node_id.in_(scope)]  # type: ignore[attr-defined]
+    if status:
+        filters.append(Ticket.status.in_(status))  # type: ignore[attr-defined]
+    if category is not None:
+        filters.append(Ticket.category == category)
+    if urgent is not None:
+        filters.append(Ticket.urgent.is_(urgent))  # type: ignore[attr-defined]
+    if overdue is not None:
+        late = (Ticket.status.in_(ACTIVE)) & (Ticket.deadline_at < now)  # type: ignore[attr-defined,operator]
+        filters.append(late if overdue else ~late)
+    if level is not None:
+        filters.append(Ticket.escalation_level == level)
+    if since is not None:
+        filters.append(Ticket.created_at >= since)
+    if until is not None:
+        filters.append(Ticket.created_at < until)
+    with bot.db.session() as session:
+        total = session.exec(select(func.count()).select_from(Ticket).where(*filters)).one()
+        rows = session.exec(select(Ticket).where(*filters).order_by(Ticket.id.desc())  # type: ignore[union-attr]
+                            .offset((page - 1) * per_page).limit(per_page)).all()
+    masked = masked_for(bot, principal)
+    return TicketPage(items=[TicketOut.of(t, bot.network, now, masked) for t in rows],
+                      total=total, page=page, per_page=per_page)
+
+
+def ticket_in_scope(bot: Bot, principal: Principal, number: int) -> Ticket:
+    with bot.db.session() as session:
+        ticket = session.get(Ticket, number)
+    if ticket is None or ticket.node_id not in principal.subtree:
+        raise not_found(f"ticket #{number}")
+    return ticket
+
+
+@router.get("/{number}", response_model=TicketDetail, summary="One ticket and its history",
+            responses={404: {"description": "No such ticket in my subtree"}})
+def show_ticket(number: int, bot: Annotated[Bot, Depends(the_bot)],
+                principal: Annotated[Principal, Depends(caller)]) -> TicketDetail:
+    ticket = ticket_in_scope(bot, principal, number)
+    with bot.db.session() as session:
+        events = session.exec(select(TicketEvent).where(TicketEvent.ticket_id == number)
+                              .order_by(TicketEvent.id)).all()
+    masked = masked_for(bot, principal)
+    summary = TicketOut.of(ticket, bot.network, bot.clock(), masked)
+    return TicketDetail(**summary.model_dump(), events=[EventOut.of(e, masked) for e in events])
