@@ -78,9 +78,11 @@ def apply_outcome(session: Session, ticket: Ticket, actor: Actor, outcome: Outco
 def write_post(session: Session, reply: Reply, default_room: str, reply_to: str | None,
                now: datetime) -> OutgoingPost:
     """Put a reply in the outbox, in the same transaction as the change that caused it."""
+    # API users (ids `api:…`) act on tickets but are no chat members: nobody to @ in a group.
+    mentions = [member for member in reply.mentions if not member.startswith("api:")]
     row = OutboundPost(room=None if reply.recipient else reply.room or default_room,
                        recipient_id=reply.recipient, text=reply.text,
-                       mentions=list(reply.mentions), reply_to=reply_to, created_at=now)
+                       mentions=mentions, reply_to=reply_to, created_at=now)
     session.add(row)
     session.flush()
     return OutgoingPost(room=row.room, text=row.text, mentions=tuple(row.mentions),

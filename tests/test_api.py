@@ -73,10 +73,12 @@ async def test_every_endpoint_with_a_token_of_another_branch_leaks_nothing(world
     # Every endpoint the API documents, so a new one is tried without changing this test.
     endpoints = [(method.upper(), path) for path, operations in app.openapi()["paths"].items()
                  if path.startswith("/api") for method in operations]
-    assert len(endpoints) >= 5
+    assert len(endpoints) == 13  # 2 reads and 8 actions on tickets, network, figures, transport
     for method, template in endpoints:
         path = concrete(template, foreign_ticket=1, foreign_node="baiyi-b1")
-        response = await client.request(method, path, headers=other, json={})
+        body_for_any_action = {"note": "x", "to": "wxid_zhou_min", "rating": "满意"}
+        response = await client.request(method, path, headers=other,
+                                        json=body_for_any_action if method == "POST" else None)
         body = response.text
         if "{" in template:
             leaks += response.status_code != 404
@@ -88,6 +90,9 @@ async def test_every_endpoint_with_a_token_of_another_branch_leaks_nothing(world
     assert (await client.get("/api/tickets?node=baiyi-b1", headers=other)).status_code == 404
     own = (await client.get("/api/tickets", headers=other)).json()
     assert [t["number"] for t in own["items"]] == [3]
+    # None of the actions tried on #1 changed it.
+    mine = (await client.get("/api/tickets/1", headers=bearer(tokens["baiyi-b1"]))).json()
+    assert mine["status"] == "claimed" and len(mine["events"]) == 2
 
 
 async def test_a_missing_ticket_and_a_foreign_one_look_the_same(world):
@@ -151,3 +156,54 @@ async def test_the_openapi_page_describes_every_model(world):
         assert schema["components"]["schemas"][model].get("description"), model
     assert (await client.get("/docs")).status_code == 200
     assert "bearer" in str(schema["components"]["securitySchemes"]).lower()
+
+
+async def test_actions_post_the_chat_notice_and_record_the_api_user(world, sim):
+    app, client, tokens = world
+    branch = bearer(tokens["baiyi-b1"])
+    before = len(sim.posts)
+    claimed = await client.post("/api/tickets/2/claim", headers=branch)
+    assert claimed.status_code == 200 and claimed.json()["assignee_name"] == "token of baiyi-b1"
+    [notice] = sim.posts[before:]
+    assert notice.room == GRID and notice.text == "#2 已由 token of baiyi-b1 接单，正在处理。"
+    progress = await client.post("/api/tickets/2/progress", headers=branch,
+                                 json={"note": "已联系派出所"})
+    assert progress.status_code == 200
+    resolved = await client.post("/api/tickets/2/resolve", headers=branch, json={"note": "已处理"})
+    assert resolved.json()["status"] == "resolved"
+    rated = await client.post("/api/tickets/2/rate", headers=branch,
+                              json={"rating": "满意", "comment": "电话回访"})
+    assert rated.json()["status"] == "closed" and rated.json()["rating"] == "满意"
+    history = (await client.get("/api/tickets/2", headers=branch)).json()["events"]
+    assert [(e["kind"], e["actor_name"]) for e in history][1:] == [
+        ("claimed", "token of baiyi-b1"), ("progress", "token of baiyi-b1"),
+        ("resolved", "token of baiyi-b1"), ("rated", "token of baiyi-b1"),
+        ("closed", "token of baiyi-b1")]
+    assert all(not m.startswith("api:") for post in sim.posts for m in post.mentions)
+
+
+async def test_a_refused_action_is_409_with_the_chat_reason_and_changes_nothing(world, sim):
+    app, client, tokens = world
+    branch = bearer(tokens["baiyi-b1"])
+    before = len(sim.posts)
+    refused = await client.post("/api/tickets/1/resolve", headers=branch, json={"note": "x"})
+    assert refused.status_code == 409
+    assert refused.json()["detail"] == "抱歉，#1 由 邱煥武 处理，只有接单人可以办结。"
+    assert sim.posts[before:] == []
+    assert (await client.get("/api/tickets/1", headers=branch)).json()["status"] == "claimed"
+
+
+async def test_escalate_dispatch_and_transfer_through_the_api(world, sim):
+    app, client, tokens = world
+    grid, village = bearer(tokens["shibalong-1"]), bearer(tokens["baiyi"])
+    escalated = await client.post("/api/tickets/2/escalate", headers=grid, json={"note": "需要协调"})
+    assert escalated.json()["escalation_level"] == 1
+    assert sim.posts[-1].room == "baiyi-b1@chatroom" and sim.posts[-1].text.startswith("【吹哨】#2")
+    dispatched = await client.post("/api/tickets/2/dispatch", headers=village,
+                                   json={"to": "wxid_zhou_min"})
+    assert dispatched.status_code == 200 and dispatched.json()["assignee_name"] == "周敏"
+    unknown = await client.post("/api/tickets/2/dispatch", headers=village, json={"to": "wxid_x"})
+    assert unknown.status_code == 409 and unknown.json()["detail"] == "找不到 @wxid_x，请核对名字。"
+    # A micro-grid token may not dispatch (only heads above may).
+    assert (await client.post("/api/tickets/1/dispatch", headers=grid,
+                              json={"to": "wxid_zhou_min"})).status_code == 409

@@ -1,0 +1,156 @@
+"""`POST /api/tickets/{number}/…`: the chat actions, done by an API user.
+
+Each goes through the same transition of `flows.lifecycle` as its chat command, is recorded as an
+event with the token's holder as actor, and posts the same notice in the ticket's group. A refusal
+(not allowed, already closed, …) is 409 with the reason the chat would have given, and changes
+nothing. The caller acts with the rights of a head of the token's node over its subtree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException
+from pydantic import BaseModel, Field
+from sqlmodel import Session, select
+
+from api.auth import caller, not_found, the_bot
+from api.schemas import TicketOut
+from api.tokens import Principal
+from bot.dispatch import apply_outcome, heads_of, write_post
+from bot.runtime import Bot
+from flows import lifecycle, texts
+from flows.config import Member
+from flows.escalation import current_node, escalated_nodes, next_node
+from flows.lifecycle import Actor, Outcome, Role, Target
+from flows.roles import may_handle
+from models.tables import Ticket
+
+router = APIRouter(prefix="/api/tickets", tags=["actions"])
+
+
+class Note(BaseModel):
+    note: str = Field("", description="Free text: the progress, the result, the reason.")
+
+
+class Handover(BaseModel):
+    to: str = Field(description="Member id of the head or deputy to hand the ticket to.")
+
+
+class Rating(BaseModel):
+    rating: Literal["满意", "基本满意", "不满意"]
+    comment: str = ""
+
+
+def roles_of(bot: Bot, principal: Principal, ticket: Ticket, on_behalf: bool) -> frozenset[Role]:
+    """An API user acts as a head of its token's node."""
+    roles = {Role.IN_SCOPE}
+    if principal.node_id == ticket.node_id:
+        roles.add(Role.GRID_HEAD)
+    elif ticket.node_id in bot.network and principal.node_id in {
+            node.id for node in bot.network.ancestors(ticket.node_id)}:
+        roles.add(Role.SUPERIOR)
+    if ticket.node_id in bot.network and principal.node_id in {
+            node.id for node in escalated_nodes(bot.network, ticket)}:
+        roles.add(Role.ESCALATED_TO)
+    if ticket.assignee_id == principal.actor_id:
+        roles.add(Role.HANDLER)
+    if on_behalf:
+        roles.add(Role.REPORTER)   # 评价 on behalf of a resident who rated by phone or in person
+    return frozenset(roles)
+
+
+def target(bot: Bot, ticket: Ticket, member_id: str) -> Target:
+    name = bot.network.member_name(member_id)
+    if name is None:
+        return Target(None, problem=texts.UNKNOWN_MEMBER.format(name=member_id))
+    return Target(Member(id=member_id, name=name),
+                  may_handle=may_handle(bot.network, ticket, member_id))
+
+
+Transition = Callable[[Bot, Session, Ticket, Actor], Outcome]
+
+
+def act(bot: Bot, principal: Principal, number: int, transition: Transition,
+        on_behalf: bool = False) -> TicketOut:
+    now = bot.clock()
+    with bot.db.session() as session:
+        ticket = session.exec(select(Ticket).where(Ticket.id == number).with_for_update()).first()
+        if ticket is None or ticket.node_id not in principal.subtree:
+            raise not_found(f"ticket #{number}")
+        actor = Actor(principal.actor_id, principal.name,
+                      roles_of(bot, principal, ticket, on_behalf))
+        outcome = transition(bot, session, ticket, actor)
+        if not outcome.accepted:
+            refusal = outcome.replies[0].text if outcome.replies else "not allowed"
+            raise HTTPException(409, refusal)
+        apply_outcome(session, ticket, actor, outcome, now, None, bot.config.policy)
+        for reply in outcome.replies:
+            write_post(session, reply, ticket.group_room, None, now)
+        session.flush()
+        result = TicketOut.of(ticket, bot.network, now,
+                              masked=not bot.network.is_microgrid(principal.node_id))
+    return result
+
+
+Caller = Annotated[Principal, Depends(caller)]
+TheBot = Annotated[Bot, Depends(the_bot)]
+RESPONSES = {404: {"description": "No such ticket in my subtree"},
+             409: {"description": "Refused; the detail says why, as the chat would"}}
+
+
+async def done(bot: Bot, result: TicketOut) -> TicketOut:
+    await bot.deliver()  # the notices go out now, as after a chat command
+    return result
+
+
+@router.post("/{number}/claim", response_model=TicketOut, responses=RESPONSES, summary="接单")
+async def claim(number: int, bot: TheBot, principal: Caller) -> TicketOut:
+    return await done(bot, act(bot, principal, number,
+                               lambda b, s, t, a: lifecycle.claim(t, a, b.clock())))
+
+
+@router.post("/{number}/progress", response_model=TicketOut, responses=RESPONSES, summary="进展")
+async def progress(number: int, body: Note, bot: TheBot, principal: Caller) -> TicketOut:
+    return await done(bot, act(bot, principal, number,
+                               lambda b, s, t, a: lifecycle.note_progress(t, a, body.note.strip())))
+
+
+@router.post("/{number}/resolve", response_model=TicketOut, responses=RESPONSES, summary="办结")
+async def resolve(number: int, body: Note, bot: TheBot, principal: Caller) -> TicketOut:
+    return await done(bot, act(bot, principal, number,
+                               lambda b, s, t, a: lifecycle.resolve(t, a, body.note.strip(), b.clock())))
+
+
+@router.post("/{number}/return", response_model=TicketOut, responses=RESPONSES, summary="退单")
+async def give_back(number: int, body: Note, bot: TheBot, principal: Caller) -> TicketOut:
+    return await done(bot, act(bot, principal, number, lambda b, s, t, a: lifecycle.give_back(
+        t, a, body.note.strip(), heads_of(b.dispatcher, t))))
+
+
+@router.post("/{number}/transfer", response_model=TicketOut, responses=RESPONSES, summary="转派")
+async def transfer(number: int, body: Handover, bot: TheBot, principal: Caller) -> TicketOut:
+    return await done(bot, act(bot, principal, number, lambda b, s, t, a: lifecycle.transfer(
+        t, a, target(b, t, body.to))))
+
+
+@router.post("/{number}/dispatch", response_model=TicketOut, responses=RESPONSES, summary="派单")
+async def dispatch(number: int, body: Handover, bot: TheBot, principal: Caller) -> TicketOut:
+    return await done(bot, act(bot, principal, number, lambda b, s, t, a: lifecycle.dispatch(
+        t, a, target(b, t, body.to), b.clock())))
+
+
+@router.post("/{number}/escalate", response_model=TicketOut, responses=RESPONSES, summary="吹哨")
+async def escalate(number: int, body: Note, bot: TheBot, principal: Caller) -> TicketOut:
+    return await done(bot, act(bot, principal, number, lambda b, s, t, a: lifecycle.blow_whistle(
+        t, a, body.note.strip(), current_node(b.network, t), next_node(b.network, t))))
+
+
+@router.post("/{number}/rate", response_model=TicketOut, responses=RESPONSES,
+             summary="评价, on behalf of the resident")
+async def rate(number: int, body: Rating, bot: TheBot, principal: Caller) -> TicketOut:
+    text = f"{body.rating} {body.comment.strip()}".strip()
+    return await done(bot, act(bot, principal, number,
+                               lambda b, s, t, a: lifecycle.rate(t, a, text, b.clock()),
+                               on_behalf=True))
