@@ -20,6 +20,16 @@ CATEGORY_NAMES = {
     "suggestion": "意见建议",
 }
 
+# The usual level codes of config.yaml, for pages and charts; another code is shown as written.
+LEVEL_NAMES = {
+    "city": "市",
+    "county": "县(市)",
+    "township": "乡镇(街道)",
+    "village": "村(社区)",
+    "branch": "党支部",
+    "microgrid": "微网格",
+}
+
 STATUS_NAMES = {
     "open": "待接单",
     "claimed": "处理中",

@@ -1,0 +1,185 @@
+"""The dashboard: server-rendered pages over the same data and rules as the API.
+
+Log in with a token (kept in an HTTP-only cookie); see the open tickets of my subtree grouped by
+urgency, oldest first, overdue ones in red; open a ticket for its history and claim it; a small
+chart of open and overdue tickets by level, drawn here as SVG (no script, no build step).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from html import escape
+from pathlib import Path
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlmodel import select
+
+from api import actions
+from api.tokens import Principal, principal_for
+from bot.runtime import Bot
+from flows import lifecycle, texts
+from flows.digests import mask_name, mask_phones
+from flows.escalation import ACTIVE_STATUSES, current_node, format_chinese_duration
+from flows.overview import satisfaction_text
+from models.tables import Ticket, TicketEvent
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+COOKIE = "gridbot_token"
+
+
+def _bot(request: Request) -> Bot:
+    return request.app.state.bot
+
+
+def _principal(request: Request) -> Principal | None:
+    token = request.cookies.get(COOKIE)
+    return principal_for(_bot(request).db, _bot(request).network, token) if token else None
+
+
+def _page(request: Request, name: str, principal: Principal | None, status_code: int = 200,
+          **context) -> HTMLResponse:
+    bot = _bot(request)
+    scope = bot.network.node(principal.node_id).name if principal else ""
+    flash = request.query_params.get("flash")
+    return templates.TemplateResponse(request, name, {
+        "principal": principal, "scope_name": scope, "flash": flash,
+        "flash_error": request.query_params.get("error") == "1", **context},
+        status_code=status_code)
+
+
+def _row(bot: Bot, ticket: Ticket, now: datetime, masked: bool) -> dict:
+    where = current_node(bot.network, ticket) if ticket.node_id in bot.network else None
+    head = lifecycle.headline(ticket)
+    return {
+        "number": ticket.id, "urgent": ticket.urgent, "status": ticket.status,
+        "status_name": texts.STATUS_NAMES[ticket.status], "category_name": head["category"],
+        "location": texts.location_text(ticket.building, ticket.unit, ticket.floor,
+                                        None if masked else ticket.room),
+        "description": mask_phones(ticket.text) if masked else ticket.text,
+        "reporter_name": mask_name(ticket.reporter_name) if masked else ticket.reporter_name,
+        "assignee_name": ticket.assignee_name,
+        "where": where.name if where else ticket.node_id,
+        "age": format_chinese_duration(now - ticket.created_at),
+        "overdue": ticket.deadline_at is not None and now > ticket.deadline_at
+        and ticket.status in ACTIVE_STATUSES,
+    }
+
+
+def bar_chart(rows: list[tuple[str, int, int]]) -> str:
+    """Open and overdue tickets per level as a small horizontal SVG bar chart."""
+    width, bar, gap, label = 360, 14, 10, 70
+    top = max([opened for _, opened, _ in rows] + [1])
+    height = len(rows) * (2 * bar + gap) + 30
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width + label + 40}" '
+             f'height="{height}" role="img" aria-label="各级待办与超期">',
+             '<text x="0" y="12" font-size="12">■ 待办 <tspan fill="#b91c1c">■ 超期</tspan></text>']
+    for index, (name, opened, overdue) in enumerate(rows):
+        y = 24 + index * (2 * bar + gap)
+        parts.append(f'<text x="0" y="{y + bar}" font-size="12">{escape(name)}</text>')
+        for offset, value, colour in ((0, opened, "#52606d"), (bar, overdue, "#b91c1c")):
+            length = int(width * value / top)
+            parts.append(f'<rect x="{label}" y="{y + offset}" width="{length}" height="{bar - 2}" '
+                         f'fill="{colour}"/><text x="{label + length + 4}" y="{y + offset + bar - 4}" '
+                         f'font-size="11">{value}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request) -> Response:
+    principal = _principal(request)
+    if principal is None:
+        return _page(request, "login.html", None)
+    bot = _bot(request)
+    now = bot.clock()
+    masked = not bot.network.is_microgrid(principal.node_id)
+    with bot.db.session() as session:
+        active = session.exec(select(Ticket).where(
+            Ticket.node_id.in_(principal.subtree),  # type: ignore[attr-defined]
+            Ticket.status.in_(ACTIVE_STATUSES)).order_by(Ticket.created_at)).all()  # type: ignore[attr-defined]
+        ratings = Counter(note.split(" ", 1)[0] for note in session.exec(
+            select(TicketEvent.note).join(Ticket, Ticket.id == TicketEvent.ticket_id)  # type: ignore[arg-type]
+            .where(Ticket.node_id.in_(principal.subtree), TicketEvent.kind == "rated",  # type: ignore[attr-defined]
+                   TicketEvent.at >= now - timedelta(days=30))).all() if note)
+    rows = [_row(bot, t, now, masked) for t in active]
+    by_level: dict[str, list[int]] = {}
+    for ticket, row in zip(active, rows):
+        if ticket.node_id not in bot.network:
+            continue
+        level = current_node(bot.network, ticket).level
+        counts = by_level.setdefault(level, [0, 0])
+        counts[0] += 1
+        counts[1] += row["overdue"]
+    levels = bot.config.levels
+    chart = bar_chart([(texts.LEVEL_NAMES.get(level, level), *by_level.get(level, [0, 0])) for level in
+                       levels[levels.index(bot.network.node(principal.node_id).level):]])
+    groups = [{"title": "紧急", "tickets": [r for r in rows if r["urgent"]]},
+              {"title": "一般", "tickets": [r for r in rows if not r["urgent"]]}]
+    return _page(request, "home.html", principal, groups=groups, open_count=len(rows),
+                 overdue_count=sum(r["overdue"] for r in rows), chart=chart,
+                 ratings={r: ratings.get(r, 0) for r in ("满意", "基本满意", "不满意")},
+                 satisfaction=satisfaction_text(ratings))
+
+
+@router.post("/login")
+def login(request: Request, token: str = Form("")) -> Response:
+    if principal_for(_bot(request).db, _bot(request).network, token.strip()) is None:
+        return _page(request, "login.html", None, status_code=401,
+                     flash="令牌无效或已停用，请核对。", flash_error=True)
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/logout")
+def logout() -> Response:
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@router.get("/tickets/{number}", response_class=HTMLResponse)
+def ticket_page(number: int, request: Request) -> Response:
+    principal = _principal(request)
+    if principal is None:
+        return RedirectResponse("/", status_code=303)
+    bot = _bot(request)
+    with bot.db.session() as session:
+        ticket = session.get(Ticket, number)
+        if ticket is None or ticket.node_id not in principal.subtree:
+            return _page(request, "base.html", principal,
+                         status_code=404, flash=f"没有找到 #{number}。", flash_error=True)
+        events = session.exec(select(TicketEvent).where(TicketEvent.ticket_id == number)
+                              .order_by(TicketEvent.id)).all()
+    zone = ZoneInfo(bot.config.policy.timezone)
+    masked = not bot.network.is_microgrid(principal.node_id)
+    return _page(request, "ticket.html", principal, t=_row(bot, ticket, bot.clock(), masked),
+                 events=[{"time": e.at.astimezone(zone).strftime(texts.TIME_FORMAT),
+                          "kind_name": texts.EVENT_NAMES.get(e.kind, e.kind),
+                          "actor_name": e.actor_name,
+                          "note": mask_phones(e.note) if masked and e.note else e.note}
+                         for e in events])
+
+
+@router.post("/tickets/{number}/claim")
+async def claim_from_page(number: int, request: Request) -> Response:
+    principal = _principal(request)
+    if principal is None:
+        return RedirectResponse("/", status_code=303)
+    bot = _bot(request)
+    try:
+        actions.act(bot, principal, number,
+                    lambda b, s, t, a: lifecycle.claim(t, a, b.clock()))
+    except HTTPException as refused:
+        return RedirectResponse(f"/tickets/{number}?error=1&flash={quote(str(refused.detail))}",
+                                status_code=303)
+    await bot.deliver()
+    return RedirectResponse(f"/tickets/{number}?flash={quote('已接单，通知已发到群里。')}",
+                            status_code=303)

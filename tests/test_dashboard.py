@@ -1,0 +1,103 @@
+"""The dashboard in a real headless Chromium (Debian's package, driven by Playwright): log in,
+see a ticket created through chat, claim it from the page, see the notice posted in the group."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from api.app import create_app
+from api.tokens import create_token
+
+from conftest import START
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+GRID, HEAD, RESIDENT = "shibalong-1@chatroom", "wxid_qiu_huanwu", "wxid_resident_zhang"
+# Where the screenshot goes: $GRIDBOT_ARTIFACTS, else the test's temporary folder.
+ARTIFACTS_ENV = "GRIDBOT_ARTIFACTS"
+
+if CHROMIUM is None:
+    message = "Chromium is not installed (apt-get install chromium) — .ci/run installs it"
+    if os.environ.get("GRIDBOT_REQUIRE_BROWSER"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message, allow_module_level=True)
+
+from playwright.async_api import async_playwright  # noqa: E402 - only with a browser present
+
+
+class Server:
+    """The bot's app served by uvicorn on 127.0.0.1 in a thread, as `gridbot run` serves it."""
+
+    def __init__(self, app) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
+                                                    log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.02)
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+async def test_log_in_see_a_chat_ticket_claim_it_and_the_group_hears(sim, db, network, clock,
+                                                                     tmp_path):
+    await sim.say(GRID, RESIDENT, "下单 4号楼二单元4楼的灯不亮", name="张阿姨")
+    await sim.say(GRID, RESIDENT, "下单 7栋电梯困人了，快来人", name="李大爷")
+    clock.advance(hours=3)  # #1 is now past its 2-hour claim timer
+    token = create_token(db, network, "shibalong-1", "邱煥武（后台）", START)
+    artifacts = Path(os.environ.get(ARTIFACTS_ENV) or tmp_path)
+    artifacts.mkdir(parents=True, exist_ok=True)
+
+    with Server(create_app(sim.bot)) as base:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True,
+                args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                      "--disable-background-networking", "--disable-component-update",
+                      "--disable-sync"])
+            page = await browser.new_page(viewport={"width": 1100, "height": 800})
+            await page.goto(base + "/")
+            await page.fill("#token", "gb_wrong")
+            await page.click("button[type=submit]")
+            assert "令牌无效" in await page.text_content("[role=status]")
+
+            await page.fill("#token", token)
+            await page.click("button[type=submit]")
+            await page.wait_for_selector("text=待办 2 张")
+            row = page.locator("tr", has_text="#1")
+            assert "overdue" in (await row.get_attribute("class"))          # red: past its timer
+            assert "4号楼2单元4楼" in await row.text_content()
+            urgent_table = page.locator("h2:has-text('紧急') + table")
+            assert "#2" in await urgent_table.text_content()
+            assert await page.locator("svg[role=img]").count() == 1          # the chart
+            await page.screenshot(path=str(artifacts / "dashboard.png"), full_page=True)
+
+            await page.click("a:text('#1')")
+            await page.wait_for_selector("text=处理记录")
+            assert await page.text_content("#status") == "待接单"
+            await page.click("button:text('接单')")
+            await page.wait_for_selector("text=已接单，通知已发到群里。")
+            assert await page.text_content("#status") == "处理中"
+            assert "接单" in await page.locator("table").last.text_content()
+            await page.screenshot(path=str(artifacts / "ticket.png"), full_page=True)
+            await browser.close()
+
+    notice = [p for p in sim.posts if p.text == "#1 已由 邱煥武（后台） 接单，正在处理。"]
+    assert len(notice) == 1 and notice[0].room == GRID and notice[0].mentions == (RESIDENT,)
