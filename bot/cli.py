@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from bot.operator_cli import network_app, tickets_app
 from flows.config import ConfigError, GridConfig, load_config
 
 CONFIG_ENV = "GRIDBOT_CONFIG"
@@ -26,6 +27,8 @@ token_app = typer.Typer(help="Bearer tokens of the operators' API.", no_args_is_
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
+app.add_typer(tickets_app, name="tickets")
+app.add_typer(network_app, name="network")
 
 ConfigOption = typer.Option(None, "--config", "-c", help="config.yaml to use "
                             f"(default: ${CONFIG_ENV} or ./config.yaml).")

@@ -199,3 +199,36 @@ def test_parse_report_on_a_small_labelled_file(tmp_path):
     assert "category: expected 'repair', got 'sanitation' — 下单 5栋楼道脏" in result.stdout
     missing = gridbot("parse", "--report", "--data", str(tmp_path / "none.jsonl"))
     assert missing.returncode == 2 and missing.stderr.startswith("cannot read the labelled data")
+
+
+def test_operator_commands_tickets_network_and_tokens(tmp_path):
+    db = f"sqlite:///{tmp_path / 'ops.sqlite3'}"
+    gridbot("chat", "--config", CONFIG, "--db", db, stdin=jsonl(
+        message("o1", "下单 4号楼二单元4楼的灯不亮"),
+        message("o2", "下单 2栋漏水", room="hehua-1@chatroom"),
+        message("o3", "接单", sender="wxid_qiu_huanwu")))
+    listed = gridbot("tickets", "list", "--config", CONFIG, "--db", db)
+    assert listed.returncode == 0 and listed.stderr.strip() == "2 of 2 ticket(s)"
+    assert listed.stdout.splitlines()[0].startswith("#2 ")
+    claimed = gridbot("tickets", "list", "--status", "claimed", "--node", "baiyi",
+                      "--config", CONFIG, "--db", db)
+    assert [line.split()[0] for line in claimed.stdout.splitlines()] == ["#1"]
+    shown = gridbot("tickets", "show", "1", "--config", CONFIG, "--db", db)
+    assert [line.split()[2] for line in shown.stdout.splitlines()[3:]] == ["提交", "接单"]
+    assert gridbot("tickets", "show", "99", "--config", CONFIG, "--db", db).returncode == 2
+    assert gridbot("tickets", "list", "--node", "nowhere", "--config", CONFIG,
+                   "--db", db).returncode == 2
+    exported = gridbot("tickets", "export", "--config", CONFIG, "--db", db)
+    rows = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert [row["id"] for row in rows] == [1, 2] and "2 ticket(s) exported" in exported.stderr
+    tree = gridbot("network", "show", "--config", CONFIG, "--db", db).stdout.splitlines()
+    assert tree[0] == "集里街道 (jili, township, 陈洁)"
+    assert "      石坝垅小区第一微网格 (shibalong-1, microgrid, 邱煥武)  待办 1" in tree
+    token = gridbot("token", "create", "--node", "baiyi", "--name", "李文华", "--config", CONFIG,
+                    "--db", db)
+    assert token.returncode == 0 and token.stdout.startswith("gb_")
+    again = gridbot("token", "create", "--node", "baiyi", "--name", "李文华", "--config", CONFIG,
+                    "--db", db)
+    assert again.returncode == 2 and "exists" in again.stderr
+    assert gridbot("token", "revoke", "--name", "李文华", "--db", db).returncode == 0
+    assert gridbot("token", "revoke", "--name", "李文华", "--db", db).returncode == 2

@@ -1,0 +1,151 @@
+"""`gridbot tickets …` and `gridbot network show`: the operators' view from the shell.
+
+Output is plain text for people; `tickets export` writes JSON Lines for tools, with a progress bar
+on stderr while it reads a large table.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from sqlmodel import func, select
+
+from flows import texts
+from flows.escalation import ACTIVE_STATUSES, current_node
+from flows.network import Network
+from models.tables import Status, Ticket, TicketEvent
+
+tickets_app = typer.Typer(help="Look at tickets.", no_args_is_help=True)
+network_app = typer.Typer(help="Look at the network.", no_args_is_help=True)
+
+EXPORT_BATCH = 1000
+
+
+def _setup(config: Path | None, db: str | None):
+    from bot.cli import _config, _database
+
+    grid = _config(config)
+    return grid, Network(grid), _database(db)
+
+
+def _line(ticket: Ticket, network: Network, now: datetime) -> str:
+    where = current_node(network, ticket).name if ticket.node_id in network else ticket.node_id
+    late = " 超期" if ticket.status in ACTIVE_STATUSES and ticket.deadline_at and now > ticket.deadline_at else ""
+    return (f"#{ticket.id:<6} {texts.STATUS_NAMES[ticket.status]:<6} "
+            f"{'紧急 ' if ticket.urgent else ''}{texts.CATEGORY_NAMES.get(ticket.category, ticket.category)} "
+            f"{texts.location_text(ticket.building, ticket.unit, ticket.floor, ticket.room)} "
+            f"{ticket.text[:30]} [{where}]{late}")
+
+
+ConfigOption = typer.Option(None, "--config", "-c", help="config.yaml to use.")
+DbOption = typer.Option(None, "--db", help="Database URL.")
+
+
+@tickets_app.command("list")
+def list_tickets(node: str | None = typer.Option(None, help="Only this node's subtree."),
+                 status: list[Status] = typer.Option([], help="Only these statuses (repeatable)."),
+                 overdue: bool = typer.Option(False, "--overdue", help="Only overdue tickets."),
+                 limit: int = typer.Option(50, min=1, help="At most this many, newest first."),
+                 config: Path | None = ConfigOption, db: str | None = DbOption) -> None:
+    """List tickets, newest first."""
+    grid, network, database = _setup(config, db)
+    if node is not None and node not in network:
+        typer.echo(f"no node {node!r} in the network", err=True)
+        raise typer.Exit(2)
+    now = datetime.now(timezone.utc)
+    filters = []
+    if node:
+        filters.append(Ticket.node_id.in_(network.subtree_ids(node)))  # type: ignore[attr-defined]
+    if status:
+        filters.append(Ticket.status.in_(status))  # type: ignore[attr-defined]
+    if overdue:
+        filters += [Ticket.status.in_(ACTIVE_STATUSES), Ticket.deadline_at < now]  # type: ignore[attr-defined,operator]
+    with database.session() as session:
+        total = session.exec(select(func.count()).select_from(Ticket).where(*filters)).one()
+        rows = session.exec(select(Ticket).where(*filters).order_by(Ticket.id.desc())  # type: ignore[union-attr]
+                            .limit(limit)).all()
+    database.dispose()
+    for ticket in rows:
+        typer.echo(_line(ticket, network, now))
+    typer.echo(f"{len(rows)} of {total} ticket(s)", err=True)
+
+
+@tickets_app.command("show")
+def show_ticket(number: int = typer.Argument(..., help="The ticket number (#N)."),
+                config: Path | None = ConfigOption, db: str | None = DbOption) -> None:
+    """One ticket and its history."""
+    grid, network, database = _setup(config, db)
+    zone = ZoneInfo(grid.policy.timezone)
+    with database.session() as session:
+        ticket = session.get(Ticket, number)
+        events = session.exec(select(TicketEvent).where(TicketEvent.ticket_id == number)
+                              .order_by(TicketEvent.id)).all()
+    database.dispose()
+    if ticket is None:
+        typer.echo(f"no ticket #{number}", err=True)
+        raise typer.Exit(2)
+    typer.echo(_line(ticket, network, datetime.now(timezone.utc)))
+    typer.echo(f"reporter: {ticket.reporter_name}   handler: {ticket.assignee_name or '-'}")
+    typer.echo(ticket.text)
+    for event in events:
+        note = f"  {event.note}" if event.note else ""
+        typer.echo(f"  {event.at.astimezone(zone):%Y-%m-%d %H:%M}  "
+                   f"{texts.EVENT_NAMES.get(event.kind, event.kind)}  {event.actor_name}{note}")
+
+
+@tickets_app.command("export")
+def export_tickets(output: Path | None = typer.Option(None, "--output", "-o",
+                                                      help="File to write (default: stdout)."),
+                   config: Path | None = ConfigOption, db: str | None = DbOption) -> None:
+    """Every ticket as JSON Lines, oldest first, with a progress bar on stderr."""
+    grid, network, database = _setup(config, db)
+    out = output.open("w", encoding="utf-8") if output else sys.stdout
+    written = 0
+    with database.session() as session:
+        total = session.exec(select(func.count()).select_from(Ticket)).one()
+    with Progress(transient=True, console=Console(stderr=True)) as progress:
+        task = progress.add_task("exporting tickets", total=total)
+        last_id = 0
+        while True:
+            with database.session() as session:
+                batch = session.exec(select(Ticket).where(Ticket.id > last_id)
+                                     .order_by(Ticket.id).limit(EXPORT_BATCH)).all()
+            if not batch:
+                break
+            for ticket in batch:
+                out.write(json.dumps(ticket.model_dump(mode="json", warnings=False),
+                                      ensure_ascii=False) + "\n")
+            written += len(batch)
+            last_id = batch[-1].id
+            progress.update(task, advance=len(batch))
+    if output:
+        out.close()
+    database.dispose()
+    typer.echo(f"{written} ticket(s) exported", err=True)
+
+
+@network_app.command("show")
+def show_network(config: Path | None = ConfigOption, db: str | None = DbOption) -> None:
+    """The network as a tree, with the open tickets standing at each node."""
+    grid, network, database = _setup(config, db)
+    with database.session() as session:
+        active = session.exec(select(Ticket).where(
+            Ticket.status.in_(ACTIVE_STATUSES))).all()  # type: ignore[attr-defined]
+    database.dispose()
+    open_at = Counter(current_node(network, t).id for t in active if t.node_id in network)
+
+    def walk(node, depth: int) -> None:
+        count = f"  待办 {open_at[node.id]}" if open_at[node.id] else ""
+        typer.echo(f"{'  ' * depth}{node.name} ({node.id}, {node.level}, {node.head.name}){count}")
+        for child in node.children:
+            walk(child, depth + 1)
+
+    walk(grid.network, 0)
