@@ -207,3 +207,17 @@ async def test_escalate_dispatch_and_transfer_through_the_api(world, sim):
     # A micro-grid token may not dispatch (only heads above may).
     assert (await client.post("/api/tickets/1/dispatch", headers=grid,
                               json={"to": "wxid_zhou_min"})).status_code == 409
+
+
+async def test_readyz_says_what_is_missing(world, sim):
+    app, client, tokens = world
+
+    class Health:
+        connected, last_event_at, reconnects = False, None, 3
+
+    sim.health = Health()  # the simulator standing in for a transport that lost its gateway
+    response = await client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "not ready", "detail": ["transport: not connected"]}
+    health = (await client.get("/api/transport", headers=bearer(tokens["jili"]))).json()
+    assert health["connected"] is False and health["reconnects"] == 3
