@@ -21,10 +21,14 @@ _SEPARATORS = r"\s:：,，、"
 # Someone replying in WeChat often starts with "@网格小助手 " (the name, then U+2005 or a space).
 _LEADING_MENTIONS = r"(?:@[^\s@]{1,32}\s+)*"
 _KEYWORD_ALT = "|".join(KEYWORDS)
+# Residents often type `下单楼道灯坏了` with no space; but `下单了吗`, `下单的米`, `下单员` use 下单
+# as a word of a sentence. After 下单, a Chinese character that cannot start such a sentence
+# tail starts the description.
+_SENTENCE_TAIL = "了的吗呢吧啊呀么嘛啦哦喔员子人量时后前过完成还就都也没不要去来给得地着和与跟买卖"
 _COMMAND = re.compile(
     rf"^\s*{_LEADING_MENTIONS}"
     rf"(?:【(?P<bracketed>{_KEYWORD_ALT})】|[#＃]?(?P<plain>{_KEYWORD_ALT})"
-    rf"(?=$|[{_SEPARATORS}#＃第0-9０-９]))"
+    rf"(?=$|[{_SEPARATORS}#＃第0-9０-９])|[#＃]?(?P<glued>下单)(?=[\u4e00-\u9fff])(?![{_SENTENCE_TAIL}]))"
     rf"[{_SEPARATORS}]*(?P<rest>.*)\Z",
     re.DOTALL,
 )
@@ -56,7 +60,7 @@ def recognize(text: str) -> CommandText | None:
     match = _COMMAND.match(text)
     if match is None:
         return None
-    keyword = match.group("bracketed") or match.group("plain")
+    keyword = match.group("bracketed") or match.group("plain") or match.group("glued")
     return CommandText(keyword=keyword, rest=match.group("rest").strip())
 
 

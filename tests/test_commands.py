@@ -20,6 +20,8 @@ from flows.commands import (find_ticket_reference, mentioned_names, rating_reply
     ("接单", "接单", ""),
     ("@邱煥武\u2005接单", "接单", ""),
     ("办结＃12 已修好", "办结", "＃12 已修好"),
+    ("下单楼道灯坏了", "下单", "楼道灯坏了"),          # typed with no space at all
+    ("#下单小区门口积水", "下单", "小区门口积水"),
 ])
 def test_recognized(text, keyword, rest):
     command = recognize(text)
@@ -30,6 +32,7 @@ def test_recognized(text, keyword, rest):
 @pytest.mark.parametrize("text", [
     "收到", "谢谢网格长", "下单了吗？团购今晚截止", "我在拼多多下单了一个锅", "群里接龙下单",
     "接单了", "办结了吗", "", "   ",
+    "下单了下单了", "下单的米到了没", "下单员在吗", "下单买菜", "下单吧", "接单啦",
 ])
 def test_chatter_is_not_a_command(text):
     assert recognize(text) is None
