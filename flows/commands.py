@@ -24,7 +24,7 @@ _KEYWORD_ALT = "|".join(KEYWORDS)
 # Residents often type `下单楼道灯坏了` with no space; but `下单了吗`, `下单的米`, `下单员` use 下单
 # as a word of a sentence. After 下单, a Chinese character that cannot start such a sentence
 # tail starts the description.
-_SENTENCE_TAIL = "了的吗呢吧啊呀么嘛啦哦喔员子人量时后前过完成还就都也没不要去来给得地着和与跟买卖"
+_SENTENCE_TAIL = "了的吗呢吧啊呀么嘛啦哦喔员子量时后前过完成还就都也没不要去来给得地着买卖"
 _COMMAND = re.compile(
     rf"^\s*{_LEADING_MENTIONS}"
     rf"(?:【(?P<bracketed>{_KEYWORD_ALT})】|[#＃]?(?P<plain>{_KEYWORD_ALT})"

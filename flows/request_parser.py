@@ -67,7 +67,7 @@ class LexiconError(ValueError):
 
 
 _LIST_SECTIONS = ("question", "urgent", "not_urgent", "negations", "neutral")
-_SCALAR_SECTIONS = ("priority", "fallback", "question_fallback")
+_SCALAR_SECTIONS = ("priority", "fallback", "question_fallback", "weights")
 _DEFAULT_FILE = "lexicon.yaml"
 
 
@@ -109,6 +109,7 @@ class Lexicon:
     not_urgent: tuple[str, ...] = ()
     negations: tuple[str, ...] = ()
     neutral: tuple[str, ...] = ()
+    weights: Mapping[str, float] = field(default_factory=dict)  # per category; 1 when not given
     _category_of: Mapping[str, str | None] = field(init=False, repr=False)
     _rank: Mapping[str, int] = field(init=False, repr=False)
     _scan: re.Pattern[str] = field(init=False, repr=False)
@@ -139,7 +140,7 @@ class Lexicon:
         for word in set(self._scan.findall(text)):
             code = self._category_of[word]
             if code is not None:
-                scores[code] = scores.get(code, 0) + 1
+                scores[code] = scores.get(code, 0) + self.weights.get(code, 1)
         if not scores:
             return self.question_fallback if self._question.search(text) else self.fallback
         return min(scores, key=lambda code: (-scores[code], self._rank[code]))
@@ -198,10 +199,17 @@ def _lexicon_from(data: Any) -> Lexicon:
     for name in ("fallback", "question_fallback"):
         if data.get(name) not in CATEGORIES:
             problems.append(f"{name}: one of {', '.join(CATEGORIES)} expected")
+    weights = data.get("weights") or {}
+    if not isinstance(weights, Mapping) or any(
+            code not in CATEGORIES or isinstance(w, bool) or not isinstance(w, int | float) or w <= 0
+            for code, w in weights.items()):
+        problems.append("weights: a mapping of category code to a positive number expected")
+        weights = {}
     if problems:
         raise LexiconError("\n".join(problems))
     return Lexicon(categories=MappingProxyType(categories), priority=tuple(priority),
-                   fallback=data["fallback"], question_fallback=data["question_fallback"], **lists)
+                   fallback=data["fallback"], question_fallback=data["question_fallback"],
+                   weights=MappingProxyType(dict(weights)), **lists)
 
 
 def _extended(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -274,7 +282,7 @@ _BUILDING = re.compile(
 _UNIT = re.compile(rf"{_START}(?:第\s*)?(?P<n>[0-9]{{1,2}}|{_CN})\s*单元")
 # 六楼以上 and 6层高 describe a building, not a place in it; 负一层 and 地下二层 are car parks.
 _FLOOR = re.compile(
-    rf"{_START}(?<![负下])(?P<n>[0-9]{{1,2}}|{_CN})\s*[楼层](?!\s*(?:以上|以下|以内|及以|高|左右))")
+    rf"{_START}(?<![负下了有盖])(?P<n>[0-9]{{1,2}}|{_CN})\s*[楼层](?!\s*(?:以上|以下|以内|及以|高|左右))")
 # building-unit-room, e.g. 2-1-302.
 _COMPACT = re.compile(
     r"(?<![0-9.:/\-])(?P<b>[0-9]{1,3})\s*-\s*(?P<u>[0-9]{1,2})\s*-\s*(?P<r>[0-9]{3,4})"
@@ -283,6 +291,8 @@ _COMPACT = re.compile(
 _NOT_A_ROOM_AFTER = (r"[.:/~\-]\s*[0-9]|[A-Za-z%]|元|块|角|毛|年|月|日|号|天|周|个|次|米|平|斤|克"
                      r"|公[里斤]|度|分|秒|点|时|岁|人|户|辆|只|条|路|线|万|千|百|多|余|名|位|家|间"
                      r"|张|台|部|件|份|期|届|班|级|倍|栋|幢|楼|层|单元|#|型|国道|省道")
+# `401家里` is a room with the home in it; `3家` counts households.
+_NOT_A_ROOM_AFTER = _NOT_A_ROOM_AFTER.replace("|家|", "|家(?![里中])|")
 # A room number is 3 or 4 digits, floor then door; 11-digit phones and 5-digit hotlines never fit.
 _ROOM = re.compile(
     r"(?<![0-9A-Za-z.:/#\-])(?<![0-9]\s)(?<![打拨])(?P<n>[1-9][0-9]{2,3})(?![0-9])"
