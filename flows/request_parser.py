@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from flows import category_model
 from flows.commands import request_description
 from flows.numerals import to_arabic
 
@@ -110,6 +111,8 @@ class Lexicon:
     negations: tuple[str, ...] = ()
     neutral: tuple[str, ...] = ()
     weights: Mapping[str, float] = field(default_factory=dict)  # per category; 1 when not given
+    # Guesses the category of a description with no keyword at all (flows.category_model).
+    model: Any = None
     _category_of: Mapping[str, str | None] = field(init=False, repr=False)
     _rank: Mapping[str, int] = field(init=False, repr=False)
     _scan: re.Pattern[str] = field(init=False, repr=False)
@@ -142,6 +145,8 @@ class Lexicon:
             if code is not None:
                 scores[code] = scores.get(code, 0) + self.weights.get(code, 1)
         if not scores:
+            if self.model is not None:
+                return self.model.predict(text)
             return self.question_fallback if self._question.search(text) else self.fallback
         return min(scores, key=lambda code: (-scores[code], self._rank[code]))
 
@@ -167,7 +172,7 @@ def _words(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
     return tuple(words)
 
 
-def _lexicon_from(data: Any) -> Lexicon:
+def _lexicon_from(data: Any, model: Any = None) -> Lexicon:
     """Validate raw lexicon data and compile it; every problem is reported, not only the first."""
     if not isinstance(data, Mapping):
         raise LexiconError("lexicon: a mapping expected")
@@ -209,7 +214,7 @@ def _lexicon_from(data: Any) -> Lexicon:
         raise LexiconError("\n".join(problems))
     return Lexicon(categories=MappingProxyType(categories), priority=tuple(priority),
                    fallback=data["fallback"], question_fallback=data["question_fallback"],
-                   weights=MappingProxyType(dict(weights)), **lists)
+                   weights=MappingProxyType(dict(weights)), model=model, **lists)
 
 
 def _extended(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -247,7 +252,7 @@ def _default_data() -> dict[str, Any]:
 
 @cache
 def _default_lexicon() -> Lexicon:
-    return _lexicon_from(_default_data())
+    return _lexicon_from(_default_data(), category_model.load())
 
 
 def load_lexicon(path: str | Path | None = None,
@@ -256,7 +261,9 @@ def load_lexicon(path: str | Path | None = None,
 
     `overrides` has the file's shape and only adds words, e.g.
     `{"categories": {"repair": ["不通风"]}, "urgent": ["冒黑烟"]}`. The shipped lexicon without
-    overrides is built once and shared. Raises `LexiconError` naming every problem.
+    overrides is built once and shared. The shipped category model (for descriptions with no
+    keyword) goes with the shipped lexicon, overrides or not; a lexicon file of one's own has its
+    `fallback` instead. Raises `LexiconError` naming every problem.
     """
     if path is None and not overrides:
         return _default_lexicon()
@@ -266,7 +273,8 @@ def load_lexicon(path: str | Path | None = None,
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         if not isinstance(data, Mapping):
             raise LexiconError(f"{path}: a mapping expected")
-    return _lexicon_from(_extended(data, overrides) if overrides else data)
+    model = category_model.load() if path is None else None
+    return _lexicon_from(_extended(data, overrides) if overrides else data, model)
 
 
 # -- location ------------------------------------------------------------------------------------
@@ -282,7 +290,7 @@ _BUILDING = re.compile(
 _UNIT = re.compile(rf"{_START}(?:第\s*)?(?P<n>[0-9]{{1,2}}|{_CN})\s*单元")
 # 六楼以上 and 6层高 describe a building, not a place in it; 负一层 and 地下二层 are car parks.
 _FLOOR = re.compile(
-    rf"{_START}(?<![负下了有盖])(?P<n>[0-9]{{1,2}}|{_CN})\s*[楼层](?!\s*(?:以上|以下|以内|及以|高|左右))")
+    rf"{_START}(?<![负下了有盖着])(?P<n>[0-9]{{1,2}}|{_CN})\s*[楼层](?!\s*(?:以上|以下|以内|及以|高|左右))")
 # building-unit-room, e.g. 2-1-302.
 _COMPACT = re.compile(
     r"(?<![0-9.:/\-])(?P<b>[0-9]{1,3})\s*-\s*(?P<u>[0-9]{1,2})\s*-\s*(?P<r>[0-9]{3,4})"

@@ -175,10 +175,10 @@ def test_parse_wants_exactly_one_mode():
 def test_parse_uses_the_configs_added_words(tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text((REPO / "config.yaml").read_text(encoding="utf-8")
-                      + "\nlexicon:\n  categories:\n    sanitation: [嘎嘣虫]\n", encoding="utf-8")
+                      + "\nlexicon:\n  categories:\n    suggestion: [嘎嘣虫]\n", encoding="utf-8")
     plain = json.loads(gridbot("parse", "下单 楼道里嘎嘣虫成群").stdout)
     added = json.loads(gridbot("parse", "--config", str(config), "下单 楼道里嘎嘣虫成群").stdout)
-    assert plain["category"] != "sanitation" and added["category"] == "sanitation"
+    assert plain["category"] != "suggestion" and added["category"] == "suggestion"
 
 
 def test_parse_report_on_a_small_labelled_file(tmp_path):
