@@ -83,9 +83,10 @@ async def deliver_pending(db: Database, transport: Transport,
                 continue
             try:
                 await transport.send(post)
-            except Exception:
+            except Exception as error:  # the transport says why; the post is kept either way
                 release(db, post.id)
-                log.warning("post %s not delivered yet; it stays in the outbox", post.id, exc_info=True)
+                log.warning("post %s not delivered yet (%s: %s); it stays in the outbox",
+                            post.id, type(error).__name__, error)
                 return sent
             mark_delivered(db, post.id, clock())
             sent += 1
