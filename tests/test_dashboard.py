@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from api.app import create_app
 from api.tokens import create_token
 
 from conftest import START
+from local_server import ServedApp
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 GRID, HEAD, RESIDENT = "shibalong-1@chatroom", "wxid_qiu_huanwu", "wxid_resident_zhang"
@@ -32,30 +29,6 @@ if CHROMIUM is None:
 from playwright.async_api import async_playwright  # noqa: E402 - only with a browser present
 
 
-class Server:
-    """The bot's app served by uvicorn on 127.0.0.1 in a thread, as `gridbot run` serves it."""
-
-    def __init__(self, app) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.02)
-        return f"http://127.0.0.1:{self.port}"
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
 async def test_log_in_see_a_chat_ticket_claim_it_and_the_group_hears(sim, db, network, clock,
                                                                      tmp_path):
     await sim.say(GRID, RESIDENT, "下单 4号楼二单元4楼的灯不亮", name="张阿姨")
@@ -65,7 +38,7 @@ async def test_log_in_see_a_chat_ticket_claim_it_and_the_group_hears(sim, db, ne
     artifacts = Path(os.environ.get(ARTIFACTS_ENV) or tmp_path)
     artifacts.mkdir(parents=True, exist_ok=True)
 
-    with Server(create_app(sim.bot)) as base:
+    with ServedApp(create_app(sim.bot)) as base:
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(
                 executable_path=CHROMIUM, headless=True,

@@ -6,16 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 from datetime import timedelta
 
 import httpx
 import pytest
-import uvicorn
 import yaml
 from fastapi import FastAPI, Request, Response
 from sqlmodel import func, select
@@ -28,6 +25,7 @@ from bot.webhook_transport import (SIGNATURE_HEADER, Backoff, DeliveryLoop, Webh
 from models.tables import InboundMessage, OutboundPost, Ticket
 
 from conftest import REPO
+from local_server import ServedApp, free_port
 
 SECRET = "s3cret-for-tests"
 GRID = "shibalong-1@chatroom"
@@ -56,29 +54,18 @@ class Receiver:
             self.received.append(json.loads(body))
             return Response(status_code=204)
 
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.served = ServedApp(app)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/callback"
+        return f"{self.served.base_url}/callback"
 
     def __enter__(self) -> Receiver:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the receiver did not start")
-            time.sleep(0.02)
+        self.served.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        self.served.__exit__(*exc)
 
 
 def signed(payload: dict, secret: str = SECRET) -> tuple[bytes, dict]:
@@ -179,9 +166,7 @@ async def test_every_post_arrives_once_in_order_after_failed_deliveries(api, db)
 
 
 async def test_posts_wait_in_the_outbox_while_the_callback_is_down(api, db):
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # nobody listens there
     client, loop = await api(f"http://127.0.0.1:{port}/callback")
     body, headers = signed(message("w1", "下单 4号楼二单元4楼的灯不亮"))
     assert (await client.post("/webhook/messages", content=body, headers=headers)).status_code == 200
@@ -197,9 +182,7 @@ def test_gridbot_run_with_the_webhook_transport(tmp_path):
         config["transport"] = {"kind": "webhook", "callback_url": receiver.url}
         path = tmp_path / "config.yaml"
         path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = free_port()
         process = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "run", "--config", str(path), "--port", str(port),
              "--db", f"sqlite:///{tmp_path / 'run.sqlite3'}"],
