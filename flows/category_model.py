@@ -14,6 +14,7 @@ import json
 import math
 import re
 from collections import Counter
+from operator import add
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from importlib import resources
@@ -37,18 +38,28 @@ class CategoryModel:
                  weights: Mapping[str, Sequence[float]], unseen: Sequence[float]) -> None:
         self.classes = tuple(classes)
         self.priors = tuple(priors)
-        self.weights = weights
+        self.weights = {feature: tuple(row) for feature, row in weights.items()}
         self.unseen = tuple(unseen)
 
-    def predict(self, text: str) -> str:
-        scores = list(self.priors)
+    def log_scores(self, text: str) -> list[float]:
+        scores = self.priors
+        weights = self.weights
         for feature in features(text):
-            row = self.weights.get(feature)
-            if row is None:
-                continue  # a feature never seen in training says nothing
-            for index, value in enumerate(row):
-                scores[index] += value
+            row = weights.get(feature)
+            if row is not None:  # a feature never seen in training says nothing
+                scores = tuple(map(add, scores, row))
+        return list(scores)
+
+    def predict(self, text: str) -> str:
+        scores = self.log_scores(text)
         return self.classes[max(range(len(scores)), key=scores.__getitem__)]
+
+    def probabilities(self, text: str) -> dict[str, float]:
+        scores = self.log_scores(text)
+        top = max(scores)
+        shares = [math.exp(score - top) for score in scores]
+        total = sum(shares)
+        return {code: share / total for code, share in zip(self.classes, shares)}
 
     def as_json(self) -> dict:
         return {"classes": list(self.classes), "priors": list(self.priors),

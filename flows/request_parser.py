@@ -68,7 +68,7 @@ class LexiconError(ValueError):
 
 
 _LIST_SECTIONS = ("question", "urgent", "not_urgent", "negations", "neutral")
-_SCALAR_SECTIONS = ("priority", "fallback", "question_fallback", "weights")
+_SCALAR_SECTIONS = ("priority", "fallback", "question_fallback", "weights", "model_weight")
 _DEFAULT_FILE = "lexicon.yaml"
 
 
@@ -111,8 +111,10 @@ class Lexicon:
     negations: tuple[str, ...] = ()
     neutral: tuple[str, ...] = ()
     weights: Mapping[str, float] = field(default_factory=dict)  # per category; 1 when not given
-    # Guesses the category of a description with no keyword at all (flows.category_model).
+    # Guesses the category from the characters (flows.category_model): alone when no keyword is
+    # found, else its probabilities, times `model_weight`, are added to the keyword scores.
     model: Any = None
+    model_weight: float = 0.0
     _category_of: Mapping[str, str | None] = field(init=False, repr=False)
     _rank: Mapping[str, int] = field(init=False, repr=False)
     _scan: re.Pattern[str] = field(init=False, repr=False)
@@ -148,6 +150,9 @@ class Lexicon:
             if self.model is not None:
                 return self.model.predict(text)
             return self.question_fallback if self._question.search(text) else self.fallback
+        if self.model is not None and self.model_weight:
+            for code, share in self.model.probabilities(text).items():
+                scores[code] = scores.get(code, 0) + self.model_weight * share
         return min(scores, key=lambda code: (-scores[code], self._rank[code]))
 
     def is_urgent(self, text: str) -> bool:
@@ -204,6 +209,10 @@ def _lexicon_from(data: Any, model: Any = None) -> Lexicon:
     for name in ("fallback", "question_fallback"):
         if data.get(name) not in CATEGORIES:
             problems.append(f"{name}: one of {', '.join(CATEGORIES)} expected")
+    model_weight = data.get("model_weight", 0)
+    if isinstance(model_weight, bool) or not isinstance(model_weight, int | float) or model_weight < 0:
+        problems.append("model_weight: a number of 0 or more expected")
+        model_weight = 0
     weights = data.get("weights") or {}
     if not isinstance(weights, Mapping) or any(
             code not in CATEGORIES or isinstance(w, bool) or not isinstance(w, int | float) or w <= 0
@@ -214,7 +223,8 @@ def _lexicon_from(data: Any, model: Any = None) -> Lexicon:
         raise LexiconError("\n".join(problems))
     return Lexicon(categories=MappingProxyType(categories), priority=tuple(priority),
                    fallback=data["fallback"], question_fallback=data["question_fallback"],
-                   weights=MappingProxyType(dict(weights)), model=model, **lists)
+                   weights=MappingProxyType(dict(weights)), model=model,
+                   model_weight=float(model_weight), **lists)
 
 
 def _extended(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """The request parser: category, urgency and location of a 下单 request (design §5)."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -112,7 +113,7 @@ def test_numbers_that_are_not_places(text):
     ("流浪狗咬人", "order"),
     ("独居老人生病没人照顾", "care"),
     ("行动不便需要送餐", "care"),
-    ("申请困难帮扶", "care"),
+    ("困难户需要帮扶", "care"),
     ("老人走失了", "care"),
     ("帮忙开证明", "service"),
     ("补办社保卡", "service"),
@@ -209,12 +210,16 @@ def test_the_default_lexicon_is_loaded_once_and_covers_every_category():
 
 
 def test_an_override_adds_keywords():
-    text = "楼道窗户坏了，窗外有个马蜂窝"
+    text = "楼道窗外有个马蜂窝"
     lexicon = load_lexicon(overrides={"categories": {"safety": ["马蜂窝"]}, "urgent": ["马蜂窝"]})
-    assert (analyse(text, lexicon).category, analyse(text, lexicon).urgent) == ("safety", True)
-    assert parse_request("下单 " + text, lexicon).category == "safety"
+    assert "马蜂窝" in lexicon.categories["safety"] and lexicon.model is not None
+    # Keywords alone (the character model set aside): the added word decides.
+    assert analyse(text, replace(lexicon, model=None)).category == "safety"
+    assert analyse(text, lexicon).urgent is True
+    assert parse_request("下单 " + text, lexicon).urgent is True
     # the shared default is untouched
-    assert (analyse(text).category, analyse(text).urgent) == ("repair", False)
+    assert analyse(text, replace(load_lexicon(), model=None)).category == "repair"
+    assert analyse(text).urgent is False
     assert "马蜂窝" not in load_lexicon().categories["safety"]
 
 
