@@ -4,12 +4,15 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlmodel import SQLModel
 
 from bot.runtime import Bot
 from bot.simulator import Simulator
 from flows.config import load_config
 from flows.network import Network
 from models.db import Database
+from pg_cluster import Cluster
 
 REPO = Path(__file__).resolve().parent.parent
 START = datetime(2026, 11, 24, 9, 0, tzinfo=timezone(timedelta(hours=8)))
@@ -25,9 +28,33 @@ def network(config):
     return Network(config)
 
 
-@pytest.fixture
-def db(tmp_path):
-    database = Database(f"sqlite:///{tmp_path / 'test.sqlite3'}")
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throw-away PostgreSQL cluster for the whole run, started only when a test needs it."""
+    cluster = Cluster()
+    url = cluster.start()
+    yield url
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_schema(postgres_url):
+    database = Database(postgres_url)  # migrated once for the run
+    yield postgres_url
+    database.dispose()
+
+
+# Every test that uses a database runs on both backends; `-m sqlite` or `-m postgresql` picks one.
+@pytest.fixture(params=[pytest.param("sqlite", marks=pytest.mark.sqlite),
+                        pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def db(request, tmp_path):
+    if request.param == "sqlite":
+        database = Database(f"sqlite:///{tmp_path / 'test.sqlite3'}")
+    else:
+        database = Database(request.getfixturevalue("postgres_schema"), migrate=False)
+        with database.engine.begin() as connection:  # each test starts empty, numbering at #1
+            tables = ", ".join(t.name for t in SQLModel.metadata.sorted_tables)
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     yield database
     database.dispose()
 

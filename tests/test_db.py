@@ -1,5 +1,7 @@
 """The schema: Alembic migrations match the models, and run again as a no-op."""
 
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -55,3 +57,24 @@ def test_open_tickets_from_before_the_timers_fall_due_at_the_upgrade(tmp_path):
             select(Ticket).order_by(Ticket.id)).all()]
     created = datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc)
     assert clocks == [("open", created), ("claimed", created), ("closed", None)]
+
+
+@pytest.mark.postgresql
+def test_migrations_on_postgresql_match_the_models_and_run_from_the_cli(postgres_url):
+    from sqlalchemy import create_engine
+
+    # A database of its own, so the shared test schema is left alone.
+    admin = create_engine(postgres_url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql("DROP DATABASE IF EXISTS migrations_check")
+        connection.exec_driver_sql("CREATE DATABASE migrations_check")
+    admin.dispose()
+    url = postgres_url.rsplit("/", 1)[0] + "/migrations_check"
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "db", "upgrade", "--db", url],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    db = Database(url, migrate=False)
+    assert {"ticket", "ticket_escalation", "digest_run", "api_token", "outbound_post"} <= \
+        set(inspect(db.engine).get_table_names())
+    command.check(alembic_config(db.engine))  # the models and the migrations agree on PostgreSQL
+    db.dispose()
