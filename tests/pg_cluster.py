@@ -27,13 +27,17 @@ def find_program(name: str) -> str | None:
     return candidates[-1] if candidates else None
 
 
+class MissingPrograms(RuntimeError):
+    """PostgreSQL's programs are not installed here."""
+
+
 class Cluster:
     def __init__(self) -> None:
         self.initdb = find_program("initdb")
         self.pg_ctl = find_program("pg_ctl")
         if not (self.initdb and self.pg_ctl):
-            raise RuntimeError("PostgreSQL's initdb and pg_ctl were not found "
-                               "(apt-get install postgresql)")
+            raise MissingPrograms("PostgreSQL's initdb and pg_ctl were not found "
+                                  "(apt-get install postgresql)")
         self.folder = Path(tempfile.mkdtemp(prefix="gridbot-pg-"))
         self.data = self.folder / "data"
         self.port = free_port()
