@@ -32,7 +32,10 @@ class MissingPrograms(RuntimeError):
 
 
 class Cluster:
-    def __init__(self) -> None:
+    """`durable=False` (the tests) skips syncing to disk; the benchmarks measure a durable one."""
+
+    def __init__(self, *, durable: bool = False) -> None:
+        self.durable = durable
         self.initdb = find_program("initdb")
         self.pg_ctl = find_program("pg_ctl")
         if not (self.initdb and self.pg_ctl):
@@ -56,16 +59,21 @@ class Cluster:
         """Create and start the cluster; returns the URL of an empty database `gridbot`."""
         self._run(self.initdb, "-D", str(self.data), "-U", "postgres", "--auth=trust",
                   "-E", "UTF8", "--locale=C")
+        settings = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder}"
+        if not self.durable:
+            settings += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(self.pg_ctl, "-D", str(self.data), "-l", str(self.folder / "server.log"), "-w",
-                  "-o", f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} "
-                        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
-                  "start")
+                  "-o", settings, "start")
+        return self.create_database("gridbot")
+
+    def create_database(self, name: str) -> str:
+        """An empty database in the cluster; returns its URL."""
         import psycopg
 
         with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
                              autocommit=True) as connection:
-            connection.execute("CREATE DATABASE gridbot")
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/gridbot"
+            connection.execute(f'CREATE DATABASE "{name}"')
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
 
     def stop(self) -> None:
         try:
