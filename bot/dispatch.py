@@ -75,18 +75,31 @@ def apply_outcome(session: Session, ticket: Ticket, actor: Actor, outcome: Outco
                                          cause="whistle", at=at))
 
 
-def write_post(session: Session, reply: Reply, default_room: str, reply_to: str | None,
-               now: datetime) -> OutgoingPost:
-    """Put a reply in the outbox, in the same transaction as the change that caused it."""
+def stage_post(session: Session, reply: Reply, default_room: str, reply_to: str | None,
+               now: datetime) -> OutboundPost:
+    """Put a reply in the outbox, in the same transaction as the change that caused it; it is
+    written with the session's next flush."""
     # API users (ids `api:…`) act on tickets but are no chat members: nobody to @ in a group.
     mentions = [member for member in reply.mentions if not member.startswith("api:")]
     row = OutboundPost(room=None if reply.recipient else reply.room or default_room,
                        recipient_id=reply.recipient, text=reply.text,
                        mentions=mentions, reply_to=reply_to, created_at=now)
     session.add(row)
-    session.flush()
+    return row
+
+
+def as_outgoing(row: OutboundPost) -> OutgoingPost:
+    """A flushed outbox row as the transport sends it."""
     return OutgoingPost(room=row.room, text=row.text, mentions=tuple(row.mentions),
                         reply_to=row.reply_to, recipient=row.recipient_id, id=row.id)
+
+
+def write_post(session: Session, reply: Reply, default_room: str, reply_to: str | None,
+               now: datetime) -> OutgoingPost:
+    """`stage_post`, written at once."""
+    row = stage_post(session, reply, default_room, reply_to, now)
+    session.flush()
+    return as_outgoing(row)
 
 
 @dataclass(frozen=True)

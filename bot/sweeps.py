@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, func, select
 
-from bot.dispatch import apply_outcome, write_post
+from bot.dispatch import apply_outcome, as_outgoing, stage_post, write_post
 from bot.transport import OutgoingPost
 from flows import lifecycle, texts
 from flows.config import GridConfig
@@ -22,7 +22,7 @@ from flows.escalation import ACTIVE_STATUSES, overdue_reason, plan_escalation
 from flows.lifecycle import Actor, Reply
 from flows.network import Network
 from models.db import Database
-from models.tables import Status, Ticket, TicketEscalation, TicketEvent
+from models.tables import OutboundPost, Status, Ticket, TicketEscalation, TicketEvent
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,9 @@ def escalate_due(config: GridConfig, db: Database, network: Network,
                  now: datetime) -> list[OutgoingPost]:
     """Escalate every ticket whose escalation clock ran out by `now`; returns the posts written.
 
-    One transaction per ticket: a ticket another scan got to first (its unique escalation key
-    already taken, or its row locked) is skipped, and the others still go.
+    Due tickets go in batches, one transaction each (rows locked, skipping those another scan
+    holds). When the unique escalation key says another scan got to a ticket of the batch first,
+    the batch is rolled back and done again ticket by ticket, so only that ticket is skipped.
     """
     quiet_hours = config.policy.quiet_hours
     quiet = quiet_hours is not None and quiet_hours.contain(
@@ -62,30 +63,51 @@ def escalate_due(config: GridConfig, db: Database, network: Network,
     posts: list[OutgoingPost] = []
     after_id = 0
     while True:
-        with db.session() as session:
-            query = select(Ticket.id).where(Ticket.escalation_due_at <= now,
-                                            Ticket.status.in_(ACTIVE_STATUSES),  # type: ignore[attr-defined]
-                                            Ticket.id > after_id)
-            if quiet:
-                query = query.where(Ticket.urgent.is_(True))  # type: ignore[attr-defined]
-            due_ids = session.exec(query.order_by(Ticket.id).limit(BATCH)).all()
-        for ticket_id in due_ids:
-            try:
-                with db.session() as session:
-                    posts += _escalate(session, config, network, ticket_id, now)
-            except (IntegrityError, OperationalError) as error:
-                log.info("ticket #%s escalated by another scan (%s)", ticket_id,
-                         type(error).__name__)
+        query = select(Ticket).where(Ticket.escalation_due_at <= now,
+                                     Ticket.status.in_(ACTIVE_STATUSES),  # type: ignore[attr-defined]
+                                     Ticket.id > after_id)
+        if quiet:
+            query = query.where(Ticket.urgent.is_(True))  # type: ignore[attr-defined]
+        query = query.order_by(Ticket.id).limit(BATCH)
+        try:
+            with db.session() as session:
+                due = session.exec(query.with_for_update(skip_locked=True)).all()
+                rows = [row for ticket in due for row in _escalate(session, config, network, ticket, now)]
+                session.flush()  # the unique escalation keys are checked here, before any post
+                posts += map(as_outgoing, rows)
+            due_ids = [ticket.id for ticket in due]
+        except (IntegrityError, OperationalError) as error:
+            log.info("a scan overlapped this one (%s); escalating ticket by ticket",
+                     type(error).__name__)
+            with db.session() as session:
+                due_ids = list(session.exec(query.with_only_columns(Ticket.id)).all())
+            posts += [post for ticket_id in due_ids for post in _escalate_alone(
+                db, config, network, ticket_id, now)]
         if len(due_ids) < BATCH:
             return posts
         after_id = due_ids[-1]
 
 
-def _escalate(session: Session, config: GridConfig, network: Network, ticket_id: int,
-              now: datetime) -> list[OutgoingPost]:
-    ticket = session.exec(select(Ticket).where(Ticket.id == ticket_id)
-                          .with_for_update(skip_locked=True)).first()
-    if ticket is None or ticket.status not in ACTIVE_STATUSES or ticket.node_id not in network:
+def _escalate_alone(db: Database, config: GridConfig, network: Network, ticket_id: int,
+                    now: datetime) -> list[OutgoingPost]:
+    try:
+        with db.session() as session:
+            ticket = session.exec(select(Ticket).where(Ticket.id == ticket_id)
+                                  .with_for_update(skip_locked=True)).first()
+            if ticket is None:
+                return []
+            rows = _escalate(session, config, network, ticket, now)
+            session.flush()
+            return [as_outgoing(row) for row in rows]
+    except (IntegrityError, OperationalError) as error:
+        log.info("ticket #%s escalated by another scan (%s)", ticket_id, type(error).__name__)
+        return []
+
+
+def _escalate(session: Session, config: GridConfig, network: Network, ticket: Ticket,
+              now: datetime) -> list[OutboundPost]:
+    """Move one due ticket up as its plan says; returns the outbox rows staged (unflushed)."""
+    if ticket.status not in ACTIVE_STATUSES or ticket.node_id not in network:
         return []
     timers = config.policy.timers_for(ticket.category, ticket.urgent)
     chain = [network.node(ticket.node_id), *network.ancestors(ticket.node_id)]
@@ -115,5 +137,4 @@ def _escalate(session: Session, config: GridConfig, network: Network, ticket_id:
         replies.append(lifecycle.reminder(ticket, top, reason))
     ticket.escalation_level = plan.levels[-1] if plan.levels else level
     ticket.escalation_due_at = plan.next_due_at
-    session.flush()  # the unique escalation key is checked here, before any post is written
-    return [write_post(session, reply, ticket.group_room, None, now) for reply in replies]
+    return [stage_post(session, reply, ticket.group_room, None, now) for reply in replies]

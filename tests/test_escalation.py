@@ -266,6 +266,21 @@ async def test_a_ticket_in_a_branch_group_climbs_from_there(sim, db, clock):
     assert post.room == VILLAGE
 
 
+async def test_a_ticket_another_scan_took_is_skipped_and_the_rest_of_its_batch_still_goes(
+        sim, db, clock):
+    for number in range(3):
+        await sim.say(GRID, RESIDENT, f"下单 4号楼{number + 1}室门口灯不亮", name="张阿姨")
+    later = clock.advance(hours=2, minutes=1)
+    # As in a race with another scan: #2's escalation is recorded while #2 still reads as due.
+    with db.session() as session:
+        session.add(TicketEscalation(ticket_id=2, level=1, cause="claim", at=later))
+    posts = await tick(sim, clock)
+    assert sorted(p.text[:7] for p in posts) == ["【吹哨】#1【", "【吹哨】#3【"]
+    with db.session() as session:
+        levels = dict(session.exec(select(Ticket.id, Ticket.escalation_level)).all())
+    assert levels == {1: 1, 2: 0, 3: 1}
+
+
 def test_two_scans_at_once_post_each_escalation_once(config, network, tmp_path, clock):
     url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
     setup = Database(url)
