@@ -136,52 +136,101 @@ class Dispatcher:
 
     def handle(self, message: IncomingMessage) -> list[OutgoingPost]:
         """Act on one message once; return the posts it wrote to the outbox (none for chatter)."""
+        return self.handle_many([message])[0]
+
+    def handle_many(self, messages: list[IncomingMessage]) -> list[list[OutgoingPost]]:
+        """Act on messages that arrived together, in order, each once; returns each one's posts.
+
+        All are stored in one transaction, then acted on in one more, so a burst costs two
+        commits rather than two per message. Should acting on any of them fail, that transaction
+        is undone and they are acted on one by one: only the failing one stays unhandled.
+        """
+        prepared = [self._fitted(message) for message in messages]
+        fresh = self._store(prepared)
+        to_act = [one for one, is_fresh in zip(prepared, fresh) if is_fresh]
+        posts = self._act_together(to_act) if len(to_act) > 1 else None
+        if posts is None:
+            posts = {}
+            for one in to_act:
+                posts.update(self._act_alone(one))
+        return [posts.get(message.id, []) if is_fresh else []
+                for (message, _), is_fresh in zip(prepared, fresh)]
+
+    def _fitted(self, message: IncomingMessage) -> tuple[IncomingMessage, int | None]:
+        """The message as it is kept, and its original length when it had to be cut."""
         message = fit_to_columns(message)
         limit = self.config.policy.max_message_length
-        original_length = len(message.text) if len(message.text) > limit else None
-        if original_length is not None:
-            # Kept and acted on cut to the limit, never dropped; the sender is told below.
-            message = replace(message, text=message.text[:limit])
-        if not self._store(message, original_length):
-            return []
+        if len(message.text) <= limit:
+            return message, None
+        # Kept and acted on cut to the limit, never dropped; the sender is told.
+        return replace(message, text=message.text[:limit]), len(message.text)
+
+    def _store(self, prepared: list[tuple[IncomingMessage, int | None]]) -> list[bool]:
+        """Keep the messages before acting on them; for each, False when it was handled
+        already (or comes twice in this batch)."""
+        table = InboundMessage.__table__
+        seen: set[str] = set()
+        fresh = []
+        with self.db.engine.begin() as connection:
+            for message, original_length in prepared:
+                if message.id in seen:
+                    fresh.append(False)
+                    continue
+                seen.add(message.id)
+                stored = connection.execute(
+                    self.db.insert_unless_present(table, ["message_id"]).values(
+                        message_id=message.id, room=message.room, sender_id=message.sender_id,
+                        sender_name=message.sender_name, text=message.text,
+                        quoted=message.quoted, sent_at=message.at, received_at=self.clock(),
+                        original_length=original_length))
+                if stored.rowcount == 1:
+                    fresh.append(True)
+                    continue
+                handled_at = connection.execute(select(table.c.handled_at).where(
+                    table.c.message_id == message.id)).scalar_one()
+                fresh.append(handled_at is None)  # stored before, never handled: act on it now
+        return fresh
+
+    def _act_together(self, to_act: list[tuple[IncomingMessage, int | None]]
+                      ) -> dict[str, list[OutgoingPost]] | None:
         try:
             with self.db.session() as session:
-                inbound = session.exec(
-                    select(InboundMessage).where(InboundMessage.message_id == message.id)
-                    .with_for_update()
-                ).one()
-                if inbound.handled_at is not None:
-                    return []
-                posts = self._act(session, message, truncated=original_length is not None)
-                inbound.handled_at = self.clock()
-                return posts
+                return self._act_on_stored(session, to_act)
+        except Exception:
+            log.info("acting on %d messages together failed; one by one now", len(to_act),
+                     exc_info=True)
+            return None
+
+    def _act_alone(self, one: tuple[IncomingMessage, int | None]) -> dict[str, list[OutgoingPost]]:
+        try:
+            with self.db.session() as session:
+                return self._act_on_stored(session, [one])
         except Exception:
             # The message stays stored and unhandled, so a redelivery tries again; nothing of
             # the failure reaches the group.
-            log.exception("could not act on message %s", message.id)
-            return []
+            log.exception("could not act on message %s", one[0].id)
+            return {}
 
-    def _store(self, message: IncomingMessage, original_length: int | None) -> bool:
-        """Keep the message before acting on it; False when it was already handled."""
-        try:
-            with self.db.session() as session:
-                stored = session.exec(
-                    select(InboundMessage).where(InboundMessage.message_id == message.id)
-                ).first()
-                if stored is not None:
-                    return stored.handled_at is None
-                session.add(InboundMessage(
-                    message_id=message.id, room=message.room, sender_id=message.sender_id,
-                    sender_name=message.sender_name, text=message.text, quoted=message.quoted,
-                    sent_at=message.at, received_at=self.clock(),
-                    original_length=original_length,
-                ))
-            return True
-        except IntegrityError:  # the same id stored at the same moment by another worker
-            return False
+    def _act_on_stored(self, session: Session, to_act: list[tuple[IncomingMessage, int | None]]
+                       ) -> dict[str, list[OutgoingPost]]:
+        # Locked, so a bot sharing the database that got the same message waits, then sees it
+        # handled.
+        inbound = {row.message_id: row for row in session.exec(
+            select(InboundMessage).where(InboundMessage.message_id.in_(  # type: ignore[attr-defined]
+                [message.id for message, _ in to_act])).with_for_update())}
+        staged: dict[str, list[OutboundPost]] = {}
+        for message, original_length in to_act:
+            row = inbound[message.id]
+            if row.handled_at is None:
+                staged[message.id] = self._act(session, message,
+                                               truncated=original_length is not None)
+                row.handled_at = self.clock()
+        session.flush()  # the posts of the whole batch written together
+        return {message_id: [as_outgoing(row) for row in rows] for message_id, rows in staged.items()}
 
     def _act(self, session: Session, message: IncomingMessage,
-             truncated: bool = False) -> list[OutgoingPost]:
+             truncated: bool = False) -> list[OutboundPost]:
+        """Do what the message asks; returns the replies staged in the outbox (unflushed)."""
         group = self.network.node_for_room(message.room)
         if group is None:
             return []
@@ -196,7 +245,7 @@ class Dispatcher:
         if truncated:
             replies.append(Reply(texts.TOO_LONG.format(limit=self.config.policy.max_message_length)))
         now = self.clock()
-        return [write_post(session, reply, message.room, message.id, now) for reply in replies]
+        return [stage_post(session, reply, message.room, message.id, now) for reply in replies]
 
     def apply(self, context: Context, ticket: Ticket, actor: Actor, outcome: Outcome) -> None:
         apply_outcome(context.session, ticket, actor, outcome, context.message.at,

@@ -13,8 +13,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import or_, update
-from sqlmodel import func, select
+from sqlalchemy import func, or_, select, update
 
 from bot.transport import OutgoingPost, Transport
 from models.db import Database
@@ -23,49 +22,54 @@ from models.tables import OutboundPost
 log = logging.getLogger(__name__)
 
 SEND_LEASE = timedelta(minutes=5)
+_table = OutboundPost.__table__  # Core statements: delivery runs once per message
 
 
-def pending_posts(db: Database, after_id: int = 0, limit: int = 500) -> list[OutgoingPost]:
-    with db.session() as session:
-        rows = session.exec(
-            select(OutboundPost).where(OutboundPost.delivered_at.is_(None),  # type: ignore[union-attr]
-                                       OutboundPost.id > after_id)
-            .order_by(OutboundPost.id).limit(limit)
-        ).all()
-        return [OutgoingPost(room=row.room, recipient=row.recipient_id, text=row.text, mentions=tuple(row.mentions),
-                             reply_to=row.reply_to, id=row.id) for row in rows]
+PAGE = 500  # posts read per query
+
+
+def pending_posts(db: Database, after_id: int = 0, limit: int = PAGE) -> list[OutgoingPost]:
+    with db.engine.connect() as connection:
+        rows = connection.execute(
+            select(_table).where(_table.c.delivered_at.is_(None), _table.c.id > after_id)
+            .order_by(_table.c.id).limit(limit)).all()
+    return [OutgoingPost(room=row.room, recipient=row.recipient_id, text=row.text,
+                         mentions=tuple(row.mentions), reply_to=row.reply_to, id=row.id)
+            for row in rows]
 
 
 def pending_count(db: Database) -> int:
-    with db.session() as session:
-        return session.exec(select(func.count()).select_from(OutboundPost).where(
-            OutboundPost.delivered_at.is_(None))).one()  # type: ignore[union-attr]
+    with db.engine.connect() as connection:
+        return connection.execute(select(func.count()).select_from(_table)
+                                  .where(_table.c.delivered_at.is_(None))).scalar_one()
 
 
-def take_for_sending(db: Database, post_id: int, now: datetime) -> bool:
-    """Take the post for this sender; False when another one holds it or it went out already."""
-    with db.session() as session:
-        taken = session.execute(
-            update(OutboundPost)
-            .where(OutboundPost.id == post_id, OutboundPost.delivered_at.is_(None),  # type: ignore[union-attr]
-                   or_(OutboundPost.sending_since.is_(None),  # type: ignore[union-attr]
-                       OutboundPost.sending_since < now - SEND_LEASE))
-            .values(sending_since=now))
-        return taken.rowcount == 1
+def take_for_sending(db: Database, post_ids: list[int], now: datetime) -> set[int]:
+    """Take the posts for this sender; returns those it got (not held by another sender, not
+    sent already)."""
+    if not post_ids:
+        return set()
+    with db.engine.begin() as connection:
+        taken = connection.execute(
+            update(_table)
+            .where(_table.c.id.in_(post_ids), _table.c.delivered_at.is_(None),
+                   or_(_table.c.sending_since.is_(None), _table.c.sending_since < now - SEND_LEASE))
+            .values(sending_since=now).returning(_table.c.id))
+        return {row.id for row in taken}
 
 
-def release(db: Database, post_id: int) -> None:
-    with db.session() as session:
-        row = session.get(OutboundPost, post_id)
-        if row is not None:
-            row.sending_since = None
+def release(db: Database, post_ids: list[int]) -> None:
+    if post_ids:
+        with db.engine.begin() as connection:
+            connection.execute(update(_table).where(_table.c.id.in_(post_ids))
+                               .values(sending_since=None))
 
 
 def mark_delivered(db: Database, post_id: int, at: datetime) -> None:
-    with db.session() as session:
-        row = session.get(OutboundPost, post_id)
-        if row is not None and row.delivered_at is None:
-            row.delivered_at = at
+    with db.engine.begin() as connection:
+        connection.execute(update(_table).where(_table.c.id == post_id,
+                                                _table.c.delivered_at.is_(None))
+                           .values(delivered_at=at))
 
 
 async def deliver_pending(db: Database, transport: Transport,
@@ -74,20 +78,28 @@ async def deliver_pending(db: Database, transport: Transport,
     sent = 0
     after_id = 0
     while posts := pending_posts(db, after_id):
+        after_id = posts[-1].id
+        taken = take_for_sending(db, [post.id for post in posts], clock())
+        delivered: set[int] = set()
         held: set[str | None] = set()  # rooms with a post another sender holds: keep their order
-        for post in posts:
-            after_id = post.id
-            where = post.recipient or post.room
-            if where in held or not take_for_sending(db, post.id, clock()):
-                held.add(where)
-                continue
-            try:
-                await transport.send(post)
-            except Exception as error:  # the transport says why; the post is kept either way
-                release(db, post.id)
-                log.warning("post %s not delivered yet (%s: %s); it stays in the outbox",
-                            post.id, type(error).__name__, error)
-                return sent
-            mark_delivered(db, post.id, clock())
-            sent += 1
+        try:
+            for post in posts:
+                where = post.recipient or post.room
+                if post.id not in taken or where in held:
+                    held.add(where)
+                    continue
+                try:
+                    await transport.send(post)
+                except Exception as error:  # the transport says why; the post is kept either way
+                    log.warning("post %s not delivered yet (%s: %s); it stays in the outbox",
+                                post.id, type(error).__name__, error)
+                    return sent
+                mark_delivered(db, post.id, clock())
+                delivered.add(post.id)
+                sent += 1
+        finally:
+            # Taken but not sent (behind a held post, or after a failure): free for the next try.
+            release(db, sorted(taken - delivered))
+        if len(posts) < PAGE:
+            break
     return sent

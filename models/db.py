@@ -8,7 +8,8 @@ from contextlib import contextmanager
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, Insert, Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, create_engine
 
 DATABASE_URL_ENV = "GRIDBOT_DATABASE_URL"
@@ -65,6 +66,12 @@ class Database:
         with Session(self.engine, expire_on_commit=False) as session:
             with session.begin():
                 yield session
+
+    def insert_unless_present(self, table: Table, key: list[str]) -> Insert:
+        """INSERT … ON CONFLICT (key) DO NOTHING, in this database's dialect: one statement
+        where a look-up then an insert would take two and could still collide."""
+        dialect = sqlite if self.engine.dialect.name == "sqlite" else postgresql
+        return dialect.insert(table).on_conflict_do_nothing(index_elements=key)
 
     def dispose(self) -> None:
         self.engine.dispose()
