@@ -26,7 +26,7 @@ from sqlalchemy import insert, select  # noqa: E402
 
 from bench.databases import BACKENDS, fresh_databases  # noqa: E402
 from bench.liuyang import Microgrid, liuyang_config  # noqa: E402
-from bench.report import print_table  # noqa: E402
+from bench.report import print_table, progress  # noqa: E402
 from bot import sweeps  # noqa: E402
 from flows.config import parse_config  # noqa: E402
 from flows.network import Network  # noqa: E402
@@ -65,9 +65,7 @@ def fill(database: Database, rows: list[dict], label: str) -> None:
     with database.engine.begin() as connection:
         for start in range(0, len(rows), INSERT_CHUNK):
             connection.execute(insert(table), rows[start:start + INSERT_CHUNK])
-            print(f"\r  {label}: {min(start + INSERT_CHUNK, len(rows)):,}/{len(rows):,} tickets",
-                  end="", flush=True)
-    print()
+            progress(min(start + INSERT_CHUNK, len(rows)), len(rows), f"{label}: tickets written")
 
 
 def scan(url: str, network: Network, open_count: int, due: int, grids: list[Microgrid],

@@ -27,7 +27,7 @@ from sqlmodel import SQLModel  # noqa: E402
 
 from bench.databases import BACKENDS, fresh_databases  # noqa: E402
 from bench.liuyang import Microgrid, liuyang_config  # noqa: E402
-from bench.report import print_table  # noqa: E402
+from bench.report import print_table, progress  # noqa: E402
 from bot.runtime import Bot  # noqa: E402
 from bot.simulator import Simulator  # noqa: E402
 from flows.config import parse_config  # noqa: E402
@@ -43,11 +43,6 @@ def request_texts() -> list[str]:
     with open(DATA, encoding="utf-8") as lines:
         rows = [json.loads(line) for line in lines if line.strip()]
     return [row["text"] for row in rows if row["is_request"] and row["text"].startswith("下单")]
-
-
-def progress(done: int, total: int, what: str) -> None:
-    if done % 250 == 0 or done == total:
-        print(f"\r  {what}: {done:,}/{total:,}", end="" if done < total else "\n", flush=True)
 
 
 async def run_path(url: str, network: Network, grids: list[Microgrid], count: int,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import unicodedata
 
 
@@ -18,3 +19,12 @@ def print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
         print("  ".join(cells).rstrip())
         if index == 0:
             print("  ".join("-" * width for width in widths))
+
+
+def progress(done: int, total: int, label: str) -> None:
+    """Progress of long work on stderr: one line redrawn in a terminal, quarter steps in a log."""
+    if sys.stderr.isatty():
+        print(f"\r  {label}: {done:,}/{total:,}", end="\n" if done == total else "",
+              file=sys.stderr, flush=True)
+    elif done == total or done % max(1, total // 4) == 0:
+        print(f"  {label}: {done:,}/{total:,}", file=sys.stderr, flush=True)

@@ -1,8 +1,9 @@
 """Message → command dispatch: where a chat message becomes a ticket or a change to one.
 
-`Dispatcher.handle` stores the message first (a redelivered id is a no-op), then, in one
-transaction, recognises the command, applies the pure transition from `flows.lifecycle`, records
-the events and writes the replies to the outbox. The command table below reads like design §4.
+`Dispatcher.handle_many` (and `handle`, for one) stores the messages first (a redelivered id is a
+no-op), then, in one transaction, recognises each command, applies the pure transition from
+`flows.lifecycle`, records the events and writes the replies to the outbox. The command table
+below reads like design §4.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
 from bot.transport import IncomingMessage, OutgoingPost
@@ -75,23 +76,36 @@ def apply_outcome(session: Session, ticket: Ticket, actor: Actor, outcome: Outco
                                          cause="whistle", at=at))
 
 
+def post_values(reply: Reply, default_room: str, reply_to: str | None,
+                now: datetime) -> dict[str, Any]:
+    """The outbox row of a reply, column by column."""
+    # API users (ids `api:…`) act on tickets but are no chat members: nobody to @ in a group.
+    mentions = [member for member in reply.mentions if not member.startswith("api:")]
+    return {"room": None if reply.recipient else reply.room or default_room,
+            "recipient_id": reply.recipient, "text": reply.text, "mentions": mentions,
+            "reply_to": reply_to, "created_at": now}
+
+
 def stage_post(session: Session, reply: Reply, default_room: str, reply_to: str | None,
                now: datetime) -> OutboundPost:
     """Put a reply in the outbox, in the same transaction as the change that caused it; it is
     written with the session's next flush."""
-    # API users (ids `api:…`) act on tickets but are no chat members: nobody to @ in a group.
-    mentions = [member for member in reply.mentions if not member.startswith("api:")]
-    row = OutboundPost(room=None if reply.recipient else reply.room or default_room,
-                       recipient_id=reply.recipient, text=reply.text,
-                       mentions=mentions, reply_to=reply_to, created_at=now)
+    row = OutboundPost(**post_values(reply, default_room, reply_to, now))
     session.add(row)
     return row
 
 
+def outgoing(values: dict[str, Any], post_id: int) -> OutgoingPost:
+    """An outbox row, written with `post_id`, as the transport sends it."""
+    return OutgoingPost(room=values["room"], text=values["text"],
+                        mentions=tuple(values["mentions"]), reply_to=values["reply_to"],
+                        recipient=values["recipient_id"], id=post_id)
+
+
 def as_outgoing(row: OutboundPost) -> OutgoingPost:
     """A flushed outbox row as the transport sends it."""
-    return OutgoingPost(room=row.room, text=row.text, mentions=tuple(row.mentions),
-                        reply_to=row.reply_to, recipient=row.recipient_id, id=row.id)
+    return outgoing({"room": row.room, "text": row.text, "mentions": row.mentions,
+                     "reply_to": row.reply_to, "recipient_id": row.recipient_id}, row.id)
 
 
 def write_post(session: Session, reply: Reply, default_room: str, reply_to: str | None,

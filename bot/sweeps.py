@@ -8,13 +8,16 @@ unique keys so that overlapping or repeated sweeps, in one process or several, p
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, func, select
 
-from bot.dispatch import apply_outcome, as_outgoing, stage_post, write_post
+from bot.dispatch import apply_outcome, outgoing, post_values, write_post
 from bot.transport import OutgoingPost
 from flows import lifecycle, texts
 from flows.config import GridConfig
@@ -49,6 +52,33 @@ def close_unrated(config: GridConfig, db: Database, now: datetime) -> list[Outgo
             return posts
 
 
+@dataclass
+class _Staged:
+    """Rows an escalation scan writes, gathered to be inserted together (no ORM object each)."""
+
+    escalations: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    posts: list[dict[str, Any]] = field(default_factory=list)
+
+    def write(self, session: Session) -> list[OutgoingPost]:
+        """Insert the rows after the tickets' own changes; the unique escalation keys are
+        checked here, before any post exists. Returns the posts, numbered."""
+        session.flush()
+        if self.escalations:
+            session.execute(insert(_ESCALATIONS), self.escalations)
+        if self.events:
+            session.execute(insert(_EVENTS), self.events)
+        if not self.posts:
+            return []
+        numbers = session.execute(insert(_POSTS).returning(_POSTS.c.id, sort_by_parameter_order=True),
+                                  self.posts).scalars().all()
+        return [outgoing(values, number) for values, number in zip(self.posts, numbers)]
+
+
+_ESCALATIONS, _EVENTS, _POSTS = (model.__table__ for model in (TicketEscalation, TicketEvent,
+                                                                 OutboundPost))
+
+
 def escalate_due(config: GridConfig, db: Database, network: Network,
                  now: datetime) -> list[OutgoingPost]:
     """Escalate every ticket whose escalation clock ran out by `now`; returns the posts written.
@@ -72,9 +102,10 @@ def escalate_due(config: GridConfig, db: Database, network: Network,
         try:
             with db.session() as session:
                 due = session.exec(query.with_for_update(skip_locked=True)).all()
-                rows = [row for ticket in due for row in _escalate(session, config, network, ticket, now)]
-                session.flush()  # the unique escalation keys are checked here, before any post
-                posts += map(as_outgoing, rows)
+                staged = _Staged()
+                for ticket in due:
+                    _escalate(session, config, network, ticket, now, staged)
+                posts += staged.write(session)
             due_ids = [ticket.id for ticket in due]
         except (IntegrityError, OperationalError) as error:
             log.info("a scan overlapped this one (%s); escalating ticket by ticket",
@@ -96,45 +127,51 @@ def _escalate_alone(db: Database, config: GridConfig, network: Network, ticket_i
                                   .with_for_update(skip_locked=True)).first()
             if ticket is None:
                 return []
-            rows = _escalate(session, config, network, ticket, now)
-            session.flush()
-            return [as_outgoing(row) for row in rows]
+            staged = _Staged()
+            _escalate(session, config, network, ticket, now, staged)
+            return staged.write(session)
     except (IntegrityError, OperationalError) as error:
         log.info("ticket #%s escalated by another scan (%s)", ticket_id, type(error).__name__)
         return []
 
 
 def _escalate(session: Session, config: GridConfig, network: Network, ticket: Ticket,
-              now: datetime) -> list[OutboundPost]:
-    """Move one due ticket up as its plan says; returns the outbox rows staged (unflushed)."""
+              now: datetime, staged: _Staged) -> None:
+    """Move one due ticket up as its plan says, staging the rows that records."""
     if ticket.status not in ACTIVE_STATUSES or ticket.node_id not in network:
-        return []
+        return
     timers = config.policy.timers_for(ticket.category, ticket.urgent)
     chain = [network.node(ticket.node_id), *network.ancestors(ticket.node_id)]
     level = min(ticket.escalation_level, len(chain) - 1)
     plan = plan_escalation(level, len(chain) - 1, ticket.escalation_due_at,
                            timers.escalate_every, now)
     if plan is None:
-        return []
+        return
     cause = "claim" if ticket.status == Status.OPEN else "resolve"
     reason = overdue_reason(ticket.status, timers)
     replies: list[Reply] = []
     for new_level in plan.levels:
-        session.add(TicketEscalation(ticket_id=ticket.id, level=new_level, cause=cause, at=now))
         origin, to = chain[new_level - 1], chain[new_level]
-        session.add(TicketEvent(ticket_id=ticket.id, kind="escalated", actor_id=SYSTEM.id,
-                                actor_name=SYSTEM.name, at=now,
-                                note=f"{origin.name} → {to.name}：{reason}"))
+        staged.escalations.append(_escalation(ticket.id, new_level, 0, cause, now))
+        staged.events.append(_event(ticket.id, "escalated", f"{origin.name} → {to.name}：{reason}", now))
         replies.append(lifecycle.escalation_notice(ticket, origin, to, reason))
     if plan.renotify:
         top = chain[-1]
         last_round = session.exec(select(func.max(TicketEscalation.round)).where(
             TicketEscalation.ticket_id == ticket.id, TicketEscalation.level == level)).one()
-        session.add(TicketEscalation(ticket_id=ticket.id, level=level,
-                                     round=(last_round or 0) + 1, cause=cause, at=now))
-        session.add(TicketEvent(ticket_id=ticket.id, kind="reminded", actor_id=SYSTEM.id,
-                                actor_name=SYSTEM.name, at=now, note=f"{top.name}：{reason}"))
+        staged.escalations.append(_escalation(ticket.id, level, (last_round or 0) + 1, cause, now))
+        staged.events.append(_event(ticket.id, "reminded", f"{top.name}：{reason}", now))
         replies.append(lifecycle.reminder(ticket, top, reason))
     ticket.escalation_level = plan.levels[-1] if plan.levels else level
     ticket.escalation_due_at = plan.next_due_at
-    return [stage_post(session, reply, ticket.group_room, None, now) for reply in replies]
+    staged.posts += [post_values(reply, ticket.group_room, None, now) for reply in replies]
+
+
+def _escalation(ticket_id: int, level: int, round_: int, cause: str, at: datetime) -> dict[str, Any]:
+    return {"ticket_id": ticket_id, "level": level, "round": round_, "cause": cause, "at": at}
+
+
+def _event(ticket_id: int, kind: str, note: str, at: datetime) -> dict[str, Any]:
+    return {"ticket_id": ticket_id, "kind": kind, "actor_id": SYSTEM.id,
+            "actor_name": SYSTEM.name, "at": at, "source_message_id": None, "from_status": None,
+            "to_status": None, "note": note}
