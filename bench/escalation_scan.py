@@ -68,10 +68,23 @@ def fill(database: Database, rows: list[dict], label: str) -> None:
             progress(min(start + INSERT_CHUNK, len(rows)), len(rows), f"{label}: tickets written")
 
 
+def settle(database: Database) -> None:
+    """What a live database has done long before a scan: the bulk load checkpointed out of
+    SQLite's write-ahead log, PostgreSQL's table vacuumed; statistics gathered on both."""
+    if database.engine.dialect.name == "sqlite":
+        with database.engine.begin() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            connection.exec_driver_sql("ANALYZE")
+    else:
+        with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM ANALYZE ticket")
+
+
 def scan(url: str, network: Network, open_count: int, due: int, grids: list[Microgrid],
          label: str) -> dict:
     database = Database(url)
     fill(database, ticket_rows(open_count, due, grids, 1), label)
+    settle(database)
     started = time.perf_counter()
     with database.engine.connect() as connection:  # the baseline: find and read the due rows
         found = connection.execute(select(Ticket.__table__).where(

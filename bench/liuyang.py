@@ -45,11 +45,12 @@ def _node(node_id: str, level: str, name: str, head: int, children: list | None 
     return node
 
 
-def network_tree(microgrids: list[Microgrid] | None = None) -> dict:
-    """The network as the config's `network:` mapping; appends each micro-grid to `microgrids`."""
+def network_tree(microgrids: list[Microgrid] | None = None, total: int = MICROGRIDS) -> dict:
+    """The network as the config's `network:` mapping, with `total` micro-grids under Liuyang's
+    townships, villages and branches; appends each micro-grid to `microgrids`."""
     villages_per_township = spread(VILLAGES, TOWNSHIPS)
     branches_per_village = spread(BRANCHES, VILLAGES)
-    microgrids_per_branch = spread(MICROGRIDS, BRANCHES)
+    microgrids_per_branch = spread(total, BRANCHES)
     village_number = branch_number = head = 0
     townships = []
     for township_index in range(TOWNSHIPS):
@@ -83,11 +84,11 @@ def network_tree(microgrids: list[Microgrid] | None = None) -> dict:
     return _node("liuyang", "city", "浏阳市", 0, townships)
 
 
-def liuyang_config(microgrids: list[Microgrid] | None = None) -> dict:
+def liuyang_config(microgrids: list[Microgrid] | None = None, total: int = MICROGRIDS) -> dict:
     """The demo config's policy and transport over the Liuyang-sized network."""
     demo = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
     demo["levels"] = ["city", "township", "village", "branch", "microgrid"]
-    demo["network"] = network_tree(microgrids)
+    demo["network"] = network_tree(microgrids, total)
     return demo
 
 

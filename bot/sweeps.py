@@ -13,9 +13,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert
+from sqlalchemy import and_, insert, or_
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, func, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from bot.dispatch import apply_outcome, outgoing, post_values, write_post
 from bot.transport import OutgoingPost
@@ -79,6 +80,24 @@ _ESCALATIONS, _EVENTS, _POSTS = (model.__table__ for model in (TicketEscalation,
                                                                  OutboundPost))
 
 
+def due_tickets(now: datetime, after: tuple[datetime, int] | None = None, *,
+                urgent_only: bool = False) -> SelectOfScalar[Ticket]:
+    """The next batch of tickets due by `now`, after the (due time, id) position `after`.
+
+    Walked in the order of the escalation_due_at index, so a scan reads the due tickets only,
+    however many others are open (ordered by id, it read them all). No status test: it would
+    lead SQLite to the status index, i.e. to every open ticket; a stopped clock has no due time
+    anyway, and `_escalate` checks the status.
+    """
+    query = select(Ticket).where(Ticket.escalation_due_at <= now)
+    if after is not None:
+        query = query.where(or_(Ticket.escalation_due_at > after[0],
+                                and_(Ticket.escalation_due_at == after[0], Ticket.id > after[1])))
+    if urgent_only:
+        query = query.where(Ticket.urgent.is_(True))  # type: ignore[attr-defined]
+    return query.order_by(Ticket.escalation_due_at, Ticket.id).limit(BATCH)
+
+
 def escalate_due(config: GridConfig, db: Database, network: Network,
                  now: datetime) -> list[OutgoingPost]:
     """Escalate every ticket whose escalation clock ran out by `now`; returns the posts written.
@@ -91,32 +110,28 @@ def escalate_due(config: GridConfig, db: Database, network: Network,
     quiet = quiet_hours is not None and quiet_hours.contain(
         now.astimezone(ZoneInfo(config.policy.timezone)).time().replace(tzinfo=None))
     posts: list[OutgoingPost] = []
-    after_id = 0
+    after: tuple[datetime, int] | None = None  # (due time, id) of the last ticket looked at
     while True:
-        query = select(Ticket).where(Ticket.escalation_due_at <= now,
-                                     Ticket.status.in_(ACTIVE_STATUSES),  # type: ignore[attr-defined]
-                                     Ticket.id > after_id)
-        if quiet:
-            query = query.where(Ticket.urgent.is_(True))  # type: ignore[attr-defined]
-        query = query.order_by(Ticket.id).limit(BATCH)
+        query = due_tickets(now, after, urgent_only=quiet)
         try:
             with db.session() as session:
                 due = session.exec(query.with_for_update(skip_locked=True)).all()
+                positions = [(ticket.escalation_due_at, ticket.id) for ticket in due]
                 staged = _Staged()
                 for ticket in due:
                     _escalate(session, config, network, ticket, now, staged)
                 posts += staged.write(session)
-            due_ids = [ticket.id for ticket in due]
         except (IntegrityError, OperationalError) as error:
             log.info("a scan overlapped this one (%s); escalating ticket by ticket",
                      type(error).__name__)
             with db.session() as session:
-                due_ids = list(session.exec(query.with_only_columns(Ticket.id)).all())
-            posts += [post for ticket_id in due_ids for post in _escalate_alone(
+                positions = [tuple(row) for row in session.execute(
+                    query.with_only_columns(Ticket.escalation_due_at, Ticket.id)).all()]
+            posts += [post for _, ticket_id in positions for post in _escalate_alone(
                 db, config, network, ticket_id, now)]
-        if len(due_ids) < BATCH:
+        if len(positions) < BATCH:
             return posts
-        after_id = due_ids[-1]
+        after = positions[-1]
 
 
 def _escalate_alone(db: Database, config: GridConfig, network: Network, ticket_id: int,

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from sqlmodel import select
 
+from bot import sweeps
 from bot.runtime import Bot
 from bot.simulator import Simulator
 from flows import texts
@@ -279,6 +280,20 @@ async def test_a_ticket_another_scan_took_is_skipped_and_the_rest_of_its_batch_s
     with db.session() as session:
         levels = dict(session.exec(select(Ticket.id, Ticket.escalation_level)).all())
     assert levels == {1: 1, 2: 0, 3: 1}
+
+
+@pytest.mark.parametrize("after", [None, (START, 7)])
+def test_the_scan_reads_due_tickets_through_their_index_not_every_open_ticket(db, after):
+    query = sweeps.due_tickets(START, after)
+    sql = str(query.compile(db.engine, compile_kwargs={"literal_binds": True}))
+    with db.engine.connect() as connection:
+        if db.engine.dialect.name == "sqlite":  # no statistics: the planner goes by the query alone
+            plan = " ".join(row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+        else:
+            connection.exec_driver_sql("SET enable_seqscan = off")  # an empty table would be scanned
+            plan = " ".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {sql}"))
+    # Searched by due time: the cost follows the due tickets (ordered by id, it read them all).
+    assert "INDEX ix_ticket_escalation_due_at" in plan or "Index Scan on ix_ticket_escalation_due_at" in plan
 
 
 def test_two_scans_at_once_post_each_escalation_once(config, network, tmp_path, clock):
