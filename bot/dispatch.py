@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, func, select
 
+from bot.outbox import outgoing
 from bot.transport import IncomingMessage, OutgoingPost
 from flows import lifecycle, overview, texts
 from flows.commands import (CommandText, find_ticket_reference, mentioned_names, recognize,
@@ -93,13 +94,6 @@ def stage_post(session: Session, reply: Reply, default_room: str, reply_to: str 
     row = OutboundPost(**post_values(reply, default_room, reply_to, now))
     session.add(row)
     return row
-
-
-def outgoing(values: dict[str, Any], post_id: int) -> OutgoingPost:
-    """An outbox row, written with `post_id`, as the transport sends it."""
-    return OutgoingPost(room=values["room"], text=values["text"],
-                        mentions=tuple(values["mentions"]), reply_to=values["reply_to"],
-                        recipient=values["recipient_id"], id=post_id)
 
 
 def as_outgoing(row: OutboundPost) -> OutgoingPost:

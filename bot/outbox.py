@@ -10,8 +10,9 @@ only across such a crash).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from sqlalchemy import func, or_, select, update
 
@@ -33,9 +34,14 @@ def pending_posts(db: Database, after_id: int = 0, limit: int = PAGE) -> list[Ou
         rows = connection.execute(
             select(_table).where(_table.c.delivered_at.is_(None), _table.c.id > after_id)
             .order_by(_table.c.id).limit(limit)).all()
-    return [OutgoingPost(room=row.room, recipient=row.recipient_id, text=row.text,
-                         mentions=tuple(row.mentions), reply_to=row.reply_to, id=row.id)
-            for row in rows]
+    return [outgoing(row._mapping, row.id) for row in rows]
+
+
+def outgoing(values: Mapping[str, Any], post_id: int) -> OutgoingPost:
+    """An outbox row (its columns), written with `post_id`, as the transport sends it."""
+    return OutgoingPost(room=values["room"], text=values["text"],
+                        mentions=tuple(values["mentions"]), reply_to=values["reply_to"],
+                        recipient=values["recipient_id"], id=post_id)
 
 
 def pending_count(db: Database) -> int:

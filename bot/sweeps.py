@@ -18,7 +18,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from bot.dispatch import apply_outcome, outgoing, post_values, write_post
+from bot.dispatch import apply_outcome, post_values, write_post
+from bot.outbox import outgoing
 from bot.transport import OutgoingPost
 from flows import lifecycle, texts
 from flows.config import GridConfig

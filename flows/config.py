@@ -37,11 +37,13 @@ DEFAULT_LEVELS = ("township", "village", "branch", "microgrid")
 NonEmptyText = Annotated[str, StringConstraints(min_length=1)]
 
 
+# extra="forbid": a misspelt key is an error, not a silently ignored setting.
+# coerce_numbers_to_str: YAML reads `id: 7` or `room: 12345` as numbers; they are still ids.
+_STRICT_KEYS = ConfigDict(extra="forbid", str_strip_whitespace=True, coerce_numbers_to_str=True)
+
+
 class _Strict(BaseModel):
-    # extra="forbid": a misspelt key is an error, not a silently ignored setting.
-    # coerce_numbers_to_str: YAML reads `id: 7` or `room: 12345` as numbers; they are still ids.
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True,
-                              coerce_numbers_to_str=True)
+    model_config = ConfigDict(**_STRICT_KEYS, frozen=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -57,9 +59,6 @@ class _Strict(BaseModel):
 # The network's three models are slotted dataclasses, not BaseModels: Liuyang's 33,000 nodes
 # then hold no per-instance dict or set of fields (a third of the memory), and blanks are taken
 # field by field, since a validator of the whole model would run in Python for every node.
-_NETWORK_MODEL = ConfigDict(extra="forbid", str_strip_whitespace=True, coerce_numbers_to_str=True)  # as _Strict
-
-
 def _none_as_empty(value: Any) -> Any:
     # In YAML `deputies:` with nothing after it is null; the operator means "none".
     return [] if value is None else value
@@ -68,19 +67,19 @@ def _none_as_empty(value: Any) -> Any:
 EmptyIfBlank = BeforeValidator(_none_as_empty)
 
 
-@pydantic_dataclass(config=_NETWORK_MODEL, frozen=True, slots=True)
+@pydantic_dataclass(config=_STRICT_KEYS, frozen=True, slots=True)
 class Member:
     id: NonEmptyText      # the chat service's member id (wxid_…)
     name: NonEmptyText    # display name, used in @-mentions
 
 
-@pydantic_dataclass(config=_NETWORK_MODEL, frozen=True, slots=True)
+@pydantic_dataclass(config=_STRICT_KEYS, frozen=True, slots=True)
 class Group:
     room: NonEmptyText    # the chat service's room id (…@chatroom)
     name: NonEmptyText
 
 
-@pydantic_dataclass(config=_NETWORK_MODEL, frozen=True, slots=True)
+@pydantic_dataclass(config=_STRICT_KEYS, frozen=True, slots=True)
 class Node:
     id: NonEmptyText
     level: NonEmptyText
