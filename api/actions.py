@@ -18,7 +18,8 @@ from sqlmodel import Session, select
 from api.auth import caller, not_found, the_bot
 from api.schemas import TicketOut
 from api.tokens import Principal
-from bot.dispatch import apply_outcome, heads_of, write_post
+from bot.dispatch import apply_outcome, heads_of
+from bot.outbox import post_values, write_posts
 from bot.runtime import Bot
 from flows import lifecycle, texts
 from flows.config import Member
@@ -86,8 +87,8 @@ def act(bot: Bot, principal: Principal, number: int, transition: Transition,
             refusal = outcome.replies[0].text if outcome.replies else "not allowed"
             raise HTTPException(409, refusal)
         apply_outcome(session, ticket, actor, outcome, now, None, bot.config.policy)
-        for reply in outcome.replies:
-            write_post(session, reply, ticket.group_room, None, now)
+        write_posts(session, [post_values(reply, ticket.group_room, None, now)
+                              for reply in outcome.replies])
         session.flush()
         result = TicketOut.of(ticket, bot.network, now,
                               masked=not bot.network.is_microgrid(principal.node_id))

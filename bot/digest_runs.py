@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, func, select
 
-from bot.dispatch import write_post
+from bot.outbox import post_values, write_posts
 from bot.transport import OutgoingPost
 from flows.config import DigestSchedule, GridConfig, Node, cron_trigger
 from flows.digests import DigestFigures, compose_digest
@@ -139,4 +139,5 @@ def _send_one(session: Session, config: GridConfig, network: Network, node: Node
         replies = [Reply(text, recipient=node.head.id) for text in messages]
     else:
         replies = [Reply(text, room=node.group.room) for text in messages]
-    return [write_post(session, reply, node.group.room, None, now) for reply in replies]
+    return write_posts(session, [post_values(reply, node.group.room, None, now)
+                                 for reply in replies])

@@ -16,9 +16,10 @@ from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import insert, update
 from sqlmodel import Session, func, select
 
-from bot.outbox import outgoing
+from bot.outbox import post_values, write_posts
 from bot.transport import IncomingMessage, OutgoingPost
 from flows import lifecycle, overview, texts
 from flows.commands import (CommandText, find_ticket_reference, mentioned_names, recognize,
@@ -31,8 +32,7 @@ from flows.request_parser import analyse
 from flows.roles import may_handle, roles_for
 from flows.routing import responsible_members, route
 from models.db import Database
-from models.tables import (ID_LENGTH, InboundMessage, OutboundPost, Status, Ticket, TicketEscalation,
-                           TicketEvent)
+from models.tables import ID_LENGTH, InboundMessage, Status, Ticket, TicketEscalation, TicketEvent
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,11 @@ def fit_to_columns(message: IncomingMessage) -> IncomingMessage:
     return message if fitted == message else fitted
 
 
+# Core statements for the rows a change adds: an ORM object each cost more than the insert.
+_TICKETS, _EVENTS, _ESCALATIONS, _INBOUND = (model.__table__ for model in (
+    Ticket, TicketEvent, TicketEscalation, InboundMessage))
+
+
 def apply_outcome(session: Session, ticket: Ticket, actor: Actor, outcome: Outcome,
                   at: datetime, source_message_id: str | None, policy: Policy) -> None:
     """Change the ticket as the outcome says, record each of its events, and move its
@@ -59,55 +64,30 @@ def apply_outcome(session: Session, ticket: Ticket, actor: Actor, outcome: Outco
     for name, value in outcome.changes.items():
         setattr(ticket, name, value)
     timers = policy.timers_for(ticket.category, ticket.urgent)
+    clock = EscalationClock(ticket.clock_started_at, ticket.escalation_due_at, ticket.deadline_at)
+    escalations = []
     for event in outcome.events:
-        session.add(TicketEvent(
-            ticket_id=ticket.id, kind=event.kind, actor_id=actor.id, actor_name=actor.name,
-            at=at, source_message_id=source_message_id,
-            from_status=event.from_status, to_status=event.to_status, note=event.note,
-        ))
-        clock = clock_after(event.kind, event.from_status, event.to_status,
-                            EscalationClock(ticket.clock_started_at, ticket.escalation_due_at,
-                                            ticket.deadline_at),
-                            timers, at)
-        ticket.clock_started_at = clock.started_at
-        ticket.escalation_due_at, ticket.deadline_at = clock.due_at, clock.deadline_at
+        clock = clock_after(event.kind, event.from_status, event.to_status, clock, timers, at)
         if event.kind == "escalated":
             # A 吹哨 by hand takes its level, so the timers never post that level again.
-            session.add(TicketEscalation(ticket_id=ticket.id, level=ticket.escalation_level,
-                                         cause="whistle", at=at))
+            escalations.append({"ticket_id": ticket.id, "level": ticket.escalation_level,
+                                "round": 0, "cause": "whistle", "at": at})
+    ticket.clock_started_at = clock.started_at
+    ticket.escalation_due_at, ticket.deadline_at = clock.due_at, clock.deadline_at
+    record_events(session, ticket.id, actor, outcome.events, at, source_message_id)
+    if escalations:
+        session.execute(insert(_ESCALATIONS), escalations)
 
 
-def post_values(reply: Reply, default_room: str, reply_to: str | None,
-                now: datetime) -> dict[str, Any]:
-    """The outbox row of a reply, column by column."""
-    # API users (ids `api:…`) act on tickets but are no chat members: nobody to @ in a group.
-    mentions = [member for member in reply.mentions if not member.startswith("api:")]
-    return {"room": None if reply.recipient else reply.room or default_room,
-            "recipient_id": reply.recipient, "text": reply.text, "mentions": mentions,
-            "reply_to": reply_to, "created_at": now}
-
-
-def stage_post(session: Session, reply: Reply, default_room: str, reply_to: str | None,
-               now: datetime) -> OutboundPost:
-    """Put a reply in the outbox, in the same transaction as the change that caused it; it is
-    written with the session's next flush."""
-    row = OutboundPost(**post_values(reply, default_room, reply_to, now))
-    session.add(row)
-    return row
-
-
-def as_outgoing(row: OutboundPost) -> OutgoingPost:
-    """A flushed outbox row as the transport sends it."""
-    return outgoing({"room": row.room, "text": row.text, "mentions": row.mentions,
-                     "reply_to": row.reply_to, "recipient_id": row.recipient_id}, row.id)
-
-
-def write_post(session: Session, reply: Reply, default_room: str, reply_to: str | None,
-               now: datetime) -> OutgoingPost:
-    """`stage_post`, written at once."""
-    row = stage_post(session, reply, default_room, reply_to, now)
-    session.flush()
-    return as_outgoing(row)
+def record_events(session: Session, ticket_id: int, actor: Actor,
+                  events: tuple[lifecycle.EventRecord, ...], at: datetime,
+                  source_message_id: str | None) -> None:
+    if events:
+        session.execute(insert(_EVENTS), [
+            {"ticket_id": ticket_id, "kind": event.kind, "actor_id": actor.id,
+             "actor_name": actor.name, "at": at, "source_message_id": source_message_id,
+             "from_status": event.from_status, "to_status": event.to_status, "note": event.note}
+            for event in events])
 
 
 @dataclass(frozen=True)
@@ -176,27 +156,28 @@ class Dispatcher:
     def _store(self, prepared: list[tuple[IncomingMessage, int | None]]) -> list[bool]:
         """Keep the messages before acting on them; for each, False when it was handled
         already (or comes twice in this batch)."""
-        table = InboundMessage.__table__
-        seen: set[str] = set()
-        fresh = []
+        rows: dict[str, dict[str, Any]] = {}
+        received_at = self.clock()
+        for message, original_length in prepared:
+            rows.setdefault(message.id, {
+                "message_id": message.id, "room": message.room, "sender_id": message.sender_id,
+                "sender_name": message.sender_name, "text": message.text,
+                "quoted": message.quoted, "sent_at": message.at, "received_at": received_at,
+                "original_length": original_length})
         with self.db.engine.begin() as connection:
-            for message, original_length in prepared:
-                if message.id in seen:
-                    fresh.append(False)
-                    continue
-                seen.add(message.id)
-                stored = connection.execute(
-                    self.db.insert_unless_present(table, ["message_id"]).values(
-                        message_id=message.id, room=message.room, sender_id=message.sender_id,
-                        sender_name=message.sender_name, text=message.text,
-                        quoted=message.quoted, sent_at=message.at, received_at=self.clock(),
-                        original_length=original_length))
-                if stored.rowcount == 1:
-                    fresh.append(True)
-                    continue
-                handled_at = connection.execute(select(table.c.handled_at).where(
-                    table.c.message_id == message.id)).scalar_one()
-                fresh.append(handled_at is None)  # stored before, never handled: act on it now
+            stored = set(connection.execute(
+                self.db.insert_unless_present(_INBOUND, ["message_id"])
+                .returning(_INBOUND.c.message_id), list(rows.values())).scalars())
+            # Stored before but never handled (the bot stopped in between): act on it now.
+            unhandled = set(connection.execute(select(_INBOUND.c.message_id).where(
+                _INBOUND.c.message_id.in_(list(rows.keys() - stored)),
+                _INBOUND.c.handled_at.is_(None))).scalars()) if len(stored) < len(rows) else set()
+        fresh = []
+        for message, _ in prepared:
+            is_fresh = message.id in stored or message.id in unhandled
+            fresh.append(is_fresh)
+            stored.discard(message.id)  # the same id later in this batch is a redelivery
+            unhandled.discard(message.id)
         return fresh
 
     def _act_together(self, to_act: list[tuple[IncomingMessage, int | None]]
@@ -223,22 +204,24 @@ class Dispatcher:
                        ) -> dict[str, list[OutgoingPost]]:
         # Locked, so a bot sharing the database that got the same message waits, then sees it
         # handled.
-        inbound = {row.message_id: row for row in session.exec(
-            select(InboundMessage).where(InboundMessage.message_id.in_(  # type: ignore[attr-defined]
-                [message.id for message, _ in to_act])).with_for_update())}
-        staged: dict[str, list[OutboundPost]] = {}
-        for message, original_length in to_act:
-            row = inbound[message.id]
-            if row.handled_at is None:
-                staged[message.id] = self._act(session, message,
-                                               truncated=original_length is not None)
-                row.handled_at = self.clock()
-        session.flush()  # the posts of the whole batch written together
-        return {message_id: [as_outgoing(row) for row in rows] for message_id, rows in staged.items()}
+        ids = [message.id for message, _ in to_act]
+        unhandled = set(session.execute(
+            select(_INBOUND.c.message_id).where(_INBOUND.c.message_id.in_(ids),
+                                                _INBOUND.c.handled_at.is_(None))
+            .with_for_update()).scalars())
+        acted = [(message, self._act(session, message, truncated=original_length is not None))
+                 for message, original_length in to_act if message.id in unhandled]
+        if not acted:
+            return {}
+        session.execute(update(_INBOUND).where(_INBOUND.c.message_id.in_([m.id for m, _ in acted]))
+                        .values(handled_at=self.clock()))
+        session.flush()  # changes to tickets first, then the batch's posts in one statement
+        posts = iter(write_posts(session, [row for _, rows in acted for row in rows]))
+        return {message.id: [next(posts) for _ in rows] for message, rows in acted}
 
     def _act(self, session: Session, message: IncomingMessage,
-             truncated: bool = False) -> list[OutboundPost]:
-        """Do what the message asks; returns the replies staged in the outbox (unflushed)."""
+             truncated: bool = False) -> list[dict[str, Any]]:
+        """Do what the message asks; returns the outbox rows of its replies, to be written."""
         group = self.network.node_for_room(message.room)
         if group is None:
             return []
@@ -253,7 +236,7 @@ class Dispatcher:
         if truncated:
             replies.append(Reply(texts.TOO_LONG.format(limit=self.config.policy.max_message_length)))
         now = self.clock()
-        return [stage_post(session, reply, message.room, message.id, now) for reply in replies]
+        return [post_values(reply, message.room, message.id, now) for reply in replies]
 
     def apply(self, context: Context, ticket: Ticket, actor: Actor, outcome: Outcome) -> None:
         apply_outcome(context.session, ticket, actor, outcome, context.message.at,
@@ -342,25 +325,32 @@ def on_ticket(transition: TicketTransition) -> Handler:
 
 
 def place_order(dispatcher: Dispatcher, context: Context) -> list[Reply]:
+    """下单: where a request becomes a ticket, numbered and routed to its micro-grid."""
     description = context.command.rest
     if not description:
         return [Reply(texts.PLACE_ORDER_USAGE)]
     message = context.message
     parsed = analyse(description, dispatcher.lexicon)
     node = route(dispatcher.network, context.group, parsed.building, parsed.unit)
-    ticket = Ticket(
-        source_message_id=message.id, group_room=message.room, node_id=node.id,
-        reporter_id=message.sender_id, reporter_name=message.sender_name, text=description,
-        category=parsed.category, urgent=bool(parsed.urgent), building=parsed.building,
-        unit=parsed.unit, floor=parsed.floor, room=parsed.room, status=Status.OPEN,
-        created_at=message.at,
-    )
-    context.session.add(ticket)
-    context.session.flush()  # the number people see is the row's id
-    reporter = Actor(message.sender_id, message.sender_name)
-    dispatcher.apply(context, ticket, reporter, Outcome(
-        events=(lifecycle.EventRecord("created", None, Status.OPEN),)))
-    return [lifecycle.new_ticket_notice(ticket, [m.id for m in responsible_members(node)])]
+    created = lifecycle.EventRecord("created", None, Status.OPEN)
+    urgent = bool(parsed.urgent)
+    clock = clock_after(created.kind, None, created.to_status, EscalationClock(None, None),
+                        dispatcher.config.policy.timers_for(parsed.category, urgent), message.at)
+    row = {
+        "source_message_id": message.id, "group_room": message.room, "node_id": node.id,
+        "reporter_id": message.sender_id, "reporter_name": message.sender_name,
+        "text": description, "category": parsed.category, "urgent": urgent,
+        "building": parsed.building, "unit": parsed.unit, "floor": parsed.floor,
+        "room": parsed.room, "status": Status.OPEN, "escalation_level": 0,
+        "created_at": message.at, "clock_started_at": clock.started_at,
+        "escalation_due_at": clock.due_at, "deadline_at": clock.deadline_at,
+    }
+    # Written at once: the number people see is the row's id, and a later message of the same
+    # batch may already refer to it.
+    number = context.session.execute(insert(_TICKETS).returning(_TICKETS.c.id), row).scalar_one()
+    record_events(context.session, number, Actor(message.sender_id, message.sender_name),
+                  (created,), message.at, message.id)
+    return [lifecycle.new_ticket_notice(number, row, [m.id for m in responsible_members(node)])]
 
 
 def heads_of(dispatcher: Dispatcher, ticket: Ticket) -> list[str]:

@@ -14,9 +14,11 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.orm import Session
 
 from bot.transport import OutgoingPost, Transport
+from flows.lifecycle import Reply
 from models.db import Database
 from models.tables import OutboundPost
 
@@ -35,6 +37,26 @@ def pending_posts(db: Database, after_id: int = 0, limit: int = PAGE) -> list[Ou
             select(_table).where(_table.c.delivered_at.is_(None), _table.c.id > after_id)
             .order_by(_table.c.id).limit(limit)).all()
     return [outgoing(row._mapping, row.id) for row in rows]
+
+
+def post_values(reply: Reply, default_room: str, reply_to: str | None,
+                now: datetime) -> dict[str, Any]:
+    """The outbox row of a reply, column by column."""
+    # API users (ids `api:…`) act on tickets but are no chat members: nobody to @ in a group.
+    mentions = [member for member in reply.mentions if not member.startswith("api:")]
+    return {"room": None if reply.recipient else reply.room or default_room,
+            "recipient_id": reply.recipient, "text": reply.text, "mentions": mentions,
+            "reply_to": reply_to, "created_at": now}
+
+
+def write_posts(session: Session, rows: list[dict[str, Any]]) -> list[OutgoingPost]:
+    """Put posts (`post_values` rows) in the outbox, in the transaction of the change that
+    caused them, with one statement; returns them numbered, in the order given."""
+    if not rows:
+        return []
+    numbers = session.execute(insert(_table).returning(_table.c.id, sort_by_parameter_order=True),
+                              rows).scalars().all()
+    return [outgoing(values, number) for values, number in zip(rows, numbers)]
 
 
 def outgoing(values: Mapping[str, Any], post_id: int) -> OutgoingPost:

@@ -18,8 +18,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from bot.dispatch import apply_outcome, post_values, write_post
-from bot.outbox import outgoing
+from bot.dispatch import apply_outcome
+from bot.outbox import post_values, write_posts
 from bot.transport import OutgoingPost
 from flows import lifecycle, texts
 from flows.config import GridConfig
@@ -27,7 +27,7 @@ from flows.escalation import ACTIVE_STATUSES, overdue_reason, plan_escalation
 from flows.lifecycle import Actor, Reply
 from flows.network import Network
 from models.db import Database
-from models.tables import OutboundPost, Status, Ticket, TicketEscalation, TicketEvent
+from models.tables import Status, Ticket, TicketEscalation, TicketEvent
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,8 @@ def close_unrated(config: GridConfig, db: Database, now: datetime) -> list[Outgo
             for ticket in due:
                 outcome = lifecycle.close_unrated(ticket, now)
                 apply_outcome(session, ticket, SYSTEM, outcome, now, None, config.policy)
-                posts += [write_post(session, reply, ticket.group_room, None, now)
-                          for reply in outcome.replies]
+                posts += write_posts(session, [post_values(reply, ticket.group_room, None, now)
+                                               for reply in outcome.replies])
         if len(due) < BATCH:
             return posts
 
@@ -70,15 +70,10 @@ class _Staged:
             session.execute(insert(_ESCALATIONS), self.escalations)
         if self.events:
             session.execute(insert(_EVENTS), self.events)
-        if not self.posts:
-            return []
-        numbers = session.execute(insert(_POSTS).returning(_POSTS.c.id, sort_by_parameter_order=True),
-                                  self.posts).scalars().all()
-        return [outgoing(values, number) for values, number in zip(self.posts, numbers)]
+        return write_posts(session, self.posts)
 
 
-_ESCALATIONS, _EVENTS, _POSTS = (model.__table__ for model in (TicketEscalation, TicketEvent,
-                                                                 OutboundPost))
+_ESCALATIONS, _EVENTS = (model.__table__ for model in (TicketEscalation, TicketEvent))
 
 
 def due_tickets(now: datetime, after: tuple[datetime, int] | None = None, *,

@@ -87,20 +87,30 @@ def _not_active(ticket: Ticket, action: str) -> Outcome | None:
 
 def headline(ticket: Ticket) -> dict[str, Any]:
     """The fields every post about a ticket shows: number, urgency, category, place, text."""
+    return _headline(ticket.id, ticket.urgent, ticket.category, ticket.text,
+                     texts.location_text(ticket.building, ticket.unit, ticket.floor, ticket.room))
+
+
+def _headline(number: int | None, urgent: bool, category: str, text: str,
+              location: str) -> dict[str, Any]:
     return {
-        "number": ticket.id,
-        "urgent": texts.URGENT_MARK if ticket.urgent else "",
-        "category": texts.CATEGORY_NAMES.get(ticket.category, ticket.category),
-        "location": texts.location_text(ticket.building, ticket.unit, ticket.floor, ticket.room),
-        "description": ticket.text,
+        "number": number,
+        "urgent": texts.URGENT_MARK if urgent else "",
+        "category": texts.CATEGORY_NAMES.get(category, category),
+        "location": location,
+        "description": text,
     }
 
 
-def new_ticket_notice(ticket: Ticket, responsible_ids: Iterable[str]) -> Reply:
-    """The bot's answer to a request: number, category, location, and @ whoever must claim it."""
+def new_ticket_notice(number: int, request: Mapping[str, Any],
+                      responsible_ids: Iterable[str]) -> Reply:
+    """The bot's answer to a request: number, category, location, and @ whoever must claim it.
+    `request` is the new ticket's row, as written."""
+    location = texts.location_text(request["building"], request["unit"], request["floor"],
+                                   request["room"])
     return Reply(
         texts.TICKET_CREATED.format(
-            **headline(ticket),
+            **_headline(number, request["urgent"], request["category"], request["text"], location),
         ),
         mentions=tuple(dict.fromkeys(responsible_ids)),
     )
