@@ -90,6 +90,32 @@ async def test_a_message_that_fails_leaves_the_rest_of_its_burst_handled(sim, db
     assert [r.getMessage() for r in errors] == ["could not act on message m2"]
 
 
+async def test_a_redelivered_burst_acts_only_on_what_was_never_handled(sim, db, clock,
+                                                                          monkeypatch):
+    original = Dispatcher._act
+
+    def failing_on_the_second(self, session, incoming, truncated=False):
+        if incoming.id == "m2":
+            raise RuntimeError("a bug")
+        return original(self, session, incoming, truncated)
+
+    monkeypatch.setattr(Dispatcher, "_act", failing_on_the_second)
+    first = [message(clock, n, f"下单 {n}号楼楼道灯坏了") for n in range(1, 4)]
+    await asyncio.gather(*(sim.bot.receive(one) for one in first))
+    monkeypatch.setattr(Dispatcher, "_act", original)  # the bug fixed, the gateway resends
+
+    again = [*first, message(clock, 4, "下单 4号楼楼道灯坏了")]
+    await asyncio.gather(*(sim.bot.receive(one) for one in again))
+
+    with db.session() as session:
+        sources = session.exec(select(Ticket.source_message_id).order_by(Ticket.id)).all()
+        unhandled = session.exec(select(InboundMessage.message_id)
+                                 .where(InboundMessage.handled_at.is_(None))).all()
+    assert sources == ["m1", "m3", "m2", "m4"]
+    assert unhandled == []
+    assert [p.reply_to for p in sim.posts] == ["m1", "m3", "m2", "m4"]
+
+
 async def test_when_storing_fails_every_sender_of_the_burst_is_told(sim, clock, monkeypatch):
     def database_down(self, prepared):
         raise ConnectionError("database unreachable")
