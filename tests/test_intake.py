@@ -22,6 +22,18 @@ def message(clock, number: int, text: str, room: str = GRID, sender: str = "wxid
                            text=text, at=clock())
 
 
+def failing_on(message_id: str):
+    """Dispatcher._act with a bug that strikes one message."""
+    original = Dispatcher._act
+
+    def failing(self, session, incoming, truncated=False):
+        if incoming.id == message_id:
+            raise RuntimeError("a bug")
+        return original(self, session, incoming, truncated)
+
+    return failing
+
+
 @pytest.fixture
 def batches(sim, monkeypatch):
     """The sizes of the batches the dispatcher was given."""
@@ -67,14 +79,7 @@ async def test_a_message_twice_in_one_burst_counts_once(sim, db, clock):
 
 async def test_a_message_that_fails_leaves_the_rest_of_its_burst_handled(sim, db, clock,
                                                                           monkeypatch, caplog):
-    original = Dispatcher._act
-
-    def failing_on_the_second(self, session, incoming, truncated=False):
-        if incoming.id == "m2":
-            raise RuntimeError("a bug")
-        return original(self, session, incoming, truncated)
-
-    monkeypatch.setattr(Dispatcher, "_act", failing_on_the_second)
+    monkeypatch.setattr(Dispatcher, "_act", failing_on("m2"))
     burst = [message(clock, n, f"下单 {n}号楼楼道灯坏了") for n in range(1, 4)]
     with caplog.at_level(logging.INFO):
         await asyncio.gather(*(sim.bot.receive(one) for one in burst))
@@ -92,17 +97,11 @@ async def test_a_message_that_fails_leaves_the_rest_of_its_burst_handled(sim, db
 
 async def test_a_redelivered_burst_acts_only_on_what_was_never_handled(sim, db, clock,
                                                                           monkeypatch):
-    original = Dispatcher._act
-
-    def failing_on_the_second(self, session, incoming, truncated=False):
-        if incoming.id == "m2":
-            raise RuntimeError("a bug")
-        return original(self, session, incoming, truncated)
-
-    monkeypatch.setattr(Dispatcher, "_act", failing_on_the_second)
+    fixed = Dispatcher._act
+    monkeypatch.setattr(Dispatcher, "_act", failing_on("m2"))
     first = [message(clock, n, f"下单 {n}号楼楼道灯坏了") for n in range(1, 4)]
     await asyncio.gather(*(sim.bot.receive(one) for one in first))
-    monkeypatch.setattr(Dispatcher, "_act", original)  # the bug fixed, the gateway resends
+    monkeypatch.setattr(Dispatcher, "_act", fixed)  # the bug fixed, the gateway resends
 
     again = [*first, message(clock, 4, "下单 4号楼楼道灯坏了")]
     await asyncio.gather(*(sim.bot.receive(one) for one in again))
