@@ -53,7 +53,7 @@ def fit_to_columns(message: IncomingMessage) -> IncomingMessage:
 
 
 # Core statements for the rows a change adds: an ORM object each cost more than the insert.
-_TICKETS, _EVENTS, _ESCALATIONS, _INBOUND = (model.__table__ for model in (
+_TICKETS, EVENTS, ESCALATIONS, _INBOUND = (model.__table__ for model in (
     Ticket, TicketEvent, TicketEscalation, InboundMessage))
 
 
@@ -70,24 +70,35 @@ def apply_outcome(session: Session, ticket: Ticket, actor: Actor, outcome: Outco
         clock = clock_after(event.kind, event.from_status, event.to_status, clock, timers, at)
         if event.kind == "escalated":
             # A 吹哨 by hand takes its level, so the timers never post that level again.
-            escalations.append({"ticket_id": ticket.id, "level": ticket.escalation_level,
-                                "round": 0, "cause": "whistle", "at": at})
+            escalations.append(escalation_row(ticket.id, ticket.escalation_level, 0, "whistle", at))
     ticket.clock_started_at = clock.started_at
     ticket.escalation_due_at, ticket.deadline_at = clock.due_at, clock.deadline_at
     record_events(session, ticket.id, actor, outcome.events, at, source_message_id)
     if escalations:
-        session.execute(insert(_ESCALATIONS), escalations)
+        session.execute(insert(ESCALATIONS), escalations)
 
 
 def record_events(session: Session, ticket_id: int, actor: Actor,
                   events: tuple[lifecycle.EventRecord, ...], at: datetime,
                   source_message_id: str | None) -> None:
     if events:
-        session.execute(insert(_EVENTS), [
-            {"ticket_id": ticket_id, "kind": event.kind, "actor_id": actor.id,
-             "actor_name": actor.name, "at": at, "source_message_id": source_message_id,
-             "from_status": event.from_status, "to_status": event.to_status, "note": event.note}
-            for event in events])
+        session.execute(insert(EVENTS), [event_row(ticket_id, actor, event, at, source_message_id)
+                                         for event in events])
+
+
+def event_row(ticket_id: int, actor: Actor, event: lifecycle.EventRecord, at: datetime,
+              source_message_id: str | None) -> dict[str, Any]:
+    """The ticket_event row of one event, column by column."""
+    return {"ticket_id": ticket_id, "kind": event.kind, "actor_id": actor.id,
+            "actor_name": actor.name, "at": at, "source_message_id": source_message_id,
+            "from_status": event.from_status, "to_status": event.to_status, "note": event.note}
+
+
+def escalation_row(ticket_id: int, level: int, round_: int, cause: str,
+                   at: datetime) -> dict[str, Any]:
+    """The ticket_escalation row of a ticket reaching `level` (or, at the top, reminder
+    `round_`); its unique key makes each go out once."""
+    return {"ticket_id": ticket_id, "level": level, "round": round_, "cause": cause, "at": at}
 
 
 @dataclass(frozen=True)

@@ -18,16 +18,16 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from bot.dispatch import apply_outcome
+from bot.dispatch import ESCALATIONS, EVENTS, apply_outcome, escalation_row, event_row
 from bot.outbox import post_values, write_posts
 from bot.transport import OutgoingPost
 from flows import lifecycle, texts
 from flows.config import GridConfig
 from flows.escalation import ACTIVE_STATUSES, overdue_reason, plan_escalation
-from flows.lifecycle import Actor, Reply
+from flows.lifecycle import Actor, EventRecord, Reply
 from flows.network import Network
 from models.db import Database
-from models.tables import Status, Ticket, TicketEscalation, TicketEvent
+from models.tables import Status, Ticket, TicketEscalation
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +67,10 @@ class _Staged:
         checked here, before any post exists. Returns the posts, numbered."""
         session.flush()
         if self.escalations:
-            session.execute(insert(_ESCALATIONS), self.escalations)
+            session.execute(insert(ESCALATIONS), self.escalations)
         if self.events:
-            session.execute(insert(_EVENTS), self.events)
+            session.execute(insert(EVENTS), self.events)
         return write_posts(session, self.posts)
-
-
-_ESCALATIONS, _EVENTS = (model.__table__ for model in (TicketEscalation, TicketEvent))
 
 
 def due_tickets(now: datetime, after: tuple[datetime, int] | None = None, *,
@@ -163,26 +160,19 @@ def _escalate(session: Session, config: GridConfig, network: Network, ticket: Ti
     replies: list[Reply] = []
     for new_level in plan.levels:
         origin, to = chain[new_level - 1], chain[new_level]
-        staged.escalations.append(_escalation(ticket.id, new_level, 0, cause, now))
-        staged.events.append(_event(ticket.id, "escalated", f"{origin.name} → {to.name}：{reason}", now))
+        staged.escalations.append(escalation_row(ticket.id, new_level, 0, cause, now))
+        staged.events.append(event_row(ticket.id, SYSTEM, EventRecord(
+            "escalated", note=f"{origin.name} → {to.name}：{reason}"), now, None))
         replies.append(lifecycle.escalation_notice(ticket, origin, to, reason))
     if plan.renotify:
         top = chain[-1]
         last_round = session.exec(select(func.max(TicketEscalation.round)).where(
             TicketEscalation.ticket_id == ticket.id, TicketEscalation.level == level)).one()
-        staged.escalations.append(_escalation(ticket.id, level, (last_round or 0) + 1, cause, now))
-        staged.events.append(_event(ticket.id, "reminded", f"{top.name}：{reason}", now))
+        staged.escalations.append(escalation_row(ticket.id, level, (last_round or 0) + 1, cause, now))
+        staged.events.append(event_row(ticket.id, SYSTEM, EventRecord(
+            "reminded", note=f"{top.name}：{reason}"), now, None))
         replies.append(lifecycle.reminder(ticket, top, reason))
     ticket.escalation_level = plan.levels[-1] if plan.levels else level
     ticket.escalation_due_at = plan.next_due_at
     staged.posts += [post_values(reply, ticket.group_room, None, now) for reply in replies]
 
-
-def _escalation(ticket_id: int, level: int, round_: int, cause: str, at: datetime) -> dict[str, Any]:
-    return {"ticket_id": ticket_id, "level": level, "round": round_, "cause": cause, "at": at}
-
-
-def _event(ticket_id: int, kind: str, note: str, at: datetime) -> dict[str, Any]:
-    return {"ticket_id": ticket_id, "kind": kind, "actor_id": SYSTEM.id,
-            "actor_name": SYSTEM.name, "at": at, "source_message_id": None, "from_status": None,
-            "to_status": None, "note": note}
