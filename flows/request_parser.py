@@ -21,6 +21,7 @@ import yaml
 
 from flows import category_model
 from flows.commands import request_description
+from flows.normalize import is_placeholder_only, reading
 from flows.numerals import to_arabic
 
 __all__ = ["CATEGORIES", "Lexicon", "LexiconError", "ParsedRequest", "analyse", "load_lexicon",
@@ -365,7 +366,7 @@ def analyse(description: str, lexicon: Lexicon | None = None) -> ParsedRequest:
     if not description:
         return NOT_A_REQUEST
     lexicon = lexicon or load_lexicon()
-    text = _normalize(description)
+    text = reading(description).text
     building, unit, floor, room = _location(text)
     return ParsedRequest(is_request=True, category=lexicon.category(text),
                          urgent=lexicon.is_urgent(text), building=building, unit=unit,
@@ -373,8 +374,9 @@ def analyse(description: str, lexicon: Lexicon | None = None) -> ParsedRequest:
 
 
 def parse_request(text: str, lexicon: Lexicon | None = None) -> ParsedRequest:
-    """A whole message parsed; chatter and a bare `下单` are not requests."""
+    """A whole message parsed; chatter, a bare `下单` and one with only a media placeholder
+    (`下单 [图片]`) are not requests."""
     description = request_description(text)
-    if not description:
+    if not description or is_placeholder_only(description):
         return NOT_A_REQUEST
     return analyse(description, lexicon)
