@@ -7,17 +7,18 @@ room, who is above it, which micro-grid covers 7栋) is a dict look-up, never a 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING
 
+from flows.normalize import reading
 from flows.numerals import CHINESE_NUMERAL_CHARS, to_arabic
 
 if TYPE_CHECKING:  # only types: flows.config imports parse_cover from here to check covers
     from flows.config import GridConfig, Member, Node
 
-__all__ = ["Cover", "Network", "members_of", "parse_cover", "role_ids"]
+__all__ = ["Cover", "Mention", "Network", "fold_name", "members_of", "parse_cover", "role_ids"]
 
 # A building or unit number: Arabic, full-width or Chinese digits.
 _NUMBER = f"[0-9０-９{CHINESE_NUMERAL_CHARS}]+"
@@ -102,6 +103,30 @@ def role_ids(node: Node) -> frozenset[str]:
     return frozenset(member.id for member in members_of(node))
 
 
+def fold_name(name: str) -> str:
+    """A display name as names are compared: normalised like every message (full-width forms,
+    traditional characters, emoji; `flows.normalize`), spaces collapsed, lower case.
+    `"邱煥武"` and `"邱焕武"` fold alike, as do `"Amy 周"` and `"amy\u3000周"`."""
+    return " ".join(reading(name).text.split()).lower()
+
+
+# How people address a head by surname in a group: 邱师傅, 老邱, 小周, 王书记, 周姐.
+_TITLES = ("师傅", "书记", "支书", "主任", "网格长", "网格员", "组长", "楼长", "队长", "站长", "所长",
+           "经理", "老师", "大姐", "大哥", "姐", "哥", "阿姨", "叔叔", "叔", "伯", "总", "同志",
+           "村长", "社长", "主席", "委员", "专干", "警官", "部长", "科长", "局长")
+_SURNAME_FORM = re.compile(
+    rf"(?P<prefix>[老小阿])?(?P<surname>[\u4e00-\u9fff])(?P<title>{'|'.join(_TITLES)})?")
+
+
+@dataclass(frozen=True)
+class Mention:
+    """Whom one @-mention names: no member (unknown), one (found) or several (ambiguous);
+    `written` is the name as written, for an answer."""
+
+    members: tuple[Member, ...]
+    written: str
+
+
 class _Ambiguous:
     """Marks an index entry claimed by two micro-grids: the place cannot be routed at that level."""
 
@@ -137,6 +162,9 @@ class Network:
         self._member_names: dict[str, str] = {}  # member id -> display name, first seen wins
         self._led_by: dict[str, list[Node]] = {}    # member id -> nodes they head or deputise
         self._named: dict[str, list[tuple[Member, Node]]] = {}  # display name -> (member, node)
+        self._folded: dict[str, list[tuple[Member, Node]]] = {}  # fold_name(name) -> (member, node)
+        self._by_initial: dict[str, list[tuple[Member, Node]]] = {}  # first character of a name
+        self._members: dict[str, Member] = {}
         self._parent: dict[str, Node | None] = {}
         # Nearest first; shared tuples keep 32,000 micro-grids × depth small.
         self._ancestors: dict[str, tuple[Node, ...]] = {}
@@ -163,6 +191,11 @@ class Network:
                 self._member_names.setdefault(member.id, member.name)
                 self._led_by.setdefault(member.id, []).append(node)
                 self._named.setdefault(member.name, []).append((member, node))
+                folded = fold_name(member.name)
+                self._folded.setdefault(folded, []).append((member, node))
+                if folded:
+                    self._by_initial.setdefault(folded[0], []).append((member, node))
+                self._members.setdefault(member.id, member)
             if node.covers:
                 self._index_covers(node, ancestors)
             below = (node, *ancestors)
@@ -217,6 +250,79 @@ class Network:
         found = {member.id: member for member, node in self._named.get(name, ())
                  if node.id in above or node.id in below}
         return list(found.values())
+
+    def member(self, member_id: str) -> Member | None:
+        """The head or deputy with that id (as the config first names them); None otherwise."""
+        return self._members.get(member_id)
+
+    def addressable(self, member_id: str, seen_from: Node) -> bool:
+        """Whether a member heads or deputises a node a group can address: its own node, a node
+        above it or a node below it."""
+        led = self._led_by.get(member_id, ())
+        if not led:
+            return False
+        above = {ancestor.id for ancestor in self._ancestors[seen_from.id]}
+        below = self.subtree_ids(seen_from.id)
+        return any(node.id in above or node.id in below for node in led)
+
+    def members_with_ids(self, member_ids: Iterable[str], seen_from: Node) -> list[Member]:
+        """The addressable heads and deputies among member ids a transport passed with a
+        message's mentions, in order, each once; ids of anyone else are left out."""
+        found = {member_id: self._members[member_id] for member_id in member_ids
+                 if member_id in self._members and self.addressable(member_id, seen_from)}
+        return list(found.values())
+
+    def resolve_mention(self, written: str, seen_from: Node,
+                        seen_names: Mapping[str, Iterable[str]] | None = None) -> Mention:
+        """Whom an @-mention names, among the heads and deputies `seen_from`'s group can address.
+
+        `written` is what follows the `@`, up to the mention's end (U+2005, a line break or the
+        end of the text), so it may hold a name with spaces (`Amy 周`) or run on into the
+        sentence when nothing separates them (`周敏请跟进`). `seen_names` maps other display
+        names members were seen using, folded (`fold_name`), to their member ids: a group
+        nickname such as `网格长-邱煥武`. Tried in turn, the first that names someone wins: the whole
+        text is a name; a name starts it (the longest); a name is inside it (`4栋楼长周敏`); a
+        surname with a title (`邱师傅`, `老周`), when one addressable member has that surname.
+        """
+        seen_names = seen_names or {}
+        folded = fold_name(written)
+        shown = written.split()[0] if written.split() else written
+
+        def members_for(name: str) -> list[Member]:
+            found: dict[str, Member] = {}
+            for member, node in self._folded.get(name, ()):
+                if self.addressable(member.id, seen_from):
+                    found.setdefault(member.id, member)
+            for member_id in seen_names.get(name, ()):
+                member = self._members.get(member_id)
+                if member is not None and self.addressable(member_id, seen_from):
+                    found.setdefault(member_id, member)
+            return list(found.values())
+
+        def known(name: str) -> bool:
+            return name in self._folded or name in seen_names
+
+        for end in range(len(folded), 0, -1):  # the whole text, else the longest name starting it
+            prefix = folded[:end].rstrip()
+            if known(prefix) and (starting := members_for(prefix)):
+                return Mention(tuple(starting), starting[0].name)
+        inside: dict[str, Member] = {}
+        for length in range(len(folded) - 1, 1, -1):  # the longest name inside it
+            for start in range(1, len(folded) - length + 1):
+                part = folded[start:start + length]
+                if known(part):
+                    for member in members_for(part):
+                        inside.setdefault(member.id, member)
+            if inside:
+                return Mention(tuple(inside.values()), shown)
+        form = _SURNAME_FORM.fullmatch(folded)
+        if form is not None and (form.group("prefix") or form.group("title")):
+            by_surname = {member.id: member for member, node in
+                          self._by_initial.get(form.group("surname"), ())
+                          if self.addressable(member.id, seen_from)}
+            if by_surname:
+                return Mention(tuple(by_surname.values()), shown)
+        return Mention((), shown)
 
     def parent(self, node_id: str) -> Node | None:
         self.node(node_id)  # unknown ids fail loudly rather than look like the root

@@ -183,3 +183,19 @@ class ApiToken(SQLModel, table=True):
     token_hash: str = Field(unique=True, max_length=64)
     created_at: datetime = Field(sa_column=_time_column(nullable=False))
     revoked_at: datetime | None = Field(default=None, sa_column=_time_column())
+
+
+class MemberName(SQLModel, table=True):
+    """A display name a head or deputy was seen posting under (a group nickname such as
+    `网格长-邱煥武`, other than the config's name), so that an @-mention of it finds them. Kept
+    once per (member, name); `folded` is the name as mentions are compared (`flows.network.
+    fold_name`)."""
+
+    __tablename__ = "member_name"
+    __table_args__ = (sa.UniqueConstraint("member_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: str = Field(max_length=ID_LENGTH)
+    name: str = Field(max_length=ID_LENGTH)
+    folded: str = Field(max_length=ID_LENGTH, index=True)
+    first_seen_at: datetime = Field(sa_column=_time_column(nullable=False))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from flows.config import load_config, parse_config
-from flows.network import Cover, Network, members_of, parse_cover, role_ids
+from flows.network import Cover, Network, fold_name, members_of, parse_cover, role_ids
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -237,3 +237,26 @@ def test_it_scales_to_liuyang_32000_microgrids():
     assert [n.id for n in net.ancestors("g7.3.2.1")] == ["b7.3.2", "v7.3", "t7", "liuyang"]
     assert net.node_for_room("g12.1.1.1@chatroom").id == "g12.1.1.1"
     assert len(net.subtree_ids("t3")) == 1 + 20 * (1 + 4 * 11)
+
+
+# ---- whom an @-mention names ------------------------------------------------------------------
+
+@pytest.mark.parametrize("written, member_id", [
+    ("周敏", "wxid_zhou_min"), ("周敏请跟进", "wxid_zhou_min"), ("周敏 请跟进", "wxid_zhou_min"),
+    ("4栋楼长周敏", "wxid_zhou_min"), ("邱焕武", "wxid_qiu_huanwu"), ("网格长-邱煥武", "wxid_qiu_huanwu"),
+    ("邱师傅", "wxid_qiu_huanwu"), ("老邱", "wxid_qiu_huanwu"), ("王书记", "wxid_wang_guoqiang"),
+    ("马军", None), ("不存在的人", None), ("邱", None),
+])
+def test_a_mention_resolves_among_the_addressable(network, written, member_id):
+    mention = network.resolve_mention(written, network.node("shibalong-1"))
+    assert [m.id for m in mention.members] == ([member_id] if member_id else [])
+
+
+def test_a_name_seen_in_use_and_mention_ids(network):
+    grid = network.node("shibalong-1")
+    seen = {fold_name("敏姐-物业对接"): ["wxid_zhou_min"], fold_name("阿马"): ["wxid_ma_jun"]}
+    assert [m.id for m in network.resolve_mention("敏姐-物业对接", grid, seen).members] == ["wxid_zhou_min"]
+    assert network.resolve_mention("阿马", grid, seen).members == ()   # another community's head
+    assert [m.id for m in network.members_with_ids(
+        ["wxid_resident", "wxid_zhou_min", "wxid_ma_jun", "wxid_zhou_min"], grid)] == ["wxid_zhou_min"]
+    assert fold_name("Amy\u3000周") == fold_name(" amy 周 ") == "amy 周"
