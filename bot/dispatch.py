@@ -22,17 +22,20 @@ from sqlmodel import Session, func, select
 from bot.outbox import post_values, write_posts
 from bot.transport import IncomingMessage, OutgoingPost
 from flows import lifecycle, overview, texts
-from flows.commands import (CommandText, find_ticket_reference, mentioned_names, recognize,
-                            rating_reply, split_quote)
+from flows.commands import (MAX_NUMBERS, CommandText, find_ticket_reference, mention_spans,
+                            rating_reply, read_category, read_rating, recognize,
+                            recognize_in_sentence, split_quote)
 from flows.config import GridConfig, Node, Policy
 from flows.escalation import EscalationClock, clock_after, current_node, next_node
-from flows.lifecycle import Actor, Outcome, Reply, Target
-from flows.network import Network
+from flows.lifecycle import Actor, Outcome, Reply, Role, Target
+from flows.network import Mention, Network, fold_name
+from flows.normalize import is_placeholder_only
 from flows.request_parser import analyse
 from flows.roles import may_handle, roles_for
 from flows.routing import responsible_members, route
 from models.db import Database
-from models.tables import ID_LENGTH, InboundMessage, Status, Ticket, TicketEscalation, TicketEvent
+from models.tables import (ID_LENGTH, InboundMessage, MemberName, Status, Ticket, TicketEscalation,
+                           TicketEvent)
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +56,15 @@ def fit_to_columns(message: IncomingMessage) -> IncomingMessage:
 
 
 # Core statements for the rows a change adds: an ORM object each cost more than the insert.
-_TICKETS, EVENTS, ESCALATIONS, _INBOUND = (model.__table__ for model in (
-    Ticket, TicketEvent, TicketEscalation, InboundMessage))
+_TICKETS, EVENTS, ESCALATIONS, _INBOUND, _NAMES = (model.__table__ for model in (
+    Ticket, TicketEvent, TicketEscalation, InboundMessage, MemberName))
 
 
 def apply_outcome(session: Session, ticket: Ticket, actor: Actor, outcome: Outcome,
                   at: datetime, source_message_id: str | None, policy: Policy) -> None:
     """Change the ticket as the outcome says, record each of its events, and move its
     escalation clock as each event requires."""
+    timers_before = policy.timers_for(ticket.category, ticket.urgent)
     for name, value in outcome.changes.items():
         setattr(ticket, name, value)
     timers = policy.timers_for(ticket.category, ticket.urgent)
@@ -68,6 +72,9 @@ def apply_outcome(session: Session, ticket: Ticket, actor: Actor, outcome: Outco
     escalations = []
     for event in outcome.events:
         clock = clock_after(event.kind, event.from_status, event.to_status, clock, timers, at)
+        if event.kind in lifecycle.RETIMING_EVENTS:
+            # 改紧急 / 改一般 / 改类: the running timer as if the ticket had been read so at first.
+            clock = lifecycle.retimed(clock, ticket.status, timers_before, timers, at)
         if event.kind == "escalated":
             # A 吹哨 by hand takes its level, so the timers never post that level again.
             escalations.append(escalation_row(ticket.id, ticket.escalation_level, 0, "whistle", at))
@@ -175,7 +182,11 @@ class Dispatcher:
                 "sender_name": message.sender_name, "text": message.text,
                 "quoted": message.quoted, "sent_at": message.at, "received_at": received_at,
                 "original_length": original_length})
+        names = self._names_seen(prepared, received_at)
         with self.db.engine.begin() as connection:
+            if names:
+                connection.execute(self.db.insert_unless_present(_NAMES, ["member_id", "name"]),
+                                   names)
             stored = set(connection.execute(
                 self.db.insert_unless_present(_INBOUND, ["message_id"])
                 .returning(_INBOUND.c.message_id), list(rows.values())).scalars())
@@ -190,6 +201,21 @@ class Dispatcher:
             stored.discard(message.id)  # the same id later in this batch is a redelivery
             unhandled.discard(message.id)
         return fresh
+
+    def _names_seen(self, prepared: list[tuple[IncomingMessage, int | None]],
+                    at: datetime) -> list[dict[str, Any]]:
+        """The rows of `member_name` for heads and deputies posting under a name other than the
+        config's (a group nickname such as `网格长-邱煥武`), so a mention of it finds them."""
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+        for message, _ in prepared:
+            member = self.network.member(message.sender_id)
+            name = message.sender_name.strip()
+            if member is None or not name or name == member.name or name == message.sender_id:
+                continue
+            rows.setdefault((member.id, name), {
+                "member_id": member.id, "name": name, "folded": fold_name(name)[:ID_LENGTH],
+                "first_seen_at": at})
+        return list(rows.values())
 
     def _act_together(self, to_act: list[tuple[IncomingMessage, int | None]]
                       ) -> dict[str, list[OutgoingPost]] | None:
@@ -240,10 +266,21 @@ class Dispatcher:
             quoted, text = split_quote(message.text)
             message = replace(message, text=text, quoted=quoted)
         command = recognize(message.text) or rating_reply(message.text, message.quoted)
-        if command is None or command.keyword not in COMMAND_TABLE:
+        if command is None and self.network.nodes_led_by(message.sender_id):
+            # A head's command inside a short sentence (`好的，我接单了`); a resident's is talk.
+            command = recognize_in_sentence(message.text)
+        if command is None:
+            # A bare rating (`满意`, `非常满意，谢谢`) from a reporter with a ticket to rate.
+            if len(message.text.strip()) > _BARE_RATING_MAX or read_rating(message.text) is None:
+                return []
+            handler = rate_unquoted
+            command = CommandText(keyword="评价", rest=message.text.strip())
+        elif command.keyword in COMMAND_TABLE:
+            handler = COMMAND_TABLE[command.keyword].handler
+        else:
             return []
         context = Context(session=session, message=message, group=group, command=command)
-        replies = COMMAND_TABLE[command.keyword].handler(self, context)
+        replies = handler(self, context)
         if truncated:
             replies.append(Reply(texts.TOO_LONG.format(limit=self.config.policy.max_message_length)))
         now = self.clock()
@@ -254,24 +291,47 @@ class Dispatcher:
                       context.message.id, self.config.policy)
 
     def actor_for(self, context: Context, ticket: Ticket) -> Actor:
+        """The sender with their roles for the ticket; a head or deputy under the config's name,
+        whatever group nickname they post under (`网格长-邱煥武` is 邱煥武)."""
         message = context.message
-        return Actor(message.sender_id, message.sender_name,
+        name = self.network.member_name(message.sender_id) or message.sender_name
+        return Actor(message.sender_id, name,
                      roles_for(self.network, ticket, message.sender_id, context.group))
 
     def target(self, context: Context, ticket: Ticket, text: str) -> Target:
-        """The member @-mentioned in `text`, looked up among the heads and deputies this group can
-        address, and whether the ticket may be handed to them."""
-        names = mentioned_names(text)
-        if not names:
+        """The member @-mentioned in `text`, among the heads and deputies this group can address,
+        and whether the ticket may be handed to them. Found by the member ids the transport
+        passed with the message, else by name (`Network.resolve_mention`): a name written with
+        no separator or with spaces, a group nickname the member was seen posting under, a
+        surname with a title."""
+        by_id = self.network.members_with_ids(_mention_ids(context.message), context.group)
+        if len(by_id) == 1:
+            return Target(by_id[0], may_handle=may_handle(self.network, ticket, by_id[0].id))
+        spans = mention_spans(text)
+        if not spans:
             return Target(None, problem=texts.MENTION_NEEDED.format(
                 example=texts.EXAMPLES[context.command.keyword]))
-        found = self.network.members_named(names[0], context.group)
-        if not found:
-            return Target(None, problem=texts.UNKNOWN_MEMBER.format(name=names[0]))
-        if len(found) > 1:
-            return Target(None, problem=texts.AMBIGUOUS_MEMBER.format(count=len(found),
-                                                                      name=names[0]))
-        return Target(found[0], may_handle=may_handle(self.network, ticket, found[0].id))
+        mention = self.mentioned(context, spans[0])
+        if not mention.members:
+            return Target(None, problem=texts.UNKNOWN_MEMBER.format(name=mention.written))
+        if len(mention.members) > 1:
+            return Target(None, problem=texts.AMBIGUOUS_MEMBER.format(
+                count=len(mention.members), name=mention.written))
+        member = mention.members[0]
+        return Target(member, may_handle=may_handle(self.network, ticket, member.id))
+
+    def mentioned(self, context: Context, written: str) -> Mention:
+        """Whom one @-mention names, with the display names members were seen posting under."""
+        folded = fold_name(written)
+        parts = {folded[start:end] for start in range(len(folded))
+                 for end in range(start + 2, len(folded) + 1)}
+        seen: dict[str, list[str]] = {}
+        if parts:
+            for name, member_id in context.session.execute(
+                    select(_NAMES.c.folded, _NAMES.c.member_id)
+                    .where(_NAMES.c.folded.in_(sorted(parts)))):
+                seen.setdefault(name, []).append(member_id)
+        return self.network.resolve_mention(written, context.group, seen)
 
     def subtree_scope(self, context: Context) -> tuple[str, frozenset[str]] | None:
         """For 待办 / 统计: the names and node ids of what the sender heads; None for residents.
@@ -284,22 +344,49 @@ class Dispatcher:
         ids = frozenset().union(*(self.network.subtree_ids(node.id) for node in led))
         return "、".join(node.name for node in led), ids
 
-    def find_ticket(self, context: Context) -> tuple[Ticket | None, str, Reply | None]:
-        """The ticket a command refers to: its number, else the `#N` in a quoted bot notice, else
-        (for 接单) the one ticket waiting in this group. Returns (ticket, rest, refusal)."""
-        number, rest = context.command.ticket_number()
-        if number is None and context.message.quoted:
-            number = find_ticket_reference(context.message.quoted)
-        if number is None:
-            if context.command.keyword == "接单" and not rest:
-                return self.single_waiting(context)
-            example = texts.EXAMPLES[context.command.keyword]
-            return None, rest, Reply(texts.NUMBER_NEEDED.format(example=example))
-        ticket = context.session.exec(
-            select(Ticket).where(Ticket.id == number).with_for_update()).first()
-        if ticket is None:
-            return None, rest, Reply(texts.TICKET_NOT_FOUND.format(number=number))
-        return ticket, rest, None
+    def find_tickets(self, context: Context
+                     ) -> tuple[list[tuple[int, Ticket | None]], str, Reply | None]:
+        """The tickets a command refers to: its numbers (`接单 #1 #2`), else the `#N` in a quoted
+        bot notice, else (for 接单) the one ticket waiting in this group or (for 评价) the one
+        ticket the sender has to rate. Returns ((number, ticket or None when there is no such
+        ticket) in the order written, the text after the numbers, a refusal for all)."""
+        numbers, rest = context.command.ticket_numbers()
+        if len(numbers) > MAX_NUMBERS:
+            return [], rest, Reply(texts.TOO_MANY_NUMBERS.format(limit=MAX_NUMBERS))
+        if not numbers and context.message.quoted:
+            quoted = find_ticket_reference(context.message.quoted)
+            numbers = (quoted,) if quoted is not None else ()
+        if not numbers:
+            keyword = context.command.keyword
+            if keyword == "接单" and not rest:
+                ticket, _, refusal = self.single_waiting(context)
+                return ([(ticket.id, ticket)] if ticket else []), "", refusal
+            if keyword == "评价" and read_rating(rest) is not None:
+                ticket, refusal = self.single_to_rate(context)
+                return ([(ticket.id, ticket)] if ticket else []), rest, refusal
+            example = texts.EXAMPLES[keyword]
+            return [], rest, Reply(texts.NUMBER_NEEDED.format(example=example))
+        # Locked in number order, so two commands naming the same tickets cannot deadlock.
+        found = {ticket.id: ticket for ticket in context.session.exec(
+            select(Ticket).where(Ticket.id.in_(numbers)).order_by(Ticket.id).with_for_update())}
+        return [(number, found.get(number)) for number in numbers], rest, None
+
+    def single_to_rate(self, context: Context) -> tuple[Ticket | None, Reply | None]:
+        """The one resolved ticket the sender reported and may rate here; else a hint naming
+        theirs (several), or a note that there is none."""
+        mine = context.session.exec(
+            select(Ticket).where(Ticket.status == Status.RESOLVED,
+                                 Ticket.reporter_id == context.message.sender_id)
+            .order_by(Ticket.id).limit(11)).all()
+        here = [ticket for ticket in mine
+                if Role.IN_SCOPE in roles_for(self.network, ticket, context.message.sender_id,
+                                              context.group)]
+        if len(here) == 1:
+            return here[0], None
+        if not here:
+            return None, Reply(texts.NOTHING_TO_RATE)
+        numbers = "、".join(f"#{t.id}" for t in here[:10]) + ("…" if len(here) > 10 else "")
+        return None, Reply(texts.SEVERAL_TO_RATE.format(count=len(here), numbers=numbers))
 
     def single_waiting(self, context: Context) -> tuple[Ticket | None, str, Reply | None]:
         waiting = context.session.exec(
@@ -309,6 +396,14 @@ class Dispatcher:
         if len(waiting) == 1:
             return waiting[0], "", None
         if not waiting:
+            # `我来接单` just after claiming: tell the head it is theirs already.
+            mine = context.session.exec(
+                select(Ticket).where(Ticket.node_id == context.group.id,
+                                     Ticket.status == Status.CLAIMED,
+                                     Ticket.assignee_id == context.message.sender_id)
+                .order_by(Ticket.id.desc()).limit(2)).all()
+            if len(mine) == 1:
+                return None, "", Reply(texts.ALREADY_YOURS.format(number=mine[0].id))
             return None, "", Reply(texts.NOTHING_WAITING)
         numbers = "、".join(f"#{t.id}" for t in waiting[:10]) + ("…" if len(waiting) > 10 else "")
         return None, "", Reply(texts.SEVERAL_WAITING.format(count=len(waiting), numbers=numbers))
@@ -320,19 +415,38 @@ TicketTransition = Callable[[Dispatcher, Ticket, Actor, str, Context], Outcome]
 
 
 def on_ticket(transition: TicketTransition) -> Handler:
-    """A handler for a command about one ticket: find it, work out the actor's roles, apply the
-    transition and record it."""
+    """A handler for a command about tickets: find each it names (`接单 #1 #2`), work out the
+    actor's roles, apply the transition and record it; each ticket gets its own answer."""
 
     def handler(dispatcher: Dispatcher, context: Context) -> list[Reply]:
-        ticket, rest, refusal = dispatcher.find_ticket(context)
-        if ticket is None:
-            return [refusal] if refusal else []
-        actor = dispatcher.actor_for(context, ticket)
-        outcome = transition(dispatcher, ticket, actor, rest, context)
-        dispatcher.apply(context, ticket, actor, outcome)
-        return list(outcome.replies)
+        found, rest, refusal = dispatcher.find_tickets(context)
+        if refusal is not None:
+            return [refusal]
+        replies: list[Reply] = []
+        for number, ticket in found:
+            if ticket is None:
+                replies.append(Reply(texts.TICKET_NOT_FOUND.format(number=number)))
+                continue
+            actor = dispatcher.actor_for(context, ticket)
+            outcome = transition(dispatcher, ticket, actor, rest, context)
+            dispatcher.apply(context, ticket, actor, outcome)
+            replies.extend(outcome.replies)
+        return replies
 
     return handler
+
+
+def rate_unquoted(dispatcher: Dispatcher, context: Context) -> list[Reply]:
+    """A bare rating (`满意`, `非常满意，谢谢`) neither quoting a notice nor naming a number: 评价 of
+    the one ticket the sender has waiting for a rating; a hint when they have several; silence
+    when they have none (it was talk)."""
+    ticket, refusal = dispatcher.single_to_rate(context)
+    if ticket is None:
+        return [] if refusal is None or refusal.text == texts.NOTHING_TO_RATE else [refusal]
+    actor = dispatcher.actor_for(context, ticket)
+    outcome = lifecycle.rate(ticket, actor, context.command.rest, context.message.at)
+    dispatcher.apply(context, ticket, actor, outcome)
+    return list(outcome.replies)
 
 
 def place_order(dispatcher: Dispatcher, context: Context) -> list[Reply]:
@@ -340,6 +454,8 @@ def place_order(dispatcher: Dispatcher, context: Context) -> list[Reply]:
     description = context.command.rest
     if not description:
         return [Reply(texts.PLACE_ORDER_USAGE)]
+    if is_placeholder_only(description):  # `下单 [图片]`: nothing said in words
+        return [Reply(texts.DESCRIBE_IN_WORDS)]
     message = context.message
     parsed = analyse(description, dispatcher.lexicon)
     node = route(dispatcher.network, context.group, parsed.building, parsed.unit)
@@ -426,6 +542,18 @@ def supervise(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, c
                               heads_of(dispatcher, ticket))
 
 
+def recategorize(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, context: Context) -> Outcome:
+    return lifecycle.recategorize(ticket, actor, read_category(rest), rest)
+
+
+def mark_urgent(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, context: Context) -> Outcome:
+    return lifecycle.change_urgency(ticket, actor, True)
+
+
+def mark_normal(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, context: Context) -> Outcome:
+    return lifecycle.change_urgency(ticket, actor, False)
+
+
 ACTIVE = (Status.OPEN, Status.CLAIMED)
 
 
@@ -478,4 +606,16 @@ COMMAND_TABLE: dict[str, CommandRow] = {row.keyword: row for row in (
     CommandRow("督办", "a head above the ticket's grid", on_ticket(supervise)),
     CommandRow("待办", "any head, for their subtree", on_subtree(todo)),
     CommandRow("统计", "any head, for their subtree", on_subtree(statistics)),
+    CommandRow("改类", "handler or a head of the ticket's grid or above", on_ticket(recategorize)),
+    CommandRow("改紧急", "handler or a head of the ticket's grid or above", on_ticket(mark_urgent)),
+    CommandRow("改一般", "handler or a head of the ticket's grid or above", on_ticket(mark_normal)),
 )}
+
+# A bare rating is a short reply (`满意`, `非常满意，谢谢网格长`); a longer message is talk.
+_BARE_RATING_MAX = 40
+
+
+def _mention_ids(message: IncomingMessage) -> tuple[str, ...]:
+    """The member ids a transport passed with the message's @-mentions, when it passes them
+    (WeChat's and WeCom's gateways know whom an @ names even when the name is a nickname)."""
+    return tuple(getattr(message, "mention_ids", ()) or ())

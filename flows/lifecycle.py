@@ -8,14 +8,17 @@ on plain objects; a refusal is an outcome with a reply and no change.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any
 
 from flows import texts
-from flows.config import Member, Node
+from flows.commands import read_rating
+from flows.config import Member, Node, Timers
+from flows.escalation import EscalationClock
 from models.tables import FINAL_STATUSES, Status, Ticket, TicketEvent
 
 
@@ -176,12 +179,13 @@ def resolve(ticket: Ticket, actor: Actor, result: str, now: datetime) -> Outcome
 
 
 def split_rating(text: str) -> tuple[str | None, str]:
-    """`"不满意 灯又坏了"` → `("不满意", "灯又坏了")`; an unknown word → `(None, text)`."""
-    stripped = text.strip()
-    for rating in texts.RATINGS:
-        if stripped.startswith(rating):
-            return rating, stripped[len(rating):].strip(" \t\u3000:：,，。")
-    return None, stripped
+    """`"不满意 灯又坏了"` → `("不满意", "灯又坏了")`; the reporter's own words count as what
+    they mean (`"非常满意，谢谢"` → `("满意", "谢谢")`, `"还行"` → `("基本满意", "")`); an unknown
+    word → `(None, text)`."""
+    found = read_rating(text)
+    if found is None:
+        return None, text.strip()
+    return found.rating, found.comment
 
 
 def rate(ticket: Ticket, actor: Actor, text: str, now: datetime) -> Outcome:
@@ -193,10 +197,13 @@ def rate(ticket: Ticket, actor: Actor, text: str, now: datetime) -> Outcome:
         return refuse(texts.NOT_REPORTER.format(number=ticket.id, action=action))
     if ticket.status != Status.RESOLVED:
         return refuse(texts.NOT_RESOLVED_YET.format(number=ticket.id))
-    rating, comment = split_rating(text)
-    if rating is None:
+    found = read_rating(text)
+    if found is None:
         return refuse(texts.RATING_USAGE.format(number=ticket.id))
-    rated = EventRecord("rated", note=f"{rating} {comment}".strip())
+    rating, comment = found.rating, found.comment
+    # The history keeps the reporter's own words when they differ: `满意（非常满意） 谢谢`.
+    said = rating if found.words == rating else f"{rating}（{found.words}）"
+    rated = EventRecord("rated", note=f"{said} {comment}".strip())
     if rating in texts.SATISFIED_RATINGS:
         return Outcome(
             changes={"status": Status.CLOSED, "closed_at": now, "rating": rating,
@@ -232,7 +239,7 @@ def summary(ticket: Ticket, events: Iterable[TicketEvent], actor: Actor, zone: t
             time=event.at.astimezone(zone).strftime(texts.TIME_FORMAT),
             event=texts.EVENT_NAMES.get(event.kind, event.kind),
             actor=event.actor_name,
-            note=f"：{event.note}" if event.note else "",
+            note=f"：{shown_note(event.kind, event.note)}" if event.note else "",
         ))
     return Outcome(replies=(Reply("\n".join(lines)),))
 
@@ -442,3 +449,169 @@ def close_unrated(ticket: Ticket, now: datetime) -> Outcome:
         replies=(Reply(texts.AUTO_CLOSED.format(number=ticket.id),
                        room=ticket.group_room),),
     )
+
+
+# -- 改类 / 改紧急 / 改一般: heads correct what the machine read ------------------------------------
+
+# Events whose note is `before → after` in codes (a category code; `urgent` / `normal`).
+RETIMING_EVENTS = frozenset({"recategorized", "urgency_changed"})
+_URGENCY_CODES = {True: "urgent", False: "normal"}
+_ARROW = " → "
+
+
+def shown_note(kind: str, note: str) -> str:
+    """An event's note as people read it: a correction's codes in Chinese (`报修 → 安全隐患`)."""
+    if kind not in RETIMING_EVENTS or _ARROW not in note:
+        return note
+    names = {**texts.CATEGORY_NAMES,
+             **{code: texts.URGENCY_NAMES[urgent] for urgent, code in _URGENCY_CODES.items()}}
+    return _ARROW.join(names.get(part, part) for part in note.split(_ARROW, 1))
+
+
+def _may_correct(ticket: Ticket, actor: Actor, action: str) -> Outcome | None:
+    if actor.is_any(Role.HANDLER, Role.GRID_HEAD, Role.SUPERIOR, Role.ESCALATED_TO):
+        return None
+    return refuse(texts.NOT_A_CORRECTOR.format(number=ticket.id, action=action))
+
+
+def recategorize(ticket: Ticket, actor: Actor, category: str | None, written: str) -> Outcome:
+    """`改类 #N 报修`: the handler or a head of the ticket's grid or above sets its category.
+    `category` is the code read from `written` (None when it names none: the refusal lists the
+    categories). The event's note is `before → after` in codes, the labelled data of
+    `corrections`."""
+    action = texts.ACTIONS["改类"]
+    if refusal := _may_correct(ticket, actor, action):
+        return refusal
+    names = "、".join(texts.CATEGORY_NAMES.values())
+    if category is None:
+        if not written.strip():
+            return refuse(texts.CATEGORY_NEEDED.format(number=ticket.id, names=names))
+        return refuse(texts.UNKNOWN_CATEGORY.format(name=written.strip()[:10], names=names))
+    if category == ticket.category:
+        return refuse(texts.ALREADY_CATEGORY.format(
+            number=ticket.id, category=texts.CATEGORY_NAMES.get(category, category)))
+    return Outcome(
+        changes={"category": category},
+        events=(EventRecord("recategorized", note=f"{ticket.category}{_ARROW}{category}"),),
+        replies=(Reply(texts.RECATEGORIZED.format(
+            number=ticket.id, handler=actor.name,
+            category=texts.CATEGORY_NAMES.get(category, category),
+            previous=texts.CATEGORY_NAMES.get(ticket.category, ticket.category))),),
+    )
+
+
+def change_urgency(ticket: Ticket, actor: Actor, urgent: bool) -> Outcome:
+    """`改紧急 #N` / `改一般 #N`: the handler or a head of the ticket's grid or above sets its
+    urgency; its timers follow (`retimed`, applied with the event)."""
+    action = texts.ACTIONS["改紧急"]
+    if refusal := _may_correct(ticket, actor, action):
+        return refusal
+    if bool(ticket.urgent) == urgent:
+        return refuse(texts.ALREADY_URGENCY.format(number=ticket.id,
+                                                   urgency=texts.URGENCY_NAMES[urgent]))
+    template = (texts.URGENCY_CHANGED if ticket.status in (Status.OPEN, Status.CLAIMED)
+                else texts.URGENCY_CHANGED_CLOSED)
+    return Outcome(
+        changes={"urgent": urgent},
+        events=(EventRecord("urgency_changed",
+                            note=f"{_URGENCY_CODES[bool(ticket.urgent)]}{_ARROW}{_URGENCY_CODES[urgent]}"),),
+        replies=(Reply(template.format(number=ticket.id, handler=actor.name,
+                                       urgency=texts.URGENCY_NAMES[urgent],
+                                       previous=texts.URGENCY_NAMES[bool(ticket.urgent)])),),
+    )
+
+
+def retimed(clock: EscalationClock, status: Status, before: Timers, after: Timers,
+            now: datetime) -> EscalationClock:
+    """The escalation clock of an open or claimed ticket whose timers changed (its urgency or
+    category was corrected): the running limit counted again from when the clock started, as if
+    the ticket had been read so at first; levels it already climbed keep their place, each
+    `escalate_every` scaled to the new one. Never due before `now`, so a correction makes at
+    most one escalation at the next scan. A stopped clock stays stopped."""
+    if clock.due_at is None or clock.started_at is None \
+            or status not in (Status.OPEN, Status.CLAIMED):
+        return clock
+    limit = "claim_within" if status == Status.OPEN else "resolve_within"
+    old_deadline = clock.deadline_at or clock.started_at + getattr(before, limit)
+    deadline = clock.started_at + getattr(after, limit)
+    climbed = max(clock.due_at - old_deadline, timedelta(0))
+    climbed = climbed * (after.escalate_every / before.escalate_every)
+    return EscalationClock(clock.started_at, max(deadline + climbed, now), deadline)
+
+
+# -- corrections as labelled data (`gridbot parse --corrections`) ----------------------------------
+
+LABEL_KEYS = ("text", "is_request", "category", "urgent", "building", "unit", "floor", "room",
+              "description")
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A ticket a head corrected: what the machine read and the row of labelled data it makes
+    (the keys of tests/data/LABELLING.md, in their order: category and urgency as corrected,
+    the location as the parser read it)."""
+
+    machine_category: str
+    machine_urgent: bool
+    label: dict[str, Any]
+
+    @property
+    def category(self) -> str:
+        return self.label["category"]
+
+    @property
+    def urgent(self) -> bool:
+        return self.label["urgent"]
+
+
+def correction(ticket: Ticket, events: Iterable[TicketEvent]) -> Correction | None:
+    """The labelled row of a ticket from its corrections (`recategorized`, `urgency_changed`
+    events, oldest first); None when nobody corrected it."""
+    machine_category, machine_urgent, corrected = ticket.category, bool(ticket.urgent), False
+    seen: set[str] = set()
+    for event in events:
+        if event.kind not in RETIMING_EVENTS or not event.note or _ARROW not in event.note:
+            continue
+        corrected = True
+        if event.kind in seen:
+            continue  # the first correction says what the machine read
+        seen.add(event.kind)
+        before = event.note.split(_ARROW, 1)[0]
+        if event.kind == "recategorized":
+            machine_category = before
+        else:
+            machine_urgent = before == _URGENCY_CODES[True]
+    if not corrected:
+        return None
+    description = ticket.text.strip()
+    label = dict(zip(LABEL_KEYS, (
+        f"下单 {description}", True, ticket.category, bool(ticket.urgent), ticket.building,
+        ticket.unit, ticket.floor, ticket.room, description)))
+    return Correction(machine_category, machine_urgent, label)
+
+
+def corrections_report(corrections: Iterable[Correction]) -> str:
+    """Corrections per category (what the machine said → what the head said, with counts,
+    most first within each machine category) and per urgency, as lines of text."""
+    corrections = list(corrections)
+    categories = Counter((c.machine_category, c.category) for c in corrections
+                         if c.machine_category != c.category)
+    urgency = Counter((c.machine_urgent, c.urgent) for c in corrections
+                      if c.machine_urgent != c.urgent)
+    lines = [f"corrections: {len(corrections)} ticket(s), {sum(categories.values())} category, "
+             f"{sum(urgency.values())} urgency"]
+    if categories:
+        lines.append("category, machine → head:")
+        by_machine = Counter()
+        for (machine, _), count in categories.items():
+            by_machine[machine] += count
+        for machine, total in sorted(by_machine.items(), key=lambda item: (-item[1], item[0])):
+            pairs = sorted(((head, count) for (m, head), count in categories.items() if m == machine),
+                           key=lambda item: (-item[1], item[0]))
+            lines.append(f"  {machine:<11} {total:>4}  " + ", ".join(
+                f"→ {head} {count}" for head, count in pairs))
+    if urgency:
+        lines.append("urgent, machine → head:")
+        for (machine, head), count in sorted(urgency.items(), key=lambda item: -item[1]):
+            lines.append(f"  {_URGENCY_CODES[machine]} → {_URGENCY_CODES[head]}  {count:>4}")
+    return "\n".join(lines)

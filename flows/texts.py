@@ -55,6 +55,8 @@ EVENT_NAMES = {
     "supervised": "督办",
     "auto_closed": "超期自动结单",
     "reminded": "再次提醒",
+    "recategorized": "改类",
+    "urgency_changed": "改紧急程度",
 }
 
 URGENT_MARK = "【紧急】"
@@ -63,6 +65,7 @@ NO_LOCATION = "位置未注明"
 # 下单
 TICKET_CREATED = "已受理 #{number}{urgent}【{category}】{location}\n内容：{description}\n请网格长回复「接单」认领。"
 PLACE_ORDER_USAGE = "请在「下单」后写明事项和位置，例如：下单 4号楼二单元4楼的灯不亮"
+DESCRIBE_IN_WORDS = "请用文字写明要办的事和位置，例如：下单 4号楼二单元4楼的灯不亮。图片、语音可以接着发。"
 
 # Which ticket a command means
 NUMBER_NEEDED = "请写明单号，例如：{example}"
@@ -70,6 +73,7 @@ TICKET_NOT_FOUND = "没有找到 #{number}，请核对单号。"
 TICKET_FINISHED = "#{number} {status}，不能再{action}。"
 NOTHING_WAITING = "本群暂无待接的单。"
 SEVERAL_WAITING = "本群有 {count} 张待接的单（{numbers}），请回复「接单 #编号」。"
+TOO_MANY_NUMBERS = "一次最多办理 {limit} 张单，请分几次回复。"
 
 # 接单
 CLAIMED = "#{number} 已由 {handler} 接单，正在处理。"
@@ -87,6 +91,8 @@ NOT_CLAIMED_YET = "#{number} 还没有人接单，请先「接单 #{number}」�
 RATING_USAGE = "请回复「评价 #{number} 满意」「基本满意」或「不满意」，可在后面附上意见。"
 NOT_REPORTER = "抱歉，只有提出 #{number} 的居民可以{action}。"
 NOT_RESOLVED_YET = "#{number} 还未办结，办结后再评价。"
+SEVERAL_TO_RATE = "您有 {count} 张单待评价（{numbers}），请回复「评价 #编号 满意」「基本满意」或「不满意」。"
+NOTHING_TO_RATE = "您暂无待评价的单。"
 RATED = "感谢评价！#{number} 已结单（{rating}）。"
 REOPENED = "#{number} 评价为不满意，已重新交由 {handler} 继续处理。{comment}"
 REOPENED_COMMENT = "意见：{comment}"
@@ -136,6 +142,17 @@ REMINDER = ("【再次提醒】#{number}{urgent}【{category}】{location}\n内�
             "已在本群{reason}，请尽快「接单 #{number}」或「派单 #{number} @网格员」。")
 AT_THE_TOP = "#{number} 已在最高一级「{group}」，不能再吹哨。"
 NOT_A_HEAD_OF_TICKET = "抱歉，您不是 #{number} 所属网格或上级网格的网格长，不能{action}。"
+
+# 改类 / 改紧急 / 改一般: a head corrects what the machine read
+RECATEGORIZED = "#{number} 已由 {handler} 改为【{category}】（原为【{previous}】）。"
+URGENCY_CHANGED = "#{number} 已由 {handler} 改为{urgency}（原为{previous}），处理时限随之调整。"
+URGENCY_CHANGED_CLOSED = "#{number} 已由 {handler} 改为{urgency}（原为{previous}）。"
+ALREADY_CATEGORY = "#{number} 已是【{category}】，无需更改。"
+ALREADY_URGENCY = "#{number} 已是{urgency}，无需更改。"
+CATEGORY_NEEDED = "请写明类别，例如：改类 #{number} 报修。可选：{names}"
+UNKNOWN_CATEGORY = "没有「{name}」这个类别，可选：{names}"
+NOT_A_CORRECTOR = "抱歉，只有 #{number} 的处理人或所属网格及上级网格的网格长可以{action}。"
+URGENCY_NAMES = {True: "紧急", False: "一般"}
 
 # 督办
 SUPERVISED = "【督办】#{number} 请抓紧处理（督办人：{supervisor}）。{note}"
@@ -188,6 +205,9 @@ ACTIONS = {
     "督办": "督办",
     "待办": "待办",
     "统计": "统计",
+    "改类": "改类",
+    "改紧急": "改紧急程度",
+    "改一般": "改紧急程度",
 }
 
 # Examples shown when a command lacks its ticket number
@@ -205,9 +225,33 @@ EXAMPLES = {
     "吹哨": "吹哨 #12 需要社区协调",
     "派单": "派单 #12 @邱煥武",
     "督办": "督办 #12",
+    "改类": "改类 #12 报修",
+    "改紧急": "改紧急 #12",
+    "改一般": "改一般 #12",
+}
+
+# Other words for a category a head may write after 改类 (besides its name above and its code).
+CATEGORY_ALIASES = {
+    "维修": "repair", "修理": "repair", "安全": "safety", "隐患": "safety", "卫生": "sanitation",
+    "环境": "sanitation", "环卫": "sanitation", "纠纷": "dispute", "矛盾": "dispute",
+    "调解": "dispute", "治安": "security", "市容": "order", "秩序": "order", "城管": "order",
+    "关爱": "care", "帮扶": "care", "代办": "service", "服务": "service", "咨询": "consult",
+    "政策": "consult", "建议": "suggestion", "意见": "suggestion",
 }
 
 RATINGS = ("基本满意", "不满意", "满意")  # longest first: 不满意 and 基本满意 end in 满意
+# A rating in the reporter's own words (regular expressions on the normalised text, tried in this
+# order) → the rating it counts as. `非常满意` is 满意, `还行` 基本满意, `不太满意` 不满意.
+RATING_WORDS = (
+    (r"(?:非常|很|特别|十分|极其|极|相当|太|真的?|实在)?(?:不太|不怎么|不是很|不是太|不大|不)满意"
+     r"|差评|很差|太差|真差|不行|没修好|没有修好|还没修好|没解决|没有解决|还没解决|还是不行"
+     r"|还是坏的|还是没好", "不满意"),
+    (r"基本满意|比较满意|还算满意|勉强满意|算是满意|还行|还可以|还凑合|凑合|一般般?|马马虎虎"
+     r"|过得去|还好", "基本满意"),
+    (r"满意满意|(?:非常|很|特别|十分|超级?|挺|相当|蛮|真的?|太|十二分|万分|最)?满意"
+     r"|(?:[5五]星)?好评|满分",
+     "满意"),
+)
 SATISFIED_RATINGS = frozenset({"满意", "基本满意"})
 
 TIME_FORMAT = "%m-%d %H:%M"

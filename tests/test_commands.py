@@ -97,3 +97,69 @@ def test_a_rating_that_replies_to_a_notice_is_a_rating():
     assert rating_reply("满意", None) is None                 # no quote: chatter
     assert rating_reply("满意", "张阿姨：今天天气好") is None  # quotes no ticket
     assert rating_reply("谢谢", notice) is None
+
+
+# ---- a head's command inside a short sentence, several numbers, ratings in own words ----------
+
+from flows.commands import mention_spans, read_rating, recognize_in_sentence  # noqa: E402
+
+
+@pytest.mark.parametrize("text, keyword, numbers", [
+    ("收到，接单", "接单", ()), ("好的，我接单了", "接单", ()), ("我来接单", "接单", ()),
+    ("接单了", "接单", ()), ("我已经接单了", "接单", ()), ("好嘞，我接单了，马上去看", "接单", ()),
+    ("#1已办结", "办结", (1,)), ("1号单办结了", "办结", (1,)), ("我来接单 #2", "接单", (2,)),
+    ("我來接單", "接单", ()), ("收到👍接单", "接单", ()), ("@网格小助手 我来接单", "接单", ()),
+])
+def test_a_command_in_a_sentence(text, keyword, numbers):
+    command = recognize_in_sentence(text)
+    assert command is not None and command.in_sentence
+    assert (command.keyword, command.ticket_numbers()[0]) == (keyword, numbers)
+
+
+@pytest.mark.parametrize("text", [
+    "接单了吗？", "谁来接单", "还没接单", "我不接单", "有人接单吗", "接单了，谁负责？", "下单了吗",
+    "我在拼多多下单了一个锅", "好的，下单", "接单", "收到", "我来下单", "明天再办结",
+    "好的，我接单了，今天下午过去看看然后再联系物业一起处理",
+])
+def test_not_a_command_in_a_sentence(text):
+    assert recognize_in_sentence(text) is None
+
+
+@pytest.mark.parametrize("text, numbers, rest", [
+    ("接单（#1）", (1,), ""), ("接单 2号单", (2,), ""), ("办结#1。已修好", (1,), "已修好"),
+    ("接单 #1 #2", (1, 2), ""), ("办结 #1、#2 都处理好了", (1, 2), "都处理好了"),
+    ("接单 #1和#2", (1, 2), ""), ("接单 1 2", (1, 2), ""), ("接单【#3】", (3,), ""),
+    ("接单 #1 #2 #1", (1, 2), ""), ("办结 #1 3个灯都换了", (1,), "3个灯都换了"),
+    ("办结 #1 2楼修好了", (1,), "2楼修好了"), ("办结 3号楼灯修好了", (), "3号楼灯修好了"),
+    ("办结 2单元灯修好了", (), "2单元灯修好了"), ("办结 #1，#2：换了灯泡👍", (1, 2), "换了灯泡👍"),
+])
+def test_ticket_numbers(text, numbers, rest):
+    assert recognize(text).ticket_numbers() == (numbers, rest)
+
+
+@pytest.mark.parametrize("text, rating, words, comment", [
+    ("非常满意，谢谢网格长", "满意", "非常满意", "谢谢网格长"), ("很满意", "满意", "很满意", ""),
+    ("满意谢谢", "满意", "满意", "谢谢"), ("還行吧", "基本满意", "还行", ""),
+    ("一般", "基本满意", "一般", ""), ("不太满意 灯还是闪", "不满意", "不太满意", "灯还是闪"),
+    ("很不满意！", "不满意", "很不满意", ""), ("满意👍", "满意", "满意", ""), ("满意👍谢谢", "满意", "满意", "谢谢"),
+])
+def test_ratings_in_own_words(text, rating, words, comment):
+    found = read_rating(text)
+    assert (found.rating, found.words, found.comment) == (rating, words, comment)
+
+
+@pytest.mark.parametrize("text", ["一般来说", "还好有网格长", "满意吗", "谢谢", "我不满意", ""])
+def test_not_a_rating(text):
+    assert read_rating(text) is None
+
+
+def test_a_question_is_not_taken_for_a_rating_reply():
+    assert rating_reply("满意吗？", "网格小助手：#7 已办结") is None
+    assert rating_reply("还行吧，谢谢", "网格小助手：#7 已办结").keyword == "评价"
+
+
+def test_mention_spans_end_where_wechat_ends_them():
+    assert mention_spans("转派 #1 @Amy 周\u2005她住4栋方便") == ["Amy 周"]
+    assert mention_spans("转派 #1 @周敏请跟进") == ["周敏请跟进"]
+    assert mention_spans("派单 #1 @邱煥武\u2005@周敏\u2005") == ["邱煥武", "周敏"]
+    assert mention_spans("发到 wang@example.cn 了") == []

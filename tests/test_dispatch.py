@@ -421,11 +421,18 @@ async def test_wechat_quote_text_refers_to_the_quoted_ticket(sim, db):
     assert [t.status for t in tickets(db)] == [Status.CLAIMED, Status.OPEN]
 
 
-async def test_a_rating_word_without_a_quote_is_chatter(sim, db):
+async def test_a_rating_word_without_a_quote_is_chatter_unless_the_sender_has_one_to_rate(sim, db):
     await claimed_ticket(sim)
     await sim.say(GRID, HEAD, "办结 #1 已修好")
-    assert await order(sim, "满意") == []
+    # Someone else's 满意, and the head's: nothing of theirs waits for a rating.
+    assert await sim.say(GRID, "wxid_neighbour", "满意", name="李叔叔") == []
+    assert await sim.say(GRID, HEAD, "满意") == []
     assert tickets(db)[0].status == Status.RESOLVED
+    # The reporter's, with exactly one ticket waiting for their rating: it rates that one.
+    [thanks] = await order(sim, "满意")
+    assert thanks.text == texts.RATED.format(number=1, rating="满意")
+    assert tickets(db)[0].status == Status.CLOSED
+    assert await order(sim, "满意") == []  # nothing waits any more: talk again
 
 
 async def test_a_long_message_is_kept_cut_and_the_sender_told(sim, db, config):

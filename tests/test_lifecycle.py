@@ -126,8 +126,11 @@ def test_unsatisfied_rating_reopens_with_the_same_handler():
 def test_rating_refusals():
     resolved = ticket(Status.RESOLVED, assignee=HEAD)
     assert "只有提出 #1 的居民" in lifecycle.rate(resolved, HEAD, "满意", NOW).replies[0].text
-    assert lifecycle.rate(resolved, RESIDENT, "还行吧", NOW).replies[0].text == \
+    assert lifecycle.rate(resolved, RESIDENT, "随便吧", NOW).replies[0].text == \
         texts.RATING_USAGE.format(number=1)
+    # The reporter's own words count as what they mean (还行 is 基本满意).
+    assert lifecycle.rate(resolved, RESIDENT, "还行吧", NOW).replies[0].text == \
+        texts.RATED.format(number=1, rating="基本满意")
     claimed = ticket(Status.CLAIMED, assignee=HEAD)
     assert lifecycle.rate(claimed, RESIDENT, "满意", NOW).replies[0].text == \
         texts.NOT_RESOLVED_YET.format(number=1)
