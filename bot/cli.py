@@ -184,17 +184,28 @@ def parse(
     jsonl: bool = typer.Option(False, "--jsonl", help="Read JSON Lines with a `text` field on "
                                "stdin; write one JSON object per line, in order."),
     report: bool = typer.Option(False, "--report", help="Print accuracy per field and the "
-                                "category confusion matrix on a labelled data set."),
+                                "category confusion matrix on a labelled data set; with "
+                                "--corrections, the heads' corrections per category."),
+    corrections: bool = typer.Option(False, "--corrections", help="Write the requests heads "
+                                     "corrected in chat (改类, 改紧急, 改一般) as labelled JSON "
+                                     "Lines, read from the database."),
     data: list[Path] = typer.Option([], "--data", help="Labelled JSON Lines for --report "
                                     "(default: the held-out split in tests/data)."),
     mistakes: int = typer.Option(0, "--mistakes", help="With --report, list this many mistakes."),
     config: Path | None = ConfigOption,
+    db: str | None = DbOption,
 ) -> None:
     """Print what the request parser makes of a message, as one JSON object."""
     from flows.request_parser import parse_request
 
+    if corrections:
+        if text is not None or jsonl or data or mistakes:
+            typer.echo("--corrections goes alone or with --report (see --help)", err=True)
+            raise typer.Exit(2)
+        _parse_corrections(db, report)
+        return
     if sum((text is not None, jsonl, report)) != 1:
-        typer.echo("give one of: a TEXT, --jsonl or --report (see --help)", err=True)
+        typer.echo("give one of: a TEXT, --jsonl, --report or --corrections (see --help)", err=True)
         raise typer.Exit(2)
     lexicon = _lexicon(config)
     if report:
@@ -203,6 +214,40 @@ def parse(
         _parse_jsonl(lexicon)
     else:
         typer.echo(json.dumps(parse_request(text, lexicon).as_dict(), ensure_ascii=False))
+
+
+def _parse_corrections(db: str | None, report: bool) -> None:
+    """The tickets heads corrected, oldest first: labelled JSON Lines (the keys of
+    tests/data/LABELLING.md) on stdout, or with `report` the corrections per category."""
+    from sqlmodel import select
+
+    from flows.lifecycle import RETIMING_EVENTS, correction, corrections_report
+    from models.tables import Ticket, TicketEvent
+
+    database = _database(db)
+    found = []
+    try:
+        with database.session() as session:
+            corrected = select(TicketEvent.ticket_id).where(TicketEvent.kind.in_(RETIMING_EVENTS))
+            tickets = session.exec(select(Ticket).where(Ticket.id.in_(corrected.scalar_subquery()))
+                                   .order_by(Ticket.id)).all()
+            events: dict[int, list[TicketEvent]] = {}
+            for event in session.exec(select(TicketEvent)
+                                      .where(TicketEvent.kind.in_(RETIMING_EVENTS))
+                                      .order_by(TicketEvent.id)):
+                events.setdefault(event.ticket_id, []).append(event)
+            for ticket in tickets:
+                one = correction(ticket, events.get(ticket.id, []))
+                if one is not None:
+                    found.append(one)
+    finally:
+        database.dispose()
+    if report:
+        typer.echo(corrections_report(found))
+        return
+    for one in found:
+        sys.stdout.write(json.dumps(one.label, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
 
 
 def _lexicon(path: Path | None):
