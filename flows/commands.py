@@ -31,13 +31,14 @@ _SEPARATORS = r"\s:,、。.!?;~…\-—"
 _LEADING_MENTIONS = rf"(?:@{re.escape(BOT_NAME)}\s*|@[^\s@]{{1,32}}\s+)*"
 _KEYWORD_ALT = "|".join(sorted(KEYWORDS, key=len, reverse=True))
 # Residents often type `下单楼道灯坏了` with no space; but `下单了吗`, `下单的米`, `下单员` use 下单
-# as a word of a sentence. After 下单, a Chinese character that cannot start such a sentence
-# tail starts the description.
-_SENTENCE_TAIL = "了的吗呢吧啊呀么嘛啦哦喔员子量时后前过完成还就都也没不要去来给得地着买卖"
+# as a word of a sentence. After 下单, what cannot start such a sentence tail starts the
+# description: 前天, 着火, 就是说, 地下车库, 要是 do (`下单前天有条狗…`, `下单着火了…`).
+_SENTENCE_TAIL = ("了|的|吗|呢|吧|啊|呀|么|嘛|啦|哦|喔|员|子|量|时|后|前(?!天|几天|两天|段时间)|过|完"
+                  "|成|还|就(?!是)|都|也|没|不|要(?!是)|去|来|给|得|地(?![下面上板])|着(?!火)|买|卖")
 _COMMAND = re.compile(  # used with .match(text, position): anchored where it starts
     rf"\s*{_LEADING_MENTIONS}"
     rf"(?:【(?P<bracketed>{_KEYWORD_ALT})】|#?(?P<plain>{_KEYWORD_ALT})"
-    rf"(?=$|[{_SEPARATORS}#第0-9(\[【])|#?(?P<glued>下单)(?=[\u4e00-\u9fff])(?![{_SENTENCE_TAIL}]))"
+    rf"(?=$|[{_SEPARATORS}#第0-9(\[【])|#?(?P<glued>下单)(?=[\u4e00-\u9fff])(?!{_SENTENCE_TAIL}))"
     rf"[{_SEPARATORS}]*(?P<rest>.*)\Z",
     re.DOTALL,
 )

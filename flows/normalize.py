@@ -4,10 +4,10 @@ People type commands and requests in many forms that mean the same (design §4: 
 punctuation and spaces are normal", "traditional characters, emoji"). Everything that reads a
 message reads it through `reading()`:
 
-- gateway emoji markup (`<img class="emoji emoji1f62d" …/>`) and emoji are skipped; a keycap
-  (`3️⃣`) is its digit;
-- WeChat's `[表情]` codes (`[捂脸]`, `[流泪]`) are skipped; media placeholders (`[图片]`, `[语音]`)
-  are kept, so that a request made only of one can be told apart;
+- gateway emoji markup (`<img class="emoji emoji1f62d" …/>`) and emoji are read as a space (they
+  part words as punctuation would: `下单👉要是…`); a keycap (`3️⃣`) is its digit;
+- WeChat's `[表情]` codes (`[捂脸]`, `[流泪]`) are read as a space too; media placeholders
+  (`[图片]`, `[语音]`) are kept, so that a request made only of one can be told apart;
 - Unicode NFKC (full-width letters, digits and punctuation to their ASCII forms), except U+2005,
   which ends a WeChat mention;
 - traditional characters to simplified ones, by OpenCC's `t2s` conversion;
@@ -61,6 +61,8 @@ _MAY_HOLD_EMOJI = re.compile("[\u00a9\u00ae\u203c-\u3299\uFE0F\U0001F000-\U0001F
 _SPOKEN = re.compile("[零〇幺一二三四五六七八九]{3,}|[零〇幺][零〇幺一二三四五六七八九]|[一二三四五六七八九][零〇幺]")
 _SPOKEN_VALUE = str.maketrans("零〇幺一二三四五六七八九", "001123456789")
 _MENTION_END = "\u2005"
+_FULL_WIDTH = str.maketrans({**{chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)},
+                             "\u3000": " "})
 
 
 @cache
@@ -131,12 +133,9 @@ def _without_emoji(text: str, origin: list[int]) -> tuple[str, list[int]]:
     found = emoji.emoji_list(text)
     if not found:
         return text, origin
-    keep = [True] * len(text)
-    for one in found:
-        for i in range(one["match_start"], one["match_end"]):
-            keep[i] = False
-    return ("".join(ch for ch, kept in zip(text, keep) if kept),
-            [where for where, kept in zip(origin, keep) if kept])
+    pattern = re.compile("|".join(re.escape(one["emoji"]) for one in
+                                  sorted(found, key=lambda one: -len(one["emoji"]))))
+    return _substitute(text, origin, pattern, lambda match: " ")
 
 
 def reading(text: str) -> Reading:
@@ -144,9 +143,12 @@ def reading(text: str) -> Reading:
     original = text
     origin = list(range(len(text)))
     if "<" in text:
-        text, origin = _substitute(text, origin, _MARKUP, lambda match: "")
+        text, origin = _substitute(text, origin, _MARKUP, lambda match: " ")
     if "\u20e3" in text:
         text, origin = _substitute(text, origin, _KEYCAP, lambda match: match.group(1))
+    # Full-width ASCII forms (，。！？＃１２) are most of what NFKC changes in Chinese text: a
+    # table does them at once, one character for one; the rest, rarer, character by character.
+    text = text.translate(_FULL_WIDTH)
     if not unicodedata.is_normalized("NFKC", text.replace(_MENTION_END, " ")):
         text, origin = _per_character(text, origin, _nfkc)
     simplified = _converter().convert(text)
@@ -157,7 +159,7 @@ def reading(text: str) -> Reading:
     if _MAY_HOLD_EMOJI.search(text):
         text, origin = _without_emoji(text, origin)
     if "[" in text:
-        text, origin = _substitute(text, origin, _EXPRESSION, lambda match: "")
+        text, origin = _substitute(text, origin, _EXPRESSION, lambda match: " ")
     text, origin = _substitute(text, origin, _SPOKEN,
                                lambda match: match.group().translate(_SPOKEN_VALUE))
     return Reading(text, original, tuple(origin))
@@ -181,5 +183,7 @@ def displayable(text: str) -> str:
 def is_placeholder_only(text: str) -> bool:
     """Whether a text says nothing in words: only media placeholders (`[图片]`), emoji,
     expressions, punctuation and spaces."""
+    if "[" not in text and any("\u4e00" <= ch <= "\u9fff" for ch in text):
+        return False  # Chinese words and no placeholder: the common case, decided at once
     rest = _PLACEHOLDER.sub("", reading(text).text)
     return not any(ch.isalnum() for ch in rest)

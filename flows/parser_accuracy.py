@@ -56,10 +56,23 @@ class Accuracy:
     correct: Counter = field(default_factory=Counter)
     scored: Counter = field(default_factory=Counter)
     confusion: Counter = field(default_factory=Counter)  # (labelled, parsed) category pairs
+    urgent_counts: Counter = field(default_factory=Counter)  # (labelled, parsed) urgency pairs
     mistakes: list[Mistake] = field(default_factory=list)
 
     def share(self, name: str) -> float:
         return self.correct[name] / self.scored[name] if self.scored[name] else 1.0
+
+    @property
+    def urgent_recall(self) -> float:
+        """Of the requests labelled urgent, the share read as urgent (1.0 when there are none)."""
+        labelled = self.urgent_counts[True, True] + self.urgent_counts[True, False]
+        return self.urgent_counts[True, True] / labelled if labelled else 1.0
+
+    @property
+    def urgent_precision(self) -> float:
+        """Of the requests read as urgent, the share labelled urgent (1.0 when there are none)."""
+        read = self.urgent_counts[True, True] + self.urgent_counts[False, True]
+        return self.urgent_counts[True, True] / read if read else 1.0
 
 
 def _score(accuracy: Accuracy, name: str, expected: Any, got: Any, text: str) -> None:
@@ -83,6 +96,7 @@ def evaluate(rows: Iterable[Mapping[str, Any]],
         accuracy.requests += 1
         _score(accuracy, "category", row["category"], parsed.category, row["text"])
         _score(accuracy, "urgent", row["urgent"], parsed.urgent, row["text"])
+        accuracy.urgent_counts[bool(row["urgent"]), bool(parsed.urgent)] += 1
         for name in LOCATION_FIELDS:
             _score(accuracy, name, row[name], getattr(parsed, name), row["text"])
         _score(accuracy, "location", tuple(row[n] for n in LOCATION_FIELDS),
@@ -94,6 +108,11 @@ def format_report(accuracy: Accuracy, title: str, show_mistakes: int = 0) -> str
     lines = [f"{title}: {accuracy.total} texts, {accuracy.requests} requests", ""]
     lines += [f"  {name:<11} {accuracy.share(name):7.1%}  ({accuracy.correct[name]}/{accuracy.scored[name]})"
               for name in FIELDS]
+    counts = accuracy.urgent_counts
+    lines += [f"  {'urgent recall':<16}{accuracy.urgent_recall:7.1%}  "
+              f"({counts[True, True]}/{counts[True, True] + counts[True, False]} urgent read as urgent)",
+              f"  {'urgent precision':<16}{accuracy.urgent_precision:7.1%}  "
+              f"({counts[True, True]}/{counts[True, True] + counts[False, True]} read as urgent are)"]
     labels = [*CATEGORIES, NONE]
     width = max(len(label) for label in labels) + 1
     lines += ["", "category confusion (rows: labelled, columns: parsed)", ""]

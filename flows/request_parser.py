@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from flows import category_model
+from flows import request_model
 from flows.commands import request_description
 from flows.normalize import is_placeholder_only, reading
 from flows.numerals import to_arabic
@@ -68,8 +68,9 @@ class LexiconError(ValueError):
     """A lexicon file or override that cannot be used; one line per problem."""
 
 
-_LIST_SECTIONS = ("question", "urgent", "not_urgent", "negations", "neutral")
-_SCALAR_SECTIONS = ("priority", "fallback", "question_fallback", "weights", "model_weight")
+_LIST_SECTIONS = ("question", "urgent", "not_urgent", "negations", "neutral", "present",
+                  "hypothetical", "lasting", "settled")
+_SCALAR_SECTIONS = ("priority", "fallback", "question_fallback", "weights")
 _DEFAULT_FILE = "lexicon.yaml"
 
 
@@ -111,17 +112,23 @@ class Lexicon:
     not_urgent: tuple[str, ...] = ()
     negations: tuple[str, ...] = ()
     neutral: tuple[str, ...] = ()
+    # Cues of time for the model: happening now, only imagined, going on for days.
+    present: tuple[str, ...] = ()
+    hypothetical: tuple[str, ...] = ()
+    lasting: tuple[str, ...] = ()
+    settled: tuple[str, ...] = ()
     weights: Mapping[str, float] = field(default_factory=dict)  # per category; 1 when not given
-    # Guesses the category from the characters (flows.category_model): alone when no keyword is
-    # found, else its probabilities, times `model_weight`, are added to the keyword scores.
-    model: Any = None
-    model_weight: float = 0.0
+    # The learned model (flows.request_model), which reads the words and this lexicon's cues;
+    # without one, the keywords and cue lists decide alone.
+    model: request_model.RequestModel | None = None
     _category_of: Mapping[str, str | None] = field(init=False, repr=False)
     _rank: Mapping[str, int] = field(init=False, repr=False)
     _scan: re.Pattern[str] = field(init=False, repr=False)
     _question: re.Pattern[str] = field(init=False, repr=False)
     _urgent: re.Pattern[str] = field(init=False, repr=False)
     _not_urgent: re.Pattern[str] = field(init=False, repr=False)
+    _times: tuple[tuple[str, re.Pattern[str]], ...] = field(init=False, repr=False)
+    _unnegated_urgent: re.Pattern[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         category_of: dict[str, str | None] = {word: None for word in self.neutral}
@@ -135,30 +142,75 @@ class Lexicon:
             "_question": re.compile(_trie_pattern(self.question)),
             "_urgent": re.compile(negated + "(?:" + _trie_pattern(self.urgent) + ")"),
             "_not_urgent": re.compile(_trie_pattern(self.not_urgent)),
+            "_unnegated_urgent": re.compile(_trie_pattern(self.urgent)),
+            "_times": tuple((name, re.compile(_trie_pattern(getattr(self, name))))
+                            for name in ("present", "hypothetical", "lasting", "settled")),
         }
         for name, value in compiled.items():
             object.__setattr__(self, name, value)  # frozen: derived once, here
 
-    def category(self, text: str) -> str:
-        """The category of a normalized description."""
+    def keyword_scores(self, text: str) -> dict[str, float]:
+        """Per category, the weighted count of its distinct keywords in a normalized text."""
         # A set: a keyword repeated is one piece of evidence, not several.
-        scores: dict[str, int] = {}
+        scores: dict[str, float] = {}
         for word in set(self._scan.findall(text)):
             code = self._category_of[word]
             if code is not None:
                 scores[code] = scores.get(code, 0) + self.weights.get(code, 1)
+        return scores
+
+    def keyword_category(self, text: str) -> str:
+        """The category the keywords alone give (ties by `priority`; none: the fallbacks)."""
+        scores = self.keyword_scores(text)
         if not scores:
-            if self.model is not None:
-                return self.model.predict(text)
             return self.question_fallback if self._question.search(text) else self.fallback
-        if self.model is not None and self.model_weight:
-            for code, share in self.model.probabilities(text).items():
-                scores[code] = scores.get(code, 0) + self.model_weight * share
         return min(scores, key=lambda code: (-scores[code], self._rank[code]))
+
+    def keyword_urgent(self, text: str) -> bool:
+        """Whether an urgent cue is found and no past or settled cue (the cue lists alone)."""
+        return self._urgent.search(text) is not None and self._not_urgent.search(text) is None
+
+    def cues(self, text: str) -> list[str]:
+        """What this lexicon sees in a normalized text, as the model's cue features: each category
+        with a keyword (`kw:repair`), the keywords' winner (`top:repair`, and `top:repair+question`
+        when it is asked about), urgent cues found only negated (`没有煤气味了`), an urgent cue, a past or
+        settled cue, both, a question, a time cue (present, hypothetical, lasting, settled) alone
+        and with an urgent cue, a past cue with no present one."""
+        scores = self.keyword_scores(text)
+        found = [f"kw:{code}" for code in scores]
+        asks = self._question.search(text) is not None
+        if scores:
+            top = min(scores, key=lambda code: (-scores[code], self._rank[code]))
+            found += [f"top:{top}", f"top:{top}+question"] if asks else [f"top:{top}"]
+        urgent = self._urgent.search(text) is not None
+        if not urgent and self._unnegated_urgent.search(text):
+            found.append(request_model.NEGATED_ONLY)  # 没有煤气味了
+        past = self._not_urgent.search(text) is not None
+        found += [name for name, present in (("urgent_cue", urgent), ("past_cue", past),
+                                             ("urgent_and_past", urgent and past),
+                                             ("question", asks))
+                  if present]
+        times = {name for name, pattern in self._times if pattern.search(text)}
+        for name in times:
+            found += [name, f"urgent_cue_and_{name}"] if urgent else [name]
+        if "present" not in times:  # 昨天有人打架, 已经找到了; against 上次…现在又
+            if "settled" in times:
+                found.append(request_model.SETTLED_ONLY)
+            if past or "settled" in times:
+                found.append(request_model.PAST_ONLY)
+        return found
+
+    def category(self, text: str) -> str:
+        """The category of a normalized description."""
+        if self.model is None:
+            return self.keyword_category(text)
+        return self.model.read(text, self.cues).category
 
     def is_urgent(self, text: str) -> bool:
         """Whether a normalized description reports danger now (a past or settled one is not)."""
-        return self._urgent.search(text) is not None and self._not_urgent.search(text) is None
+        if self.model is None:
+            return self.keyword_urgent(text)
+        return self.model.read(text, self.cues).urgent
 
 
 def _words(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
@@ -210,10 +262,6 @@ def _lexicon_from(data: Any, model: Any = None) -> Lexicon:
     for name in ("fallback", "question_fallback"):
         if data.get(name) not in CATEGORIES:
             problems.append(f"{name}: one of {', '.join(CATEGORIES)} expected")
-    model_weight = data.get("model_weight", 0)
-    if isinstance(model_weight, bool) or not isinstance(model_weight, int | float) or model_weight < 0:
-        problems.append("model_weight: a number of 0 or more expected")
-        model_weight = 0
     weights = data.get("weights") or {}
     if not isinstance(weights, Mapping) or any(
             code not in CATEGORIES or isinstance(w, bool) or not isinstance(w, int | float) or w <= 0
@@ -224,8 +272,7 @@ def _lexicon_from(data: Any, model: Any = None) -> Lexicon:
         raise LexiconError("\n".join(problems))
     return Lexicon(categories=MappingProxyType(categories), priority=tuple(priority),
                    fallback=data["fallback"], question_fallback=data["question_fallback"],
-                   weights=MappingProxyType(dict(weights)), model=model,
-                   model_weight=float(model_weight), **lists)
+                   weights=MappingProxyType(dict(weights)), model=model, **lists)
 
 
 def _extended(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -263,7 +310,7 @@ def _default_data() -> dict[str, Any]:
 
 @cache
 def _default_lexicon() -> Lexicon:
-    return _lexicon_from(_default_data(), category_model.load())
+    return _lexicon_from(_default_data(), request_model.load())
 
 
 def load_lexicon(path: str | Path | None = None,
@@ -284,7 +331,7 @@ def load_lexicon(path: str | Path | None = None,
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         if not isinstance(data, Mapping):
             raise LexiconError(f"{path}: a mapping expected")
-    model = category_model.load() if path is None else None
+    model = request_model.load() if path is None else None
     return _lexicon_from(_extended(data, overrides) if overrides else data, model)
 
 
@@ -297,21 +344,26 @@ _CN = "[一二三四五六七八九]?十[一二三四五六七八九]?|[一二�
 # A place number starts a number (not the tail of 24 or 十一) and is not 这一栋 / 同一楼层 / 每一层.
 _START = r"(?<![0-9零〇一二两三四五六七八九十百千几这那同每哪.\-])"
 _BUILDING = re.compile(
-    rf"{_START}(?:第\s*)?(?P<n>[0-9]{{1,3}}|{_CN})\s*(?:号\s*[楼栋幢]|[栋幢]|#\s*楼?)")
+    rf"{_START}(?:第\s*)?(?P<n>[0-9]{{1,3}}|{_CN})\s*(?:号\s*[楼栋幢座]|[栋幢]|(?<=[0-9])座(?![位椅机谈])|#\s*楼?)")
 _UNIT = re.compile(rf"{_START}(?:第\s*)?(?P<n>[0-9]{{1,2}}|{_CN})\s*单元")
 # 六楼以上 and 6层高 describe a building, not a place in it; 负一层 and 地下二层 are car parks.
 _FLOOR = re.compile(
-    rf"{_START}(?<![负下了有盖着])(?P<n>[0-9]{{1,2}}|{_CN})\s*[楼层](?!\s*(?:以上|以下|以内|及以|高|左右))")
+    rf"{_START}(?<![负下了有盖着哒])(?P<n>[0-9]{{1,2}}|{_CN})\s*[楼层](?!\s*(?:以上|以下|以内|及以|高|左右))")
+# `三楼到六楼` and `一层一层` name no one floor: taken out before a floor is looked for.
+_FLOOR_RANGE = re.compile(
+    rf"(?:[0-9]{{1,2}}|{_CN})\s*[楼层]\s*(?:到|至|~|-)\s*(?:[0-9]{{1,2}}|{_CN})\s*[楼层]|([一每])层\1层")
 # building-unit-room, e.g. 2-1-302.
 _COMPACT = re.compile(
-    r"(?<![0-9.:/\-])(?P<b>[0-9]{1,3})\s*-\s*(?P<u>[0-9]{1,2})\s*-\s*(?P<r>[0-9]{3,4})"
+    r"(?<![0-9./\-])(?<![0-9]:)(?P<b>[0-9]{1,3})\s*-\s*(?P<u>[0-9]{1,2})\s*-\s*(?P<r>[0-9]{3,4})"
     r"(?![0-9]|\s*-)")
 # What follows a number that counts, weighs, costs or dates something rather than naming a room.
 _NOT_A_ROOM_AFTER = (r"[.:/~\-]\s*[0-9]|[A-Za-z%]|元|块|角|毛|年|月|日|号|天|周|个|次|米|平|斤|克"
                      r"|公[里斤]|度|分|秒|点|时|岁|人|户|辆|只|条|路|线|万|千|百|多|余|名|位|家|间"
                      r"|张|台|部|件|份|期|届|班|级|倍|栋|幢|楼|层|单元|#|型|国道|省道")
-# `401家里` is a room with the home in it; `3家` counts households.
-_NOT_A_ROOM_AFTER = _NOT_A_ROOM_AFTER.replace("|家|", "|家(?![里中])|")
+# `401家里` is a room with the home in it; `3家` counts households. `1501天天…` and `502楼上` are
+# rooms followed by what happens there.
+_NOT_A_ROOM_AFTER = (_NOT_A_ROOM_AFTER.replace("|家|", "|家(?![里中])|")
+                     .replace("|天|", "|天(?!天)|").replace("|楼|", "|楼(?![上下])|"))
 # A room number is 3 or 4 digits, floor then door; 11-digit phones and 5-digit hotlines never fit.
 _ROOM = re.compile(
     r"(?<![0-9A-Za-z.:/#\-])(?<![0-9]\s)(?<![打拨])(?P<n>[1-9][0-9]{2,3})(?![0-9])"
@@ -352,10 +404,30 @@ def _location(text: str) -> tuple[str | None, str | None, str | None, str | None
     building = building or _first_number(_BUILDING, text, 999)
     unit = unit or _first_number(_UNIT, text, 99)
     room = room or _room(text)
-    floor = _first_number(_FLOOR, text, 99)
+    floor = _first_number(_FLOOR, _FLOOR_RANGE.sub(" ", text), 99)
     if floor is None and room is not None and len(room) >= 3:
         floor = room[:-2]  # 1102 is door 02 on floor 11
     return building, unit, floor, room
+
+
+# -- contact details ------------------------------------------------------------------------------
+
+# A contact line says who to call, nothing about the problem (`联系人王先生 0731-84561234`,
+# `电话138 1234 5678`, `微信同号`): it is read as a space, so that it is no evidence for a category,
+# an urgency or a room.
+_CONTACT = re.compile(
+    r"(?:联系人|联系方式|联系电话|电话|手机|手机号|微信|微信号|tel|Tel|TEL)?\s*[:：]?\s*"
+    r"(?:[王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段雷钱汤尹黎易常武乔贺赖龚文][先女老]?[生士师]?\s*)?"
+    r"(?<![0-9])(?:1[3-9][0-9](?:[\s-]?[0-9]{4}){2}|0[0-9]{2,3}[\s-]?[0-9]{7,8})(?![0-9])"
+    r"(?:\s*[(（]?微信同号[)）]?)?")
+
+
+def without_contacts(text: str) -> str:
+    """A normalized description with its phone numbers (and the name and words that introduce
+    them) read as spaces."""
+    if not any(ch.isdigit() for ch in text):
+        return text
+    return _CONTACT.sub(" ", text)
 
 
 # -- the parser ----------------------------------------------------------------------------------
@@ -366,11 +438,35 @@ def analyse(description: str, lexicon: Lexicon | None = None) -> ParsedRequest:
     if not description:
         return NOT_A_REQUEST
     lexicon = lexicon or load_lexicon()
-    text = reading(description).text
+    text = without_contacts(reading(description).text)
     building, unit, floor, room = _location(text)
-    return ParsedRequest(is_request=True, category=lexicon.category(text),
-                         urgent=lexicon.is_urgent(text), building=building, unit=unit,
-                         floor=floor, room=room, description=description)
+    if lexicon.model is None:
+        category, urgent = lexicon.keyword_category(text), lexicon.keyword_urgent(text)
+    else:
+        read = lexicon.model.read(text, lexicon.cues)
+        category, urgent = read.category, read.urgent
+    return ParsedRequest(is_request=True, category=category, urgent=urgent, building=building,
+                         unit=unit, floor=floor, room=room, description=description)
+
+
+def training_examples(paths: Iterable[str | Path]
+                      ) -> tuple[list[request_model.Example], tuple[str, ...], request_model.Cues]:
+    """The labelled requests in `paths` (JSON Lines, tests/data/LABELLING.md) read as the parser
+    reads them, and the shipped lexicon's cues: what `request_model.train` needs. (The lexicon's
+    words reach the model as cues, not as examples: a keyword alone is no request, and would teach
+    that 煤气味 is not urgent.)"""
+    import json
+
+    lexicon = _lexicon_from(_default_data())
+    examples = []
+    for path in paths:
+        with open(path, encoding="utf-8") as lines:
+            for line in lines:
+                row = json.loads(line) if line.strip() else None
+                if row and row["is_request"]:
+                    text = without_contacts(reading(row["description"]).text)
+                    examples.append(request_model.Example(text, row["category"], bool(row["urgent"])))
+    return examples, CATEGORIES, lexicon.cues
 
 
 def parse_request(text: str, lexicon: Lexicon | None = None) -> ParsedRequest:

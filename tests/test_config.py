@@ -196,7 +196,7 @@ def test_added_parser_words_are_checked_with_their_key_path():
     assert problems_of(data) == [
         "lexicon.categories.repairs: unknown category",
         "lexicon.urgent: only categories.<code> and question, urgent, not_urgent, negations, "
-        "neutral can be extended, with lists of words",
+        "neutral, present, hypothetical, lasting, settled can be extended, with lists of words",
     ]
     data["lexicon"] = {"categories": {"sanitation": ["坏了"]}}
     [duplicate] = problems_of(data)

@@ -12,10 +12,10 @@ GATEWAY_EMOJI = '<img class="emoji emoji1f62d" text="_web" src="/zh_CN/htmlediti
 @pytest.mark.parametrize("typed, read", [
     ("下單 4號樓二單元4樓的燈不亮", "下单 4号楼二单元4楼的灯不亮"),   # traditional → simplified
     ("接單（＃１２）", "接单(#12)"),                                  # full-width forms (NFKC)
-    ("下单 🔥🔥3栋2单元有烟味🔥", "下单 3栋2单元有烟味"),              # emoji skipped
+    ("下单 🔥🔥3栋2单元有烟味🔥", "下单   3栋2单元有烟味 "),           # emoji read as spaces
     ("下单 3️⃣栋4️⃣楼的灯坏了", "下单 3栋4楼的灯坏了"),               # a keycap is its digit
-    ("下单[捂脸]2栋电梯又停了[流泪]", "下单2栋电梯又停了"),             # WeChat expressions skipped
-    (f"下单 {GATEWAY_EMOJI}1栋电梯困人了", "下单 1栋电梯困人了"),     # gateway markup skipped
+    ("下单[捂脸]2栋电梯又停了[流泪]", "下单 2栋电梯又停了 "),           # so are WeChat expressions
+    (f"下单 {GATEWAY_EMOJI}1栋电梯困人了", "下单  1栋电梯困人了"),    # and gateway markup
     ("三栋二单元三零二的厕所", "三栋二单元302的厕所"),                 # digits spoken one by one
     ("幺五零二房间", "1502房间"),
     ("两三天了，一二楼之间，二十栋", "两三天了,一二楼之间,二十栋"),      # counting words stay
@@ -45,6 +45,8 @@ def test_gateway_markup_is_shown_as_the_emoji_never_as_markup():
     ("下单[捂脸]2栋电梯又停了", "2栋电梯又停了"),
     ("下单👉2栋车库有积水", "2栋车库有积水"),
     ("下单😡😡 三楼有人吵架", "三楼有人吵架"),
+    ("下单[撇嘴]要是家里老人生病了，社区能帮忙送医院吗", "要是家里老人生病了，社区能帮忙送医院吗"),
+    ("下单🙏前几天说过的那个喝醉闹事的，现在又在楼下砸门", "前几天说过的那个喝醉闹事的，现在又在楼下砸门"),
     ("@网格小助手下单 4栋2单元楼道灯不亮", "4栋2单元楼道灯不亮"),
     ("@网格小助手\u2005下单 4栋3单元楼道灯不亮", "4栋3单元楼道灯不亮"),
     ("＃下单：５栋漏水", "５栋漏水"),
