@@ -1,7 +1,8 @@
 """`gridbot chat`: the JSON Lines scripting contract (other tools rely on it exactly).
 
 In, one object per line: a message `{"id", "room", "sender", "name", "text", "at"}` (`id`, `name`
-and `at` optional) or `{"tick": "<ISO time>"}`. Out, one line per bot post:
+and `at` optional; also optional `quoted`, the text it quotes, and `mentions`, the member ids its
+@-mentions name) or `{"tick": "<ISO time>"}`. Out, one line per bot post:
 `{"room", "text", "mentions", "reply_to"}`; a private message (a digest to a head) has room null
 and its recipient as the one mention. A malformed line is reported on stderr with its line
 number and the rest goes on.
@@ -31,6 +32,7 @@ class ChatMessageLine(BaseModel):
     text: str
     at: datetime | None = None
     quoted: str | None = None   # the text of the message this one quotes, when the bridge has it
+    mentions: list[str] = []    # member ids of its @-mentions, when the bridge knows them
 
     @field_validator("room", "sender")
     @classmethod
@@ -104,5 +106,6 @@ def incoming(line: ChatMessageLine, bot: Bot, zone: tzinfo) -> IncomingMessage:
         id=line.id or f"chat-{uuid.uuid4()}", room=line.room, sender_id=line.sender,
         sender_name=line.name or bot.network.member_name(line.sender) or line.sender,
         text=line.text, at=_aware(line.at, zone) if line.at else bot.clock(), quoted=line.quoted,
+        mention_ids=tuple(line.mentions),
     )
 

@@ -304,7 +304,7 @@ class Dispatcher:
         passed with the message, else by name (`Network.resolve_mention`): a name written with
         no separator or with spaces, a group nickname the member was seen posting under, a
         surname with a title."""
-        by_id = self.network.members_with_ids(_mention_ids(context.message), context.group)
+        by_id = self.network.members_with_ids(context.message.mention_ids, context.group)
         if len(by_id) == 1:
             return Target(by_id[0], may_handle=may_handle(self.network, ticket, by_id[0].id))
         spans = mention_spans(text)
@@ -615,7 +615,3 @@ COMMAND_TABLE: dict[str, CommandRow] = {row.keyword: row for row in (
 _BARE_RATING_MAX = 40
 
 
-def _mention_ids(message: IncomingMessage) -> tuple[str, ...]:
-    """The member ids a transport passed with the message's @-mentions, when it passes them
-    (WeChat's and WeCom's gateways know whom an @ names even when the name is a nickname)."""
-    return tuple(getattr(message, "mention_ids", ()) or ())

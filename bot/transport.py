@@ -17,6 +17,9 @@ class IncomingMessage:
     text: str
     at: datetime                 # aware; when the member sent it
     quoted: str | None = None    # the text of a message this one replies to, when it quotes one
+    # Member ids of the message's @-mentions, in order, when the chat service says whom an @ names
+    # (WeChat's gateways and WeCom do, whatever nickname the name shows).
+    mention_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -185,7 +185,8 @@ class WechatyTransport:
         at = message.date().astimezone(timezone.utc) if message.payload.timestamp else _utc_now()
         return IncomingMessage(id=message_id, room=room.room_id, sender_id=talker.contact_id,
                                sender_name=await self._display_name(room, talker), text=text,
-                               at=at, quoted=quoted)
+                               at=at, quoted=quoted,
+                               mention_ids=tuple(message.payload.mention_ids or ()))
 
     async def _consume(self) -> None:
         """Hands the announced messages to the bot one at a time, in order. A message whose

@@ -634,3 +634,15 @@ async def test_two_heads_with_one_surname_are_asked_about(db, two_qiu):
     assert replies(posts, "d1") == [texts.AMBIGUOUS_MEMBER.format(count=2, name="邱师傅")]
     # Named in full, 邱建国 is found, and refused: a sibling grid's head cannot take #1.
     assert replies(posts, "d2") == [texts.NOT_AUTHORISED_TARGET.format(number=1, name="邱建国")]
+
+
+async def test_a_mention_the_transport_names_by_id_needs_no_known_name(db, config):
+    # `mentions` in a `gridbot chat` line (and the webhook's), the ids the chat service gave:
+    # a nickname nobody was seen using still names the member.
+    line = say("d1", BRANCH_HEAD, "派单 #1 @大当家\u2005", "王国强", room=BRANCH)
+    posts = await chat(db, config, [order("o1"), {**line, "mentions": [HEAD]}])
+    assert replies(posts, "d1") == [texts.DISPATCHED.format(number=1, dispatcher="王国强",
+                                                            target="邱煥武")]
+    # Without the id, the same words name nobody.
+    posts = await chat(db, config, [say("d2", BRANCH_HEAD, "派单 #1 @大当家\u2005", "王国强", room=BRANCH)])
+    assert replies(posts, "d2") == [texts.UNKNOWN_MEMBER.format(name="大当家")]

@@ -35,6 +35,7 @@ ROOM = "shibalong-1@chatroom"
 RESIDENT, RESIDENT_NAME = "wxid_zhang", "张阿姨"
 RESIDENT_ALIAS = "4栋张阿姨"  # her name in the group
 HEAD, HEAD_NAME = "wxid_qiu_huanwu", "邱煥武"
+DEPUTY = "wxid_zhou_min"
 BOT_ID = "wxid_gridbot"
 QUOTE_LINE = "- - - - - - - - - - - - - - -"
 WAIT = 20.0  # seconds, at most, for anything to happen
@@ -206,6 +207,17 @@ async def test_a_quoted_reply_claims_the_quoted_ticket(gateway, connected):
     assert f"#1 已由 {HEAD_NAME} 接单" in claimed["text"]
     assert RESIDENT in claimed["mention_ids"]
     assert claimed["text"].startswith(f"@{RESIDENT_ALIAS} ")  # as the group shows her
+
+
+async def test_a_mention_is_found_by_the_ids_the_gateway_passes(gateway, connected):
+    gateway.say(RESIDENT, "下单 4号楼二单元4楼的灯不亮")
+    await wait_for(lambda: gateway.sent_containing("已受理 #1"), "the notice of #1")
+    gateway.say(HEAD, "接单")
+    await wait_for(lambda: gateway.sent_containing("接单，正在处理"), "the claim notice")
+    # A nickname the bot has never seen: the payload's mention ids say it is the deputy.
+    gateway.say(HEAD, "转派 #1 @物业大姐\u2005她方便", mentions=[DEPUTY])
+    [moved] = await wait_for(lambda: gateway.sent_containing("转派"), "the transfer notice")
+    assert "周敏" in moved["text"]
 
 
 async def test_replies_written_while_the_gateway_is_down_go_out_once_in_order_after_it_is_back(
