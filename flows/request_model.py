@@ -109,9 +109,9 @@ class RequestModel:
 
     def as_json(self) -> dict[str, Any]:
         return {"about": self.about, "classes": list(self.classes), "columns": [*self.classes, URGENT],
-                "bias": [round(float(b), 4) for b in self._bias],
+                "bias": [round(float(b), 3) for b in self._bias],
                 "platt": list(self.platt), "threshold": self.threshold,
-                "weights": {name: [round(float(w), 4) for w in self._weights[i]]
+                "weights": {name: [round(float(w), 3) for w in self._weights[i]]
                             for name, i in self._index.items()}}
 
 
@@ -143,8 +143,8 @@ class Example:
 
 
 def train(examples: Sequence[Example], classes: Sequence[str], cues: Cues | None = None,
-          c_category: float = 8.0, c_urgent: float = 1.0, min_recall: float = 0.96,
-          folds: int = 5, seed: int = 0) -> tuple[RequestModel, dict[str, Any]]:
+          c_category: float = 16.0, c_urgent: float = 1.0, min_recall: float = 0.96,
+          folds: int = 5, seed: int = 0, min_count: int = 2) -> tuple[RequestModel, dict[str, Any]]:
     """Fit both models; returns the model and its out-of-fold figures on `examples`.
 
     The urgency threshold is the highest calibrated probability at which the out-of-fold recall
@@ -157,6 +157,11 @@ def train(examples: Sequence[Example], classes: Sequence[str], cues: Cues | None
 
     vectorizer = DictVectorizer(sort=True)
     matrix = vectorizer.fit_transform([dict.fromkeys(features(e.text, cues), 1) for e in examples])
+    # A feature seen in fewer than `min_count` requests teaches nothing that generalises, and
+    # would make the shipped file many times larger.
+    common = np.flatnonzero(np.asarray((matrix > 0).sum(axis=0)).ravel() >= min_count)
+    matrix = matrix[:, common]
+    names = vectorizer.get_feature_names_out()[common]
     categories = np.array([e.category for e in examples])
     urgent = np.array([e.urgent for e in examples], dtype=int)
 
@@ -203,8 +208,7 @@ def train(examples: Sequence[Example], classes: Sequence[str], cues: Cues | None
     order = [list(category_model.classes_).index(code) for code in classes]
     coef = np.column_stack([category_model.coef_[order].T, urgent_model.coef_[0]])
     bias = [*category_model.intercept_[order], urgent_model.intercept_[0]]
-    names = vectorizer.get_feature_names_out()
-    kept = {str(name): row for name, row in zip(names, coef) if np.abs(row).max() >= 0.002}
+    kept = {str(name): row for name, row in zip(names, coef) if np.abs(row).max() >= 0.01}
     about = {"examples": len(examples), "c_category": c_category, "c_urgent": c_urgent,
              "min_recall": min_recall, "out_of_fold": {k: round(v, 4) for k, v in figures.items()}}
     return RequestModel(classes, kept, bias, platt, threshold, about), figures
@@ -218,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from flows.request_parser import training_examples
 
     parser = argparse.ArgumentParser(prog="python -m flows.request_model", description=main.__doc__)
-    parser.add_argument("--c-category", type=float, default=8.0)
+    parser.add_argument("--c-category", type=float, default=16.0)
     parser.add_argument("--c-urgent", type=float, default=1.0)
     parser.add_argument("--min-recall", type=float, default=0.96)
     parser.add_argument("--dry-run", action="store_true", help="print the figures, write nothing")

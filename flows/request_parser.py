@@ -346,9 +346,11 @@ _START = r"(?<![0-9零〇一二两三四五六七八九十百千几这那同每�
 _BUILDING = re.compile(
     rf"{_START}(?:第\s*)?(?P<n>[0-9]{{1,3}}|{_CN})\s*(?:号\s*[楼栋幢座]|[栋幢]|(?<=[0-9])座(?![位椅机谈])|#\s*楼?)")
 _UNIT = re.compile(rf"{_START}(?:第\s*)?(?P<n>[0-9]{{1,2}}|{_CN})\s*单元")
-# 六楼以上 and 6层高 describe a building, not a place in it; 负一层 and 地下二层 are car parks.
+# 六楼以上 and 6层高 describe a building, not a place in it; 负一层 and 地下二层 are car parks;
+# 一层水 and 一层灰 are a layer of something.
 _FLOOR = re.compile(
-    rf"{_START}(?<![负下了有盖着哒])(?P<n>[0-9]{{1,2}}|{_CN})\s*[楼层](?!\s*(?:以上|以下|以内|及以|高|左右))")
+    rf"{_START}(?<![负下了有盖着哒])(?P<n>[0-9]{{1,2}}|{_CN})\s*(?:楼|层(?![水灰油冰土雪泥膜皮苔]))"
+    rf"(?!\s*(?:以上|以下|以内|及以|高|左右))")
 # `三楼到六楼` and `一层一层` name no one floor: taken out before a floor is looked for.
 _FLOOR_RANGE = re.compile(
     rf"(?:[0-9]{{1,2}}|{_CN})\s*[楼层]\s*(?:到|至|~|-)\s*(?:[0-9]{{1,2}}|{_CN})\s*[楼层]|([一每])层\1层")
@@ -362,7 +364,7 @@ _NOT_A_ROOM_AFTER = (r"[.:/~\-]\s*[0-9]|[A-Za-z%]|元|块|角|毛|年|月|日|�
                      r"|张|台|部|件|份|期|届|班|级|倍|栋|幢|楼|层|单元|#|型|国道|省道")
 # `401家里` is a room with the home in it; `3家` counts households. `1501天天…` and `502楼上` are
 # rooms followed by what happens there.
-_NOT_A_ROOM_AFTER = (_NOT_A_ROOM_AFTER.replace("|家|", "|家(?![里中])|")
+_NOT_A_ROOM_AFTER = (_NOT_A_ROOM_AFTER.replace("|家|", "|家(?![里中门])|")
                      .replace("|天|", "|天(?!天)|").replace("|楼|", "|楼(?![上下])|"))
 # A room number is 3 or 4 digits, floor then door; 11-digit phones and 5-digit hotlines never fit.
 _ROOM = re.compile(

@@ -42,7 +42,7 @@ def test_the_exported_weights_score_as_the_fitted_model(tmp_path):
     from sklearn.linear_model import LogisticRegression
 
     lexicon = load_lexicon()
-    model, figures = train(_examples(), CATEGORIES, lexicon.cues, folds=3)
+    model, figures = train(_examples(), CATEGORIES, lexicon.cues, c_category=8.0, folds=3)
     path = tmp_path / "model.json"
     path.write_text(json.dumps(model.as_json(), ensure_ascii=False), encoding="utf-8")
     shipped = request_model.load(path)

@@ -47,6 +47,8 @@ def test_a_long_request_with_a_courtesy_tail():
     ("有人一层一层拧门把手", (None, None, None, None)),
     ("楼上1501天天剁骨头", (None, None, "15", "1501")),    # a room, then what happens there
     ("地址：2-3-201", ("2", "3", "2", "201")),
+    ("1201家门口已经进水了", (None, None, "12", "1201")),
+    ("302厨房地上已经一层水了", (None, None, "3", "302")),
     ("2号座楼顶漏水", ("2", None, None, None)),
     ("3座位的车乱停", (None, None, None, None)),           # 座位 counts seats
     ("４号楼３单元６楼灯不亮", ("4", "3", "6", None)),  # full-width digits
