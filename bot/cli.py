@@ -178,6 +178,11 @@ def token_revoke(name: str = typer.Option(..., "--name", help="The token's name.
 DATA_DIR = Path(__file__).resolve().parent.parent / "tests" / "data"
 
 
+def heldout_files() -> list[Path]:
+    """The labelled data the parser is measured on and never tuned on (tests/data/LABELLING.md)."""
+    return [DATA_DIR / "requests_heldout.jsonl", *sorted((DATA_DIR / "heldout").glob("*.jsonl"))]
+
+
 @app.command()
 def parse(
     text: str | None = typer.Argument(None, help="A message, e.g. '下单 4号楼二单元4楼的灯不亮'."),
@@ -190,7 +195,8 @@ def parse(
                                      "corrected in chat (改类, 改紧急, 改一般) as labelled JSON "
                                      "Lines, read from the database."),
     data: list[Path] = typer.Option([], "--data", help="Labelled JSON Lines for --report "
-                                    "(default: the held-out split in tests/data)."),
+                                    "(default: the held-out data in tests/data: "
+                                    "requests_heldout.jsonl and heldout/*.jsonl)."),
     mistakes: int = typer.Option(0, "--mistakes", help="With --report, list this many mistakes."),
     config: Path | None = ConfigOption,
     db: str | None = DbOption,
@@ -209,7 +215,7 @@ def parse(
         raise typer.Exit(2)
     lexicon = _lexicon(config)
     if report:
-        _parse_report(data or [DATA_DIR / "requests_heldout.jsonl"], mistakes, lexicon)
+        _parse_report(data or heldout_files(), mistakes, lexicon)
     elif jsonl:
         _parse_jsonl(lexicon)
     else:
@@ -284,14 +290,19 @@ def _parse_report(paths: list[Path], mistakes: int, lexicon) -> None:
     from flows.parser_accuracy import DataError, evaluate, format_report, read_labelled
     from flows.request_parser import parse_request
 
+    every = []
     for path in paths:
         try:
             rows = read_labelled(path)
         except (OSError, DataError) as error:
             typer.echo(f"cannot read the labelled data: {error}", err=True)
             raise typer.Exit(2) from None
+        every += rows
         accuracy = evaluate(rows, lambda text: parse_request(text, lexicon))
         typer.echo(format_report(accuracy, path.name, mistakes) + "\n")
+    if len(paths) > 1:
+        accuracy = evaluate(every, lambda text: parse_request(text, lexicon))
+        typer.echo(format_report(accuracy, f"all {len(paths)} files", 0) + "\n")
 
 
 @config_app.command("check")

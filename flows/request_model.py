@@ -214,6 +214,13 @@ def train(examples: Sequence[Example], classes: Sequence[str], cues: Cues | None
     return RequestModel(classes, kept, bias, platt, threshold, about), figures
 
 
+def training_files() -> list[Path]:
+    """The labelled data the model is fitted on: the tune split and the batches of tests/data/tune
+    (never the held-out data)."""
+    data = Path(__file__).resolve().parent.parent / "tests" / "data"
+    return [data / "requests_tune.jsonl", *sorted((data / "tune").glob("*.jsonl"))]
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Rebuild the shipped model from the tune data (tests/data/requests_tune.jsonl and
     tests/data/tune/*.jsonl) and the shipped lexicon; prints the out-of-fold figures."""
@@ -228,15 +235,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--dry-run", action="store_true", help="print the figures, write nothing")
     args = parser.parse_args(argv)
 
-    root = Path(__file__).resolve().parent
-    data = root.parent / "tests" / "data"
-    files = [data / "requests_tune.jsonl", *sorted((data / "tune").glob("*.jsonl"))]
+    files = training_files()
     examples, classes, cues = training_examples(files)
     model, figures = train(examples, classes, cues, args.c_category, args.c_urgent, args.min_recall)
     print(json.dumps({"files": [f.name for f in files], **figures,
                       "features": len(model.as_json()["weights"])}, ensure_ascii=False))
     if not args.dry_run:
-        (root / MODEL_FILE).write_text(
+        (Path(__file__).resolve().parent / MODEL_FILE).write_text(
             json.dumps(model.as_json(), ensure_ascii=False, separators=(",", ":")) + "\n",
             encoding="utf-8")
 

@@ -71,3 +71,27 @@ def test_a_text_with_no_known_feature_gets_the_prior():
     read = model.read("电")
     assert read.category == "b" and not read.urgent
     assert model.read("灯").category_probabilities["a"] == pytest.approx(1 / (1 + np.exp(1)))
+
+
+def test_the_model_is_trained_on_the_tune_data_only_and_no_held_out_text_is_in_it():
+    from bot.cli import heldout_files
+    from flows.parser_accuracy import read_labelled
+    from flows.request_model import training_files
+
+    tuned = training_files()
+    held_out = heldout_files()
+    assert tuned and held_out and not set(tuned) & set(held_out)
+    assert all("heldout" not in path.name and path.parent.name != "heldout" for path in tuned)
+    tune_texts = {row["description"] for path in tuned for row in read_labelled(path) if row["is_request"]}
+    leaked = [row["text"] for path in held_out for row in read_labelled(path)
+              if row["is_request"] and row["description"] in tune_texts]
+    assert leaked == []
+
+
+def test_the_shipped_model_was_fitted_on_the_tune_data_as_it_is():
+    # Labelled data added without refitting (python -m flows.request_model) would go unused.
+    from flows.parser_accuracy import read_labelled
+    from flows.request_model import training_files
+
+    requests = sum(row["is_request"] for path in training_files() for row in read_labelled(path))
+    assert request_model.load().about["examples"] == requests
