@@ -28,7 +28,7 @@ from flows.request_parser import CATEGORIES, Lexicon, LexiconError, load_lexicon
 
 __all__ = [
     "CoHandlerRule", "ConfigError", "DEFAULT_LEVELS", "DEFAULT_TIMERS", "DigestSchedule",
-    "GridConfig", "Group", "Member", "Node", "Policy", "QuietHours", "Routing", "TimerSettings",
+    "GridConfig", "Group", "Member", "Node", "Policy", "QuietHours", "RequestLimit", "Routing", "TimerSettings",
     "TimerTable", "Timers", "TransportConfig", "config_problems", "load_config", "parse_config",
 ]
 
@@ -190,6 +190,22 @@ class DigestSchedule(_Strict):
         return value
 
 
+class RequestLimit(_Strict):
+    """At most `requests` 下单 per member within `within`; past it the member is told once per
+    window and no more tickets are opened for them until the window has room again (the
+    messages are kept)."""
+
+    requests: Annotated[int, Field(ge=1)] = 5
+    within: Duration = timedelta(minutes=10)
+
+    @field_validator("within")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than zero, e.g. 10m")
+        return value
+
+
 class Policy(_Strict):
     timezone: str = "Asia/Shanghai"
     # A resolved ticket nobody rates within this window is closed without a rating.
@@ -201,6 +217,8 @@ class Policy(_Strict):
     category_timers: dict[str, TimerTable] = {}
     quiet_hours: QuietHours | None = None
     digests: list[DigestSchedule] = []
+    # A member flooding 下单: at most this many tickets per window (see RequestLimit).
+    request_limit: RequestLimit = RequestLimit()
 
     @field_validator("category_timers")
     @classmethod
@@ -251,8 +269,14 @@ WECHATY_TOKEN_ENV = "WECHATY_PUPPET_SERVICE_TOKEN"
 WEBHOOK_SECRET_ENV = "GRIDBOT_WEBHOOK_SECRET"
 
 
+DEFAULT_BOT_ID = "wxid_gridbot"
+
+
 class TransportConfig(_Strict):
     kind: Literal["simulator", "wechaty", "webhook"] = "simulator"
+    # The bot's own member id in the groups: its messages (echoed by a gateway) are stored and
+    # never acted on. The wechaty transport learns it at login; the others take it from here.
+    bot_id: NonEmptyText = DEFAULT_BOT_ID
     endpoint: str | None = None       # wechaty: the puppet service gateway, HOST:PORT
     token: str | None = None          # wechaty: else $WECHATY_PUPPET_SERVICE_TOKEN
     callback_url: str | None = None   # webhook: where the bot's posts are POSTed
