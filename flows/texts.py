@@ -57,6 +57,7 @@ EVENT_NAMES = {
     "reminded": "再次提醒",
     "recategorized": "改类",
     "urgency_changed": "改紧急程度",
+    "recalled": "撤回下单消息",
 }
 
 URGENT_MARK = "【紧急】"
@@ -65,6 +66,12 @@ NO_LOCATION = "位置未注明"
 # 下单
 TICKET_CREATED = "已受理 #{number}{urgent}【{category}】{location}\n内容：{description}\n请网格长回复「接单」认领。"
 PLACE_ORDER_USAGE = "请在「下单」后写明事项和位置，例如：下单 4号楼二单元4楼的灯不亮"
+# 下单 posted in a group other than the one whose head handles it: the reporter's answer there
+TICKET_CREATED_ELSEWHERE = ("已受理 #{number}{urgent}【{category}】{location}\n内容：{description}\n"
+                            "已转「{group}」网格长处理，接单、办结都会在本群告知。")
+# A member posting 下单 again and again (policy.request_limit): told once per window
+TOO_MANY_REQUESTS = ("您在{window}内已下单 {limit} 次，暂不再受理新的下单；已受理的单正在处理，"
+                     "请稍后再下单，或用「补充 #编号 内容」补充。")
 DESCRIBE_IN_WORDS = "请用文字写明要办的事和位置，例如：下单 4号楼二单元4楼的灯不亮。图片、语音可以接着发。"
 
 # Which ticket a command means
@@ -74,6 +81,7 @@ TICKET_FINISHED = "#{number} {status}，不能再{action}。"
 NOTHING_WAITING = "本群暂无待接的单。"
 SEVERAL_WAITING = "本群有 {count} 张待接的单（{numbers}），请回复「接单 #编号」。"
 TOO_MANY_NUMBERS = "一次最多办理 {limit} 张单，请分几次回复。"
+WHICH_ONE = "您引用的消息里有 {count} 张单（{numbers}），请回复「{keyword} #编号」。"
 
 # 接单
 CLAIMED = "#{number} 已由 {handler} 接单，正在处理。"
@@ -105,6 +113,20 @@ NOT_IN_THIS_GROUP = "抱歉，#{number} 不属于本群的网格，请在所属�
 
 # 接单 of an escalated ticket by a head it was escalated to
 TAKEN_OVER = "#{number} 已由 {handler} 接手处理（原处理人：{previous}）。"
+
+# Told in the other groups that were asked to act on a ticket (its own group, each group it was
+# escalated to) and where the command was said, when the reporter is told elsewhere
+CLAIMED_ELSEWHERE = "#{number} 已由 {handler} 接单，本群无需再接单。"
+TAKEN_OVER_ELSEWHERE = "#{number} 已由 {handler} 接手处理（原处理人：{previous}），本群无需再接单。"
+DISPATCHED_ELSEWHERE = "#{number} 已由 {dispatcher} 派给 {target}，本群无需再接单。"
+RESOLVED_ELSEWHERE = "#{number} 已由 {handler} 办结，已请提出人评价。"
+CANCELLED_ELSEWHERE = "#{number} 已由提出人撤单，本群无需再处理。"
+
+# 撤回: the reporter recalled the 下单 message
+RECALLED = "#{number} 的下单消息已撤回，此单已撤销。"
+RECALLED_ELSEWHERE = "#{number} 的下单消息已被提出人撤回，此单已撤销，本群无需再处理。"
+RECALLED_WHILE_HANDLED = ("#{number} 的下单消息已被提出人撤回，此单仍由 {handler} 处理；"
+                          "如已无需处理，请与提出人确认后「办结 #{number} 原因」。")
 
 # 补充
 DETAIL_ADDED = "#{number} 已补充：{detail}"
