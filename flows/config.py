@@ -281,6 +281,12 @@ class TransportConfig(_Strict):
     token: str | None = None          # wechaty: else $WECHATY_PUPPET_SERVICE_TOKEN
     callback_url: str | None = None   # webhook: where the bot's posts are POSTed
     secret: str | None = None         # webhook: HMAC key, else $GRIDBOT_WEBHOOK_SECRET
+    # The longest post the chat service takes, in characters and in UTF-8 bytes (WeChat cuts
+    # near 2,000 characters, WeCom's robots take 2,048 bytes); a longer post is split (续 n/m).
+    max_post_chars: Annotated[int, Field(ge=100, le=100_000)] = 1800
+    max_post_bytes: Annotated[int, Field(ge=300, le=400_000)] = 4096
+    # Posts into one group (or to one member) in any minute; more wait their turn, in order.
+    posts_per_room_per_minute: Annotated[int, Field(ge=1, le=1000)] = 20
 
     def wechaty_token(self) -> str | None:
         return self.token or os.environ.get(WECHATY_TOKEN_ENV) or None
