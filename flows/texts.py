@@ -284,3 +284,13 @@ def location_text(building: str | None, unit: str | None, floor: str | None,
     parts = [f"{building}号楼" if building else "", f"{unit}单元" if unit else "",
              f"{floor}楼" if floor and not room else "", f"{room}室" if room else ""]
     return "".join(parts) or NO_LOCATION
+
+
+# -- every post the bot makes (design §7): split, grouped --------------------------------------
+# The mark opening each part after the first of a post split to the chat service's limits.
+POST_CONTINUED = DIGEST_CONTINUED
+# The escalations (and reminders) one scan makes into one group, as one post.
+GROUPED_ESCALATED = "【吹哨】{count} 张单升级到本群，请回复「接单 #编号」或「派单 #编号 @网格员」："
+GROUPED_REMINDED = "【再次提醒】{count} 张单在本群仍未处理，请尽快「接单 #编号」或「派单 #编号 @网格员」："
+GROUPED_LINE = "#{number}{urgent}【{category}】{location} {description}（{why}）"
+GROUPED_FROM = "来自{origin}：{reason}"
