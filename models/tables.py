@@ -54,6 +54,9 @@ FINAL_STATUSES = frozenset({Status.CLOSED, Status.CANCELLED})
 
 
 class Ticket(SQLModel, table=True):
+    # A member's recent requests are counted at each 下单 (policy.request_limit).
+    __table_args__ = (sa.Index("ix_ticket_reporter_created", "reporter_id", "created_at"),)
+
     # The primary key is the number people see as `#N`.
     id: int | None = Field(default=None, primary_key=True)
     source_message_id: str = Field(unique=True, max_length=ID_LENGTH)
@@ -134,10 +137,21 @@ class DigestRun(SQLModel, table=True):
     sent_at: datetime = Field(sa_column=_time_column(nullable=False))
 
 
+class Skipped(StrEnum):
+    """Why a stored message was not acted on (`inbound_message.skipped`)."""
+
+    OWN_POST = "own_post"            # the bot's own post, echoed back by the gateway
+    OWN_NOTICE = "own_notice"        # a notice of the bot's, pasted by a member
+    SYSTEM = "system"                # a pat, a join notice: not a member's words
+    REQUEST_LIMIT = "request_limit"  # 下单 past the member's limit (policy.request_limit)
+
+
 class InboundMessage(SQLModel, table=True):
     """Every message the bot received, stored before it is acted on."""
 
     __tablename__ = "inbound_message"
+    # A member's messages over a window: was a flood notice given already?
+    __table_args__ = (sa.Index("ix_inbound_message_sender_sent", "sender_id", "sent_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     message_id: str = Field(unique=True, max_length=ID_LENGTH)  # the transport's id: redelivery is a no-op
@@ -151,6 +165,9 @@ class InboundMessage(SQLModel, table=True):
     handled_at: datetime | None = Field(default=None, sa_column=_time_column())
     # Set when the text was longer than the policy allows and is kept cut to the limit.
     original_length: int | None = None
+    # Why the bot did not act on it although it was handled (one of SKIPPED_REASONS); None when
+    # it was acted on, or was chatter.
+    skipped: str | None = Field(default=None, max_length=20)
 
 
 class OutboundPost(SQLModel, table=True):
