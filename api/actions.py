@@ -25,6 +25,8 @@ from flows import lifecycle, texts
 from flows.config import Member
 from flows.escalation import current_node, escalated_nodes, next_node
 from flows.lifecycle import Actor, Outcome, Role, Target
+from flows.notice_routing import places_for
+from flows.notice_routing import route as route_notices
 from flows.roles import may_handle
 from models.tables import Ticket
 
@@ -86,9 +88,13 @@ def act(bot: Bot, principal: Principal, number: int, transition: Transition,
         if not outcome.accepted:
             refusal = outcome.replies[0].text if outcome.replies else "not allowed"
             raise HTTPException(409, refusal)
+        previous = ticket.assignee_id
         apply_outcome(session, ticket, actor, outcome, now, None, bot.config.policy)
+        # Each notice where it is for (the reporter's group, the handler's, the groups asked to
+        # act); no chat group is "here" for an API user.
+        replies = route_notices(outcome.replies, places_for(bot.network, ticket, None, previous))
         write_posts(session, [post_values(reply, ticket.group_room, None, now)
-                              for reply in outcome.replies])
+                              for reply in replies])
         session.flush()
         result = TicketOut.of(ticket, bot.network, now,
                               masked=not bot.network.is_microgrid(principal.node_id))

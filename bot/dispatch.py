@@ -22,20 +22,24 @@ from sqlmodel import Session, func, select
 from bot.outbox import post_values, write_posts
 from bot.transport import IncomingMessage, OutgoingPost
 from flows import lifecycle, overview, texts
-from flows.commands import (MAX_NUMBERS, CommandText, find_ticket_reference, mention_spans,
+from flows.commands import (MAX_NUMBERS, CommandText, find_ticket_references, mention_spans,
                             rating_reply, read_category, read_rating, recognize,
-                            recognize_in_sentence, split_quote)
+                            recognize_in_sentence)
 from flows.config import GridConfig, Node, Policy
-from flows.escalation import EscalationClock, clock_after, current_node, next_node
+from flows.escalation import EscalationClock, clock_after, current_node, format_chinese_duration, next_node
 from flows.lifecycle import Actor, Outcome, Reply, Role, Target
+from flows.message_forms import Form, read_form
 from flows.network import Mention, Network, fold_name
 from flows.normalize import is_placeholder_only
+from flows.notice_routing import places_for
+from flows.notice_routing import route as route_notices
+from flows.own_posts import is_notice_form, nearly_same, search_fragment
 from flows.request_parser import analyse
 from flows.roles import may_handle, roles_for
 from flows.routing import responsible_members, route
 from models.db import Database
-from models.tables import (ID_LENGTH, InboundMessage, MemberName, Status, Ticket, TicketEscalation,
-                           TicketEvent)
+from models.tables import (ID_LENGTH, InboundMessage, MemberName, OutboundPost, Skipped, Status,
+                           Ticket, TicketEscalation, TicketEvent)
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +60,11 @@ def fit_to_columns(message: IncomingMessage) -> IncomingMessage:
 
 
 # Core statements for the rows a change adds: an ORM object each cost more than the insert.
-_TICKETS, EVENTS, ESCALATIONS, _INBOUND, _NAMES = (model.__table__ for model in (
-    Ticket, TicketEvent, TicketEscalation, InboundMessage, MemberName))
+_TICKETS, EVENTS, ESCALATIONS, _INBOUND, _NAMES, _POSTS = (model.__table__ for model in (
+    Ticket, TicketEvent, TicketEscalation, InboundMessage, MemberName, OutboundPost))
+
+# A pasted notice is looked for among this many of the bot's latest posts.
+RECENT_POSTS = 2000
 
 
 def apply_outcome(session: Session, ticket: Ticket, actor: Actor, outcome: Outcome,
@@ -137,6 +144,7 @@ class Dispatcher:
         self.clock = clock
         self.zone = ZoneInfo(config.policy.timezone)
         self.lexicon = config.request_lexicon()
+        self.bot_id = config.transport.bot_id
 
     # -- the thin I/O layer -------------------------------------------------------------------
 
@@ -259,12 +267,19 @@ class Dispatcher:
     def _act(self, session: Session, message: IncomingMessage,
              truncated: bool = False) -> list[dict[str, Any]]:
         """Do what the message asks; returns the outbox rows of its replies, to be written."""
+        if message.from_bot or message.sender_id == self.bot_id:
+            return self._skip(session, message, Skipped.OWN_POST)
+        form = read_form(message.text)
+        recalled = message.recalled_id or form.recalled_id
+        if recalled is not None:
+            return self._rows(message, self.recall(session, message, recalled))
         group = self.network.node_for_room(message.room)
         if group is None:
             return []
-        if message.quoted is None:
-            quoted, text = split_quote(message.text)
-            message = replace(message, text=text, quoted=quoted)
+        if message.system or form.form == Form.SYSTEM or message.sender_id == message.room:
+            return self._skip(session, message, Skipped.SYSTEM)
+        if message.quoted is None and form.form == Form.QUOTE:
+            message = replace(message, text=form.text, quoted=form.quoted)
         command = recognize(message.text) or rating_reply(message.text, message.quoted)
         if command is None and self.network.nodes_led_by(message.sender_id):
             # A head's command inside a short sentence (`好的，我接单了`); a resident's is talk.
@@ -279,12 +294,64 @@ class Dispatcher:
             handler = COMMAND_TABLE[command.keyword].handler
         else:
             return []
+        if command.keyword != "下单" and self.is_own_notice(session, message.text):
+            return self._skip(session, message, Skipped.OWN_NOTICE)
         context = Context(session=session, message=message, group=group, command=command)
         replies = handler(self, context)
         if truncated:
             replies.append(Reply(texts.TOO_LONG.format(limit=self.config.policy.max_message_length)))
+        return self._rows(message, replies)
+
+    def _rows(self, message: IncomingMessage, replies: list[Reply]) -> list[dict[str, Any]]:
         now = self.clock()
         return [post_values(reply, message.room, message.id, now) for reply in replies]
+
+    def _skip(self, session: Session, message: IncomingMessage,
+              reason: Skipped) -> list[dict[str, Any]]:
+        """Keep why the message was not acted on (it stays stored); nothing is posted."""
+        session.execute(update(_INBOUND).where(_INBOUND.c.message_id == message.id)
+                        .values(skipped=reason.value))
+        return []
+
+    def is_own_notice(self, session: Session, text: str) -> bool:
+        """Whether a member's text (its quote taken off) is a notice of the bot's, pasted: one of
+        its notice forms, or one of its latest `RECENT_POSTS` posts copied exactly or nearly."""
+        if is_notice_form(text):
+            return True
+        fragment = search_fragment(text)
+        if fragment is None:
+            return False
+        newest = session.execute(select(func.max(_POSTS.c.id))).scalar_one()
+        if newest is None:
+            return False
+        candidates = session.execute(
+            select(_POSTS.c.text).where(_POSTS.c.id > newest - RECENT_POSTS,
+                                        _POSTS.c.text.contains(fragment, autoescape=True))
+            .order_by(_POSTS.c.id.desc()).limit(20)).scalars()
+        return any(nearly_same(text, post) for post in candidates)
+
+    def recall(self, session: Session, message: IncomingMessage, recalled_id: str) -> list[Reply]:
+        """撤回 of a message: when it was a request, an open ticket is withdrawn and a handled
+        one's handler told (`lifecycle.recall`); anything else recalled changes nothing."""
+        ticket = session.exec(select(Ticket).where(
+            Ticket.source_message_id == _fit_id(recalled_id)).with_for_update()).first()
+        if ticket is None:
+            return []
+        actor = Actor(message.sender_id or ticket.reporter_id,
+                      message.sender_name or ticket.reporter_name)
+        outcome = lifecycle.recall(ticket, actor, message.at)
+        if not outcome.accepted:
+            return []
+        previous = ticket.assignee_id
+        apply_outcome(session, ticket, actor, outcome, message.at, message.id, self.config.policy)
+        here = message.room if self.network.node_for_room(message.room) else None
+        return route_notices(outcome.replies, places_for(self.network, ticket, here, previous))
+
+    def notices(self, context: Context, ticket: Ticket, outcome: Outcome,
+                previous_assignee_id: str | None) -> list[Reply]:
+        """The outcome's replies, each in the group it is for (`flows.notice_routing`)."""
+        return route_notices(outcome.replies, places_for(
+            self.network, ticket, context.message.room, previous_assignee_id))
 
     def apply(self, context: Context, ticket: Ticket, actor: Actor, outcome: Outcome) -> None:
         apply_outcome(context.session, ticket, actor, outcome, context.message.at,
@@ -333,6 +400,31 @@ class Dispatcher:
                 seen.setdefault(name, []).append(member_id)
         return self.network.resolve_mention(written, context.group, seen)
 
+    def over_request_limit(self, context: Context) -> list[Reply] | None:
+        """None while the sender may open another ticket (fewer than `policy.request_limit.
+        requests` of theirs in the `within` before this message); past it the message is kept
+        as skipped, and the first one skipped in the window gets the one polite notice."""
+        limit = self.config.policy.request_limit
+        message = context.message
+        since = message.at - limit.within
+        recent = context.session.execute(
+            select(func.count()).select_from(_TICKETS)
+            .where(_TICKETS.c.reporter_id == message.sender_id, _TICKETS.c.created_at > since,
+                   _TICKETS.c.created_at <= message.at)).scalar_one()
+        if recent < limit.requests:
+            return None
+        told = context.session.execute(
+            select(_INBOUND.c.id).where(_INBOUND.c.sender_id == message.sender_id,
+                                        _INBOUND.c.sent_at > since,
+                                        _INBOUND.c.skipped == Skipped.REQUEST_LIMIT.value,
+                                        _INBOUND.c.message_id != message.id).limit(1)).first()
+        self._skip(context.session, message, Skipped.REQUEST_LIMIT)
+        if told is not None:
+            return []
+        return [Reply(texts.TOO_MANY_REQUESTS.format(
+            window=format_chinese_duration(limit.within), limit=limit.requests),
+            mentions=(message.sender_id,))]
+
     def subtree_scope(self, context: Context) -> tuple[str, frozenset[str]] | None:
         """For 待办 / 统计: the names and node ids of what the sender heads; None for residents.
         In a group the sender heads, that group's subtree; elsewhere, everything they head."""
@@ -354,8 +446,14 @@ class Dispatcher:
         if len(numbers) > MAX_NUMBERS:
             return [], rest, Reply(texts.TOO_MANY_NUMBERS.format(limit=MAX_NUMBERS))
         if not numbers and context.message.quoted:
-            quoted = find_ticket_reference(context.message.quoted)
-            numbers = (quoted,) if quoted is not None else ()
+            quoted = find_ticket_references(context.message.quoted)
+            if len(quoted) > 1:
+                # `本群有 2 张待接的单（#1、#2）` answered with a bare `接单`: which one?
+                listed = "、".join(f"#{n}" for n in quoted[:MAX_NUMBERS]) + (
+                    "…" if len(quoted) > MAX_NUMBERS else "")
+                return [], rest, Reply(texts.WHICH_ONE.format(
+                    count=len(quoted), numbers=listed, keyword=context.command.keyword))
+            numbers = quoted
         if not numbers:
             keyword = context.command.keyword
             if keyword == "接单" and not rest:
@@ -429,8 +527,9 @@ def on_ticket(transition: TicketTransition) -> Handler:
                 continue
             actor = dispatcher.actor_for(context, ticket)
             outcome = transition(dispatcher, ticket, actor, rest, context)
+            previous = ticket.assignee_id
             dispatcher.apply(context, ticket, actor, outcome)
-            replies.extend(outcome.replies)
+            replies.extend(dispatcher.notices(context, ticket, outcome, previous))
         return replies
 
     return handler
@@ -445,8 +544,9 @@ def rate_unquoted(dispatcher: Dispatcher, context: Context) -> list[Reply]:
         return [] if refusal is None or refusal.text == texts.NOTHING_TO_RATE else [refusal]
     actor = dispatcher.actor_for(context, ticket)
     outcome = lifecycle.rate(ticket, actor, context.command.rest, context.message.at)
+    previous = ticket.assignee_id
     dispatcher.apply(context, ticket, actor, outcome)
-    return list(outcome.replies)
+    return dispatcher.notices(context, ticket, outcome, previous)
 
 
 def place_order(dispatcher: Dispatcher, context: Context) -> list[Reply]:
@@ -457,6 +557,8 @@ def place_order(dispatcher: Dispatcher, context: Context) -> list[Reply]:
     if is_placeholder_only(description):  # `下单 [图片]`: nothing said in words
         return [Reply(texts.DESCRIBE_IN_WORDS)]
     message = context.message
+    if (limited := dispatcher.over_request_limit(context)) is not None:
+        return limited
     parsed = analyse(description, dispatcher.lexicon)
     node = route(dispatcher.network, context.group, parsed.building, parsed.unit)
     created = lifecycle.EventRecord("created", None, Status.OPEN)
@@ -477,7 +579,8 @@ def place_order(dispatcher: Dispatcher, context: Context) -> list[Reply]:
     number = context.session.execute(insert(_TICKETS).returning(_TICKETS.c.id), row).scalar_one()
     record_events(context.session, number, Actor(message.sender_id, message.sender_name),
                   (created,), message.at, message.id)
-    return [lifecycle.new_ticket_notice(number, row, [m.id for m in responsible_members(node)])]
+    return list(lifecycle.new_ticket_notice(number, row, [m.id for m in responsible_members(node)],
+                                            node))
 
 
 def heads_of(dispatcher: Dispatcher, ticket: Ticket) -> list[str]:
@@ -537,9 +640,7 @@ def blow_whistle(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str
 
 
 def supervise(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, context: Context) -> Outcome:
-    home = dispatcher.network.node(ticket.node_id)
-    return lifecycle.supervise(ticket, actor, rest, home.group.room, context.message.room,
-                              heads_of(dispatcher, ticket))
+    return lifecycle.supervise(ticket, actor, rest, heads_of(dispatcher, ticket))
 
 
 def recategorize(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, context: Context) -> Outcome:

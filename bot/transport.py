@@ -20,6 +20,14 @@ class IncomingMessage:
     # Member ids of the message's @-mentions, in order, when the chat service says whom an @ names
     # (WeChat's gateways and WeCom do, whatever nickname the name shows).
     mention_ids: tuple[str, ...] = ()
+    # A recall (撤回): the id of the message its sender took back. Such a message has no text
+    # of its own; what it means for a request is the dispatcher's to say.
+    recalled_id: str | None = None
+    # Posted by the bot itself (the transport knows its own member id): kept, never acted on.
+    from_bot: bool = False
+    # A notice of the chat service (a pat 拍了拍, someone joining), not a member's words: kept,
+    # never acted on.
+    system: bool = False
 
 
 @dataclass(frozen=True)

@@ -275,6 +275,12 @@ def find_ticket_reference(text: str) -> int | None:
     return None if match is None else int(match.group("digits"))
 
 
+def find_ticket_references(text: str) -> tuple[int, ...]:
+    """Every distinct `#N` in a text, in order: `"本群有 2 张待接的单（#1、#2）"` → `(1, 2)`."""
+    found = (int(m.group("digits")) for m in _TICKET_REFERENCE.finditer(reading(text).text))
+    return tuple(dict.fromkeys(found))
+
+
 def request_description(text: str) -> str | None:
     """The description of a `下单` request: None when the text is not one, "" when it is bare."""
     command = recognize(text)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any
@@ -41,12 +41,24 @@ class Actor:
         return not self.roles.isdisjoint(roles)
 
 
+class Audience(StrEnum):
+    """Whom a notice about a ticket is for; `flows.notice_routing` turns it into groups."""
+
+    HERE = "here"                  # whoever said the command, where they said it
+    REPORTER = "reporter"          # the group the request was posted in
+    HANDLER = "handler"            # the handler's own group (else where the ticket waits)
+    WAITING = "waiting"            # the group where the ticket waits now (its heads must act)
+    PREVIOUS_HANDLER = "previous"  # the group of a handler this change replaced
+    CALLS = "calls"                # every group asked to act on it that has not heard yet
+
+
 @dataclass(frozen=True)
 class Reply:
     text: str
     mentions: tuple[str, ...] = ()
     room: str | None = None  # None: in the group the command came from
     recipient: str | None = None  # a private message to this member instead (digests to a head)
+    to: Audience | None = None  # for notices about a ticket: routed by flows.notice_routing
 
 
 @dataclass(frozen=True)
@@ -105,18 +117,21 @@ def _headline(number: int | None, urgent: bool, category: str, text: str,
     }
 
 
-def new_ticket_notice(number: int, request: Mapping[str, Any],
-                      responsible_ids: Iterable[str]) -> Reply:
+def new_ticket_notice(number: int, request: Mapping[str, Any], responsible_ids: Iterable[str],
+                      home: Node | None = None) -> tuple[Reply, ...]:
     """The bot's answer to a request: number, category, location, and @ whoever must claim it.
-    `request` is the new ticket's row, as written."""
+    `request` is the new ticket's row, as written; `home` the node it was routed to. When its
+    group is not the one the request was posted in, the call to claim goes to the heads' own
+    group and the reporter is told there where it went."""
     location = texts.location_text(request["building"], request["unit"], request["floor"],
                                    request["room"])
-    return Reply(
-        texts.TICKET_CREATED.format(
-            **_headline(number, request["urgent"], request["category"], request["text"], location),
-        ),
-        mentions=tuple(dict.fromkeys(responsible_ids)),
-    )
+    fields = _headline(number, request["urgent"], request["category"], request["text"], location)
+    call = Reply(texts.TICKET_CREATED.format(**fields),
+                 mentions=tuple(dict.fromkeys(responsible_ids)))
+    if home is None or home.group.room == request["group_room"]:
+        return (call,)
+    return (Reply(texts.TICKET_CREATED_ELSEWHERE.format(**fields, group=home.group.name)),
+            replace(call, room=home.group.room))
 
 
 def claim(ticket: Ticket, actor: Actor, now: datetime) -> Outcome:
@@ -136,19 +151,25 @@ def claim(ticket: Ticket, actor: Actor, now: datetime) -> Outcome:
                  "assignee_name": actor.name, "claimed_at": now},
         events=(EventRecord("claimed", Status.OPEN, Status.CLAIMED),),
         replies=(Reply(texts.CLAIMED.format(number=ticket.id, handler=actor.name),
-                       mentions=(ticket.reporter_id,)),),
+                       mentions=(ticket.reporter_id,), to=Audience.REPORTER),
+                 Reply(texts.CLAIMED_ELSEWHERE.format(number=ticket.id, handler=actor.name),
+                       to=Audience.CALLS)),
     )
 
 
 def _take_over(ticket: Ticket, actor: Actor) -> Outcome:
-    """A head the ticket was escalated to claims it from the handler below."""
+    """A head the ticket was escalated to claims it from the handler below; the reporter, the
+    previous handler and the other groups asked to act are told."""
+    names = {"number": ticket.id, "handler": actor.name, "previous": ticket.assignee_name}
     return Outcome(
         changes={"assignee_id": actor.id, "assignee_name": actor.name},
         events=(EventRecord("claimed", Status.CLAIMED, Status.CLAIMED,
                             f"{ticket.assignee_name} → {actor.name}"),),
-        replies=(Reply(texts.TAKEN_OVER.format(number=ticket.id, handler=actor.name,
-                                               previous=ticket.assignee_name),
-                       mentions=(ticket.reporter_id,)),),
+        replies=(Reply(texts.TAKEN_OVER.format(**names), mentions=(ticket.reporter_id,),
+                       to=Audience.REPORTER),
+                 Reply(texts.TAKEN_OVER.format(**names), mentions=(ticket.assignee_id,),
+                       to=Audience.PREVIOUS_HANDLER),
+                 Reply(texts.TAKEN_OVER_ELSEWHERE.format(**names), to=Audience.CALLS)),
     )
 
 
@@ -174,7 +195,9 @@ def resolve(ticket: Ticket, actor: Actor, result: str, now: datetime) -> Outcome
     return Outcome(
         changes={**changes, "status": Status.RESOLVED, "resolved_at": now, "resolution": note},
         events=(*events, EventRecord("resolved", Status.CLAIMED, Status.RESOLVED, note)),
-        replies=(Reply(reply_text, mentions=(ticket.reporter_id,)),),
+        replies=(Reply(reply_text, mentions=(ticket.reporter_id,), to=Audience.REPORTER),
+                 Reply(texts.RESOLVED_ELSEWHERE.format(number=ticket.id, handler=actor.name),
+                       to=Audience.CALLS)),
     )
 
 
@@ -218,7 +241,8 @@ def rate(ticket: Ticket, actor: Actor, text: str, now: datetime) -> Outcome:
         events=(rated, EventRecord("reopened", Status.RESOLVED, Status.CLAIMED, comment or None)),
         replies=(Reply(texts.REOPENED.format(number=ticket.id, handler=ticket.assignee_name,
                                              comment=comment_text),
-                       mentions=(ticket.assignee_id,) if ticket.assignee_id else ()),),
+                       mentions=(ticket.assignee_id,) if ticket.assignee_id else (),
+                       to=Audience.HANDLER),),
     )
 
 
@@ -273,7 +297,7 @@ def add_detail(ticket: Ticket, actor: Actor, detail: str, heads: Iterable[str]) 
     return Outcome(
         events=(EventRecord("detail", note=detail),),
         replies=(Reply(texts.DETAIL_ADDED.format(number=ticket.id, detail=detail),
-                       mentions=_who_to_tell(ticket, heads)),),
+                       mentions=_who_to_tell(ticket, heads), to=Audience.HANDLER),),
     )
 
 
@@ -290,8 +314,32 @@ def cancel(ticket: Ticket, actor: Actor, now: datetime) -> Outcome:
         changes={"status": Status.CANCELLED, "closed_at": now},
         events=(EventRecord("cancelled", ticket.status, Status.CANCELLED),),
         replies=(Reply(texts.CANCELLED.format(number=ticket.id),
-                       mentions=(ticket.assignee_id,) if ticket.assignee_id else ()),),
+                       mentions=(ticket.assignee_id,) if ticket.assignee_id else (),
+                       to=Audience.HANDLER),
+                 Reply(texts.CANCELLED_ELSEWHERE.format(number=ticket.id), to=Audience.CALLS)),
     )
+
+
+def recall(ticket: Ticket, actor: Actor, now: datetime) -> Outcome:
+    """撤回: the reporter took the 下单 message back. A ticket nobody has claimed is withdrawn
+    (cancelled, the reason in its history) and the groups asked to act on it are told; a ticket
+    someone handles is kept and its handler told; a finished one is left as it is."""
+    if ticket.status == Status.OPEN:
+        return Outcome(
+            changes={"status": Status.CANCELLED, "closed_at": now},
+            events=(EventRecord("recalled", Status.OPEN, Status.CANCELLED,
+                                texts.RECALL_NOTE_WITHDRAWN),),
+            replies=(Reply(texts.RECALLED.format(number=ticket.id), to=Audience.REPORTER),
+                     Reply(texts.RECALLED_ELSEWHERE.format(number=ticket.id), to=Audience.CALLS)),
+        )
+    if ticket.status in (Status.CLAIMED, Status.RESOLVED) and ticket.assignee_id:
+        return Outcome(
+            events=(EventRecord("recalled", note=texts.RECALL_NOTE_KEPT),),
+            replies=(Reply(texts.RECALLED_WHILE_HANDLED.format(number=ticket.id,
+                                                               handler=ticket.assignee_name),
+                           mentions=(ticket.assignee_id,), to=Audience.HANDLER),),
+        )
+    return Outcome()
 
 
 def note_progress(ticket: Ticket, actor: Actor, progress: str) -> Outcome:
@@ -303,7 +351,7 @@ def note_progress(ticket: Ticket, actor: Actor, progress: str) -> Outcome:
     return Outcome(
         events=(EventRecord("progress", note=progress),),
         replies=(Reply(texts.PROGRESS_NOTED.format(number=ticket.id, progress=progress),
-                       mentions=(ticket.reporter_id,)),),
+                       mentions=(ticket.reporter_id,), to=Audience.REPORTER),),
     )
 
 
@@ -318,7 +366,8 @@ def give_back(ticket: Ticket, actor: Actor, reason: str, heads: Iterable[str]) -
                  "claimed_at": None},
         events=(EventRecord("given_back", Status.CLAIMED, Status.OPEN, reason),),
         replies=(Reply(texts.GIVEN_BACK.format(number=ticket.id, handler=actor.name, reason=reason),
-                       mentions=tuple(h for h in dict.fromkeys(heads) if h != actor.id)),),
+                       mentions=tuple(h for h in dict.fromkeys(heads) if h != actor.id),
+                       to=Audience.WAITING),),
     )
 
 
@@ -355,7 +404,10 @@ def transfer(ticket: Ticket, actor: Actor, target: Target) -> Outcome:
         events=(EventRecord("transferred", note=f"{actor.name} → {member.name}"),),
         replies=(Reply(texts.TRANSFERRED.format(number=ticket.id, handler=actor.name,
                                                 target=member.name),
-                       mentions=(member.id, ticket.reporter_id)),),
+                       mentions=(member.id,), to=Audience.HANDLER),
+                 Reply(texts.TRANSFERRED.format(number=ticket.id, handler=actor.name,
+                                                target=member.name),
+                       mentions=(ticket.reporter_id,), to=Audience.REPORTER)),
     )
 
 
@@ -379,7 +431,10 @@ def dispatch(ticket: Ticket, actor: Actor, target: Target, now: datetime) -> Out
                             f"{actor.name} → {member.name}"),),
         replies=(Reply(texts.DISPATCHED.format(number=ticket.id, dispatcher=actor.name,
                                                target=member.name),
-                       mentions=(member.id,)),),
+                       mentions=(member.id,), to=Audience.HANDLER),
+                 Reply(texts.DISPATCHED_ELSEWHERE.format(number=ticket.id, dispatcher=actor.name,
+                                                         target=member.name),
+                       to=Audience.CALLS)),
     )
 
 
@@ -421,10 +476,10 @@ def blow_whistle(ticket: Ticket, actor: Actor, reason: str, here: Node, to: Node
     )
 
 
-def supervise(ticket: Ticket, actor: Actor, note: str, home_room: str, here_room: str,
-              heads: Iterable[str]) -> Outcome:
-    """`督办`: a head above the ticket's grid nudges whoever has it, in the ticket's own group
-    (and is told it was done when they wrote from another group)."""
+def supervise(ticket: Ticket, actor: Actor, note: str, heads: Iterable[str]) -> Outcome:
+    """`督办`: a head above the ticket's grid nudges whoever has it, in the handler's group (the
+    heads who must claim it where it waits, while nobody has); the supervisor is told it was
+    done when they wrote from another group."""
     action = texts.ACTIONS["督办"]
     if not actor.is_any(Role.SUPERIOR):
         return refuse(texts.NOT_SUPERIOR.format(number=ticket.id, action=action))
@@ -433,10 +488,11 @@ def supervise(ticket: Ticket, actor: Actor, note: str, home_room: str, here_room
     nudge = Reply(texts.SUPERVISED.format(
         number=ticket.id, supervisor=actor.name,
         note=texts.SUPERVISION_NOTE.format(note=note) if note else ""),
-        mentions=_who_to_tell(ticket, heads), room=home_room)
-    sent = (Reply(texts.SUPERVISION_SENT.format(number=ticket.id)),) if here_room != home_room else ()
+        mentions=_who_to_tell(ticket, heads), to=Audience.HANDLER)
+    # Where the supervisor wrote, unless the nudge itself went there.
+    sent = Reply(texts.SUPERVISION_SENT.format(number=ticket.id), to=Audience.HERE)
     return Outcome(events=(EventRecord("supervised", note=note or None),),
-                   replies=(*sent, nudge))
+                   replies=(nudge, sent))
 
 
 def close_unrated(ticket: Ticket, now: datetime) -> Outcome:

@@ -125,6 +125,8 @@ CANCELLED_ELSEWHERE = "#{number} 已由提出人撤单，本群无需再处理�
 # 撤回: the reporter recalled the 下单 message
 RECALLED = "#{number} 的下单消息已撤回，此单已撤销。"
 RECALLED_ELSEWHERE = "#{number} 的下单消息已被提出人撤回，此单已撤销，本群无需再处理。"
+RECALL_NOTE_WITHDRAWN = "下单消息被撤回，未接单，自动撤单"
+RECALL_NOTE_KEPT = "下单消息被撤回，单已有人处理，未撤单"
 RECALLED_WHILE_HANDLED = ("#{number} 的下单消息已被提出人撤回，此单仍由 {handler} 处理；"
                           "如已无需处理，请与提出人确认后「办结 #{number} 原因」。")
 

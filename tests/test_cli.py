@@ -87,10 +87,15 @@ def test_whistle_posts_above_and_a_tick_closes_an_unrated_ticket(tmp_path):
     assert [(line["room"], line["reply_to"]) for line in lines] == [
         ("shibalong-1@chatroom", "m1"), ("shibalong-1@chatroom", "m2"),
         ("baiyi-b1@chatroom", "m2"), ("shibalong-1@chatroom", "m3"),
-        ("shibalong-1@chatroom", "m4"), ("shibalong-1@chatroom", None)]
+        ("baiyi-b1@chatroom", "m3"),   # the group it was escalated to hears it is taken…
+        ("shibalong-1@chatroom", "m4"),
+        ("baiyi-b1@chatroom", "m4"),   # …and resolved
+        ("shibalong-1@chatroom", None)]
     assert lines[2]["mentions"] == ["wxid_wang_guoqiang"]
     assert lines[3]["text"].startswith("#1 已由 邱煥武 接单")
-    assert lines[5]["text"] == "#1 办结后未在评价期限内评价，已自动结单。"
+    assert lines[4]["text"] == "#1 已由 邱煥武 接单，本群无需再接单。"
+    assert lines[6]["text"] == "#1 已由 邱煥武 办结，已请提出人评价。"
+    assert lines[7]["text"] == "#1 办结后未在评价期限内评价，已自动结单。"
 
 
 def test_missing_id_name_and_time_are_filled_in(tmp_path):

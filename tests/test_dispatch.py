@@ -164,8 +164,11 @@ async def test_only_the_handler_resolves_and_only_the_reporter_rates(sim, db):
 
 
 async def test_routing_by_covers_from_a_branch_group(sim, db):
-    [notice] = await order(sim, "下单 7栋3单元楼道堆满杂物", room=BRANCH)
-    assert notice.room == BRANCH and notice.mentions == ("wxid_liu_jianguo",)
+    # Posted in the branch group, routed to a micro-grid: the reporter is answered where they
+    # asked, the head is called in their own group.
+    told, call = await order(sim, "下单 7栋3单元楼道堆满杂物", room=BRANCH)
+    assert told.room == BRANCH and told.mentions == () and "已转「" in told.text
+    assert call.room == "shibalong-2@chatroom" and call.mentions == ("wxid_liu_jianguo",)
     [unplaced] = await order(sim, "下单 小区门口路灯不亮", room=BRANCH)
     assert unplaced.mentions == ("wxid_wang_guoqiang",)
     assert [t.node_id for t in tickets(db)] == ["shibalong-2", "baiyi-b1"]
@@ -292,8 +295,10 @@ async def test_transfer_only_to_someone_of_the_tickets_grids(sim, db):
     # 刘建国 heads a sibling micro-grid: addressable from the branch group, but not this ticket's.
     [refused] = await sim.say(BRANCH, HEAD, "转派 #1 @刘建国")
     assert refused.text == texts.NOT_AUTHORISED_TARGET.format(number=1, name="刘建国")
-    [up] = await sim.say(GRID, HEAD, "转派 #1 @王国强")  # the branch head is above it
-    assert up.mentions == (BRANCH_HEAD, RESIDENT)
+    # The branch head is above it: told in the branch group, the reporter in theirs.
+    up, reporter = await sim.say(GRID, HEAD, "转派 #1 @王国强")
+    assert (up.room, up.mentions) == (BRANCH, (BRANCH_HEAD,))
+    assert (reporter.room, reporter.mentions) == (GRID, (RESIDENT,))
 
 
 async def test_blow_the_whistle_level_by_level(sim, db):
@@ -323,12 +328,20 @@ async def test_a_head_it_was_escalated_to_claims_dispatches_and_supervises(sim, 
     [told] = await sim.say(BRANCH, BRANCH_HEAD, "接单 #1")  # not escalated: 邱煥武 keeps it
     assert told.text == texts.ALREADY_CLAIMED.format(number=1, handler="邱煥武")
     await sim.say(GRID, HEAD, "吹哨 #1 物业不配合")
-    [taken] = await sim.say(BRANCH, BRANCH_HEAD, "接单 #1")
+    # A takeover: the reporter and the previous handler are told in their group, the branch
+    # group that its call to claim is closed.
+    taken, closed = await sim.say(BRANCH, BRANCH_HEAD, "接单 #1")
     assert taken.text == texts.TAKEN_OVER.format(number=1, handler="王国强", previous="邱煥武")
-    [sent] = await sim.say(BRANCH, BRANCH_HEAD, "派单 #1 @周敏")
+    assert (taken.room, taken.mentions) == (GRID, (RESIDENT, HEAD))
+    assert (closed.room, closed.mentions) == (BRANCH, ())
+    assert closed.text == texts.TAKEN_OVER_ELSEWHERE.format(number=1, handler="王国强",
+                                                           previous="邱煥武")
+    sent, closed = await sim.say(BRANCH, BRANCH_HEAD, "派单 #1 @周敏")
     assert sent.text == texts.DISPATCHED.format(number=1, dispatcher="王国强", target="周敏")
-    assert sent.mentions == (DEPUTY,)
-    ack, nudge = await sim.say(BRANCH, BRANCH_HEAD, "督办 #1 今天内处理")
+    assert (sent.room, sent.mentions) == (GRID, (DEPUTY,))
+    assert closed.room == BRANCH and closed.text == texts.DISPATCHED_ELSEWHERE.format(
+        number=1, dispatcher="王国强", target="周敏")
+    nudge, ack = await sim.say(BRANCH, BRANCH_HEAD, "督办 #1 今天内处理")
     assert ack.room == BRANCH and ack.text == texts.SUPERVISION_SENT.format(number=1)
     assert nudge.room == GRID and nudge.mentions == (DEPUTY,) and "要求：今天内处理" in nudge.text
     [ticket] = tickets(db)
@@ -345,8 +358,9 @@ async def test_dispatch_and_supervise_are_for_heads_above(sim, db):
     [refused] = await sim.say(OTHER_GRID, OTHER_HEAD, "派单 #1 @马军")
     assert refused.text == texts.NOT_SUPERIOR.format(number=1, action="派单")
     # An open ticket dispatched from above is claimed by the member named.
-    [sent] = await sim.say(BRANCH, BRANCH_HEAD, "派单 #1 @邱煥武")
-    assert sent.mentions == (HEAD,)
+    sent, ack = await sim.say(BRANCH, BRANCH_HEAD, "派单 #1 @邱煥武")
+    assert (sent.room, sent.mentions) == (GRID, (HEAD,))
+    assert (ack.room, ack.mentions, ack.text) == (BRANCH, (), sent.text)
     [ticket] = tickets(db)
     assert ticket.status == Status.CLAIMED and ticket.claimed_at is not None
     # Supervising in the ticket's own group posts the nudge only.
@@ -401,8 +415,8 @@ async def test_todo_and_statistics_for_the_senders_subtree(sim, db):
 
 
 async def test_todo_lists_ten_and_counts_the_rest(sim):
-    for n in range(12):
-        await order(sim, f"下单 {n % 4 + 1}栋楼道灯坏了")
+    for n in range(12):  # twelve households: one member's flood would stop at the limit
+        await order(sim, f"下单 {n % 4 + 1}栋楼道灯坏了", sender=f"wxid_resident_{n}")
     [todo] = await sim.say(GRID, HEAD, "待办")
     lines = todo.text.splitlines()
     assert len(lines) == 12 and lines[-1] == texts.TODO_MORE.format(count=2)

@@ -304,7 +304,9 @@ def test_two_scans_at_once_post_each_escalation_once(config, network, tmp_path, 
 
     async def orders():
         for number in range(40):
-            await sim.say(GRID, RESIDENT, f"下单 4号楼{number + 1}室门口灯不亮", name="张阿姨")
+            # Forty households (one member's forty would stop at policy.request_limit).
+            await sim.say(GRID, f"{RESIDENT}_{number}", f"下单 4号楼{number + 1}室门口灯不亮",
+                          name="张阿姨")
     asyncio.run(orders())
     later = clock.advance(days=2, hours=3)
 

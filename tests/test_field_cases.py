@@ -39,8 +39,10 @@ async def chat(db, config, lines: list[dict]) -> list[dict]:
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
 
-def replies(posts: list[dict], message_id: str) -> list[str]:
-    return [post["text"] for post in posts if post["reply_to"] == message_id]
+def replies(posts: list[dict], message_id: str, room: str | None = None) -> list[str]:
+    """The texts posted in answer to a message (in `room` only, when given)."""
+    return [post["text"] for post in posts
+            if post["reply_to"] == message_id and (room is None or post["room"] == room)]
 
 
 def tickets(db) -> list[Ticket]:
@@ -573,7 +575,7 @@ async def test_case_29_group_nicknames(db, config):
     posts = await chat(db, config, CASE_29)
     # The head posts under a group nickname: still 邱煥武, the handler.
     assert replies(posts, "ab3") == [texts.TRANSFERRED.format(number=1, handler="邱煥武", target="周敏")]
-    assert replies(posts, "ab4") == [texts.DISPATCHED.format(number=1, dispatcher="王国强",
+    assert replies(posts, "ab4", BRANCH) == [texts.DISPATCHED.format(number=1, dispatcher="王国强",
                                                              target="邱煥武")]
     assert tickets(db)[0].assignee_id == HEAD
 
@@ -607,7 +609,7 @@ async def test_a_nickname_a_resident_uses_names_nobody(db, config):
 async def test_dispatch_by_what_people_call_a_head(db, config, mention, target):
     posts = await chat(db, config, [order("o1"),
                                     say("d1", BRANCH_HEAD, f"派单 #1 {mention}", "王国强", room=BRANCH)])
-    assert replies(posts, "d1") == [texts.DISPATCHED.format(number=1, dispatcher="王国强",
+    assert replies(posts, "d1", BRANCH) == [texts.DISPATCHED.format(number=1, dispatcher="王国强",
                                                             target=target)]
 
 
@@ -641,7 +643,7 @@ async def test_a_mention_the_transport_names_by_id_needs_no_known_name(db, confi
     # a nickname nobody was seen using still names the member.
     line = say("d1", BRANCH_HEAD, "派单 #1 @大当家\u2005", "王国强", room=BRANCH)
     posts = await chat(db, config, [order("o1"), {**line, "mentions": [HEAD]}])
-    assert replies(posts, "d1") == [texts.DISPATCHED.format(number=1, dispatcher="王国强",
+    assert replies(posts, "d1", BRANCH) == [texts.DISPATCHED.format(number=1, dispatcher="王国强",
                                                             target="邱煥武")]
     # Without the id, the same words name nobody.
     posts = await chat(db, config, [say("d2", BRANCH_HEAD, "派单 #1 @大当家\u2005", "王国强", room=BRANCH)])

@@ -49,8 +49,8 @@ def batches(sim, monkeypatch):
 
 
 async def test_a_burst_is_acted_on_together_in_order_of_arrival(sim, db, clock, batches):
-    burst = [message(clock, n, f"下单 {n}号楼楼道灯坏了", GRID if n % 2 else OTHER_GRID)
-             for n in range(1, 31)]
+    burst = [message(clock, n, f"下单 {n}号楼楼道灯坏了", GRID if n % 2 else OTHER_GRID,
+                     sender=f"wxid_resident_{n}") for n in range(1, 31)]
     burst.append(message(clock, 31, "接单 #1", sender=HEAD))
     await asyncio.gather(*(sim.bot.receive(one) for one in burst))
 

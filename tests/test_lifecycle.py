@@ -233,7 +233,7 @@ def test_nothing_but_rating_moves_a_resolved_or_finished_ticket(status):
     t = ticket(status, assignee=HEAD)
     target = lifecycle.Target(ZHOU, may_handle=True)
     for outcome in (lifecycle.dispatch(t, SUPERIOR, target, NOW),
-                    lifecycle.supervise(t, SUPERIOR, "", "g", "b", ["head"]),
+                    lifecycle.supervise(t, SUPERIOR, "", ["head"]),
                     lifecycle.blow_whistle(t, HEAD, "", node("a", ZHOU), node("b", ZHOU)),
                     lifecycle.give_back(t, HANDLER, "原因", ["head"]),
                     lifecycle.transfer(t, HANDLER, target),
