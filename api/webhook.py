@@ -1,20 +1,22 @@
 """`POST /webhook/messages`: messages from a bridge, signed with the shared secret.
 
 The body is a `gridbot chat` message line (`id`, `room`, `sender`, `name`, `text`, `at`, and
-`quoted` when the bridge knows what the message quotes). A bad or missing signature is 401 and
+`quoted` when the bridge knows what the message quotes), or a recall line `{"recall": "<message
+id>", …}` when a member took a message back (撤回; its `id` may be left out). A bad or missing signature is 401 and
 nothing is stored. A message id seen before is accepted again with the same answer and ignored.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field, ValidationError
 
-from bot.chat_jsonl import ChatMessageLine, incoming
+from bot.chat_jsonl import ChatMessageLine, RecallLine, incoming
 from bot.runtime import Bot
 from bot.webhook_transport import SIGNATURE_HEADER, signature_is_valid
 
@@ -37,16 +39,24 @@ def webhook_router(bot: Bot, secret: str, on_accepted: Callable[[], None]) -> AP
         if not signature_is_valid(secret, body, request.headers.get(SIGNATURE_HEADER)):
             raise HTTPException(401, f"bad or missing {SIGNATURE_HEADER} header")
         try:
-            line = ChatMessageLine.model_validate_json(body)
+            data = json.loads(body)
+        except ValueError:
+            raise HTTPException(422, "not valid JSON") from None
+        try:
+            if isinstance(data, dict) and "recall" in data:
+                line = RecallLine.model_validate(data)
+            else:
+                line = ChatMessageLine.model_validate(data)
         except ValidationError as error:
             first = error.errors()[0]
             where = ".".join(str(part) for part in first["loc"])
             raise HTTPException(422, f"{where}: {first['msg']}" if where else first["msg"]) from None
-        if not line.id:
+        if isinstance(line, ChatMessageLine) and not line.id:
             raise HTTPException(422, "id: required, so that a redelivered message is recognised")
+        message = incoming(line, bot, zone)
         # The dispatcher does blocking database work: keep it off the event loop.
-        await asyncio.to_thread(bot.dispatcher.handle, incoming(line, bot, zone))
+        await asyncio.to_thread(bot.dispatcher.handle, message)
         on_accepted()
-        return Accepted(id=line.id)
+        return Accepted(id=message.id)
 
     return router

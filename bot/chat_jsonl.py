@@ -2,7 +2,9 @@
 
 In, one object per line: a message `{"id", "room", "sender", "name", "text", "at"}` (`id`, `name`
 and `at` optional; also optional `quoted`, the text it quotes, and `mentions`, the member ids its
-@-mentions name) or `{"tick": "<ISO time>"}`. Out, one line per bot post:
+@-mentions name), a recall `{"recall": "<message id>"}` (the sender took that message back;
+`id`, `room`, `sender`, `name`, `at` optional) or `{"tick": "<ISO time>"}`. A message whose
+`sender` is the bot's own id (`transport.bot_id`) is kept and never acted on. Out, one line per bot post:
 `{"room", "text", "mentions", "reply_to"}`; a private message (a digest to a head) has room null
 and its recipient as the one mention. A malformed line is reported on stderr with its line
 number and the rest goes on.
@@ -35,6 +37,26 @@ class ChatMessageLine(BaseModel):
     mentions: list[str] = []    # member ids of its @-mentions, when the bridge knows them
 
     @field_validator("room", "sender")
+    @classmethod
+    def not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+
+class RecallLine(BaseModel):
+    """`{"recall": "<message id>"}`: the message's sender took it back (撤回)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    recall: str
+    id: str | None = None
+    room: str | None = None
+    sender: str | None = None
+    name: str | None = None
+    at: datetime | None = None
+
+    @field_validator("recall")
     @classmethod
     def not_blank(cls, value: str) -> str:
         if not value.strip():
@@ -89,23 +111,35 @@ async def play(bot: Bot, lines: Iterable[str], err: TextIO, zone: tzinfo) -> int
             if isinstance(data, dict) and "tick" in data:
                 await bot.tick(_aware(TickLine.model_validate(data).tick, zone))
                 continue
-            line = ChatMessageLine.model_validate(data)
+            if isinstance(data, dict) and "recall" in data:
+                line = RecallLine.model_validate(data)
+            else:
+                line = ChatMessageLine.model_validate(data)
         except ValidationError as exc:
             bad += 1
             err.write(f"line {number}: {_problem(exc)}\n")
             continue
-        if bot.network.node_for_room(line.room) is None:
+        if line.room and bot.network.node_for_room(line.room) is None:
             err.write(f"line {number}: room {line.room!r} is not in the network; ignored\n")
         await bot.receive(incoming(line, bot, zone))
     return bad
 
 
-def incoming(line: ChatMessageLine, bot: Bot, zone: tzinfo) -> IncomingMessage:
-    """A message line (of `gridbot chat` or the webhook) as the transport interface's message."""
+def incoming(line: ChatMessageLine | RecallLine, bot: Bot, zone: tzinfo) -> IncomingMessage:
+    """A message or recall line (of `gridbot chat` or the webhook) as the transport interface's
+    message. A recall without an id gets one of its own (`recall:<message id>`), so that one
+    handed over twice is acted on once."""
+    if isinstance(line, RecallLine):
+        sender = line.sender or ""
+        return IncomingMessage(
+            id=line.id or f"recall:{line.recall}", room=line.room or "", sender_id=sender,
+            sender_name=line.name or bot.network.member_name(sender) or sender, text="",
+            at=_aware(line.at, zone) if line.at else bot.clock(), recalled_id=line.recall,
+            from_bot=bool(sender) and sender == bot.config.transport.bot_id)
     return IncomingMessage(
         id=line.id or f"chat-{uuid.uuid4()}", room=line.room, sender_id=line.sender,
         sender_name=line.name or bot.network.member_name(line.sender) or line.sender,
         text=line.text, at=_aware(line.at, zone) if line.at else bot.clock(), quoted=line.quoted,
-        mention_ids=tuple(line.mentions),
+        mention_ids=tuple(line.mentions), from_bot=line.sender == bot.config.transport.bot_id,
     )
 

@@ -1,10 +1,12 @@
 """The wechaty transport: the real `wechaty` Python client (0.10.7) talking to a puppet-service
 gateway over gRPC, under a supervisor of our own.
 
-In: each text message in a room (not private chats, not the bot's own) becomes an
-`IncomingMessage` and goes to `bot.receive`, one at a time, in the order the gateway announced
-them. WeChat passes a quote as text (`「name：quoted」` + a dashed line + the reply); it is split
-into `quoted` and `text`.
+In: each text message in a room (not private chats) becomes an `IncomingMessage` and goes to
+`bot.receive`, one at a time, in the order the gateway announced them. The bot's own posts
+(talker = the login's contact id) come marked `from_bot`, so they are stored and never acted on.
+A recall (message type Recalled, whose text is the id of the message taken back) comes as
+`recalled_id`. WeChat passes a quote as text (`「name：quoted」` + a dashed line + the reply, or
+appmsg XML); `flows.message_forms` reads it, for every transport alike.
 
 Out: `send(post)` writes the post's text into its room, `@name`-prefixed for each mention with
 the mention ids attached (what `Room.say` does), or to `post.recipient` for a private message.
@@ -39,7 +41,6 @@ from grpclib.exceptions import ProtocolError, StreamTerminatedError
 from bot import wechaty_compat as wx
 from bot.transport import IncomingMessage, OutgoingPost
 from bot.webhook_transport import Backoff
-from flows.commands import split_quote
 
 log = logging.getLogger(__name__)
 
@@ -175,18 +176,24 @@ class WechatyTransport:
         message = client.Message.load(message_id)
         await message.ready()  # MessagePayload, then the talker's and the room's payloads
         room = message.room()
-        if room is None or message.type() != wx.MessageType.MESSAGE_TYPE_TEXT:
+        kind = message.type()
+        if room is None or kind not in (wx.MessageType.MESSAGE_TYPE_TEXT,
+                                        wx.MessageType.MESSAGE_TYPE_RECALLED):
             return None
         talker = message.talker()
-        if talker.contact_id == client.puppet.login_user_id:
-            return None  # the bot's own post, echoed by the gateway
-        quoted, text = split_quote(message.text())
         # `msg.age()` is wrong in this client; `msg.date()` is naive local time.
         at = message.date().astimezone(timezone.utc) if message.payload.timestamp else _utc_now()
+        if kind == wx.MessageType.MESSAGE_TYPE_RECALLED:
+            recalled = (message.text() or "").strip()
+            return IncomingMessage(id=message_id, room=room.room_id, sender_id=talker.contact_id,
+                                   sender_name=await self._display_name(room, talker), text="",
+                                   at=at, recalled_id=recalled or None) if recalled else None
         return IncomingMessage(id=message_id, room=room.room_id, sender_id=talker.contact_id,
-                               sender_name=await self._display_name(room, talker), text=text,
-                               at=at, quoted=quoted,
-                               mention_ids=tuple(message.payload.mention_ids or ()))
+                               sender_name=await self._display_name(room, talker),
+                               text=message.text(), at=at,
+                               mention_ids=tuple(message.payload.mention_ids or ()),
+                               # the bot's own post, echoed by the gateway: kept, not acted on
+                               from_bot=talker.contact_id == client.puppet.login_user_id)
 
     async def _consume(self) -> None:
         """Hands the announced messages to the bot one at a time, in order. A message whose

@@ -28,7 +28,7 @@ from bot.wechaty_transport import WechatyTransport
 from flows.config import load_config
 from flows.network import Network
 from models.db import Database
-from models.tables import InboundMessage
+from models.tables import InboundMessage, Ticket
 
 REPO = Path(__file__).resolve().parent.parent
 ROOM = "shibalong-1@chatroom"
@@ -180,10 +180,26 @@ async def test_a_request_in_the_room_is_answered_in_the_room_mentioning_the_head
     assert transport.health.last_event_at is not None
     assert transport.health.last_event_at.tzinfo is not None
     with bot.db.session() as session:
-        [stored] = session.exec(select(InboundMessage)).all()
+        # The bot's own post is kept, marked as such, and was never acted on.
+        own, stored = session.exec(select(InboundMessage).order_by(InboundMessage.id)).all()
+        assert (own.sender_id, own.skipped) == (BOT_ID, "own_post")
         assert (stored.message_id, stored.room, stored.sender_id, stored.sender_name, stored.quoted) == (
             message_id, ROOM, RESIDENT, RESIDENT_ALIAS, None)
         assert stored.sent_at == sent_at
+
+
+RECALLED = 13  # the gateway's (TypeScript) MessageType.Recalled: its text is the recalled id
+
+
+async def test_a_recalled_request_is_withdrawn(gateway, connected):
+    transport, bot = connected
+    request = gateway.say(RESIDENT, "下单 4号楼二单元4楼的灯不亮")
+    await wait_for(lambda: gateway.sent_containing("已受理 #1"), "the notice of #1")
+    gateway.say(RESIDENT, request, type=RECALLED)
+    [withdrawn] = await wait_for(lambda: gateway.sent_containing("已撤回"), "the withdrawal")
+    assert withdrawn["conversation_id"] == ROOM
+    with bot.db.session() as session:
+        assert session.get(Ticket, 1).status == "cancelled"
 
 
 async def test_a_private_post_goes_to_its_recipient(gateway, connected):
