@@ -19,7 +19,7 @@ from api.auth import caller, not_found, the_bot
 from api.schemas import TicketOut
 from api.tokens import Principal
 from bot.dispatch import apply_outcome, heads_of
-from bot.outbox import post_values, write_posts
+from bot.outbox import PostPipeline, post_values, write_posts
 from bot.runtime import Bot
 from flows import lifecycle, texts
 from flows.config import Member
@@ -27,6 +27,7 @@ from flows.escalation import current_node, escalated_nodes, next_node
 from flows.lifecycle import Actor, Outcome, Role, Target
 from flows.notice_routing import places_for
 from flows.notice_routing import route as route_notices
+from flows.masking import masked_for_node
 from flows.roles import may_handle
 from models.tables import Ticket
 
@@ -94,10 +95,11 @@ def act(bot: Bot, principal: Principal, number: int, transition: Transition,
         # act); no chat group is "here" for an API user.
         replies = route_notices(outcome.replies, places_for(bot.network, ticket, None, previous))
         write_posts(session, [post_values(reply, ticket.group_room, None, now)
-                              for reply in replies])
+                              for reply in replies],
+                    PostPipeline.of(bot.config, bot.network))
         session.flush()
         result = TicketOut.of(ticket, bot.network, now,
-                              masked=not bot.network.is_microgrid(principal.node_id))
+                              masked=masked_for_node(bot.network, principal.node_id))
     return result
 
 

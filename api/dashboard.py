@@ -23,7 +23,8 @@ from api import actions
 from api.tokens import Principal, principal_for
 from bot.runtime import Bot
 from flows import lifecycle, texts
-from flows.digests import mask_name, mask_phones
+from flows.masking import (mask_name, mask_text, masked_for_node, shown_actor,
+                           ticket_personal)
 from flows.escalation import ACTIVE_STATUSES, current_node, format_chinese_duration
 from flows.overview import satisfaction_text
 from models.tables import Ticket, TicketEvent
@@ -62,7 +63,8 @@ def _row(bot: Bot, ticket: Ticket, now: datetime, masked: bool) -> dict:
         "status_name": texts.STATUS_NAMES[ticket.status], "category_name": head["category"],
         "location": texts.location_text(ticket.building, ticket.unit, ticket.floor,
                                         None if masked else ticket.room),
-        "description": mask_phones(ticket.text) if masked else ticket.text,
+        "description": mask_text(ticket.text, ticket_personal(ticket.reporter_name, ticket.room))
+        if masked else ticket.text,
         "reporter_name": mask_name(ticket.reporter_name) if masked else ticket.reporter_name,
         "assignee_name": ticket.assignee_name,
         "where": where.name if where else ticket.node_id,
@@ -99,7 +101,7 @@ def home(request: Request) -> Response:
         return _page(request, "login.html", None)
     bot = _bot(request)
     now = bot.clock()
-    masked = not bot.network.is_microgrid(principal.node_id)
+    masked = masked_for_node(bot.network, principal.node_id)
     with bot.db.session() as session:
         active = session.exec(select(Ticket).where(
             Ticket.node_id.in_(principal.subtree),  # type: ignore[attr-defined]
@@ -159,12 +161,14 @@ def ticket_page(number: int, request: Request) -> Response:
         events = session.exec(select(TicketEvent).where(TicketEvent.ticket_id == number)
                               .order_by(TicketEvent.id)).all()
     zone = ZoneInfo(bot.config.policy.timezone)
-    masked = not bot.network.is_microgrid(principal.node_id)
+    masked = masked_for_node(bot.network, principal.node_id)
     return _page(request, "ticket.html", principal, t=_row(bot, ticket, bot.clock(), masked),
                  events=[{"time": e.at.astimezone(zone).strftime(texts.TIME_FORMAT),
                           "kind_name": texts.EVENT_NAMES.get(e.kind, e.kind),
-                          "actor_name": e.actor_name,
-                          "note": mask_phones(e.note) if masked and e.note else e.note}
+                          "actor_name": shown_actor(bot.network, e.actor_id, e.actor_name, masked),
+                          "note": mask_text(e.note, ticket_personal(ticket.reporter_name,
+                                                                    ticket.room))
+                          if masked and e.note else e.note}
                          for e in events])
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from flows.digests import mask_name, mask_phones
+from flows.masking import mask_name, mask_text, shown_actor, ticket_personal
 from flows.escalation import current_node
 from flows.network import Network
 from flows import texts
@@ -14,8 +14,9 @@ from models.tables import Ticket, TicketEvent
 
 
 class TicketOut(BaseModel):
-    """A ticket as a list shows it. Above the micro-grid level the reporter's name and phone
-    numbers are masked, as in the digests."""
+    """A ticket as a list shows it. Above the micro-grid level it is masked by the one rule of
+    chat and digests (flows/masking.py): reporter → 王*, phone numbers → 138****5678, no room
+    (neither the field nor in the description)."""
 
     number: int = Field(description="The ticket number people see as #N.")
     status: str = Field(description="open, claimed, resolved, closed or cancelled.")
@@ -49,7 +50,8 @@ class TicketOut(BaseModel):
             urgent=ticket.urgent, node_id=ticket.node_id, current_node_id=current,
             escalation_level=ticket.escalation_level, building=ticket.building, unit=ticket.unit,
             floor=ticket.floor, room=None if masked else ticket.room,
-            description=mask_phones(ticket.text) if masked else ticket.text,
+            description=mask_text(ticket.text, ticket_personal(ticket.reporter_name, ticket.room))
+            if masked else ticket.text,
             reporter_name=mask_name(ticket.reporter_name) if masked else ticket.reporter_name,
             assignee_name=ticket.assignee_name, created_at=ticket.created_at,
             claimed_at=ticket.claimed_at, resolved_at=ticket.resolved_at,
@@ -71,11 +73,14 @@ class EventOut(BaseModel):
     note: str | None = None
 
     @classmethod
-    def of(cls, event: TicketEvent, masked: bool) -> EventOut:
+    def of(cls, event: TicketEvent, masked: bool, ticket: Ticket, network: Network) -> EventOut:
+        """The event as shown; above the micro-grid a resident's name and the note are masked
+        (`ticket` gives its reporter's name and room)."""
+        personal = ticket_personal(ticket.reporter_name, ticket.room)
         return cls(kind=event.kind, kind_name=texts.EVENT_NAMES.get(event.kind, event.kind),
-                   actor_name=event.actor_name, at=event.at, from_status=event.from_status,
-                   to_status=event.to_status,
-                   note=mask_phones(event.note) if masked and event.note else event.note)
+                   actor_name=shown_actor(network, event.actor_id, event.actor_name, masked),
+                   at=event.at, from_status=event.from_status, to_status=event.to_status,
+                   note=mask_text(event.note, personal) if masked and event.note else event.note)
 
 
 class TicketDetail(TicketOut):

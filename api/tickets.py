@@ -13,6 +13,7 @@ from api.auth import caller, not_found, the_bot
 from api.schemas import EventOut, TicketDetail, TicketOut, TicketPage
 from api.tokens import Principal
 from bot.runtime import Bot
+from flows.masking import masked_for_node
 from flows.request_parser import CATEGORIES
 from models.tables import Status, Ticket, TicketEvent
 
@@ -22,7 +23,8 @@ ACTIVE = (Status.OPEN, Status.CLAIMED)
 
 
 def masked_for(bot: Bot, principal: Principal) -> bool:
-    return not bot.network.is_microgrid(principal.node_id)
+    """Above the micro-grid the API shows tickets masked (flows/masking.py)."""
+    return masked_for_node(bot.network, principal.node_id)
 
 
 @router.get("", response_model=TicketPage, summary="Tickets of my subtree")
@@ -87,4 +89,5 @@ def show_ticket(number: int, bot: Annotated[Bot, Depends(the_bot)],
                               .order_by(TicketEvent.id)).all()
     masked = masked_for(bot, principal)
     summary = TicketOut.of(ticket, bot.network, bot.clock(), masked)
-    return TicketDetail(**summary.model_dump(), events=[EventOut.of(e, masked) for e in events])
+    return TicketDetail(**summary.model_dump(), events=[EventOut.of(e, masked, ticket, bot.network)
+                                                          for e in events])

@@ -8,6 +8,10 @@ and `at` optional; also optional `quoted`, the text it quotes, and `mentions`, t
 `{"room", "text", "mentions", "reply_to"}`; a private message (a digest to a head) has room null
 and its recipient as the one mention. A malformed line is reported on stderr with its line
 number and the rest goes on.
+
+The chat runs on the script's time: the bot's clock moves to each line's `at` (or `tick`) and
+never back, so pacing (`transport.posts_per_room_per_minute`) counts the script's minutes. Posts
+held back by pacing when the input ends go out as their turn comes, the clock moving on to it.
 """
 
 from __future__ import annotations
@@ -20,8 +24,11 @@ from typing import TextIO
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from bot.pacing import next_turn
 from bot.runtime import Bot
 from bot.transport import IncomingMessage, OutgoingPost
+
+MAX_DRAIN_STEPS = 100_000  # turns waited for at the end of the input, at most
 
 
 class ChatMessageLine(BaseModel):
@@ -84,6 +91,39 @@ class JsonLinesOutput:
         self.out.flush()
 
 
+class ScriptClock:
+    """The time of the script: where its lines say, never going back."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def move_to(self, when: datetime) -> None:
+        if when > self.now:
+            self.now = when
+
+
+def run_on_script_time(bot: Bot) -> ScriptClock:
+    """Set the bot (and its dispatcher) on a ScriptClock starting at the bot's present time."""
+    clock = ScriptClock(bot.clock())
+    bot.clock = bot.dispatcher.clock = clock
+    return clock
+
+
+async def drain(bot: Bot, clock: ScriptClock) -> None:
+    """Deliver what pacing still holds, moving the clock to each next turn."""
+    per_minute = bot.config.transport.posts_per_room_per_minute
+    for _ in range(MAX_DRAIN_STEPS):
+        turn = next_turn(bot.db, per_minute, clock())
+        if turn is None:
+            return
+        clock.move_to(turn)
+        if await bot.deliver() == 0 and turn <= clock():
+            return  # nothing could go (a failing transport): it stays in the outbox
+
+
 def _aware(value: datetime, zone: tzinfo) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=zone)
 
@@ -95,7 +135,9 @@ def _problem(error: ValidationError) -> str:
 
 
 async def play(bot: Bot, lines: Iterable[str], err: TextIO, zone: tzinfo) -> int:
-    """Feed each input line to the bot; return the number of malformed lines."""
+    """Feed each input line to the bot, on the script's time; return the number of malformed
+    lines. Posts pacing holds at the end go out as their turn comes (see the module)."""
+    clock = run_on_script_time(bot)
     await bot.deliver()  # posts left undelivered by an earlier run go first
     bad = 0
     for number, raw in enumerate(lines, start=1):
@@ -109,7 +151,9 @@ async def play(bot: Bot, lines: Iterable[str], err: TextIO, zone: tzinfo) -> int
             continue
         try:
             if isinstance(data, dict) and "tick" in data:
-                await bot.tick(_aware(TickLine.model_validate(data).tick, zone))
+                tick = _aware(TickLine.model_validate(data).tick, zone)
+                clock.move_to(tick)
+                await bot.tick(tick)
                 continue
             if isinstance(data, dict) and "recall" in data:
                 line = RecallLine.model_validate(data)
@@ -121,7 +165,10 @@ async def play(bot: Bot, lines: Iterable[str], err: TextIO, zone: tzinfo) -> int
             continue
         if line.room and bot.network.node_for_room(line.room) is None:
             err.write(f"line {number}: room {line.room!r} is not in the network; ignored\n")
-        await bot.receive(incoming(line, bot, zone))
+        message = incoming(line, bot, zone)
+        clock.move_to(message.at)
+        await bot.receive(message)
+    await drain(bot, clock)
     return bad
 
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, func, select
 
-from bot.outbox import post_values, write_posts
+from bot.outbox import PostPipeline, post_values, write_posts
 from bot.transport import OutgoingPost
 from flows.config import DigestSchedule, GridConfig, Node, cron_trigger
 from flows.digests import DigestFigures, compose_digest
@@ -45,7 +45,8 @@ class NodeReport:
 
 def gather_digest(session: Session, config: GridConfig, network: Network, node: Node,
                   start: datetime, end: datetime) -> list[str]:
-    """The digest of `node`'s subtree for [start, end), as chat messages."""
+    """The digest of `node`'s subtree for [start, end), as one chat message (masked above the
+    micro-grid; the outbox splits it to the transport's limits)."""
     report = gather_report(session, network, node, start, end)
     return compose_digest(node.name, start, end, ZoneInfo(config.policy.timezone),
                           report.figures, report.escalated, report.overdue,
@@ -140,4 +141,4 @@ def _send_one(session: Session, config: GridConfig, network: Network, node: Node
     else:
         replies = [Reply(text, room=node.group.room) for text in messages]
     return write_posts(session, [post_values(reply, node.group.room, None, now)
-                                 for reply in replies])
+                                 for reply in replies], PostPipeline.of(config, network))

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, update
 from sqlmodel import Session, func, select
 
-from bot.outbox import post_values, write_posts
+from bot.outbox import PostPipeline, post_values, write_posts_each
 from bot.transport import IncomingMessage, OutgoingPost
 from flows import lifecycle, overview, texts
 from flows.commands import (MAX_NUMBERS, CommandText, find_ticket_references, mention_spans,
@@ -145,6 +145,7 @@ class Dispatcher:
         self.zone = ZoneInfo(config.policy.timezone)
         self.lexicon = config.request_lexicon()
         self.bot_id = config.transport.bot_id
+        self.pipeline = PostPipeline.of(config, self.network)  # masked, split (bot/outbox.py)
 
     # -- the thin I/O layer -------------------------------------------------------------------
 
@@ -261,8 +262,8 @@ class Dispatcher:
         session.execute(update(_INBOUND).where(_INBOUND.c.message_id.in_([m.id for m, _ in acted]))
                         .values(handled_at=self.clock()))
         session.flush()  # changes to tickets first, then the batch's posts in one statement
-        posts = iter(write_posts(session, [row for _, rows in acted for row in rows]))
-        return {message.id: [next(posts) for _ in rows] for message, rows in acted}
+        written = write_posts_each(session, [rows for _, rows in acted], self.pipeline)
+        return {message.id: posts for (message, _), posts in zip(acted, written)}
 
     def _act(self, session: Session, message: IncomingMessage,
              truncated: bool = False) -> list[dict[str, Any]]:

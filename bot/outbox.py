@@ -1,26 +1,46 @@
-"""Delivering the outbox: posts written with the change that caused them, sent afterwards.
+"""The outbox: every post the bot makes, written with the change that caused them, sent afterwards.
 
-A post is marked delivered only after the transport accepted it, and delivery stops at the first
-failure so the order of posts is kept; the rest go on the next call. Before sending, a sender
-takes the post with a lease, so several bots sharing a database never send one post twice; a
-post taken by a sender that died goes out again once its lease ends (delivery is at least once
-only across such a crash).
+Every post passes one path (design §7 "Every post the bot makes"), whoever makes it (the
+dispatcher, the escalation scan, digests, the API):
+
+1. **mask** (`flows.masking`): a post into a group above the micro-grid, or privately to a head
+   above it, has phone numbers, room numbers and reporters' full names masked; there it @-mentions
+   officials only;
+2. **split** (`flows.splitting`): a post longer than the transport takes (`transport.max_post_chars`
+   characters, `transport.max_post_bytes` bytes) becomes several, marked (续 n/m);
+3. **write** in the transaction of the change (`write_posts`);
+4. **pace and deliver** (`deliver_pending`, `bot.pacing`): each room gets at most
+   `transport.posts_per_room_per_minute` posts a minute, in the order they were written; a room
+   at its limit, or whose post failed, never holds back another room.
+
+(The escalation scan groups its notices into one post per room before step 1:
+`flows.grouping`.) A post is marked delivered only after the transport accepted it. Before
+sending, a sender takes the post with a lease, so several bots sharing a database never send one
+post twice; a post taken by a sender that died goes out again once its lease ends (delivery is at
+least once only across such a crash).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from bot.pacing import DEFAULT_PER_MINUTE, RoomPacer, destination_column
 from bot.transport import OutgoingPost, Transport
+from flows.config import GridConfig
 from flows.lifecycle import Reply
+from flows.masking import Personal, mask_text, masked_for_post
+from flows.network import Network
+from flows.splitting import PostLimits, split_post
 from models.db import Database
-from models.tables import OutboundPost
+from models.tables import OutboundPost, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +49,90 @@ _table = OutboundPost.__table__  # Core statements: delivery runs once per messa
 
 
 PAGE = 500  # posts read per query
+MAX_FAILURES = 3  # rooms whose post failed before a delivery run gives up (the service is down)
+_TICKET_NUMBER = re.compile(r"[#＃](\d{1,9})")
 
 
-def pending_posts(db: Database, after_id: int = 0, limit: int = PAGE) -> list[OutgoingPost]:
+def pending_posts(db: Database, after_id: int = 0, limit: int = PAGE,
+                  per_room: int | None = None) -> list[OutgoingPost]:
+    """Undelivered posts after `after_id`, in the order written; with `per_room`, only the first
+    that many of each room (a long backlog in one room is not read in full each time)."""
+    waiting = select(_table).where(_table.c.delivered_at.is_(None), _table.c.id > after_id)
+    if per_room is not None:
+        ranked = waiting.add_columns(func.row_number().over(
+            partition_by=destination_column(), order_by=_table.c.id).label("turn")).subquery()
+        waiting = select(*(ranked.c[column.name] for column in _table.c)).where(
+            ranked.c.turn <= per_room)
+        order = ranked.c.id
+    else:
+        order = _table.c.id
     with db.engine.connect() as connection:
-        rows = connection.execute(
-            select(_table).where(_table.c.delivered_at.is_(None), _table.c.id > after_id)
-            .order_by(_table.c.id).limit(limit)).all()
+        rows = connection.execute(waiting.order_by(order).limit(limit)).all()
     return [outgoing(row._mapping, row.id) for row in rows]
+
+
+@dataclass(frozen=True)
+class PostPipeline:
+    """The stages a post passes before it is written (see the module's docstring): masked for
+    the level of the group it goes to, then split to the transport's limits."""
+
+    network: Network
+    limits: PostLimits
+
+    @classmethod
+    def of(cls, config: GridConfig, network: Network) -> PostPipeline:
+        transport = config.transport
+        return cls(network, PostLimits(transport.max_post_chars, transport.max_post_bytes))
+
+    def prepare(self, session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The outbox rows (`post_values`) as they are written: each masked where it goes,
+        then split into as many rows as it needs, in order."""
+        return self.prepare_each(session, [rows])[0]
+
+    def prepare_each(self, session: Session, batches: list[list[dict[str, Any]]]
+                     ) -> list[list[dict[str, Any]]]:
+        """`prepare` for several sources' rows, the tickets they name read once."""
+        masked = [[masked_for_post(self.network, row["room"], row["recipient_id"]) for row in rows]
+                  for rows in batches]
+        people = self._personal(session, [row["text"] for rows, marks in zip(batches, masked)
+                                          for row, mask in zip(rows, marks) if mask])
+        prepared = []
+        for rows, marks in zip(batches, masked):
+            out: list[dict[str, Any]] = []
+            for row, mask in zip(rows, marks):
+                out += self.split(self.mask(row, people) if mask else row)
+            prepared.append(out)
+        return prepared
+
+    def mask(self, row: dict[str, Any], people: Mapping[int, Personal]) -> dict[str, Any]:
+        """A row going above the micro-grid: its text masked with the personal data of every
+        ticket it names (`#N`); its mentions only officials of the network (a resident's @
+        would show their name)."""
+        personal = Personal()
+        for number in dict.fromkeys(_TICKET_NUMBER.findall(row["text"])):
+            personal = personal + people.get(int(number), Personal())
+        return {**row, "text": mask_text(row["text"], personal),
+                "mentions": [m for m in row["mentions"] if self.network.member(m) is not None]}
+
+    def split(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+        """A row as rows that each fit the transport; the mentions go with the first, and room
+        is kept in it for the `@name ` the transport writes in front."""
+        reserve = sum(len(self.network.member_name(m) or m) + 2 for m in row["mentions"])
+        parts = split_post(row["text"], self.limits, reserve)
+        return [{**row, "text": part, "mentions": row["mentions"] if n == 0 else []}
+                for n, part in enumerate(parts)]
+
+    @staticmethod
+    def _personal(session: Session, texts_: list[str]) -> dict[int, Personal]:
+        """The reporter's name and room of each ticket the texts name, by number."""
+        numbers = {int(n) for text in texts_ for n in _TICKET_NUMBER.findall(text)}
+        if not numbers:
+            return {}
+        table = Ticket.__table__
+        rows = session.execute(select(table.c.id, table.c.reporter_name, table.c.room)
+                               .where(table.c.id.in_(sorted(numbers)))).all()
+        return {row.id: Personal((row.reporter_name,) if row.reporter_name else (),
+                                 (row.room,) if row.room else ()) for row in rows}
 
 
 def post_values(reply: Reply, default_room: str, reply_to: str | None,
@@ -49,14 +145,25 @@ def post_values(reply: Reply, default_room: str, reply_to: str | None,
             "reply_to": reply_to, "created_at": now}
 
 
-def write_posts(session: Session, rows: list[dict[str, Any]]) -> list[OutgoingPost]:
+def write_posts(session: Session, rows: list[dict[str, Any]],
+                pipeline: PostPipeline) -> list[OutgoingPost]:
     """Put posts (`post_values` rows) in the outbox, in the transaction of the change that
-    caused them, with one statement; returns them numbered, in the order given."""
-    if not rows:
-        return []
-    numbers = session.execute(insert(_table).returning(_table.c.id, sort_by_parameter_order=True),
-                              rows).scalars().all()
-    return [outgoing(values, number) for values, number in zip(rows, numbers)]
+    caused them, with one statement, after `pipeline` masked and split them; returns them
+    numbered, in the order given (a split post as its parts)."""
+    return [post for posts in write_posts_each(session, [rows], pipeline) for post in posts]
+
+
+def write_posts_each(session: Session, batches: list[list[dict[str, Any]]],
+                     pipeline: PostPipeline) -> list[list[OutgoingPost]]:
+    """`write_posts` for several sources at once (the messages of a batch), with one statement;
+    returns each source's posts, numbered, as its rows became after the pipeline."""
+    prepared = pipeline.prepare_each(session, batches)
+    flat = [row for rows in prepared for row in rows]
+    if not flat:
+        return [[] for _ in batches]
+    numbers = iter(session.execute(
+        insert(_table).returning(_table.c.id, sort_by_parameter_order=True), flat).scalars().all())
+    return [[outgoing(values, next(numbers)) for values in rows] for rows in prepared]
 
 
 def outgoing(values: Mapping[str, Any], post_id: int) -> OutgoingPost:
@@ -100,29 +207,62 @@ def mark_delivered(db: Database, post_id: int, at: datetime) -> None:
                            .values(delivered_at=at))
 
 
+def destination(post: OutgoingPost) -> str:
+    """Where a post goes, as pacing counts it: the member of a private post, else its room."""
+    return post.room if post.room is not None else post.recipient or ""
+
+
 async def deliver_pending(db: Database, transport: Transport,
-                          clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> int:
-    """Send every undelivered post in order; return how many this sender sent."""
+                          clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                          per_minute: int = DEFAULT_PER_MINUTE) -> int:
+    """Send the undelivered posts each room may have now, each room's in order; return how
+    many this sender sent.
+
+    A room stops for this run at its pacing limit (`per_minute` posts in any minute), at a post
+    another sender holds, and at a post that failed: its later posts wait, and go on a later
+    run. Other rooms go on. After failures in `MAX_FAILURES` rooms the run stops (the chat
+    service is down, not one room)."""
     sent = 0
+    failures = 0
     after_id = 0
-    while posts := pending_posts(db, after_id):
+    pacer = RoomPacer.load(db, per_minute, clock())
+    stopped: set[str] = set()  # rooms whose next post waits: paced, held elsewhere, or failed
+    while posts := pending_posts(db, after_id, per_room=per_minute):
         after_id = posts[-1].id
-        taken = take_for_sending(db, [post.id for post in posts], clock())
+        now = clock()
+        chosen: list[OutgoingPost] = []
+        room_left: dict[str, int] = {}
+        for post in posts:
+            where = destination(post)
+            if where in stopped:
+                continue
+            left = room_left.setdefault(where, pacer.room_left(where, now))
+            if left <= 0:
+                stopped.add(where)
+                continue
+            room_left[where] = left - 1
+            chosen.append(post)
+        taken = take_for_sending(db, [post.id for post in chosen], now)
         delivered: set[int] = set()
-        held: set[str | None] = set()  # rooms with a post another sender holds: keep their order
         try:
-            for post in posts:
-                where = post.recipient or post.room
-                if post.id not in taken or where in held:
-                    held.add(where)
+            for post in chosen:
+                where = destination(post)
+                if post.id not in taken or where in stopped:
+                    stopped.add(where)
                     continue
                 try:
                     await transport.send(post)
                 except Exception as error:  # the transport says why; the post is kept either way
                     log.warning("post %s not delivered yet (%s: %s); it stays in the outbox",
                                 post.id, type(error).__name__, error)
-                    return sent
-                mark_delivered(db, post.id, clock())
+                    stopped.add(where)
+                    failures += 1
+                    if failures >= MAX_FAILURES:
+                        return sent
+                    continue
+                at = clock()
+                mark_delivered(db, post.id, at)
+                pacer.sent(where, at)
                 delivered.add(post.id)
                 sent += 1
         finally:

@@ -73,4 +73,5 @@ class Bot:
         await self.deliver()
 
     async def deliver(self) -> int:
-        return await deliver_pending(self.db, self.transport, self.clock)
+        return await deliver_pending(self.db, self.transport, self.clock,
+                                     self.config.transport.posts_per_room_per_minute)

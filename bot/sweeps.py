@@ -19,12 +19,14 @@ from sqlmodel import Session, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from bot.dispatch import ESCALATIONS, EVENTS, apply_outcome, escalation_row, event_row
-from bot.outbox import post_values, write_posts
+from bot.outbox import PostPipeline, post_values, write_posts
 from bot.transport import OutgoingPost
 from flows import lifecycle, texts
 from flows.config import GridConfig
 from flows.escalation import ACTIVE_STATUSES, overdue_reason, plan_escalation
-from flows.lifecycle import Actor, EventRecord, Reply
+from flows.grouping import ESCALATED, REMINDED, Notice, group_by_room, notice_line
+from flows.lifecycle import Actor, EventRecord
+from flows.masking import masked_for_post
 from flows.network import Network
 from models.db import Database
 from models.tables import Status, Ticket, TicketEscalation
@@ -38,6 +40,7 @@ BATCH = 500  # tickets per transaction, so a long backlog never holds one huge l
 def close_unrated(config: GridConfig, db: Database, now: datetime) -> list[OutgoingPost]:
     """Close every resolved ticket whose rating window ended by `now`; returns the posts written."""
     deadline = now - config.policy.rating_window
+    pipeline = PostPipeline.of(config, Network(config))
     posts = []
     while True:
         with db.session() as session:
@@ -49,18 +52,21 @@ def close_unrated(config: GridConfig, db: Database, now: datetime) -> list[Outgo
                 outcome = lifecycle.close_unrated(ticket, now)
                 apply_outcome(session, ticket, SYSTEM, outcome, now, None, config.policy)
                 posts += write_posts(session, [post_values(reply, ticket.group_room, None, now)
-                                               for reply in outcome.replies])
+                                               for reply in outcome.replies], pipeline)
         if len(due) < BATCH:
             return posts
 
 
 @dataclass
 class _Staged:
-    """Rows an escalation scan writes, gathered to be inserted together (no ORM object each)."""
+    """Rows an escalation scan writes, gathered to be inserted together (no ORM object each),
+    and its notices, grouped into one post per group when written."""
 
+    pipeline: PostPipeline
+    now: datetime
     escalations: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
-    posts: list[dict[str, Any]] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
 
     def write(self, session: Session) -> list[OutgoingPost]:
         """Insert the rows after the tickets' own changes; the unique escalation keys are
@@ -70,7 +76,8 @@ class _Staged:
             session.execute(insert(ESCALATIONS), self.escalations)
         if self.events:
             session.execute(insert(EVENTS), self.events)
-        return write_posts(session, self.posts)
+        return write_posts(session, [post_values(reply, reply.room, None, self.now)
+                                     for reply in group_by_room(self.notices)], self.pipeline)
 
 
 def due_tickets(now: datetime, after: tuple[datetime, int] | None = None, *,
@@ -99,6 +106,7 @@ def escalate_due(config: GridConfig, db: Database, network: Network,
     holds). When the unique escalation key says another scan got to a ticket of the batch first,
     the batch is rolled back and done again ticket by ticket, so only that ticket is skipped.
     """
+    pipeline = PostPipeline.of(config, network)
     quiet_hours = config.policy.quiet_hours
     quiet = quiet_hours is not None and quiet_hours.contain(
         now.astimezone(ZoneInfo(config.policy.timezone)).time().replace(tzinfo=None))
@@ -110,7 +118,7 @@ def escalate_due(config: GridConfig, db: Database, network: Network,
             with db.session() as session:
                 due = session.exec(query.with_for_update(skip_locked=True)).all()
                 positions = [(ticket.escalation_due_at, ticket.id) for ticket in due]
-                staged = _Staged()
+                staged = _Staged(pipeline, now)
                 for ticket in due:
                     _escalate(session, config, network, ticket, now, staged)
                 posts += staged.write(session)
@@ -121,21 +129,21 @@ def escalate_due(config: GridConfig, db: Database, network: Network,
                 positions = [tuple(row) for row in session.execute(
                     query.with_only_columns(Ticket.escalation_due_at, Ticket.id)).all()]
             posts += [post for _, ticket_id in positions for post in _escalate_alone(
-                db, config, network, ticket_id, now)]
+                db, config, network, pipeline, ticket_id, now)]
         if len(positions) < BATCH:
             return posts
         after = positions[-1]
 
 
-def _escalate_alone(db: Database, config: GridConfig, network: Network, ticket_id: int,
-                    now: datetime) -> list[OutgoingPost]:
+def _escalate_alone(db: Database, config: GridConfig, network: Network, pipeline: PostPipeline,
+                    ticket_id: int, now: datetime) -> list[OutgoingPost]:
     try:
         with db.session() as session:
             ticket = session.exec(select(Ticket).where(Ticket.id == ticket_id)
                                   .with_for_update(skip_locked=True)).first()
             if ticket is None:
                 return []
-            staged = _Staged()
+            staged = _Staged(pipeline, now)
             _escalate(session, config, network, ticket, now, staged)
             return staged.write(session)
     except (IntegrityError, OperationalError) as error:
@@ -157,13 +165,16 @@ def _escalate(session: Session, config: GridConfig, network: Network, ticket: Ti
         return
     cause = "claim" if ticket.status == Status.OPEN else "resolve"
     reason = overdue_reason(ticket.status, timers)
-    replies: list[Reply] = []
+    notices: list[Notice] = []
     for new_level in plan.levels:
         origin, to = chain[new_level - 1], chain[new_level]
         staged.escalations.append(escalation_row(ticket.id, new_level, 0, cause, now))
         staged.events.append(event_row(ticket.id, SYSTEM, EventRecord(
             "escalated", note=f"{origin.name} → {to.name}：{reason}"), now, None))
-        replies.append(lifecycle.escalation_notice(ticket, origin, to, reason))
+        notices.append(Notice(lifecycle.escalation_notice(ticket, origin, to, reason),
+                              notice_line(ticket, texts.GROUPED_FROM.format(
+                                  origin=origin.name, reason=reason),
+                                  masked_for_post(network, to.group.room, None)), ESCALATED))
     if plan.renotify:
         top = chain[-1]
         last_round = session.exec(select(func.max(TicketEscalation.round)).where(
@@ -171,8 +182,11 @@ def _escalate(session: Session, config: GridConfig, network: Network, ticket: Ti
         staged.escalations.append(escalation_row(ticket.id, level, (last_round or 0) + 1, cause, now))
         staged.events.append(event_row(ticket.id, SYSTEM, EventRecord(
             "reminded", note=f"{top.name}：{reason}"), now, None))
-        replies.append(lifecycle.reminder(ticket, top, reason))
+        notices.append(Notice(lifecycle.reminder(ticket, top, reason),
+                              notice_line(ticket, reason,
+                                          masked_for_post(network, top.group.room, None)),
+                              REMINDED))
     ticket.escalation_level = plan.levels[-1] if plan.levels else level
     ticket.escalation_due_at = plan.next_due_at
-    staged.posts += [post_values(reply, ticket.group_room, None, now) for reply in replies]
+    staged.notices += notices
 

@@ -1,14 +1,14 @@
 """Digests for officials (design §7): what a node's head reads each morning or week.
 
 Pure: the figures and ticket lists come in (gathered by `bot.digest_runs`), chat texts come out.
-A digest for a node above the micro-grid level masks personal data: the reporter's name keeps
-only its family name (王*), phone numbers keep their first three and last four digits, and room
-numbers are left out.
+A digest for a node above the micro-grid level is masked by the one rule of `flows.masking`
+(reporter → 王*, phone → 138****5678, no room numbers), each ticket's line masked before its
+description is cut. Splitting to the chat service's limits is `flows.splitting`'s, as for every
+post.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -16,32 +16,11 @@ from zoneinfo import ZoneInfo
 
 from flows import texts
 from flows.escalation import ACTIVE_STATUSES, format_chinese_duration
+from flows.masking import Personal, mask_name, mask_text, shorten
+from flows.splitting import PostLimits, split_post
 from models.tables import Ticket
 
-MESSAGE_LIMIT = 1500          # characters per chat message; a longer digest is split
 DESCRIPTION_CHARS = 30
-
-_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)[\s-]?(\d{4})[\s-]?(\d{4})(?!\d)")
-_LANDLINE = re.compile(r"(?<!\d)(0\d{2,3})[\s-]?(\d{3,4})(\d{4})(?!\d)")
-
-
-def mask_name(name: str) -> str:
-    """`王小明` → `王*`; a name of one character is masked whole."""
-    name = name.strip()
-    return name[0] + "*" if len(name) > 1 else "*"
-
-
-def mask_phones(text: str) -> str:
-    """Mobile `13812345678` → `138****5678`; landline `0731-83456789` → `0731****6789`."""
-    text = _MOBILE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
-    return _LANDLINE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
-
-
-def drop_room(text: str, room: str | None) -> str:
-    """The description without the ticket's room number (`2-1-302` → `2-1-***`)."""
-    if not room:
-        return text
-    return re.sub(rf"(?<!\d){re.escape(room)}(?!\d)(?:\s*(?:室|房间|房))?", "***", text)
 
 
 def is_overdue(ticket: Ticket, now: datetime) -> bool:
@@ -72,23 +51,24 @@ def _average(durations: Sequence[timedelta]) -> str:
 def _ticket_line(ticket: Ticket, masked: bool) -> str:
     location = texts.location_text(ticket.building, ticket.unit, ticket.floor,
                                    None if masked else ticket.room)
-    description = ticket.text if len(ticket.text) <= DESCRIPTION_CHARS \
-        else ticket.text[:DESCRIPTION_CHARS] + "…"
-    if masked:
-        description = mask_phones(drop_room(description, ticket.room))
+    description = ticket.text
+    if masked:  # before the cut: a phone number cut short is no longer recognisable
+        description = mask_text(description, Personal((ticket.reporter_name,), (ticket.room,)))
     return texts.DIGEST_TICKET_LINE.format(
         number=ticket.id, urgent=texts.URGENT_MARK if ticket.urgent else "",
         category=texts.CATEGORY_NAMES.get(ticket.category, ticket.category),
-        status=texts.STATUS_NAMES[ticket.status], location=location, description=description,
+        status=texts.STATUS_NAMES[ticket.status], location=location,
+        description=shorten(description, DESCRIPTION_CHARS + 1),
         reporter=mask_name(ticket.reporter_name) if masked else ticket.reporter_name)
 
 
 def compose_digest(scope: str, start: datetime, end: datetime, zone: ZoneInfo,
                    figures: DigestFigures, escalated: Sequence[Ticket],
                    overdue: Sequence[Ticket], *, masked: bool, listed: int = 20,
-                   limit: int = MESSAGE_LIMIT) -> list[str]:
-    """The digest as chat messages: one when it fits in `limit` characters, else several, each
-    marked (续 n/m) and cut between lines. Each list shows its first `listed` tickets."""
+                   limit: int | None = None) -> list[str]:
+    """The digest as chat messages: one text, which the outbox splits to the transport's limits
+    as every post; with `limit` (characters), already split by the same splitter, each part
+    after the first marked (续 n/m). Each list shows its first `listed` tickets."""
 
     def section(tickets: Sequence[Ticket]) -> list[str]:
         if not tickets:
@@ -114,23 +94,7 @@ def compose_digest(scope: str, start: datetime, end: datetime, zone: ZoneInfo,
         texts.DIGEST_OVERDUE.format(count=len(overdue)),
         *section(overdue),
     ]
-    return split_message(lines, limit)
-
-
-def split_message(lines: Sequence[str], limit: int) -> list[str]:
-    """Lines joined into as few messages of at most `limit` characters as they fit in; a part
-    after the first starts with (续 n/m)."""
-    marker_room = len(texts.DIGEST_CONTINUED.format(part=99, parts=99)) + 1
-    parts: list[list[str]] = [[]]
-    size = 0
-    for line in lines:
-        line = line if len(line) <= limit - marker_room else line[:limit - marker_room - 1] + "…"
-        if parts[-1] and size + 1 + len(line) > limit - marker_room:
-            parts.append([])
-            size = 0
-        parts[-1].append(line)
-        size += len(line) + (1 if size else 0)
-    if len(parts) == 1:
-        return ["\n".join(parts[0])]
-    return ["\n".join(([texts.DIGEST_CONTINUED.format(part=n, parts=len(parts))] if n > 1 else [])
-                      + part) for n, part in enumerate(parts, start=1)]
+    text = "\n".join(lines)
+    if limit is None:
+        return [text]
+    return split_post(text, PostLimits(chars=limit, bytes=4 * limit))

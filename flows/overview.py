@@ -7,14 +7,17 @@ from collections.abc import Mapping, Sequence
 
 from flows import texts
 from flows.lifecycle import Reply, headline
+from flows.masking import shorten
 from models.tables import Status, Ticket
 
 TODO_LINES = 10        # a chat post stays short; the dashboard has the full list
 DESCRIPTION_CHARS = 20
 
 
-def _shorten(text: str, limit: int = DESCRIPTION_CHARS) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
+def _shorten(ticket: Ticket, limit: int = DESCRIPTION_CHARS) -> str:
+    """The description cut short, never inside a number or the reporter's name, so that the
+    outbox masks them whole in a group above the micro-grid (flows/masking.py)."""
+    return shorten(ticket.text, limit + 1, whole=(ticket.reporter_name, ticket.room or ""))
 
 
 def todo_list(scope: str, tickets: Sequence[Ticket], total: int) -> Reply:
@@ -24,7 +27,7 @@ def todo_list(scope: str, tickets: Sequence[Ticket], total: int) -> Reply:
     lines = [texts.TODO_HEADER.format(scope=scope, count=total)]
     for ticket in tickets[:TODO_LINES]:
         lines.append(texts.TODO_LINE.format(**{
-            **headline(ticket), "description": _shorten(ticket.text),
+            **headline(ticket), "description": _shorten(ticket),
             "status": texts.STATUS_NAMES[ticket.status]}))
     shown = min(len(tickets), TODO_LINES)
     if total > shown:

@@ -13,7 +13,7 @@ from bot.runtime import Bot
 from bot.simulator import Simulator
 from flows import texts
 from flows.config import DigestSchedule
-from flows.digests import DigestFigures, compose_digest, drop_room, mask_name, mask_phones
+from flows.digests import DigestFigures, compose_digest
 from models.tables import DigestRun, Ticket
 
 from conftest import START
@@ -23,28 +23,6 @@ ZONE = ZoneInfo("Asia/Shanghai")
 GRID, BRANCH = "shibalong-1@chatroom", "baiyi-b1@chatroom"
 HEAD, BRANCH_HEAD, VILLAGE_HEAD = "wxid_qiu_huanwu", "wxid_wang_guoqiang", "wxid_li_wenhua"
 RESIDENT = "wxid_resident_zhang"
-
-
-# -- masks ----------------------------------------------------------------------------------------
-
-def test_a_reporter_name_keeps_only_the_family_name():
-    assert mask_name("王小明") == "王*"
-    assert mask_name("欧阳娜娜") == "欧*"
-    assert mask_name("张") == "*"
-
-
-def test_phone_numbers_keep_their_ends():
-    assert mask_phones("电话13812345678找我") == "电话138****5678找我"
-    assert mask_phones("打138 1234 5678") == "打138****5678"
-    assert mask_phones("座机0731-83456789") == "座机0731****6789"
-    assert mask_phones("4号楼302室漏水，200元") == "4号楼302室漏水，200元"  # not phones
-
-
-def test_room_numbers_are_dropped():
-    assert drop_room("2-1-302 厨房漏水", "302") == "2-1-*** 厨房漏水"
-    assert drop_room("4号楼1102室门锁坏了", "1102") == "4号楼***门锁坏了"
-    assert drop_room("4号楼门锁坏了", None) == "4号楼门锁坏了"
-    assert drop_room("13023021302", "302") == "13023021302"  # inside a longer number: kept
 
 
 # -- the text -----------------------------------------------------------------------------------

@@ -217,6 +217,25 @@ def empty(db: Database) -> None:
 generated = {"examples": 0, "messages": 0, "events": Counter()}
 
 
+CONTINUED = re.compile(r"（续 (\d+)/(\d+)）\n")
+
+
+def whole_texts(posts) -> list[str]:
+    """The texts of the posts as written before splitting: each part after the first (marked
+    （续 n/m）) joined to the one before it in the same room."""
+    texts_: list[str] = []
+    last: dict[tuple, int] = {}
+    for post in posts:
+        where = (post.room, post.recipient)
+        mark = CONTINUED.match(post.text)
+        if mark and int(mark.group(1)) > 1 and where in last:
+            texts_[last[where]] += "\n" + post.text[mark.end():]
+            continue
+        last[where] = len(texts_)
+        texts_.append(post.text)
+    return texts_
+
+
 @settings(max_examples=EXAMPLES, deadline=None,
           # The database fixture is shared on purpose and emptied at the start of each example.
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
@@ -254,9 +273,13 @@ def test_any_conversation_gets_known_replies_and_keeps_the_invariants(
     generated["messages"] += len(conversation)
 
     assert errors.records == [], [r.getMessage() for r in errors.records]
-    for post in simulator.posts:
-        assert KNOWN_POST.fullmatch(post.text), post.text
-        assert len(post.text) <= 4 * config.policy.max_message_length
+    limits = config.transport
+    for post in simulator.posts:  # each part of a split post fits the transport
+        assert len(post.text) <= limits.max_post_chars
+        assert len(post.text.encode("utf-8")) <= limits.max_post_bytes
+    for text in whole_texts(simulator.posts):
+        assert KNOWN_POST.fullmatch(text), text
+        assert len(text) <= 4 * config.policy.max_message_length
     assert_invariants(shared_db, delivered_ids)
     with shared_db.session() as session:
         generated["events"].update(session.exec(select(TicketEvent.kind)).all())
