@@ -143,7 +143,7 @@ class Example:
 
 
 def train(examples: Sequence[Example], classes: Sequence[str], cues: Cues | None = None,
-          c_category: float = 16.0, c_urgent: float = 1.0, min_recall: float = 0.96,
+          c_category: float = 16.0, c_urgent: float = 0.5, min_recall: float = 0.97,
           folds: int = 5, seed: int = 0, min_count: int = 2) -> tuple[RequestModel, dict[str, Any]]:
     """Fit both models; returns the model and its out-of-fold figures on `examples`.
 
@@ -230,8 +230,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(prog="python -m flows.request_model", description=main.__doc__)
     parser.add_argument("--c-category", type=float, default=16.0)
-    parser.add_argument("--c-urgent", type=float, default=1.0)
-    parser.add_argument("--min-recall", type=float, default=0.96)
+    parser.add_argument("--c-urgent", type=float, default=0.5)
+    parser.add_argument("--min-recall", type=float, default=0.97)
     parser.add_argument("--dry-run", action="store_true", help="print the figures, write nothing")
     args = parser.parse_args(argv)
 

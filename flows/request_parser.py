@@ -362,10 +362,10 @@ _COMPACT = re.compile(
 _NOT_A_ROOM_AFTER = (r"[.:/~\-]\s*[0-9]|[A-Za-z%]|元|块|角|毛|年|月|日|号|天|周|个|次|米|平|斤|克"
                      r"|公[里斤]|度|分|秒|点|时|岁|人|户|辆|只|条|路|线|万|千|百|多|余|名|位|家|间"
                      r"|张|台|部|件|份|期|届|班|级|倍|栋|幢|楼|层|单元|#|型|国道|省道")
-# `401家里` is a room with the home in it; `3家` counts households. `1501天天…` and `502楼上` are
-# rooms followed by what happens there.
-_NOT_A_ROOM_AFTER = (_NOT_A_ROOM_AFTER.replace("|家|", "|家(?![里中门])|")
-                     .replace("|天|", "|天(?!天)|").replace("|楼|", "|楼(?![上下])|"))
+# `401家里` is a room with the home in it; `3家` counts households. `1501天天…`, `502天花板` and
+# `502楼上` are rooms followed by what happens there.
+_NOT_A_ROOM_AFTER = (_NOT_A_ROOM_AFTER.replace("|家|", "|家(?![里中门的])|")
+                     .replace("|天|", "|天(?![天花])|").replace("|楼|", "|楼(?![上下])|"))
 # A room number is 3 or 4 digits, floor then door; 11-digit phones and 5-digit hotlines never fit.
 _ROOM = re.compile(
     r"(?<![0-9A-Za-z.:/#\-])(?<![0-9]\s)(?<![打拨])(?P<n>[1-9][0-9]{2,3})(?![0-9])"
