@@ -410,8 +410,8 @@ class Dispatcher:
         since = message.at - limit.within
         recent = context.session.execute(
             select(func.count()).select_from(_TICKETS)
-            .where(_TICKETS.c.reporter_id == message.sender_id, _TICKETS.c.created_at > since,
-                   _TICKETS.c.created_at <= message.at)).scalar_one()
+            .where(_TICKETS.c.reporter_id == message.sender_id,
+                   _TICKETS.c.created_at > since)).scalar_one()
         if recent < limit.requests:
             return None
         told = context.session.execute(

@@ -315,7 +315,7 @@ def cancel(ticket: Ticket, actor: Actor, now: datetime) -> Outcome:
         events=(EventRecord("cancelled", ticket.status, Status.CANCELLED),),
         replies=(Reply(texts.CANCELLED.format(number=ticket.id),
                        mentions=(ticket.assignee_id,) if ticket.assignee_id else (),
-                       to=Audience.HANDLER),
+                       to=Audience.HANDLER if ticket.assignee_id else Audience.HERE),
                  Reply(texts.CANCELLED_ELSEWHERE.format(number=ticket.id), to=Audience.CALLS)),
     )
 
