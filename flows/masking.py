@@ -40,8 +40,8 @@ _MOBILE = re.compile(
 _LANDLINE = re.compile(
     rf"(?<![\d*#＃])[(（]?(0\d{{2,3}})[)）]?{_SEP}(\d{{3,4}}){_SEP}(\d{{4}})(?![\d*])")
 # Any other long run of digits (7 or more, one space or dash allowed between groups): a local
-# number without its area code, a number cut short, an id (not a ticket number, `#10000000`). Starred but for its last four digits;
-# a date (2026-11-24) is left alone.
+# number without its area code, a number cut short, an id. Starred but for its last four
+# digits; a date (2026-11-24) and a ticket number (`#10000000`) are left alone.
 _LONG_RUN = re.compile(r"(?<![\d*#＃])\d+(?:[ \-－]\d+)*(?![\d*])")
 _DATE = re.compile(r"\d{4}[\-－]\d{1,2}[\-－]\d{1,2}")
 # Digits spoken one by one: 一三八一二三四五六七八 (seven or more).
@@ -53,8 +53,8 @@ _COMPACT_ROOM = re.compile(r"(?<![\d*])(\d{1,3}\s*[-－]\s*\d{1,2}\s*[-－]\s*)\
 _NAMED_ROOM = re.compile(r"(?<![\d*#＃])\d{3,4}\s*(?:室|号房|房间|房|户)")
 # A 3-4 digit number right after a building, unit or floor: 2栋1单元502厨房, 4楼402, 3号楼1102.
 _DOOR_AFTER_PLACE = re.compile(
-    r"((?:栋|幢|座|单元|号楼|楼|层)\s*)\d{3,4}(?![\d*]|[ \-－\u3000]\d|\s*(?:元|块|米|平|斤|个|人|天|年|次|分|点|号楼"
-    r"|栋|幢|楼|层|单元|%))")
+    r"((?:栋|幢|座|单元|号楼|楼|层)\s*)\d{3,4}(?![\d*]|[ \-－\u3000]\d"
+    r"|\s*(?:元|块|米|平|斤|个|人|天|年|次|分|点|号楼|栋|幢|楼|层|单元|%))")
 
 
 @dataclass(frozen=True)
@@ -135,8 +135,9 @@ def mask_names(text: str, names: Iterable[str]) -> str:
 
 
 def mask_text(text: str, personal: Personal = Personal()) -> str:
-    """The one masking rule, for any text that leaves the micro-grid: rooms dropped
-    (first, so that `12-3-1102` loses its room rather than reads as a phone), phones masked, the full names in `personal` shortened to the family name. Idempotent."""
+    """The one masking rule, for any text that leaves the micro-grid: rooms dropped (first, so
+    that `12-3-1102` loses its room rather than reads as a phone), phones masked, the full names
+    in `personal` shortened to the family name. Idempotent."""
     return mask_names(mask_phones(drop_rooms(text, personal.rooms)), personal.names)
 
 
