@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -104,15 +104,23 @@ class PostPipeline:
             prepared.append(out)
         return prepared
 
-    def mask(self, row: dict[str, Any], people: Mapping[int, Personal]) -> dict[str, Any]:
+    def mask(self, row: dict[str, Any], people: Mapping[int, Reporter]) -> dict[str, Any]:
         """A row going above the micro-grid: its text masked with the personal data of every
         ticket it names (`#N`); its mentions only officials of the network (a resident's @
-        would show their name)."""
+        would show their name), and the reporter of a named ticket in the group where they
+        asked (they showed their name there themselves; design §7: the reporter is told where
+        they asked)."""
         personal = Personal()
+        asked_here = set()
         for number in dict.fromkeys(_TICKET_NUMBER.findall(row["text"])):
-            personal = personal + people.get(int(number), Personal())
+            reporter = people.get(int(number))
+            if reporter is not None:
+                personal = personal + reporter.personal
+                if reporter.group_room == row["room"]:
+                    asked_here.add(reporter.id)
         return {**row, "text": mask_text(row["text"], personal),
-                "mentions": [m for m in row["mentions"] if self.network.member(m) is not None]}
+                "mentions": [m for m in row["mentions"]
+                             if self.network.member(m) is not None or m in asked_here]}
 
     def split(self, row: dict[str, Any]) -> list[dict[str, Any]]:
         """A row as rows that each fit the transport; the mentions go with the first, and room
@@ -129,10 +137,21 @@ class PostPipeline:
         if not numbers:
             return {}
         table = Ticket.__table__
-        rows = session.execute(select(table.c.id, table.c.reporter_name, table.c.room)
+        rows = session.execute(select(table.c.id, table.c.reporter_name, table.c.room,
+                                      table.c.reporter_id, table.c.group_room)
                                .where(table.c.id.in_(sorted(numbers)))).all()
-        return {row.id: Personal((row.reporter_name,) if row.reporter_name else (),
-                                 (row.room,) if row.room else ()) for row in rows}
+        return {row.id: Reporter(Personal((row.reporter_name,) if row.reporter_name else (),
+                                          (row.room,) if row.room else ()),
+                                 row.reporter_id, row.group_room) for row in rows}
+
+
+class Reporter(NamedTuple):
+    """Of a ticket a post names: what may not show above the micro-grid, who reported it, and
+    the room they asked in."""
+
+    personal: Personal
+    id: str
+    group_room: str
 
 
 def post_values(reply: Reply, default_room: str, reply_to: str | None,

@@ -44,8 +44,12 @@ async def test_case_11_a_request_in_a_branch_group_is_answered_there(db, config)
     claimed = posts_for(posts, "k2")
     assert claimed[BRANCH]["text"] == texts.CLAIMED.format(number=1, handler="邱煥武")
     assert claimed[GRID]["text"] == texts.CLAIMED_ELSEWHERE.format(number=1, handler="邱煥武")
+    # The reporter is @-ed where she asked, though that group is above the micro-grid: she
+    # showed her name there herself.
+    assert claimed[BRANCH]["mentions"] == [ZHANG]
     resolved = posts_for(posts, "k3")
     assert resolved[BRANCH]["text"] == texts.RESOLVED.format(number=1, result="已换灯泡")
+    assert resolved[BRANCH]["mentions"] == [ZHANG]
     assert resolved[GRID]["text"] == texts.RESOLVED_ELSEWHERE.format(number=1, handler="邱煥武")
     # A request that stays at the branch: one notice, in the branch group, @ its head.
     assert list(posts_for(posts, "k4")) == [BRANCH]
