@@ -8,7 +8,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlmodel import select
 
-from conftest import REPO
 from flows import lifecycle, texts
 from flows.commands import read_category
 from flows.config import Timers

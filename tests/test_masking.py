@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 from api.app import create_app
 from api.dashboard import COOKIE
 from api.tokens import create_token
-from flows.masking import (Personal, drop_rooms, mask_name, mask_phones, mask_text,
+from flows.masking import (Personal, drop_rooms, mask_name, mask_text,
                            masked_for_post, shorten)
 from models.tables import Ticket
 from outbound_tour import (FULL_NAMES, GRID, PHONE_DIGITS, REPORTER, ROOMS, tour,
                            with_every_digest)
-from test_field_cases import BRANCH, chat
+from chat_script import BRANCH, chat
 
 from conftest import START
 

@@ -8,7 +8,7 @@ from sqlmodel import select
 
 from flows import texts
 from models.tables import InboundMessage, Status
-from test_field_cases import (BRANCH, BRANCH_HEAD, GRID, HEAD, LI, QUOTE_LINE, ZHANG, chat, kinds,
+from chat_script import (BRANCH, BRANCH_HEAD, GRID, HEAD, LI, QUOTE_LINE, ZHANG, chat, kinds,
                               order, replies, say, shipped_config_with, tickets)
 
 VILLAGE = "baiyi@chatroom"

@@ -9,7 +9,7 @@ from sqlmodel import select
 from flows import texts
 from flows.own_posts import comparable, is_notice_form, nearly_same
 from models.tables import InboundMessage, Status
-from test_field_cases import (BRANCH, BRANCH_HEAD, GRID, HEAD, QUOTE_LINE, ZHANG, chat, kinds, order,
+from chat_script import (BRANCH, BRANCH_HEAD, GRID, HEAD, QUOTE_LINE, ZHANG, chat, kinds, order,
                               replies, say, tickets)
 
 # Field case 17, as shipped.

@@ -15,7 +15,7 @@ from bot.transport import OutgoingPost
 from flows import texts
 from flows.lifecycle import Reply
 from models.tables import OutboundPost
-from test_field_cases import BRANCH, BRANCH_HEAD, GRID, chat
+from chat_script import BRANCH, BRANCH_HEAD, GRID, chat
 
 from conftest import START
 

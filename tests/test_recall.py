@@ -8,7 +8,7 @@ import pytest
 from flows import texts
 from flows.message_forms import Form, read_form
 from models.tables import Status
-from test_field_cases import BRANCH, GRID, HEAD, ZHANG, chat, kinds, order, replies, say, tickets
+from chat_script import BRANCH, GRID, HEAD, ZHANG, chat, kinds, order, replies, say, tickets
 
 AT_NINE = "2026-11-24T09:00:00+08:00"  # ticks below count from here
 REVOKE = ('<sysmsg type="revokemsg"><revokemsg><session>shibalong-1@chatroom</session><msgid>1</msgid>'
