@@ -260,12 +260,6 @@ def read_rating(text: str) -> Rating | None:
     return None
 
 
-def split_ticket_number(text: str) -> tuple[int | None, str]:
-    """`"#12 已修好"` → `(12, "已修好")`; `"已修好"` → `(None, "已修好")`."""
-    source = reading(text.strip())
-    return CommandText("", source.original, source.text, source, 0).ticket_number()
-
-
 _TICKET_REFERENCE = re.compile(r"#\s*(?P<digits>[0-9]{1,9})")
 
 
@@ -302,16 +296,6 @@ def split_quote(text: str) -> tuple[str | None, str]:
     return match.group("quoted"), match.group("reply")
 
 
-# `@周敏` ends at U+2005 (what WeChat puts after a mention), a space, or the end of the text;
-# an e-mail address (`a@b.cn`) is not a mention.
-_MENTION = re.compile(r"(?<![A-Za-z0-9._%+-])@(?P<name>[^\s@\u2005]{1,32})(?=[\s\u2005]|\Z)")
-
-
-def mentioned_names(text: str) -> list[str]:
-    """The display names @-mentioned in a text, in order, each once."""
-    return list(dict.fromkeys(match.group("name") for match in _MENTION.finditer(text)))
-
-
 # What an @-mention may be, up to where WeChat ends it (U+2005), a line break or another @: a name
 # with spaces (`@Amy 周\u2005`) or a name running on into the sentence (`@周敏请跟进`).
 _MENTION_SPAN = re.compile(r"(?<![A-Za-z0-9._%+-])@(?P<span>[^@\u2005\n]{1,32})")
@@ -323,11 +307,6 @@ def mention_spans(text: str) -> list[str]:
     member each names is `flows.network.Network.resolve_mention`'s to say."""
     spans = (match.group("span").strip() for match in _MENTION_SPAN.finditer(text))
     return [span for span in spans if span]
-
-
-def without_mentions(text: str) -> str:
-    """The text with its @-mentions taken out (a reason written after `转派 #12 @周敏`)."""
-    return _MENTION.sub("", text).strip(" \t\u2005\u3000:：,，")
 
 
 def rating_reply(text: str, quoted: str | None) -> CommandText | None:

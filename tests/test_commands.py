@@ -2,8 +2,8 @@
 
 import pytest
 
-from flows.commands import (find_ticket_reference, mentioned_names, rating_reply, recognize,
-                            request_description, split_quote, without_mentions)
+from flows.commands import (find_ticket_reference, mention_spans, rating_reply, read_rating,
+                            recognize, recognize_in_sentence, request_description, split_quote)
 
 
 @pytest.mark.parametrize("text,keyword,rest", [
@@ -74,22 +74,6 @@ def test_a_wechat_quote_is_split_from_the_reply():
     assert split_quote("「我说的」没有分隔线") == (None, "「我说的」没有分隔线")
 
 
-@pytest.mark.parametrize("text, names", [
-    ("转派 #1 @周敏\u2005请跟进", ["周敏"]),
-    ("派单 #1 @邱煥武 @周敏", ["邱煥武", "周敏"]),
-    ("派单 #1 @周敏", ["周敏"]),
-    ("@周敏\u2005@周敏\u2005", ["周敏"]),
-    ("发到 wang@example.cn 了", []),
-    ("没有人", []),
-])
-def test_mentioned_names(text, names):
-    assert mentioned_names(text) == names
-
-
-def test_text_without_its_mentions():
-    assert without_mentions("@周敏\u2005请上门看看") == "请上门看看"
-
-
 def test_a_rating_that_replies_to_a_notice_is_a_rating():
     notice = "网格小助手：#7 已办结：已修好"
     command = rating_reply("不满意 还是不亮", notice)
@@ -101,7 +85,6 @@ def test_a_rating_that_replies_to_a_notice_is_a_rating():
 
 # ---- a head's command inside a short sentence, several numbers, ratings in own words ----------
 
-from flows.commands import mention_spans, read_rating, recognize_in_sentence  # noqa: E402
 
 
 @pytest.mark.parametrize("text, keyword, numbers", [
