@@ -106,7 +106,7 @@ def home(request: Request) -> Response:
         active = session.exec(select(Ticket).where(
             Ticket.node_id.in_(principal.subtree),  # type: ignore[attr-defined]
             Ticket.status.in_(ACTIVE_STATUSES)).order_by(Ticket.created_at)).all()  # type: ignore[attr-defined]
-        ratings = Counter(note.split(" ", 1)[0] for note in session.exec(
+        ratings = Counter(lifecycle.rating_in_note(note) for note in session.exec(
             select(TicketEvent.note).join(Ticket, Ticket.id == TicketEvent.ticket_id)  # type: ignore[arg-type]
             .where(Ticket.node_id.in_(principal.subtree), TicketEvent.kind == "rated",  # type: ignore[attr-defined]
                    TicketEvent.at >= now - timedelta(days=30))).all() if note)

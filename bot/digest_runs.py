@@ -21,7 +21,7 @@ from bot.transport import OutgoingPost
 from flows.config import DigestSchedule, GridConfig, Node, cron_trigger
 from flows.digests import DigestFigures, compose_digest
 from flows.escalation import ACTIVE_STATUSES, current_node
-from flows.lifecycle import Reply
+from flows.lifecycle import Reply, rating_in_note
 from flows.network import Network
 from models.db import Database
 from models.tables import DigestRun, Ticket, TicketEvent
@@ -78,7 +78,7 @@ def gather_report(session: Session, network: Network, node: Node, start: datetim
         new=new, claimed=len(claimed), resolved=len(resolved), overdue=len(overdue),
         claim_times=[t.claimed_at - t.created_at for t in claimed],
         resolve_times=[t.resolved_at - t.created_at for t in resolved],
-        ratings=Counter((note or "").split(" ", 1)[0] for note in rating_notes),
+        ratings=Counter(rating_in_note(note) for note in rating_notes),
     )
     return NodeReport(figures, escalated, list(overdue))
 

@@ -211,6 +211,11 @@ def split_rating(text: str) -> tuple[str | None, str]:
     return found.rating, found.comment
 
 
+def rating_in_note(note: str | None) -> str:
+    """The rating a `rated` event's note records: `"满意（非常满意） 谢谢"` → `"满意"`."""
+    return (note or "").split(" ", 1)[0].split("（", 1)[0]
+
+
 def rate(ticket: Ticket, actor: Actor, text: str, now: datetime) -> Outcome:
     """`评价`: by the reporter of a resolved ticket; 不满意 reopens it with the same handler."""
     action = texts.ACTIONS["评价"]
