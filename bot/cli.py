@@ -57,22 +57,57 @@ def _database(url: str | None):
         raise typer.Exit(2) from None
 
 
+DEMO_DB = "gridbot-demo.sqlite3"  # what `gridbot demo --serve` leaves in the working directory
+
+
 @app.command()
 def demo(config: Path | None = ConfigOption,
          db: str | None = typer.Option(None, "--db", help="Database URL (default: a new SQLite "
-                                       "file in a temporary folder).")) -> None:
-    """Play a short scripted conversation through the simulator and print the transcript."""
+                                       "file in a temporary folder; with --serve, "
+                                       f"./{DEMO_DB}, replaced if there)."),
+         serve: bool = typer.Option(False, "--serve", help="Keep the demo's database and run "
+                                    "the bot and the dashboard on it (gridbot run), with a token "
+                                    "printed to log in with."),
+         host: str = typer.Option("127.0.0.1", help="With --serve: address of the HTTP API."),
+         port: int = typer.Option(8000, help="With --serve: port of the HTTP API.")) -> None:
+    """Play yesterday in the demo network on simulated time and print the transcript."""
+    from datetime import timedelta
+
     from bot.demo import play_demo
 
     grid = _config(config)
     started = time.perf_counter()
+    yesterday = datetime.now(ZoneInfo(grid.policy.timezone)) - timedelta(days=1)
     with tempfile.TemporaryDirectory(prefix="gridbot-demo-") as folder:
+        if db is None and serve:
+            Path(DEMO_DB).unlink(missing_ok=True)  # the demo's own file from an earlier run
+            db = f"sqlite:///{DEMO_DB}"
         database = _database(db or f"sqlite:///{Path(folder) / 'demo.sqlite3'}")
-        start = datetime.now(ZoneInfo(grid.policy.timezone)).replace(second=0, microsecond=0)
-        simulator = asyncio.run(play_demo(grid, database, start))
-        database.dispose()
-    typer.echo(f"\n{len(simulator.transcript)} lines, {len(simulator.posts)} bot posts, "
-               f"{time.perf_counter() - started:.2f} s", err=True)
+        simulator, shown = asyncio.run(play_demo(grid, database, yesterday))
+        if not serve:
+            database.dispose()
+    lines = sum(one.render().count("\n") + 1 for one in shown)
+    elsewhere = len(simulator.posts) - sum(one.line.from_bot for one in shown)
+    typer.echo(f"\n{lines} lines, {len(simulator.posts)} bot posts ({elsewhere} into groups "
+               f"outside the story not shown), {time.perf_counter() - started:.2f} s", err=True)
+    if serve:
+        _serve_demo(grid, database, db, host, port)
+
+
+def _serve_demo(grid: GridConfig, database, db: str, host: str, port: int) -> None:
+    """`gridbot run` on the demo's database, with a token for the whole network printed."""
+    from datetime import timezone
+
+    from api.tokens import create_token
+    from bot.service import serve
+    from flows.network import Network
+
+    network = Network(grid)
+    token = create_token(database, network, network.root.id, "demo", datetime.now(timezone.utc))
+    typer.echo(f"\nThe demo's database is {db}. The dashboard: http://{host}:{port}/ , log in "
+               f"with this token ({network.root.name}, the whole network):\n\n  {token}\n\n"
+               f"Ctrl-C stops it; `gridbot run --db {db}` starts it again.\n")
+    asyncio.run(serve(grid, database, host, port))
 
 
 @app.command()

@@ -106,20 +106,6 @@ def test_missing_id_name_and_time_are_filled_in(tmp_path):
     assert line["reply_to"] and line["text"].startswith("已受理 #1")
 
 
-def test_demo_prints_the_transcript(tmp_path):
-    result = gridbot("demo", "--config", CONFIG, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
-    assert "[石坝垅小区第一微网格联户群] 张阿姨：下单 4号楼二单元4楼的灯不亮" in out
-    assert "网格小助手：@邱煥武 已受理 #1【报修】4号楼2单元4楼" in out
-    assert "李叔叔：收到" in out
-    assert "#1 已由 邱煥武 接单" in out and "#1 已办结：已修好" in out
-    assert "感谢评价！#1 已结单（满意）" in out
-    bot_lines = [line for line in out.splitlines() if "网格小助手：" in line]
-    assert len(bot_lines) == 4  # 收到 got no answer
-    assert list(tmp_path.iterdir()) == []  # the demo's database lived in a temporary folder
-
-
 def test_a_bad_config_stops_start_up_with_one_line_per_problem(tmp_path):
     bad = tmp_path / "config.yaml"
     bad.write_text("levels: [township, microgrid]\nnetwork:\n  id: t\n  level: town\n  name: x\n"
