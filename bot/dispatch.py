@@ -465,9 +465,12 @@ class Dispatcher:
                 return ([(ticket.id, ticket)] if ticket else []), rest, refusal
             example = texts.EXAMPLES[keyword]
             return [], rest, Reply(texts.NUMBER_NEEDED.format(example=example))
-        # Locked in number order, so two commands naming the same tickets cannot deadlock.
+        # Locked in number order, so two commands naming the same tickets cannot deadlock. A
+        # ticket neither the sender nor this group has anything to do with is answered as one
+        # that does not exist: chat tells nobody which numbers are in use elsewhere.
         found = {ticket.id: ticket for ticket in context.session.exec(
-            select(Ticket).where(Ticket.id.in_(numbers)).order_by(Ticket.id).with_for_update())}
+            select(Ticket).where(Ticket.id.in_(numbers)).order_by(Ticket.id).with_for_update())
+            if roles_for(self.network, ticket, context.message.sender_id, context.group)}
         return [(number, found.get(number)) for number in numbers], rest, None
 
     def single_to_rate(self, context: Context) -> tuple[Ticket | None, Reply | None]:

@@ -75,7 +75,9 @@ async def test_who_may_correct(sim, db):
     await order(sim)
     refusal = texts.NOT_A_CORRECTOR.format(number=1, action="改类")
     assert [p.text for p in await order(sim, "改类 #1 治安")] == [refusal]          # the reporter
-    assert [p.text for p in await sim.say(OTHER_GRID, SIBLING_HEAD, "改类 #1 治安")] == [refusal]
+    # The head of a sibling grid is outside #1's reach: told what is told of a missing number.
+    assert [p.text for p in await sim.say(OTHER_GRID, SIBLING_HEAD, "改类 #1 治安")] == [
+        texts.TICKET_NOT_FOUND.format(number=1)]
     assert ticket(db).category == "repair"
     # The grid's deputy, and a head above it, may.
     assert (await sim.say(GRID, DEPUTY, "改类 #1 治安"))[0].text.startswith("#1 已由 周敏 改为")

@@ -181,8 +181,9 @@ async def test_query_in_scope_and_out_of_it(sim):
     assert "状态：处理中（邱煥武）" in summary.text and "接单 邱煥武" in summary.text
     [branch_view] = await sim.say(BRANCH, "wxid_wang_guoqiang", "查询 #1")
     assert branch_view.text == summary.text.replace("张阿姨", "张*")  # masked above the grid
+    # Outside the group's reach a number is answered as one that does not exist.
     [refused] = await sim.say(OTHER_GRID, "wxid_someone", "查询 #1")
-    assert "不属于本群的网格" in refused.text
+    assert refused.text == texts.TICKET_NOT_FOUND.format(number=1)
 
 
 async def test_messages_in_unknown_rooms_are_kept_and_ignored(sim, db):
@@ -355,8 +356,9 @@ async def test_dispatch_and_supervise_are_for_heads_above(sim, db):
     assert refused.text == texts.NOT_SUPERIOR.format(number=1, action="派单")
     [refused] = await sim.say(GRID, HEAD, "督办 #1")
     assert refused.text == texts.NOT_SUPERIOR.format(number=1, action="督办")
+    # The head of another grid is told what anyone outside #1's reach is told.
     [refused] = await sim.say(OTHER_GRID, OTHER_HEAD, "派单 #1 @马军")
-    assert refused.text == texts.NOT_SUPERIOR.format(number=1, action="派单")
+    assert refused.text == texts.TICKET_NOT_FOUND.format(number=1)
     # An open ticket dispatched from above is claimed by the member named.
     sent, ack = await sim.say(BRANCH, BRANCH_HEAD, "派单 #1 @邱煥武")
     assert (sent.room, sent.mentions) == (GRID, (HEAD,))
