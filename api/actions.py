@@ -12,10 +12,11 @@ from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlmodel import Session, select
 
 from api.auth import caller, not_found, the_bot
+from api.params import TicketNumber
 from api.schemas import TicketOut
 from api.tokens import Principal
 from bot.dispatch import apply_outcome, heads_of
@@ -29,22 +30,41 @@ from flows.notice_routing import places_for
 from flows.notice_routing import route as route_notices
 from flows.masking import masked_for_node
 from flows.roles import may_handle
-from models.tables import Ticket
+from models.tables import ID_LENGTH, Ticket
 
 router = APIRouter(prefix="/api/tickets", tags=["actions"])
 
 
+def _without_nul(value: str) -> str:
+    return value.replace("\x00", "")  # PostgreSQL refuses NUL in text; both backends drop it
+
+
 class Note(BaseModel):
-    note: str = Field("", description="Free text: the progress, the result, the reason.")
+    note: str = Field("", description="Free text: the progress, the result, the reason; at most "
+                                      "policy.max_message_length characters.")
+
+    _clean = field_validator("note")(_without_nul)
 
 
 class Handover(BaseModel):
-    to: str = Field(description="Member id of the head or deputy to hand the ticket to.")
+    to: str = Field(max_length=ID_LENGTH,
+                    description="Member id of the head or deputy to hand the ticket to.")
 
 
 class Rating(BaseModel):
     rating: Literal["满意", "基本满意", "不满意"]
-    comment: str = ""
+    comment: str = Field("", description="At most policy.max_message_length characters.")
+
+    _clean = field_validator("comment")(_without_nul)
+
+
+def written(bot: Bot, name: str, value: str) -> str:
+    """Free text of a request, stripped; longer than a chat message may be is 422."""
+    limit = bot.config.policy.max_message_length
+    if len(value) > limit:
+        raise HTTPException(422, f"{name}: at most {limit} characters (policy.max_message_length), "
+                                 f"got {len(value)}")
+    return value.strip()
 
 
 def roles_of(bot: Bot, principal: Principal, ticket: Ticket, on_behalf: bool) -> frozenset[Role]:
@@ -115,51 +135,55 @@ async def done(bot: Bot, result: TicketOut) -> TicketOut:
 
 
 @router.post("/{number}/claim", response_model=TicketOut, responses=RESPONSES, summary="接单")
-async def claim(number: int, bot: TheBot, principal: Caller) -> TicketOut:
+async def claim(number: TicketNumber, bot: TheBot, principal: Caller) -> TicketOut:
     return await done(bot, act(bot, principal, number,
                                lambda b, s, t, a: lifecycle.claim(t, a, b.clock())))
 
 
 @router.post("/{number}/progress", response_model=TicketOut, responses=RESPONSES, summary="进展")
-async def progress(number: int, body: Note, bot: TheBot, principal: Caller) -> TicketOut:
+async def progress(number: TicketNumber, body: Note, bot: TheBot, principal: Caller) -> TicketOut:
+    note = written(bot, "note", body.note)
     return await done(bot, act(bot, principal, number,
-                               lambda b, s, t, a: lifecycle.note_progress(t, a, body.note.strip())))
+                               lambda b, s, t, a: lifecycle.note_progress(t, a, note)))
 
 
 @router.post("/{number}/resolve", response_model=TicketOut, responses=RESPONSES, summary="办结")
-async def resolve(number: int, body: Note, bot: TheBot, principal: Caller) -> TicketOut:
+async def resolve(number: TicketNumber, body: Note, bot: TheBot, principal: Caller) -> TicketOut:
+    note = written(bot, "note", body.note)
     return await done(bot, act(bot, principal, number,
-                               lambda b, s, t, a: lifecycle.resolve(t, a, body.note.strip(), b.clock())))
+                               lambda b, s, t, a: lifecycle.resolve(t, a, note, b.clock())))
 
 
 @router.post("/{number}/return", response_model=TicketOut, responses=RESPONSES, summary="退单")
-async def give_back(number: int, body: Note, bot: TheBot, principal: Caller) -> TicketOut:
+async def give_back(number: TicketNumber, body: Note, bot: TheBot, principal: Caller) -> TicketOut:
+    note = written(bot, "note", body.note)
     return await done(bot, act(bot, principal, number, lambda b, s, t, a: lifecycle.give_back(
-        t, a, body.note.strip(), heads_of(b.dispatcher, t))))
+        t, a, note, heads_of(b.dispatcher, t))))
 
 
 @router.post("/{number}/transfer", response_model=TicketOut, responses=RESPONSES, summary="转派")
-async def transfer(number: int, body: Handover, bot: TheBot, principal: Caller) -> TicketOut:
+async def transfer(number: TicketNumber, body: Handover, bot: TheBot, principal: Caller) -> TicketOut:
     return await done(bot, act(bot, principal, number, lambda b, s, t, a: lifecycle.transfer(
         t, a, target(b, t, body.to))))
 
 
 @router.post("/{number}/dispatch", response_model=TicketOut, responses=RESPONSES, summary="派单")
-async def dispatch(number: int, body: Handover, bot: TheBot, principal: Caller) -> TicketOut:
+async def dispatch(number: TicketNumber, body: Handover, bot: TheBot, principal: Caller) -> TicketOut:
     return await done(bot, act(bot, principal, number, lambda b, s, t, a: lifecycle.dispatch(
         t, a, target(b, t, body.to), b.clock())))
 
 
 @router.post("/{number}/escalate", response_model=TicketOut, responses=RESPONSES, summary="吹哨")
-async def escalate(number: int, body: Note, bot: TheBot, principal: Caller) -> TicketOut:
+async def escalate(number: TicketNumber, body: Note, bot: TheBot, principal: Caller) -> TicketOut:
+    note = written(bot, "note", body.note)
     return await done(bot, act(bot, principal, number, lambda b, s, t, a: lifecycle.blow_whistle(
-        t, a, body.note.strip(), current_node(b.network, t), next_node(b.network, t))))
+        t, a, note, current_node(b.network, t), next_node(b.network, t))))
 
 
 @router.post("/{number}/rate", response_model=TicketOut, responses=RESPONSES,
              summary="评价, on behalf of the resident")
-async def rate(number: int, body: Rating, bot: TheBot, principal: Caller) -> TicketOut:
-    text = f"{body.rating} {body.comment.strip()}".strip()
+async def rate(number: TicketNumber, body: Rating, bot: TheBot, principal: Caller) -> TicketOut:
+    text = f"{body.rating} {written(bot, 'comment', body.comment)}".strip()
     return await done(bot, act(bot, principal, number,
                                lambda b, s, t, a: lifecycle.rate(t, a, text, b.clock()),
                                on_behalf=True))

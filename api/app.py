@@ -9,6 +9,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from api import actions, dashboard, overview, tickets
+from api.csrf import CsrfProtect
+from api.limits import BodySizeLimit
 from api.webhook import webhook_router
 from bot.runtime import Bot
 
@@ -21,6 +23,9 @@ def create_app(bot: Bot, *, webhook_secret: str | None = None,
                               "`gridbot token create`; it sees and acts only inside its node's "
                               "subtree, and anything outside is 404.")
     app.state.bot = bot
+    # Outermost last: a body is counted before the CSRF check reads a form or a route parses it.
+    app.add_middleware(CsrfProtect)
+    app.add_middleware(BodySizeLimit, max_bytes=bot.config.api.max_request_bytes)
     app.include_router(tickets.router)
     app.include_router(actions.router)
     app.include_router(overview.router)

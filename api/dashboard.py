@@ -20,6 +20,8 @@ from fastapi.templating import Jinja2Templates
 from sqlmodel import select
 
 from api import actions
+from api.csrf import served_over_https
+from api.params import TicketNumber
 from api.tokens import Principal, principal_for
 from bot.runtime import Bot
 from flows import lifecycle, texts
@@ -49,8 +51,10 @@ def _page(request: Request, name: str, principal: Principal | None, status_code:
     bot = _bot(request)
     scope = bot.network.node(principal.node_id).name if principal else ""
     flash = request.query_params.get("flash")
+    csrftoken = request.scope.get("csrftoken")  # api/csrf.py: the form field every POST carries
     return templates.TemplateResponse(request, name, {
         "principal": principal, "scope_name": scope, "flash": flash,
+        "csrftoken": csrftoken() if csrftoken else "",
         "flash_error": request.query_params.get("error") == "1", **context},
         status_code=status_code)
 
@@ -136,7 +140,8 @@ def login(request: Request, token: str = Form("")) -> Response:
         return _page(request, "login.html", None, status_code=401,
                      flash="令牌无效或已停用，请核对。", flash_error=True)
     response = RedirectResponse("/", status_code=303)
-    response.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict")
+    response.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict",
+                        secure=served_over_https(request.scope))
     return response
 
 
@@ -148,7 +153,7 @@ def logout() -> Response:
 
 
 @router.get("/tickets/{number}", response_class=HTMLResponse)
-def ticket_page(number: int, request: Request) -> Response:
+def ticket_page(number: TicketNumber, request: Request) -> Response:
     principal = _principal(request)
     if principal is None:
         return RedirectResponse("/", status_code=303)
@@ -173,7 +178,7 @@ def ticket_page(number: int, request: Request) -> Response:
 
 
 @router.post("/tickets/{number}/claim")
-async def claim_from_page(number: int, request: Request) -> Response:
+async def claim_from_page(number: TicketNumber, request: Request) -> Response:
     principal = _principal(request)
     if principal is None:
         return RedirectResponse("/", status_code=303)

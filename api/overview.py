@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
-from sqlmodel import select
+from sqlmodel import func, select
 
 from api.auth import caller, not_found, the_bot
+from api.params import moment
 from api.schemas import FiguresOut, NodeOut, TransportHealth
 from api.tokens import Principal
 from bot.digest_runs import gather_report
@@ -18,7 +20,7 @@ from bot.outbox import pending_count
 from bot.runtime import Bot
 from flows.config import Node
 from flows.escalation import current_node
-from models.tables import Status, Ticket
+from models.tables import OutboundPost, Status, Ticket
 
 router = APIRouter(prefix="/api", tags=["network"])
 
@@ -51,11 +53,16 @@ def network_tree(bot: Annotated[Bot, Depends(the_bot)],
             responses={404: {"description": "No such node in my subtree"}})
 def node_figures(node_id: str, bot: Annotated[Bot, Depends(the_bot)],
                  principal: Annotated[Principal, Depends(caller)],
-                 since: Annotated[datetime | None, Query(description="Default: a day ago.")] = None,
-                 until: Annotated[datetime | None, Query(description="Default: now.")] = None,
+                 since: Annotated[datetime | None, Query(
+                     description="Default: a day before `until`; without an offset, in "
+                                 "policy.timezone.")] = None,
+                 until: Annotated[datetime | None, Query(
+                     description="Default: now; without an offset, in policy.timezone.")] = None,
                  ) -> FiguresOut:
     if node_id not in principal.subtree:
         raise not_found(f"node {node_id!r}")
+    zone = ZoneInfo(bot.config.policy.timezone)
+    since, until = moment("since", since, zone), moment("until", until, zone)
     until = until or bot.clock()
     since = since or until - timedelta(days=1)
     with bot.db.session() as session:
@@ -74,17 +81,30 @@ def node_figures(node_id: str, bot: Annotated[Bot, Depends(the_bot)],
                       ratings={r: figures.ratings.get(r, 0) for r in ("满意", "基本满意", "不满意")})
 
 
-def transport_health(bot: Bot) -> TransportHealth:
+def pending_in_scope(bot: Bot, principal: Principal) -> int:
+    """Posts waiting for the groups of the caller's subtree; the whole network's (private posts
+    too) only for a token at its top: a count from elsewhere tells nothing about others' groups."""
+    if principal.node_id == bot.network.root.id:
+        return pending_count(bot.db)
+    rooms = {bot.network.node(node_id).group.room for node_id in principal.subtree}
+    with bot.db.session() as session:
+        return session.exec(select(func.count()).select_from(OutboundPost).where(
+            OutboundPost.delivered_at.is_(None),  # type: ignore[union-attr]
+            OutboundPost.room.in_(rooms))).one()  # type: ignore[union-attr]
+
+
+def transport_health(bot: Bot, principal: Principal | None = None) -> TransportHealth:
     health = getattr(bot.transport, "health", None)
     return TransportHealth(
         kind=bot.config.transport.kind,
         connected=True if health is None else health.connected,
         last_event_at=None if health is None else health.last_event_at,
         reconnects=0 if health is None else health.reconnects,
-        pending_posts=pending_count(bot.db))
+        pending_posts=pending_count(bot.db) if principal is None
+        else pending_in_scope(bot, principal))
 
 
 @router.get("/transport", response_model=TransportHealth, summary="The chat transport's health")
 def transport(bot: Annotated[Bot, Depends(the_bot)],
               principal: Annotated[Principal, Depends(caller)]) -> TransportHealth:
-    return transport_health(bot)
+    return transport_health(bot, principal)

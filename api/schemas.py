@@ -133,4 +133,5 @@ class TransportHealth(BaseModel):
     connected: bool
     last_event_at: datetime | None = None
     reconnects: int = 0
-    pending_posts: int = Field(description="Bot posts waiting in the outbox.")
+    pending_posts: int = Field(description="Bot posts waiting in the outbox for the groups of my "
+                                           "subtree (for a token at the network's top: all).")

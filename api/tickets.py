@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlmodel import func, select
 
 from api.auth import caller, not_found, the_bot
+from api.params import MAX_LEVEL, MAX_PAGE, TicketNumber, moment
 from api.schemas import EventOut, TicketDetail, TicketOut, TicketPage
 from api.tokens import Principal
 from bot.runtime import Bot
@@ -36,14 +38,21 @@ def list_tickets(
     category: Annotated[str | None, Query(description=f"One of: {', '.join(CATEGORIES)}.")] = None,
     urgent: bool | None = None,
     overdue: Annotated[bool | None, Query(description="Past the deadline and not resolved.")] = None,
-    level: Annotated[int | None, Query(ge=0, description="Escalation level.")] = None,
-    since: Annotated[datetime | None, Query(description="Created at or after.")] = None,
-    until: Annotated[datetime | None, Query(description="Created before.")] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    level: Annotated[int | None, Query(ge=0, le=MAX_LEVEL, description="Escalation level.")] = None,
+    since: Annotated[datetime | None, Query(
+        description="Created at or after; without an offset, in policy.timezone.")] = None,
+    until: Annotated[datetime | None, Query(
+        description="Created before; without an offset, in policy.timezone.")] = None,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> TicketPage:
     if node is not None and node not in principal.subtree:
         raise not_found(f"node {node!r}")
+    if category is not None and category not in CATEGORIES:
+        raise HTTPException(422, f"category: one of {', '.join(CATEGORIES)} expected, "
+                                 f"got {category!r}")
+    zone = ZoneInfo(bot.config.policy.timezone)
+    since, until = moment("since", since, zone), moment("until", until, zone)
     scope = bot.network.subtree_ids(node) if node else principal.subtree
     now = bot.clock()
     filters = [Ticket.node_id.in_(scope)]  # type: ignore[attr-defined]
@@ -81,7 +90,7 @@ def ticket_in_scope(bot: Bot, principal: Principal, number: int) -> Ticket:
 
 @router.get("/{number}", response_model=TicketDetail, summary="One ticket and its history",
             responses={404: {"description": "No such ticket in my subtree"}})
-def show_ticket(number: int, bot: Annotated[Bot, Depends(the_bot)],
+def show_ticket(number: TicketNumber, bot: Annotated[Bot, Depends(the_bot)],
                 principal: Annotated[Principal, Depends(caller)]) -> TicketDetail:
     ticket = ticket_in_scope(bot, principal, number)
     with bot.db.session() as session:

@@ -2,8 +2,11 @@
 
 The body is a `gridbot chat` message line (`id`, `room`, `sender`, `name`, `text`, `at`, and
 `quoted` when the bridge knows what the message quotes), or a recall line `{"recall": "<message
-id>", …}` when a member took a message back (撤回; its `id` may be left out). A bad or missing signature is 401 and
-nothing is stored. A message id seen before is accepted again with the same answer and ignored.
+id>", …}` when a member took a message back (撤回; its `id` may be left out). A bad or missing
+signature is 401 and nothing is stored. A body over `api.max_request_bytes` is 413 as it streams
+in, before the signature is checked (api/limits.py); `quoted` is kept cut to
+`policy.max_message_length`. A message id seen before is accepted again with the same answer and
+ignored.
 """
 
 from __future__ import annotations
@@ -53,6 +56,10 @@ def webhook_router(bot: Bot, secret: str, on_accepted: Callable[[], None]) -> AP
             raise HTTPException(422, f"{where}: {first['msg']}" if where else first["msg"]) from None
         if isinstance(line, ChatMessageLine) and not line.id:
             raise HTTPException(422, "id: required, so that a redelivered message is recognised")
+        if isinstance(line, ChatMessageLine) and line.quoted is not None:
+            # What a message quotes is kept no longer than a message may be (the text itself is
+            # cut to the same length where it is acted on).
+            line.quoted = line.quoted[:bot.config.policy.max_message_length]
         message = incoming(line, bot, zone)
         # The dispatcher does blocking database work: keep it off the event loop.
         await asyncio.to_thread(bot.dispatcher.handle, message)

@@ -313,12 +313,19 @@ class TransportConfig(_Strict):
         return problems
 
 
+class ApiConfig(_Strict):
+    # The largest request body the HTTP API and the webhook read, in bytes: a larger one is
+    # answered 413 while it streams in, before it is parsed or its signature checked.
+    max_request_bytes: Annotated[int, Field(ge=16_384, le=100_000_000)] = 262_144
+
+
 class GridConfig(_Strict):
     levels: list[str] = list(DEFAULT_LEVELS)   # top first; the last one is the micro-grid
     network: Node
     policy: Policy = Policy()
     routing: Routing = Routing()
     transport: TransportConfig = TransportConfig()
+    api: ApiConfig = ApiConfig()
     # Words added to the request parser's vocabulary, in flows/lexicon.yaml's shape, e.g.
     # {categories: {repair: [不通风]}, urgent: [冒黑烟]}.
     lexicon: dict[str, Any] = {}

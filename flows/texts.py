@@ -296,3 +296,7 @@ GROUPED_ESCALATED = "【吹哨】{count} 张单升级到本群，请回复「接
 GROUPED_REMINDED = "【再次提醒】{count} 张单在本群仍未处理，请尽快「接单 #编号」或「派单 #编号 @网格员」："
 GROUPED_LINE = "#{number}{urgent}【{category}】{location} {description}（{why}）"
 GROUPED_FROM = "来自{origin}：{reason}"
+
+# The dashboard: a form sent without its CSRF token (another site, or a page open too long)
+CSRF_REFUSED = "页面已过期或来源不明，操作未执行。请返回后台刷新页面再试。"
+BACK_TO_DASHBOARD = "返回管理后台"
