@@ -6,12 +6,13 @@ from collections.abc import Callable
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from api import actions, dashboard, overview, tickets
 from api.csrf import CsrfProtect
 from api.limits import BodySizeLimit
 from api.webhook import webhook_router
+from bot.outbox import dead_letter_count
+from bot.readiness import write_heartbeat
 from bot.runtime import Bot
 
 
@@ -37,20 +38,25 @@ def create_app(bot: Bot, *, webhook_secret: str | None = None,
     def healthz() -> dict[str, str]:
         return {"status": "ok", "transport": bot.config.transport.kind}
 
-    @app.get("/readyz", summary="The database answers and the transport is connected",
+    @app.get("/readyz", summary="The database takes a write and the transport is connected",
              responses={503: {"description": "Not ready; the body says what is missing"}})
     def readyz():
+        """Ready when a write commits (a heartbeat row: a read-only database or a full disk
+        is not ready) and the transport is connected. `dead_letters` counts the posts set
+        aside (`gridbot outbox dead`); they do not make the bot unready."""
         problems = []
+        dead = None
         try:
-            with bot.db.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
+            write_heartbeat(bot.db, bot.clock())
+            dead = dead_letter_count(bot.db)
         except Exception as error:  # any driver error means not ready
-            problems.append(f"database: {type(error).__name__}")
+            problems.append(f"database: {type(error).__name__}: {str(error).splitlines()[0][:200]}")
         health = getattr(bot.transport, "health", None)
         if health is not None and not health.connected:
             problems.append("transport: not connected")
         if problems:
-            return JSONResponse({"status": "not ready", "detail": problems}, status_code=503)
-        return {"status": "ready"}
+            return JSONResponse({"status": "not ready", "detail": problems,
+                                 "dead_letters": dead}, status_code=503)
+        return {"status": "ready", "dead_letters": dead}
 
     return app

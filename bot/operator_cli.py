@@ -1,4 +1,5 @@
-"""`gridbot tickets …` and `gridbot network show`: the operators' view from the shell.
+"""`gridbot tickets …`, `gridbot network show` and `gridbot outbox …`: the operators' view from the
+shell.
 
 Output is plain text for people; `tickets export` writes JSON Lines for tools, with a progress bar
 on stderr while it reads a large table.
@@ -25,6 +26,8 @@ from models.tables import Status, Ticket, TicketEvent
 
 tickets_app = typer.Typer(help="Look at tickets.", no_args_is_help=True)
 network_app = typer.Typer(help="Look at the network.", no_args_is_help=True)
+outbox_app = typer.Typer(help="The posts waiting to be sent, and those set aside (dead letters).",
+                         no_args_is_help=True)
 
 EXPORT_BATCH = 1000
 
@@ -149,3 +152,45 @@ def show_network(config: Path | None = ConfigOption, db: str | None = DbOption) 
             walk(child, depth + 1)
 
     walk(grid.network, 0)
+
+
+def _outbox_db(db: str | None):
+    from bot.cli import _database
+
+    return _database(db)
+
+
+@outbox_app.command("dead")
+def dead_posts(limit: int = typer.Option(100, min=1, help="At most this many, oldest first."),
+               db: str | None = DbOption) -> None:
+    """The posts the chat service refused for good or that failed too often: set aside, their
+    rooms went on. `gridbot outbox retry ID` sends one again."""
+    from bot.outbox import dead_letter_count, dead_letters, pending_count
+
+    database = _outbox_db(db)
+    letters = dead_letters(database, limit)
+    total, pending = dead_letter_count(database), pending_count(database)
+    database.dispose()
+    for letter in letters:
+        text = letter.text.replace("\n", " ")
+        typer.echo(f"{letter.id:<8} {letter.dead_at:%Y-%m-%d %H:%M:%S}Z  {letter.destination}  "
+                   f"{letter.reason}\n         {text[:60]}{'…' if len(text) > 60 else ''}")
+    typer.echo(f"{len(letters)} of {total} dead letter(s); {pending} post(s) waiting", err=True)
+
+
+@outbox_app.command("retry")
+def retry_post(post_ids: list[int] = typer.Argument(..., help="Id(s) of dead letters."),
+               db: str | None = DbOption) -> None:
+    """Put dead letters back in line, in their place in their room: a running bot sends them
+    with its next delivery (within a minute)."""
+    from bot.outbox import retry_dead
+
+    database = _outbox_db(db)
+    missing = [post_id for post_id in post_ids if not retry_dead(database, post_id)]
+    database.dispose()
+    for post_id in post_ids:
+        if post_id not in missing:
+            typer.echo(f"post {post_id} is back in the outbox")
+    if missing:
+        typer.echo(f"no dead letter {', '.join(map(str, missing))}", err=True)
+        raise typer.Exit(2)

@@ -15,15 +15,27 @@ dispatcher, the escalation scan, digests, the API):
 
 (The escalation scan groups its notices into one post per room before step 1:
 `flows.grouping`.) A post is marked delivered only after the transport accepted it. Before
-sending, a sender takes the post with a lease, so several bots sharing a database never send one
-post twice; a post taken by a sender that died goes out again once its lease ends (delivery is at
-least once only across such a crash).
+sending, a sender takes the post with a short lease (`SEND_LEASE`), renewed while it sends, so
+several bots sharing a database never send one post twice. A post taken by a sender that died goes
+out again: at once when that sender's process is restarted (`take_back_dead_leases` at start), or
+through any live instance once the lease lapses (delivery is at least once only across such a
+crash). Each room keeps its order: a post another sender holds stops its room for the run.
+
+A post the chat service refuses for good (the transport's error says `refused_for_good`, e.g. a
+callback answering 413), or that failed `MAX_POST_FAILURES` times, is set aside as a dead letter
+(`dead_at`, `dead_reason`): its room goes on with the next post. `dead_letters` lists them and
+`retry_dead` puts one back in line (`gridbot outbox dead`, `gridbot outbox retry ID`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import os
 import re
+import socket
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -44,7 +56,12 @@ from models.tables import OutboundPost, Ticket
 
 log = logging.getLogger(__name__)
 
-SEND_LEASE = timedelta(minutes=5)
+SEND_LEASE = timedelta(seconds=30)  # how long a sender's hold on a post lasts unless renewed
+RENEW_EVERY = timedelta(seconds=10)  # a sender renews the lease of what it holds this often
+MAX_POST_FAILURES = 10  # failed tries after which a post is set aside as a dead letter
+# This process as a sender: host, process id, and a token of this start (a restarted process in a
+# container often gets the same process id).
+SENDER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 _table = OutboundPost.__table__  # Core statements: delivery runs once per message
 
 
@@ -57,7 +74,8 @@ def pending_posts(db: Database, after_id: int = 0, limit: int = PAGE,
                   per_room: int | None = None) -> list[OutgoingPost]:
     """Undelivered posts after `after_id`, in the order written; with `per_room`, only the first
     that many of each room (a long backlog in one room is not read in full each time)."""
-    waiting = select(_table).where(_table.c.delivered_at.is_(None), _table.c.id > after_id)
+    waiting = select(_table).where(_table.c.delivered_at.is_(None), _table.c.dead_at.is_(None),
+                                   _table.c.id > after_id)
     if per_room is not None:
         ranked = waiting.add_columns(func.row_number().over(
             partition_by=destination_column(), order_by=_table.c.id).label("turn")).subquery()
@@ -193,30 +211,144 @@ def outgoing(values: Mapping[str, Any], post_id: int) -> OutgoingPost:
 
 
 def pending_count(db: Database) -> int:
+    """Posts waiting to be sent (dead letters not counted: they wait for an operator)."""
     with db.engine.connect() as connection:
         return connection.execute(select(func.count()).select_from(_table)
-                                  .where(_table.c.delivered_at.is_(None))).scalar_one()
+                                  .where(_table.c.delivered_at.is_(None),
+                                         _table.c.dead_at.is_(None))).scalar_one()
 
 
-def take_for_sending(db: Database, post_ids: list[int], now: datetime) -> set[int]:
+def take_for_sending(db: Database, post_ids: list[int], now: datetime,
+                     sender: str = SENDER) -> set[int]:
     """Take the posts for this sender; returns those it got (not held by another sender, not
-    sent already)."""
+    sent already, not set aside)."""
     if not post_ids:
         return set()
     with db.engine.begin() as connection:
         taken = connection.execute(
             update(_table)
             .where(_table.c.id.in_(post_ids), _table.c.delivered_at.is_(None),
+                   _table.c.dead_at.is_(None),
                    or_(_table.c.sending_since.is_(None), _table.c.sending_since < now - SEND_LEASE))
-            .values(sending_since=now).returning(_table.c.id))
+            .values(sending_since=now, sending_by=sender).returning(_table.c.id))
         return {row.id for row in taken}
 
 
-def release(db: Database, post_ids: list[int]) -> None:
+def renew(db: Database, post_ids: list[int], now: datetime, sender: str = SENDER) -> None:
+    """Extend this sender's lease of the posts it still holds."""
     if post_ids:
         with db.engine.begin() as connection:
-            connection.execute(update(_table).where(_table.c.id.in_(post_ids))
-                               .values(sending_since=None))
+            connection.execute(update(_table).where(_table.c.id.in_(post_ids),
+                                                    _table.c.sending_by == sender,
+                                                    _table.c.delivered_at.is_(None))
+                               .values(sending_since=now))
+
+
+def release(db: Database, post_ids: list[int], sender: str = SENDER) -> None:
+    """Give back this sender's hold on the posts (one another sender took over is left alone)."""
+    if post_ids:
+        with db.engine.begin() as connection:
+            connection.execute(update(_table).where(_table.c.id.in_(post_ids),
+                                                    _table.c.sending_by == sender)
+                               .values(sending_since=None, sending_by=None))
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists (another user's), or we cannot tell: its lease lapses instead
+    return True
+
+
+def take_back_dead_leases(db: Database, sender: str = SENDER) -> int:
+    """At start: free the posts held by senders of this host that no longer run (this process's
+    predecessor, killed mid-send), so their rooms go on at once instead of after the lease.
+    Senders of other hosts, or still running, keep theirs until it lapses."""
+    host = sender.rsplit(":", 2)[0]
+    with db.engine.connect() as connection:
+        holders = connection.execute(
+            select(_table.c.sending_by).distinct()
+            .where(_table.c.sending_by.is_not(None), _table.c.delivered_at.is_(None))
+        ).scalars().all()
+    dead = []
+    for holder in holders:
+        parts = holder.rsplit(":", 2)
+        if holder == sender or len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
+            continue
+        pid = int(parts[1])
+        if pid == os.getpid() or not _process_alive(pid):
+            dead.append(holder)
+    if not dead:
+        return 0
+    with db.engine.begin() as connection:
+        freed = connection.execute(update(_table).where(_table.c.sending_by.in_(dead),
+                                                        _table.c.delivered_at.is_(None))
+                                   .values(sending_since=None, sending_by=None)).rowcount
+    if freed:
+        log.info("took back %d post(s) held by a sender that no longer runs", freed)
+    return freed
+
+
+def set_aside(db: Database, post_id: int, at: datetime, reason: str) -> None:
+    """Make the post a dead letter: not sent again unless an operator retries it."""
+    with db.engine.begin() as connection:
+        connection.execute(update(_table).where(_table.c.id == post_id,
+                                                _table.c.delivered_at.is_(None))
+                           .values(dead_at=at, dead_reason=reason[:200], sending_since=None,
+                                   sending_by=None))
+    log.warning("post %s set aside as a dead letter: %s", post_id, reason)
+
+
+def count_failure(db: Database, post_id: int, at: datetime, reason: str) -> bool:
+    """Count a failed try of the post; True when that made it a dead letter."""
+    with db.engine.begin() as connection:
+        failures = connection.execute(
+            update(_table).where(_table.c.id == post_id)
+            .values(failures=_table.c.failures + 1).returning(_table.c.failures)).scalar_one()
+    if failures >= MAX_POST_FAILURES:
+        set_aside(db, post_id, at, f"failed {failures} times; last: {reason}")
+        return True
+    return False
+
+
+class DeadLetter(NamedTuple):
+    id: int
+    destination: str
+    text: str
+    created_at: datetime
+    dead_at: datetime
+    reason: str
+    failures: int
+
+
+def dead_letters(db: Database, limit: int = 100) -> list[DeadLetter]:
+    """The posts set aside, oldest first."""
+    with db.engine.connect() as connection:
+        rows = connection.execute(
+            select(_table.c.id, destination_column(), _table.c.text, _table.c.created_at,
+                   _table.c.dead_at, _table.c.dead_reason, _table.c.failures)
+            .where(_table.c.dead_at.is_not(None), _table.c.delivered_at.is_(None))
+            .order_by(_table.c.id).limit(limit)).all()
+    return [DeadLetter(*row) for row in rows]
+
+
+def dead_letter_count(db: Database) -> int:
+    with db.engine.connect() as connection:
+        return connection.execute(select(func.count()).select_from(_table)
+                                  .where(_table.c.dead_at.is_not(None),
+                                         _table.c.delivered_at.is_(None))).scalar_one()
+
+
+def retry_dead(db: Database, post_id: int) -> bool:
+    """Put a dead letter back in line (its failures forgotten); False when `post_id` is none."""
+    with db.engine.begin() as connection:
+        return connection.execute(
+            update(_table).where(_table.c.id == post_id, _table.c.dead_at.is_not(None),
+                                 _table.c.delivered_at.is_(None))
+            .values(dead_at=None, dead_reason=None, failures=0)).rowcount == 1
 
 
 def mark_delivered(db: Database, post_id: int, at: datetime) -> None:
@@ -240,7 +372,9 @@ async def deliver_pending(db: Database, transport: Transport,
     A room stops for this run at its pacing limit (`per_minute` posts in any minute), at a post
     another sender holds, and at a post that failed: its later posts wait, and go on a later
     run. Other rooms go on. After failures in `MAX_FAILURES` rooms the run stops (the chat
-    service is down, not one room)."""
+    service is down, not one room). A post refused for good, or failing for the
+    `MAX_POST_FAILURES`th time, is set aside and its room goes on. While it sends, this sender
+    renews the lease of the posts it holds."""
     sent = 0
     failures = 0
     after_id = 0
@@ -263,6 +397,7 @@ async def deliver_pending(db: Database, transport: Transport,
             chosen.append(post)
         taken = take_for_sending(db, [post.id for post in chosen], now)
         delivered: set[int] = set()
+        renewing = asyncio.create_task(_keep_leases(db, taken, delivered, clock)) if taken else None
         try:
             for post in chosen:
                 where = destination(post)
@@ -272,8 +407,14 @@ async def deliver_pending(db: Database, transport: Transport,
                 try:
                     await transport.send(post)
                 except Exception as error:  # the transport says why; the post is kept either way
-                    log.warning("post %s not delivered yet (%s: %s); it stays in the outbox",
-                                post.id, type(error).__name__, error)
+                    reason = f"{type(error).__name__}: {error}"
+                    if getattr(error, "refused_for_good", False):
+                        set_aside(db, post.id, clock(), reason)  # the room goes on
+                        delivered.add(post.id)  # no longer held
+                        continue
+                    log.warning("post %s not delivered yet (%s); it stays in the outbox",
+                                post.id, reason)
+                    count_failure(db, post.id, clock(), reason)
                     stopped.add(where)
                     failures += 1
                     if failures >= MAX_FAILURES:
@@ -285,8 +426,25 @@ async def deliver_pending(db: Database, transport: Transport,
                 delivered.add(post.id)
                 sent += 1
         finally:
+            if renewing is not None:
+                renewing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await renewing
             # Taken but not sent (behind a held post, or after a failure): free for the next try.
             release(db, sorted(taken - delivered))
         if len(posts) < PAGE:
             break
     return sent
+
+
+async def _keep_leases(db: Database, taken: set[int], done: set[int],
+                       clock: Callable[[], datetime]) -> None:
+    """Renew the lease of the posts this sender holds (`taken` not yet `done`) every
+    `RENEW_EVERY`, for as long as it sends: a slow chat service never lets another sender take a
+    post that is being sent, and a dead sender's lease lapses within `SEND_LEASE`."""
+    while True:
+        await asyncio.sleep(RENEW_EVERY.total_seconds())
+        try:
+            renew(db, sorted(taken - done), clock())
+        except Exception:  # noqa: BLE001 - a missed renewal only shortens the lease
+            log.warning("could not renew the lease of posts being sent", exc_info=True)

@@ -74,10 +74,12 @@ class RoomPacer:
 
 def next_turn(db: Database, per_minute: int, now: datetime) -> datetime | None:
     """When the next waiting post may go (`now` when one may go at once); None when the outbox
-    has nothing waiting. Posts another sender holds are counted as waiting too."""
+    has nothing waiting. Posts another sender holds are counted as waiting too; dead letters
+    are not (they wait for an operator)."""
     with db.engine.connect() as connection:
         waiting = connection.execute(select(destination_column()).distinct()
-                                     .where(_table.c.delivered_at.is_(None))).scalars().all()
+                                     .where(_table.c.delivered_at.is_(None),
+                                            _table.c.dead_at.is_(None))).scalars().all()
     if not waiting:
         return None
     pacer = RoomPacer.load(db, per_minute, now)

@@ -12,7 +12,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from api.app import create_app
-from bot.outbox import pending_count
+from bot.outbox import pending_count, take_back_dead_leases
 from bot.runtime import Bot
 from bot.simulator import Simulator
 from bot.webhook_transport import DeliveryLoop, WebhookTransport
@@ -48,6 +48,7 @@ def make_scheduler(bot: Bot, after_scan: Callable[[], None] = lambda: None) -> A
 async def serve(config: GridConfig, db: Database, host: str, port: int) -> None:
     network = Network(config)
     kind = config.transport.kind
+    take_back_dead_leases(db)  # posts a killed predecessor held go out now, not after the lease
     background: list[asyncio.Task] = []
     app_options = {}
     if kind == "simulator":
@@ -88,6 +89,7 @@ async def serve(config: GridConfig, db: Database, host: str, port: int) -> None:
             task.cancel()
 
 
-async def _deliver_and_count(bot: Bot) -> int:
-    await bot.deliver()
-    return pending_count(bot.db)
+async def _deliver_and_count(bot: Bot) -> tuple[int, int]:
+    """Deliver what may go now; (how many went, how many still wait)."""
+    sent = await bot.deliver()
+    return sent, pending_count(bot.db)

@@ -4,12 +4,14 @@ In: `POST /webhook/messages` (see `api.webhook`), the JSON of a `gridbot chat` m
 Out: each bot post is POSTed as JSON to `transport.callback_url`. Both directions carry
 `X-GridBot-Signature: sha256=<hex>`, the HMAC-SHA256 of the raw body under the shared secret.
 A post that does not get a 2xx stays in the outbox and is retried with capped exponential
-backoff; the outbox's order is kept, so posts to a room arrive in the order they were written.
+backoff, unless the callback refuses it for good (a 4xx other than 408, 425 or 429: it becomes a
+dead letter, see `bot.outbox`); the outbox's order is kept, so posts to a room arrive in the order they were written.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -45,8 +47,19 @@ def post_body(post: OutgoingPost) -> bytes:
                        "reply_to": post.reply_to}, ensure_ascii=False).encode("utf-8")
 
 
+# 4xx answers that say "not now" rather than "never": the post is tried again.
+RETRY_LATER = frozenset({408, 425, 429})
+
+
 class CallbackRefused(RuntimeError):
-    """The callback did not answer 2xx; the post stays in the outbox."""
+    """The callback did not answer 2xx. A 4xx other than `RETRY_LATER` refuses the post for
+    good (the outbox sets it aside as a dead letter and the room goes on); any other answer
+    leaves it in the outbox to be tried again."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+        self.refused_for_good = 400 <= status < 500 and status not in RETRY_LATER
 
 
 class WebhookTransport:
@@ -65,7 +78,8 @@ class WebhookTransport:
             headers={"Content-Type": "application/json; charset=utf-8",
                      SIGNATURE_HEADER: sign(self.secret, body)})
         if not response.is_success:
-            raise CallbackRefused(f"callback answered {response.status_code} to post {post.id}")
+            raise CallbackRefused(f"callback answered {response.status_code} to post {post.id}",
+                                  response.status_code)
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -85,10 +99,14 @@ class Backoff:
 
 
 class DeliveryLoop:
-    """Keeps the outbox flowing: delivers when woken, and after a failure retries with backoff
-    until everything pending went out. `deliver` returns how many posts are still pending."""
+    """Keeps the outbox flowing: delivers when woken, and while posts are still pending tries
+    again after a backoff delay. The delay grows while nothing goes out (the callback is down,
+    the rooms are paced or held elsewhere) and starts over after a run that sent something; a
+    wake (a new message) cuts the wait short, so a new reply never waits out a long backoff.
+    `deliver` returns how many posts are still pending, or (sent, pending)."""
 
-    def __init__(self, deliver: Callable[[], Awaitable[int]], backoff: Backoff = Backoff()) -> None:
+    def __init__(self, deliver: Callable[[], Awaitable[int | tuple[int, int]]],
+                 backoff: Backoff = Backoff()) -> None:
         self._deliver = deliver
         self._backoff = backoff
         self._wake = asyncio.Event()
@@ -100,12 +118,20 @@ class DeliveryLoop:
     async def run(self) -> None:
         while True:
             await self._wake.wait()
-            self._wake.clear()
-            for delay in self._backoff.delays():
+            delays = self._backoff.delays()
+            while True:
+                self._wake.clear()
                 try:
-                    if await self._deliver() == 0:
-                        break
+                    result = await self._deliver()
+                    sent, pending = result if isinstance(result, tuple) else (0, result)
                 except Exception:
                     log.warning("delivery failed; retrying", exc_info=True)
+                    sent, pending = 0, 1
+                if pending == 0:
+                    break
+                if sent:
+                    delays = self._backoff.delays()
                 self.retries += 1
-                await asyncio.sleep(delay)  # posts written meanwhile go with the next try
+                # Posts written meanwhile go with the next try; a new message wakes it early.
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), next(delays))

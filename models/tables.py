@@ -184,8 +184,17 @@ class OutboundPost(SQLModel, table=True):
     ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
     created_at: datetime = Field(sa_column=_time_column(nullable=False))
     delivered_at: datetime | None = Field(default=None, sa_column=_time_column(index=True))
-    # Set by the sender that took the post; another sender leaves it alone until the lease ends.
+    # Set by the sender that took the post (and renewed while it sends); another sender leaves
+    # it alone until the lease ends. `sending_by` names that sender (host, process, start), so a
+    # restarted process takes back at once what its dead predecessor held.
     sending_since: datetime | None = Field(default=None, sa_column=_time_column())
+    sending_by: str | None = Field(default=None, max_length=ID_LENGTH)
+    # Tries the chat service failed; a dead letter (`dead_at`) is a post it refused for good or
+    # that failed too often: set aside, its room goes on, an operator may send it again.
+    failures: int = Field(default=0, sa_column=Column(sa.Integer, nullable=False,
+                                                      server_default="0"))
+    dead_at: datetime | None = Field(default=None, sa_column=_time_column())
+    dead_reason: str | None = Field(default=None, max_length=ID_LENGTH)
 
 
 class ApiToken(SQLModel, table=True):
@@ -216,3 +225,13 @@ class MemberName(SQLModel, table=True):
     name: str = Field(max_length=ID_LENGTH)
     folded: str = Field(max_length=ID_LENGTH, index=True)
     first_seen_at: datetime = Field(sa_column=_time_column(nullable=False))
+
+
+class Heartbeat(SQLModel, table=True):
+    """One row per name, rewritten by `/readyz`: the database takes a write (not read-only, not
+    full)."""
+
+    __tablename__ = "heartbeat"
+
+    name: str = Field(primary_key=True, max_length=ID_LENGTH)
+    beat_at: datetime = Field(sa_column=_time_column(nullable=False))
