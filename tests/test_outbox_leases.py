@@ -167,7 +167,7 @@ def start(config_path, db_url: str, port: int, folder) -> subprocess.Popen:
         [sys.executable, "-m", "bot.cli", "run", "--config", str(config_path), "--port",
          str(port), "--db", db_url],
         cwd=folder, env={**os.environ, "GRIDBOT_WEBHOOK_SECRET": SECRET},
-        stdout=subprocess.DEVNULL, stderr=open(folder / "run.log", "a"))
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -203,6 +203,7 @@ def crash_run(db, folder, requests: int) -> dict:
                 assert post_signed(base, request(n)) == 200             # one is in flight
                 n += 1
             assert callback.stuck.wait(timeout=90), "no post in flight"
+            killed_after = n
             time.sleep(0.2)
         finally:
             first.send_signal(signal.SIGKILL)
@@ -232,7 +233,7 @@ def crash_run(db, folder, requests: int) -> dict:
         reporters = set(session.exec(select(Ticket.reporter_id)).all())
         waiting = session.exec(select(func.count()).select_from(OutboundPost)
                                .where(OutboundPost.delivered_at.is_(None))).one()
-    return {"requests": requests + 1, "killed_after": n, "tickets": tickets,
+    return {"requests": requests + 1, "killed_after": killed_after, "tickets": tickets,
             "lost": requests + 1 - len(reporters), "waiting": waiting,
             "reply_after_restart_s": reply_at - restarted_at,
             "reply_after_up_s": reply_at - up_at}
