@@ -168,6 +168,17 @@ class InboundMessage(SQLModel, table=True):
     # Why the bot did not act on it although it was handled (one of SKIPPED_REASONS); None when
     # it was acted on, or was chatter.
     skipped: str | None = Field(default=None, max_length=20)
+    # What the transport said beyond the text (mention ids, a recall, a system notice, the bot's
+    # own post), so a retry acts on the message as it came; None when there was nothing.
+    details: dict | None = Field(default=None, sa_column=Column(JSON(none_as_null=True),
+                                                                nullable=True))
+    # Acting on it failed: how often, why last, when it is tried again; set aside (a dead
+    # letter) after the last try, until an operator retries it.
+    attempts: int = Field(default=0, sa_column=Column(sa.Integer, nullable=False,
+                                                      server_default="0"))
+    last_error: str | None = Field(default=None, max_length=500)
+    retry_at: datetime | None = Field(default=None, sa_column=_time_column(index=True))
+    dead_at: datetime | None = Field(default=None, sa_column=_time_column())
 
 
 class OutboundPost(SQLModel, table=True):
