@@ -143,7 +143,8 @@ async def test_the_network_tree_and_figures(world, clock):
 async def test_health_and_readiness(world):
     app, client, tokens = world
     assert (await client.get("/healthz")).json()["status"] == "ok"
-    assert (await client.get("/readyz")).json() == {"status": "ready"}
+    ready = (await client.get("/readyz")).json()
+    assert ready["status"] == "ready" and ready["dead_letters"] == 0
     health = (await client.get("/api/transport", headers=bearer(tokens["jili"]))).json()
     assert health["kind"] == "simulator" and health["connected"] and health["pending_posts"] == 0
 

@@ -38,7 +38,7 @@ def read_only(db: Database, tmp_path) -> Database:
 async def test_ready_when_a_write_commits(db, config, network, clock):
     response = await readyz(config, network, db, clock)
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "dead_letters": 0}
+    assert response.json()["status"] == "ready" and response.json()["dead_letters"] == 0
     again = await readyz(config, network, db, clock)  # the heartbeat row is rewritten, not added
     assert again.status_code == 200
 
