@@ -10,7 +10,9 @@ appmsg XML); `flows.message_forms` reads it, for every transport alike.
 
 Out: `send(post)` writes the post's text into its room, `@name`-prefixed for each mention with
 the mention ids attached (what `Room.say` does), or to `post.recipient` for a private message.
-While the gateway is not connected it raises, so the post stays in the outbox.
+While the gateway is not connected it raises, so the post stays in the outbox. A post the
+gateway refuses for good (a room or contact it does not know, an argument it will never take:
+`PostRefused`) is set aside by the outbox as a dead letter, and its room goes on.
 
 The supervisor: the client's own `Wechaty.start()` swallows a lost connection, sleeps 60 s and
 retries once, then gives up for good. Instead, `run()` drives the client's start-up steps itself
@@ -36,7 +38,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from grpclib.exceptions import ProtocolError, StreamTerminatedError
+from grpclib.const import Status
+from grpclib.exceptions import GRPCError, ProtocolError, StreamTerminatedError
 
 from bot import wechaty_compat as wx
 from bot.transport import IncomingMessage, OutgoingPost
@@ -60,6 +63,17 @@ async def _within(event: asyncio.Event, seconds: float) -> bool:
         return True
     except asyncio.TimeoutError:
         return False
+
+
+# gRPC answers that will not change on a retry: the post is refused for good.
+_REFUSED_FOR_GOOD = frozenset({Status.NOT_FOUND, Status.INVALID_ARGUMENT,
+                               Status.PERMISSION_DENIED, Status.OUT_OF_RANGE})
+
+
+class PostRefused(RuntimeError):
+    """The gateway refused the post for good (see `bot.outbox`: a dead letter)."""
+
+    refused_for_good = True
 
 
 class NotConnected(RuntimeError):
@@ -125,7 +139,15 @@ class WechatyTransport:
         client = self._client
         if client is None or not self._connected.is_set():
             raise NotConnected(f"wechaty gateway {self.endpoint} not connected")
-        await asyncio.wait_for(self._say(client, post), self._send_timeout)
+        try:
+            await asyncio.wait_for(self._say(client, post), self._send_timeout)
+        except GRPCError as error:
+            if error.status in _REFUSED_FOR_GOOD:
+                raise PostRefused(f"gateway: {error.status.name} {error.message or ''}".strip()) \
+                    from error
+            raise
+        except ValueError as error:  # a post with nowhere to go
+            raise PostRefused(str(error)) from error
 
     async def _say(self, client: wx.Wechaty, post: OutgoingPost) -> None:
         # Not `room.say()`/`contact.say()`: after sending they fetch the sent message's payload,

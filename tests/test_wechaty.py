@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from bot.outbox import pending_count
+from bot.outbox import dead_letters, pending_count
 from bot.runtime import Bot
 from bot.transport import IncomingMessage, OutgoingPost
 from bot.webhook_transport import Backoff
@@ -28,7 +28,7 @@ from bot.wechaty_transport import WechatyTransport
 from flows.config import load_config
 from flows.network import Network
 from models.db import Database
-from models.tables import InboundMessage, Ticket
+from models.tables import InboundMessage, OutboundPost, Ticket
 
 REPO = Path(__file__).resolve().parent.parent
 ROOM = "shibalong-1@chatroom"
@@ -208,6 +208,20 @@ async def test_a_private_post_goes_to_its_recipient(gateway, connected):
     [post] = await wait_for(gateway.sent, "the private post")
     assert (post["conversation_id"], post["text"], post["mention_ids"]) == (
         HEAD, "【日报】石坝垅小区第一微网格", [])
+
+
+async def test_a_post_the_gateway_refuses_for_good_is_set_aside_and_the_next_goes(gateway,
+                                                                                 connected):
+    transport, bot = connected
+    with bot.db.session() as session:
+        for room, text in [("nowhere@chatroom", "无处可去"), (ROOM, "照常发出")]:
+            session.add(OutboundPost(room=room, text=text, mentions=[],
+                                     created_at=datetime.now(timezone.utc)))
+    await bot.deliver()
+    [post] = await wait_for(lambda: gateway.sent_containing("照常发出"), "the next post")
+    assert post["conversation_id"] == ROOM
+    [letter] = dead_letters(bot.db)
+    assert letter.destination == "nowhere@chatroom" and "NOT_FOUND" in letter.reason
 
 
 async def test_a_quoted_reply_claims_the_quoted_ticket(gateway, connected):
