@@ -102,7 +102,8 @@ class DeliveryLoop:
     """Keeps the outbox flowing: delivers when woken, and while posts are still pending tries
     again after a backoff delay. The delay grows while nothing goes out (the callback is down,
     the rooms are paced or held elsewhere) and starts over after a run that sent something; a
-    wake (a new message) cuts the wait short, so a new reply never waits out a long backoff.
+    wake (a new message) cuts the wait short, down to the first delay, so a new reply never
+    waits out a long backoff.
     `deliver` returns how many posts are still pending, or (sent, pending)."""
 
     def __init__(self, deliver: Callable[[], Awaitable[int | tuple[int, int]]],
@@ -132,6 +133,13 @@ class DeliveryLoop:
                 if sent:
                     delays = self._backoff.delays()
                 self.retries += 1
-                # Posts written meanwhile go with the next try; a new message wakes it early.
+                # Posts written meanwhile go with the next try; a new message wakes it early,
+                # though never sooner than the first delay (a flood of messages while the
+                # callback is down does not become a flood of tries).
+                started = asyncio.get_running_loop().time()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), next(delays))
+                rest = self._backoff.first.total_seconds() - (
+                    asyncio.get_running_loop().time() - started)
+                if rest > 0:
+                    await asyncio.sleep(rest)

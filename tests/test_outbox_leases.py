@@ -243,3 +243,35 @@ def test_kill_9_while_sending_restart_resend_all(db, tmp_path):
     figures = crash_run(db, tmp_path, 60)
     assert figures["tickets"] == 61 and figures["lost"] == 0 and figures["waiting"] == 0
     assert figures["reply_after_restart_s"] < 5, figures
+
+
+# -- the delivery loop ---------------------------------------------------------------------------
+
+async def test_a_new_message_cuts_a_long_backoff_short_but_a_flood_does_not_hammer():
+    from bot.webhook_transport import Backoff, DeliveryLoop
+
+    tries: list[float] = []
+    state = {"pending": 1, "sent": 0}
+
+    async def deliver():
+        tries.append(asyncio.get_running_loop().time())
+        return state["sent"], state["pending"]
+
+    loop = DeliveryLoop(deliver, Backoff(first=timedelta(milliseconds=50), cap=timedelta(seconds=30)))
+    task = asyncio.create_task(loop.run())
+    try:
+        loop.wake()
+        await asyncio.sleep(1.0)          # nothing goes out: 50, 100, 200, 400 ms ... apart
+        assert 3 <= len(tries) <= 6
+        before = len(tries)
+        for _ in range(200):               # a flood of messages: at most one try per 50 ms
+            loop.wake()
+            await asyncio.sleep(0.001)
+        assert len(tries) - before <= 0.4 / 0.05 + 2
+        state["pending"] = 0
+        woken_at = asyncio.get_running_loop().time()
+        loop.wake()                        # mid-backoff, a new reply goes within the first delay
+        await asyncio.sleep(0.2)
+        assert tries[-1] - woken_at < 0.12
+    finally:
+        task.cancel()
