@@ -11,6 +11,7 @@ from api import actions, dashboard, overview, tickets
 from api.csrf import CsrfProtect
 from api.limits import BodySizeLimit
 from api.webhook import webhook_router
+from bot.inbox import inbox_health
 from bot.outbox import dead_letter_count
 from bot.readiness import write_heartbeat
 from bot.runtime import Bot
@@ -43,12 +44,14 @@ def create_app(bot: Bot, *, webhook_secret: str | None = None,
     def readyz():
         """Ready when a write commits (a heartbeat row: a read-only database or a full disk
         is not ready) and the transport is connected. `dead_letters` counts the posts set
-        aside (`gridbot outbox dead`); they do not make the bot unready."""
+        aside (`gridbot outbox dead`), `dead_messages` the received messages set aside after
+        their last failed try (`gridbot inbox dead`); they do not make the bot unready."""
         problems = []
-        dead = None
+        dead = dead_messages = None
         try:
             write_heartbeat(bot.db, bot.clock())
             dead = dead_letter_count(bot.db)
+            dead_messages = inbox_health(bot.db)["dead"]
         except Exception as error:  # any driver error means not ready
             problems.append(f"database: {type(error).__name__}: {str(error).splitlines()[0][:200]}")
         health = getattr(bot.transport, "health", None)
@@ -56,7 +59,8 @@ def create_app(bot: Bot, *, webhook_secret: str | None = None,
             problems.append("transport: not connected")
         if problems:
             return JSONResponse({"status": "not ready", "detail": problems,
-                                 "dead_letters": dead}, status_code=503)
-        return {"status": "ready", "dead_letters": dead}
+                                 "dead_letters": dead, "dead_messages": dead_messages},
+                                status_code=503)
+        return {"status": "ready", "dead_letters": dead, "dead_messages": dead_messages}
 
     return app

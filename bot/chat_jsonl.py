@@ -92,17 +92,20 @@ class JsonLinesOutput:
 
 
 class ScriptClock:
-    """The time of the script: where its lines say, never going back."""
+    """The time of the script: where its lines say, from its first time on, never going back
+    (before the first, the time it started at)."""
 
     def __init__(self, start: datetime) -> None:
         self.now = start
+        self.started = False
 
     def __call__(self) -> datetime:
         return self.now
 
     def move_to(self, when: datetime) -> None:
-        if when > self.now:
+        if when > self.now or not self.started:
             self.now = when
+        self.started = True
 
 
 def run_on_script_time(bot: Bot) -> ScriptClock:
@@ -165,9 +168,14 @@ async def play(bot: Bot, lines: Iterable[str], err: TextIO, zone: tzinfo) -> int
             continue
         if line.room and bot.network.node_for_room(line.room) is None:
             err.write(f"line {number}: room {line.room!r} is not in the network; ignored\n")
-        message = incoming(line, bot, zone)
-        clock.move_to(message.at)
-        await bot.receive(message)
+        try:
+            message = incoming(line, bot, zone)
+            clock.move_to(message.at)
+            await bot.receive(message)
+        except Exception as exc:  # noqa: BLE001 - one line never ends the chat
+            bad += 1
+            err.write(f"line {number}: could not be handled ({type(exc).__name__}); "
+                      "the rest goes on\n")
     await drain(bot, clock)
     return bad
 

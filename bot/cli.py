@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from bot.operator_cli import network_app, outbox_app, tickets_app
+from bot.operator_cli import inbox_app, network_app, outbox_app, tickets_app
 from flows.config import ConfigError, GridConfig, load_config
 
 CONFIG_ENV = "GRIDBOT_CONFIG"
@@ -29,6 +29,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 app.add_typer(tickets_app, name="tickets")
 app.add_typer(network_app, name="network")
+app.add_typer(inbox_app, name="inbox")
 app.add_typer(outbox_app, name="outbox")
 
 ConfigOption = typer.Option(None, "--config", "-c", help="config.yaml to use "

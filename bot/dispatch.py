@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,7 +27,8 @@ from flows.commands import (MAX_NUMBERS, CommandText, find_ticket_references, me
                             rating_reply, read_category, read_rating, recognize,
                             recognize_in_sentence)
 from flows.config import GridConfig, Node, Policy
-from flows.escalation import EscalationClock, clock_after, current_node, format_chinese_duration, next_node
+from flows.escalation import (EscalationClock, clock_after, clock_time, current_node,
+                              format_chinese_duration, next_node)
 from flows.lifecycle import Actor, Outcome, Reply, Role, Target
 from flows.message_forms import Form, read_form
 from flows.network import Mention, Network, fold_name
@@ -51,12 +53,62 @@ def _fit_id(value: str) -> str:
     return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+# What a backend refuses to store: NUL (PostgreSQL's text) and lone surrogates (not UTF-8).
+_REFUSED = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """The text without the characters a database refuses, the same on every backend."""
+    return _REFUSED.sub("", text) if _REFUSED.search(text) else text
+
+
 def fit_to_columns(message: IncomingMessage) -> IncomingMessage:
-    """Ids and names from a transport, made to fit the table columns whatever their length."""
-    fitted = replace(message, id=_fit_id(message.id), room=_fit_id(message.room),
-                     sender_id=_fit_id(message.sender_id),
-                     sender_name=message.sender_name[:ID_LENGTH])
+    """Ids, names and texts from a transport, made storable and to fit the table columns
+    whatever their length."""
+    optional = {name: storable(value) if value is not None else None
+                for name, value in (("quoted", message.quoted),
+                                    ("recalled_id", message.recalled_id))}
+    fitted = replace(message, id=_fit_id(storable(message.id)),
+                     room=_fit_id(storable(message.room)),
+                     sender_id=_fit_id(storable(message.sender_id)),
+                     sender_name=storable(message.sender_name)[:ID_LENGTH],
+                     text=storable(message.text),
+                     mention_ids=tuple(storable(one) for one in message.mention_ids), **optional)
     return message if fitted == message else fitted
+
+
+# A message that failed is tried again after these waits (a minute, then longer), then set
+# aside as a dead letter; a stored message nobody handled (the bot stopped) is due after the
+# first wait too.
+RETRY_WAITS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30),
+               timedelta(hours=2))
+MAX_ATTEMPTS = len(RETRY_WAITS) + 1
+ERROR_LENGTH = 500
+
+
+def details_of(message: IncomingMessage) -> dict[str, Any] | None:
+    """What a retry needs of the message beyond its columns; None when there is nothing."""
+    details: dict[str, Any] = {}
+    if message.mention_ids:
+        details["mention_ids"] = list(message.mention_ids)
+    if message.recalled_id is not None:
+        details["recalled_id"] = message.recalled_id
+    if message.from_bot:
+        details["from_bot"] = True
+    if message.system:
+        details["system"] = True
+    return details or None
+
+
+def message_of(row: Any) -> IncomingMessage:
+    """A stored inbound_message row as the message it was (for a retry)."""
+    details = row.details or {}
+    return IncomingMessage(
+        id=row.message_id, room=row.room, sender_id=row.sender_id, sender_name=row.sender_name,
+        text=row.text, at=row.sent_at, quoted=row.quoted,
+        mention_ids=tuple(details.get("mention_ids", ())),
+        recalled_id=details.get("recalled_id"), from_bot=bool(details.get("from_bot")),
+        system=bool(details.get("system")))
 
 
 # Core statements for the rows a change adds: an ORM object each cost more than the insert.
@@ -65,6 +117,7 @@ _TICKETS, EVENTS, ESCALATIONS, _INBOUND, _NAMES, _POSTS = (model.__table__ for m
 
 # A pasted notice is looked for among this many of the bot's latest posts.
 RECENT_POSTS = 2000
+RETRY_BATCH = 200  # stored messages tried again per scheduler run
 
 
 def apply_outcome(session: Session, ticket: Ticket, actor: Actor, outcome: Outcome,
@@ -160,9 +213,12 @@ class Dispatcher:
         commits rather than two per message. Should acting on any of them fail, that transaction
         is undone and they are acted on one by one: only the failing one stays unhandled.
         """
+        received_at = self.clock()
         prepared = [self._fitted(message) for message in messages]
-        fresh = self._store(prepared)
-        to_act = [one for one, is_fresh in zip(prepared, fresh) if is_fresh]
+        fresh = self._store(prepared, received_at)
+        # Kept as the sender's claim (sent_at); acted on at the time the clocks run on.
+        to_act = [(self._on_clock(message, received_at), original_length)
+                  for (message, original_length), is_fresh in zip(prepared, fresh) if is_fresh]
         posts = self._act_together(to_act) if len(to_act) > 1 else None
         if posts is None:
             posts = {}
@@ -180,17 +236,27 @@ class Dispatcher:
         # Kept and acted on cut to the limit, never dropped; the sender is told.
         return replace(message, text=message.text[:limit]), len(message.text)
 
-    def _store(self, prepared: list[tuple[IncomingMessage, int | None]]) -> list[bool]:
+    def _on_clock(self, message: IncomingMessage, received_at: datetime) -> IncomingMessage:
+        """The message at the time its clocks run on: the sender's `at` when it is within the
+        tolerance of when the bot received it, else the time received (a wrong phone clock
+        neither stops a ticket's timers nor sends it straight to the top)."""
+        at = clock_time(message.at, received_at, self.config.policy.sender_clock_tolerance)
+        return message if at == message.at else replace(message, at=at)
+
+    def _store(self, prepared: list[tuple[IncomingMessage, int | None]],
+               received_at: datetime | None = None) -> list[bool]:
         """Keep the messages before acting on them; for each, False when it was handled
-        already (or comes twice in this batch)."""
+        already, set aside as a dead letter (or comes twice in this batch)."""
         rows: dict[str, dict[str, Any]] = {}
-        received_at = self.clock()
+        received_at = received_at or self.clock()
         for message, original_length in prepared:
             rows.setdefault(message.id, {
                 "message_id": message.id, "room": message.room, "sender_id": message.sender_id,
                 "sender_name": message.sender_name, "text": message.text,
                 "quoted": message.quoted, "sent_at": message.at, "received_at": received_at,
-                "original_length": original_length})
+                "original_length": original_length, "details": details_of(message),
+                # Should this process stop before acting on it, the retry job takes it then.
+                "retry_at": received_at + RETRY_WAITS[0]})
         names = self._names_seen(prepared, received_at)
         with self.db.engine.begin() as connection:
             if names:
@@ -202,7 +268,8 @@ class Dispatcher:
             # Stored before but never handled (the bot stopped in between): act on it now.
             unhandled = set(connection.execute(select(_INBOUND.c.message_id).where(
                 _INBOUND.c.message_id.in_(list(rows.keys() - stored)),
-                _INBOUND.c.handled_at.is_(None))).scalars()) if len(stored) < len(rows) else set()
+                _INBOUND.c.handled_at.is_(None), _INBOUND.c.dead_at.is_(None))).scalars()
+            ) if len(stored) < len(rows) else set()
         fresh = []
         for message, _ in prepared:
             is_fresh = message.id in stored or message.id in unhandled
@@ -240,27 +307,68 @@ class Dispatcher:
         try:
             with self.db.session() as session:
                 return self._act_on_stored(session, [one])
-        except Exception:
-            # The message stays stored and unhandled, so a redelivery tries again; nothing of
-            # the failure reaches the group.
+        except Exception as error:
+            # The message stays stored and unhandled; the retry job tries again after a wait,
+            # and sets it aside after the last try. Nothing of the failure reaches the group.
             log.exception("could not act on message %s", one[0].id)
+            self._note_failure(one[0].id, error)
             return {}
+
+    def _note_failure(self, message_id: str, error: Exception) -> None:
+        """Count a failed try of the message and say when it is tried next: after a longer
+        wait each time, and after the last one never (a dead letter, for the operator)."""
+        now = self.clock()
+        reason = f"{type(error).__name__}: {storable(str(error))}"[:ERROR_LENGTH]
+        try:
+            with self.db.engine.begin() as connection:
+                attempts = connection.execute(
+                    update(_INBOUND).where(_INBOUND.c.message_id == message_id,
+                                           _INBOUND.c.handled_at.is_(None))
+                    .values(attempts=_INBOUND.c.attempts + 1, last_error=reason)
+                    .returning(_INBOUND.c.attempts)).scalar()
+                if attempts is None:
+                    return
+                dead = attempts >= MAX_ATTEMPTS
+                retry_at = None if dead else now + RETRY_WAITS[attempts - 1]
+                connection.execute(update(_INBOUND).where(_INBOUND.c.message_id == message_id)
+                                   .values(dead_at=now if dead else None, retry_at=retry_at))
+            if dead:
+                log.error("message %s set aside after %d failed tries (gridbot inbox dead)",
+                          message_id, attempts)
+        except Exception:
+            log.exception("could not record the failure of message %s", message_id)
+
+    def retry_due(self, now: datetime, message_id: str | None = None) -> int:
+        """Act on the stored messages due for another try by `now` (failed before, or stored
+        by a process that stopped before acting on them), or on `message_id` alone; returns
+        how many were tried. Those failing again wait longer, the last time for good."""
+        due = [_INBOUND.c.handled_at.is_(None), _INBOUND.c.dead_at.is_(None),
+               _INBOUND.c.retry_at <= now]
+        if message_id is not None:
+            due.append(_INBOUND.c.message_id == message_id)
+        with self.db.engine.connect() as connection:
+            rows = connection.execute(select(_INBOUND).where(*due).order_by(_INBOUND.c.id)
+                                      .limit(RETRY_BATCH)).all()
+        for row in rows:
+            self._act_alone((self._on_clock(message_of(row), row.received_at),
+                             row.original_length))
+        return len(rows)
 
     def _act_on_stored(self, session: Session, to_act: list[tuple[IncomingMessage, int | None]]
                        ) -> dict[str, list[OutgoingPost]]:
-        # Locked, so a bot sharing the database that got the same message waits, then sees it
-        # handled.
+        # Claimed first, by one UPDATE of the rows still unhandled: a bot sharing the database
+        # that got the same message waits for this transaction (a row lock on PostgreSQL, the
+        # write lock on SQLite), then claims nothing. A failure below undoes the claim.
         ids = [message.id for message, _ in to_act]
-        unhandled = set(session.execute(
-            select(_INBOUND.c.message_id).where(_INBOUND.c.message_id.in_(ids),
-                                                _INBOUND.c.handled_at.is_(None))
-            .with_for_update()).scalars())
+        claimed = set(session.execute(
+            update(_INBOUND).where(_INBOUND.c.message_id.in_(ids),
+                                   _INBOUND.c.handled_at.is_(None), _INBOUND.c.dead_at.is_(None))
+            .values(handled_at=self.clock(), retry_at=None)
+            .returning(_INBOUND.c.message_id)).scalars())
         acted = [(message, self._act(session, message, truncated=original_length is not None))
-                 for message, original_length in to_act if message.id in unhandled]
+                 for message, original_length in to_act if message.id in claimed]
         if not acted:
             return {}
-        session.execute(update(_INBOUND).where(_INBOUND.c.message_id.in_([m.id for m, _ in acted]))
-                        .values(handled_at=self.clock()))
         session.flush()  # changes to tickets first, then the batch's posts in one statement
         written = write_posts_each(session, [rows for _, rows in acted], self.pipeline)
         return {message.id: posts for (message, _), posts in zip(acted, written)}

@@ -26,6 +26,7 @@ from models.tables import Status, Ticket, TicketEvent
 
 tickets_app = typer.Typer(help="Look at tickets.", no_args_is_help=True)
 network_app = typer.Typer(help="Look at the network.", no_args_is_help=True)
+inbox_app = typer.Typer(help="Stored messages the bot could not act on.", no_args_is_help=True)
 outbox_app = typer.Typer(help="The posts waiting to be sent, and those set aside (dead letters).",
                          no_args_is_help=True)
 
@@ -194,3 +195,46 @@ def retry_post(post_ids: list[int] = typer.Argument(..., help="Id(s) of dead let
     if missing:
         typer.echo(f"no dead letter {', '.join(map(str, missing))}", err=True)
         raise typer.Exit(2)
+
+
+@inbox_app.command("dead")
+def list_dead(limit: int = typer.Option(50, min=1, help="At most this many, oldest first."),
+              config: Path | None = ConfigOption, db: str | None = DbOption) -> None:
+    """The dead letters: messages set aside after their last failed try."""
+    from bot.inbox import dead_letters
+
+    grid, network, database = _setup(config, db)
+    rows, total = dead_letters(database, limit)
+    database.dispose()
+    zone = ZoneInfo(grid.policy.timezone)
+    for row in rows:
+        typer.echo(f"{row.message_id}  {row.received_at.astimezone(zone):%Y-%m-%d %H:%M}  "
+                   f"{row.room}  {row.sender_name}  tries {row.attempts}  "
+                   f"{row.text[:30]!r}  {row.last_error or ''}")
+    typer.echo(f"{len(rows)} of {total} dead letter(s); `gridbot inbox retry ID` tries one again",
+               err=True)
+
+
+@inbox_app.command("retry")
+def retry_dead(message_id: str = typer.Argument(..., help="The message id (from `inbox dead`)."),
+               config: Path | None = ConfigOption, db: str | None = DbOption) -> None:
+    """Act on a dead letter now (its replies go out with the running bot's next delivery)."""
+    from bot.dispatch import Dispatcher
+    from bot.inbox import revive
+    from models.tables import InboundMessage
+
+    grid, network, database = _setup(config, db)
+    now = datetime.now(timezone.utc)
+    if not revive(database, message_id, now):
+        database.dispose()
+        typer.echo(f"no dead letter {message_id!r}", err=True)
+        raise typer.Exit(2)
+    Dispatcher(grid, database, network).retry_due(now, message_id)
+    with database.session() as session:
+        row = session.exec(select(InboundMessage).where(
+            InboundMessage.message_id == message_id)).one()
+    database.dispose()
+    if row.handled_at is None:
+        typer.echo(f"{message_id}: failed again ({row.last_error}); tried again later", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{message_id}: acted on")

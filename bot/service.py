@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 
 import uvicorn
@@ -25,19 +26,72 @@ log = logging.getLogger(__name__)
 SCAN_EVERY = timedelta(minutes=1)
 
 
-def make_scheduler(bot: Bot, after_scan: Callable[[], None] = lambda: None) -> AsyncIOScheduler:
-    """The scheduler of the bot's process: every minute, run what is due (escalations, the
-    rating window, digests) at the bot's clock. It runs once at start too, so what fell due
-    while the bot was down goes at once; a scan still running when the next is due is not
-    doubled (max_instances), and missed ones are not replayed one by one (coalesce)."""
+class SchedulerClock:
+    """The time the scheduler runs at: the bot's clock, as long as it moves ahead no further
+    than the time that passed (a monotonic clock) plus `max_jump`.
+
+    A jump further ahead (a host clock set ten years on) is logged and not taken as time
+    passed: the scheduler goes on at the time it should be, so years of escalations, closings
+    and digests are not run at once, nor due times set years ahead. Once the clock comes back,
+    it is followed again. A restart takes the clock as it finds it: what fell due while the
+    bot was down is caught up once, as after any downtime.
+    """
+
+    def __init__(self, wall: Callable[[], datetime], max_jump: timedelta,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.wall, self.max_jump, self.monotonic = wall, max_jump, monotonic
+        self.last: tuple[datetime, float] | None = None  # (time run at, monotonic time then)
+        self.set_aside = timedelta(0)  # how far the bot's clock is ahead of the scheduler's
+
+    def __call__(self) -> datetime:
+        wall, ticks = self.wall(), self.monotonic()
+        now = wall - self.set_aside
+        if self.last is not None:
+            last_at, last_ticks = self.last
+            expected = last_at + timedelta(seconds=max(ticks - last_ticks, 0.0))
+            if now - expected > self.max_jump:
+                log.error("the clock jumped %s ahead (now %s); the scheduler goes on at %s",
+                          now - expected, wall.isoformat(), expected.isoformat())
+                self.set_aside += now - expected
+                now = expected
+            elif now < expected and self.set_aside:
+                # The clock came back: follow it again as far as it went back.
+                back = min(expected - now, self.set_aside)
+                self.set_aside -= back
+                now += back
+                if not self.set_aside:
+                    log.warning("the clock is back; the scheduler follows it again")
+        self.last = (now, ticks)
+        return now
+
+
+def make_scan(bot: Bot, after_scan: Callable[[], None] = lambda: None,
+              clock: Callable[[], datetime] | None = None) -> Callable[[], Awaitable[None]]:
+    """One scheduled run: messages due for another try, then what is due at `clock`'s time."""
+    clock = clock or SchedulerClock(bot.clock, bot.config.policy.max_clock_jump)
 
     async def scan() -> None:
+        now = clock()
         try:
-            await bot.tick(bot.clock())
+            bot.dispatcher.retry_due(now)
+        except Exception:
+            log.exception("retrying stored messages failed; the next scan tries again")
+        try:
+            await bot.tick(now)
         except Exception:
             log.exception("scheduled scan failed; the next one tries again")
         after_scan()
 
+    return scan
+
+
+def make_scheduler(bot: Bot, after_scan: Callable[[], None] = lambda: None) -> AsyncIOScheduler:
+    """The scheduler of the bot's process: every minute, try again the stored messages whose
+    handling failed, and run what is due (escalations, the rating window, digests) at the
+    bot's clock, guarded against jumps (SchedulerClock). It runs once at start too, so what
+    fell due while the bot was down goes at once; a scan still running when the next is due is
+    not doubled (max_instances), and missed ones are not replayed one by one (coalesce)."""
+    scan = make_scan(bot, after_scan)
     scheduler = AsyncIOScheduler()
     scheduler.add_job(scan, IntervalTrigger(seconds=SCAN_EVERY.total_seconds()), id="scan",
                       max_instances=1, coalesce=True, misfire_grace_time=int(SCAN_EVERY.total_seconds()),

@@ -219,6 +219,19 @@ class Policy(_Strict):
     digests: list[DigestSchedule] = []
     # A member flooding 下单: at most this many tickets per window (see RequestLimit).
     request_limit: RequestLimit = RequestLimit()
+    # A message's own time (the sender's clock) drives its timers only within this much of when
+    # the bot received it; further off, the time received does.
+    sender_clock_tolerance: Duration = timedelta(minutes=5)
+    # The scheduler's time moving further ahead than this between two runs (more than the time
+    # that passed) is a clock jump: logged, and not taken as time passed.
+    max_clock_jump: Duration = timedelta(days=1)
+
+    @field_validator("sender_clock_tolerance", "max_clock_jump")
+    @classmethod
+    def _longer_than_zero(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than zero, e.g. 5m")
+        return value
 
     @field_validator("category_timers")
     @classmethod

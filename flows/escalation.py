@@ -73,6 +73,13 @@ def clock_after(kind: str, from_status: Status | None, to_status: Status | None,
     return clock
 
 
+def clock_time(sent_at: datetime, received_at: datetime, tolerance: timedelta) -> datetime:
+    """The time a message's timers run on: the sender's claim `sent_at` when it is within
+    `tolerance` of when the bot received it, else the time received (a phone set to 2036 or to
+    2001 neither stops the timers nor sends the ticket straight to the top)."""
+    return sent_at if abs(sent_at - received_at) <= tolerance else received_at
+
+
 def _timer(started: datetime, deadline: datetime) -> EscalationClock:
     return EscalationClock(started, deadline, deadline)
 

@@ -116,7 +116,7 @@ async def test_a_redelivered_burst_acts_only_on_what_was_never_handled(sim, db, 
 
 
 async def test_when_storing_fails_every_sender_of_the_burst_is_told(sim, clock, monkeypatch):
-    def database_down(self, prepared):
+    def database_down(self, prepared, *when):
         raise ConnectionError("database unreachable")
 
     monkeypatch.setattr(Dispatcher, "_store", database_down)

@@ -14,8 +14,10 @@ from conftest import START
 
 async def test_the_scan_runs_at_start_and_every_minute(sim, clock):
     # A ticket that fell due while the bot was down: claim timer ran out an hour ago.
+    clock.now = START - timedelta(hours=3)
     await sim.say("shibalong-1@chatroom", "wxid_resident_zhang", "下单 4号楼二单元4楼的灯不亮",
                   name="张阿姨", at=START - timedelta(hours=3))
+    clock.now = START
     escalated = asyncio.Event()
     send = sim.send
 
