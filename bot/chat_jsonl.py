@@ -29,6 +29,9 @@ from bot.runtime import Bot
 from bot.transport import IncomingMessage, OutgoingPost
 
 MAX_DRAIN_STEPS = 100_000  # turns waited for at the end of the input, at most
+# A time from this year on is nobody's script time (and the timers would run past the calendar):
+# a message so dated is received at the script's time so far, a tick so dated is a bad line.
+LAST_YEAR = 9000
 
 
 class ChatMessageLine(BaseModel):
@@ -155,6 +158,10 @@ async def play(bot: Bot, lines: Iterable[str], err: TextIO, zone: tzinfo) -> int
         try:
             if isinstance(data, dict) and "tick" in data:
                 tick = _aware(TickLine.model_validate(data).tick, zone)
+                if tick.year >= LAST_YEAR:
+                    bad += 1
+                    err.write(f"line {number}: tick: the year {tick.year} is too far ahead\n")
+                    continue
                 clock.move_to(tick)
                 await bot.tick(tick)
                 continue
@@ -170,7 +177,8 @@ async def play(bot: Bot, lines: Iterable[str], err: TextIO, zone: tzinfo) -> int
             err.write(f"line {number}: room {line.room!r} is not in the network; ignored\n")
         try:
             message = incoming(line, bot, zone)
-            clock.move_to(message.at)
+            if message.at.year < LAST_YEAR:
+                clock.move_to(message.at)
             await bot.receive(message)
         except Exception as exc:  # noqa: BLE001 - one line never ends the chat
             bad += 1

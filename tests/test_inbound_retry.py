@@ -167,3 +167,30 @@ def test_the_operator_lists_and_retries_dead_letters_from_the_shell(tmp_path, co
     db = Database(url, migrate=False)
     assert [t.source_message_id for t in tickets(db)] == ["dead-1"]
     db.dispose()
+
+
+async def test_gridbot_chat_takes_a_message_dated_9999_and_goes_on_at_the_script_time(db, config):
+    import io
+    import json
+    from zoneinfo import ZoneInfo
+
+    from bot.chat_jsonl import JsonLinesOutput, play
+    from bot.runtime import Bot
+
+    lines = [{"tick": "2026-11-24T08:59:00+08:00"},
+             {"id": "far", "room": GRID, "sender": "wxid_a", "text": "下单 1号楼楼道灯坏了",
+              "at": "9999-12-31T23:00:00+08:00"},
+             {"id": "near", "room": GRID, "sender": "wxid_b", "text": "下单 2号楼楼道灯坏了",
+              "at": "2026-11-24T09:00:00+08:00"},
+             {"tick": "9999-12-31T23:00:00+08:00"},
+             {"tick": "2026-11-24T11:01:00+08:00"}]
+    out, err = io.StringIO(), io.StringIO()
+    bad = await play(Bot(config, db, JsonLinesOutput(out)), [json.dumps(line) for line in lines],
+                     err, ZoneInfo("Asia/Shanghai"))
+    posts = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert bad == 1 and err.getvalue() == "line 4: tick: the year 9999 is too far ahead\n"
+    assert [t.source_message_id for t in tickets(db)] == ["far", "near"]
+    # Both on the script's time: received at 08:59 and 09:00, escalated two hours on.
+    [whistle] = [p["text"] for p in posts if p["text"].startswith("【吹哨】")]
+    assert whistle.startswith("【吹哨】2 张单") and "#1" in whistle and "#2" in whistle
+    assert inbox_health(db) == {"dead": 0, "retrying": 0}
