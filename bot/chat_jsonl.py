@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import TextIO
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
@@ -32,6 +32,21 @@ MAX_DRAIN_STEPS = 100_000  # turns waited for at the end of the input, at most
 # A time from this year on is nobody's script time (and the timers would run past the calendar):
 # a message so dated is received at the script's time so far, a tick so dated is a bad line.
 LAST_YEAR = 9000
+
+
+def keepable_time(value: datetime | None) -> datetime | None:
+    """A time a line gives, refused (ValueError) when it cannot be kept in UTC: `0001-01-01` read
+    in the deployment's zone, or `9999-12-31T23:00-08:00`, fall outside the calendar there."""
+    if value is None:
+        return None
+    offsets = [value.tzinfo] if value.tzinfo is not None else [
+        timezone(timedelta(hours=14)), timezone(timedelta(hours=-12))]  # any zone it may be read in
+    try:
+        for offset in offsets:
+            value.replace(tzinfo=offset).astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError("a time out of range") from None
+    return value
 
 
 class ChatMessageLine(BaseModel):
@@ -53,6 +68,8 @@ class ChatMessageLine(BaseModel):
             raise ValueError("must not be empty")
         return value
 
+    _at_in_range = field_validator("at")(keepable_time)
+
 
 class RecallLine(BaseModel):
     """`{"recall": "<message id>"}`: the message's sender took it back (撤回)."""
@@ -73,9 +90,13 @@ class RecallLine(BaseModel):
             raise ValueError("must not be empty")
         return value
 
+    _at_in_range = field_validator("at")(keepable_time)
+
 
 class TickLine(BaseModel):
     tick: datetime
+
+    _tick_in_range = field_validator("tick")(keepable_time)
 
 
 class JsonLinesOutput:

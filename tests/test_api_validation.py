@@ -147,3 +147,18 @@ async def test_no_signed_webhook_body_gets_a_5xx(webhook, message):
     response = await webhook.post("/webhook/messages", content=body,
                                   headers={SIGNATURE_HEADER: sign(SECRET, body)})
     assert response.status_code < 500, (message, response.text)
+
+
+@pytest.mark.parametrize("message", [
+    {"recall": "0", "at": "0001-01-01"},
+    {"id": "m1", "room": "shibalong-1@chatroom", "sender": "wxid_zhang", "text": "下单 3栋灯坏了",
+     "at": "0001-01-01"},
+    {"id": "m2", "room": "shibalong-1@chatroom", "sender": "wxid_zhang", "text": "下单 3栋灯坏了",
+     "at": "9999-12-31T23:00:00-08:00"},
+])
+async def test_a_time_that_cannot_be_kept_in_utc_is_refused_with_its_reason(webhook, message):
+    # Found by the property test: 0001-01-01 read in Asia/Shanghai is before year 1 in UTC.
+    body = json.dumps(message, ensure_ascii=False).encode("utf-8")
+    response = await webhook.post("/webhook/messages", content=body,
+                                  headers={SIGNATURE_HEADER: sign(SECRET, body)})
+    assert response.status_code == 422 and "out of range" in response.text
