@@ -34,6 +34,13 @@ MAX_DRAIN_STEPS = 100_000  # turns waited for at the end of the input, at most
 LAST_YEAR = 9000
 
 
+def not_blank(value: str) -> str:
+    """A field a line must fill with more than spaces; ValueError otherwise."""
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
 def keepable_time(value: datetime | None) -> datetime | None:
     """A time a line gives, refused (ValueError) when it cannot be kept in UTC: `0001-01-01` read
     in the deployment's zone, or `9999-12-31T23:00-08:00`, fall outside the calendar there."""
@@ -61,12 +68,7 @@ class ChatMessageLine(BaseModel):
     quoted: str | None = None   # the text of the message this one quotes, when the bridge has it
     mentions: list[str] = []    # member ids of its @-mentions, when the bridge knows them
 
-    @field_validator("room", "sender")
-    @classmethod
-    def not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty")
-        return value
+    _not_blank = field_validator("room", "sender")(not_blank)
 
     _at_in_range = field_validator("at")(keepable_time)
 
@@ -83,12 +85,7 @@ class RecallLine(BaseModel):
     name: str | None = None
     at: datetime | None = None
 
-    @field_validator("recall")
-    @classmethod
-    def not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty")
-        return value
+    _not_blank = field_validator("recall")(not_blank)
 
     _at_in_range = field_validator("at")(keepable_time)
 
