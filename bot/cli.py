@@ -358,7 +358,7 @@ def config_check(config: Path | None = ConfigOption) -> None:
 def db_upgrade(db: str | None = DbOption) -> None:
     """Apply the schema migrations (also done at every start)."""
     database = _database(db)
-    typer.echo(f"database at the newest schema: {database.url}")
+    typer.echo(f"database at the newest schema: {database.shown_url}")
     database.dispose()
 
 

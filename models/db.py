@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, Insert, Table, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, create_engine
 
@@ -59,6 +60,12 @@ class Database:
         self.engine = make_engine(self.url)
         if migrate:
             upgrade(self.engine)
+
+    @property
+    def shown_url(self) -> str:
+        """The URL as it may be printed or logged: the password as `***` (SQLAlchemy's own
+        rendering)."""
+        return make_url(self.url).render_as_string(hide_password=True)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -70,11 +70,20 @@ def test_migrations_on_postgresql_match_the_models_and_run_from_the_cli(postgres
         connection.exec_driver_sql("CREATE DATABASE migrations_check")
     admin.dispose()
     url = postgres_url.rsplit("/", 1)[0] + "/migrations_check"
-    result = subprocess.run([sys.executable, "-m", "bot.cli", "db", "upgrade", "--db", url],
+    # With a password in the URL (the test cluster trusts local connections and never asks).
+    with_password = url.replace("postgres@", "postgres:s3cret-pw@")
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "db", "upgrade", "--db", with_password],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+    assert "s3cret-pw" not in result.stdout + result.stderr and "postgres:***@" in result.stdout
     db = Database(url, migrate=False)
     assert {"ticket", "ticket_escalation", "digest_run", "api_token", "outbound_post"} <= \
         set(inspect(db.engine).get_table_names())
     command.check(alembic_config(db.engine))  # the models and the migrations agree on PostgreSQL
     db.dispose()
+
+
+def test_a_database_url_is_shown_without_its_password():
+    db = Database("postgresql+psycopg://gridbot:s3cret@db.example:5432/gridbot", migrate=False)
+    assert db.shown_url == "postgresql+psycopg://gridbot:***@db.example:5432/gridbot"
+    assert Database("sqlite:///x.sqlite3", migrate=False).shown_url == "sqlite:///x.sqlite3"
