@@ -91,10 +91,12 @@ def _fill(lines: list[str], first_room: tuple[int, int], room: tuple[int, int]) 
         if chars <= space[0] and size <= space[1]:
             put(line)
             continue
-        if chars <= room[0] and size <= room[1]:
+        if chars <= room[0] and size <= room[1] and bodies[-1]:
             new_body()
             put(line)
             continue
+        # (A first line too long only for the first body's smaller room is cut too: moving it
+        # whole would leave the first part, the one with the mentions, empty.)
         while line:
             space = left()
             cut = _longest_prefix(line, space) if min(space) >= 4 else 0

@@ -81,6 +81,19 @@ def test_room_is_kept_for_the_mentions_written_in_front():
     assert len(parts[0]) <= 80 and unsplit(parts).replace("\n", "") == "x" * 150
 
 
+def test_a_first_line_too_long_only_for_the_first_part_is_cut_not_moved():
+    # It fits a later part's room but not the first's (kept smaller for the mentions): moved
+    # whole, it left the first part, the one with the @-mentions, empty (found by the property
+    # test of the dispatcher, a long 办结 of emoji).
+    limits = PostLimits(1800, 4096)
+    head = "#1 已办结："
+    line = head + "🙂" * ((4068 - len(head.encode())) // 4)
+    parts = split_post(line + "\n请回复「评价 #1 满意」。", limits, first_reserve=10)
+    assert parts[0].startswith(head) and all(part.strip() for part in parts)
+    assert fits(parts[0], limits, "@" * 10) and all(fits(p, limits) for p in parts[1:])
+    assert unsplit(parts).replace("\n", "") == (line + "请回复「评价 #1 满意」。")
+
+
 @given(lines=st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",),
                                                      blacklist_characters="\n"), max_size=300),
                       min_size=1, max_size=30),
