@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from api import actions, dashboard, overview, tickets
 from api.csrf import CsrfProtect
@@ -20,7 +21,9 @@ from bot.runtime import Bot
 def create_app(bot: Bot, *, webhook_secret: str | None = None,
                on_message: Callable[[], None] = lambda: None) -> FastAPI:
     """The app; with a webhook secret it also takes messages at `POST /webhook/messages`."""
-    app = FastAPI(title="GridBot API", summary="网格小助手 operators' API",
+    # FastAPIOffline serves the Swagger UI and ReDoc assets from the package, not a CDN: /docs
+    # works where the office network reaches no CDN.
+    app = FastAPIOffline(title="GridBot API", summary="网格小助手 operators' API",
                   description="Every endpoint under /api needs a bearer token from "
                               "`gridbot token create`; it sees and acts only inside its node's "
                               "subtree, and anything outside is 404.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import httpx
@@ -157,6 +158,17 @@ async def test_the_openapi_page_describes_every_model(world):
         assert schema["components"]["schemas"][model].get("description"), model
     assert (await client.get("/docs")).status_code == 200
     assert "bearer" in str(schema["components"]["securitySchemes"]).lower()
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+async def test_the_api_pages_load_every_asset_from_the_bot_itself(world, page):
+    # Offices often reach no CDN: every script, style and icon of the page is served here.
+    app, client, tokens = world
+    html = (await client.get(page)).text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert assets and all(asset.startswith("/") and not asset.startswith("//") for asset in assets)
+    for asset in assets:
+        assert (await client.get(asset)).status_code == 200, asset
 
 
 async def test_actions_post_the_chat_notice_and_record_the_api_user(world, sim):
