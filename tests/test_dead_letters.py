@@ -5,30 +5,22 @@ room too; the operator sees it in `/readyz` and `gridbot outbox dead` and sends 
 
 from __future__ import annotations
 
-import asyncio
 import json
-from datetime import timedelta
 
-import httpx
 from fastapi import FastAPI, Request, Response
 from typer.testing import CliRunner
 
 import bot.outbox as outbox
-from api.app import create_app
 from bot.cli import app as cli
 from bot.outbox import dead_letters, deliver_pending, pending_count
-from bot.runtime import Bot
-from bot.service import _deliver_and_count
 from bot.transport import OutgoingPost
-from bot.webhook_transport import (SIGNATURE_HEADER, Backoff, CallbackRefused, DeliveryLoop,
-                                   WebhookTransport, sign)
+from bot.webhook_transport import SIGNATURE_HEADER, CallbackRefused, sign
 
 from local_server import ServedApp
 from test_pacing import OTHER, Recorder, sent_in, write
-from test_webhook import wait_for
+from test_webhook import SECRET, api, wait_for  # noqa: F401 (api: the fixture)
 
 GRID = "shibalong-1@chatroom"
-SECRET = "s3cret-for-tests"
 
 
 class Refusing(Recorder):
@@ -88,8 +80,7 @@ def test_which_callback_answers_refuse_a_post_for_good():
         500: False, 502: False, 503: False}
 
 
-async def test_through_the_webhook_a_413_is_a_dead_letter_seen_in_readyz_and_the_cli(
-        db, config, network, clock):
+async def test_through_the_webhook_a_413_is_a_dead_letter_seen_in_readyz_and_the_cli(api, db):
     received = []
     callback = FastAPI()
 
@@ -103,30 +94,19 @@ async def test_through_the_webhook_a_413_is_a_dead_letter_seen_in_readyz_and_the
 
     served = ServedApp(callback)
     with served:
-        transport = WebhookTransport(f"{served.base_url}/callback", SECRET)
-        bot = Bot(config, db, transport, network, clock=clock)
-        loop = DeliveryLoop(lambda: _deliver_and_count(bot),
-                            Backoff(first=timedelta(milliseconds=20), cap=timedelta(milliseconds=200)))
-        task = asyncio.create_task(loop.run())
-        app = create_app(bot, webhook_secret=SECRET, on_message=loop.wake)
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bot")
-        try:
-            for n, (room, text) in enumerate([(GRID, "下单 3栋电梯坏了"),
-                                              (GRID, "下单 4号楼二单元4楼的灯不亮"),
-                                              (OTHER, "下单 1栋楼道垃圾没人清")]):
-                body = json.dumps({"id": f"d{n}", "room": room, "sender": f"wxid_d{n}",
-                                   "text": text, "at": "2026-11-24T09:00:00+08:00"},
-                                  ensure_ascii=False).encode()
-                response = await client.post("/webhook/messages", content=body,
-                                             headers={SIGNATURE_HEADER: sign(SECRET, body)})
-                assert response.status_code == 200
-            await wait_for(lambda: {"d1", "d2"} <= {post["reply_to"] for post in received})
-            ready = await client.get("/readyz")
-            assert ready.status_code == 200 and ready.json()["dead_letters"] >= 1
-        finally:
-            task.cancel()
-            await client.aclose()
-            await transport.close()
+        client, _ = await api(f"{served.base_url}/callback")
+        for n, (room, text) in enumerate([(GRID, "下单 3栋电梯坏了"),
+                                          (GRID, "下单 4号楼二单元4楼的灯不亮"),
+                                          (OTHER, "下单 1栋楼道垃圾没人清")]):
+            body = json.dumps({"id": f"d{n}", "room": room, "sender": f"wxid_d{n}",
+                               "text": text, "at": "2026-11-24T09:00:00+08:00"},
+                              ensure_ascii=False).encode()
+            response = await client.post("/webhook/messages", content=body,
+                                         headers={SIGNATURE_HEADER: sign(SECRET, body)})
+            assert response.status_code == 200
+        await wait_for(lambda: {"d1", "d2"} <= {post["reply_to"] for post in received})
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["dead_letters"] >= 1
     assert all("电梯" not in post["text"] for post in received)
     [letter, *_] = dead_letters(db)
 
