@@ -34,7 +34,19 @@ def _examples():
 
 def test_features_are_character_ngrams_with_digits_and_letters_folded_and_the_cues():
     found = features("3栋 ab灯", lambda text: ["kw:repair"])
-    assert {"0", "栋", "a", "灯", "0栋", "栋a", "a灯", "0栋a", "栋a灯", "@kw:repair"} == found
+    assert {"0", "栋", "a", "灯", "0栋", "栋a", "a灯", "0栋a", "栋a灯", "@kw:repair",
+            "top:none|0栋", "top:none|栋a", "top:none|a灯"} == found
+
+
+def test_pairs_are_also_read_within_the_winning_category_for_urgency_only():
+    found = features("滑梯螺丝", lambda text: ["kw:safety", "top:safety", "top:safety+question"])
+    assert {"top:safety|滑梯", "top:safety|梯螺", "top:safety|螺丝"} <= found
+    assert not any(name.startswith("top:safety+question|") for name in found)
+    model, _ = train(_examples(), CATEGORIES, load_lexicon().cues, c_category=8.0, folds=3)
+    category_columns = len(CATEGORIES)
+    within = [name for name in model.as_json()["weights"] if "|" in name]
+    assert within, "the urgency model uses the pairs read within a category"
+    assert all(not any(model.as_json()["weights"][name][:category_columns]) for name in within)
 
 
 def test_the_exported_weights_score_as_the_fitted_model(tmp_path):
@@ -47,12 +59,16 @@ def test_the_exported_weights_score_as_the_fitted_model(tmp_path):
     path.write_text(json.dumps(model.as_json(), ensure_ascii=False), encoding="utf-8")
     shipped = request_model.load(path)
 
-    # The same fit, done again here with scikit-learn alone.
+    # The same fit, done again here with scikit-learn alone, on the category model's features
+    # (the pairs read within a category are the urgency model's).
+    def plain(text):
+        return {name: 1 for name in features(text, lexicon.cues) if "|" not in name}
+
     vectorizer = DictVectorizer()
-    matrix = vectorizer.fit_transform([dict.fromkeys(features(t, lexicon.cues), 1) for t, _, _ in ROWS])
+    matrix = vectorizer.fit_transform([plain(t) for t, _, _ in ROWS])
     fitted = LogisticRegression(C=8.0, max_iter=3000).fit(matrix, [c for _, c, _ in ROWS])
     for text in ("楼道的灯又坏了", "有人撬门", "建议多装几个路灯", "什么时候可以办"):
-        expected = fitted.predict_proba(vectorizer.transform([dict.fromkeys(features(text, lexicon.cues), 1)]))[0]
+        expected = fitted.predict_proba(vectorizer.transform([plain(text)]))[0]
         got = shipped.read(text, lexicon.cues).category_probabilities
         assert [got[c] for c in fitted.classes_] == pytest.approx(expected, abs=0.01)
     assert 0 < figures["threshold"] < 1 and figures["requests"] == len(ROWS)
