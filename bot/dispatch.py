@@ -38,7 +38,7 @@ from flows.notice_routing import route as route_notices
 from flows.own_posts import is_notice_form, nearly_same, search_fragment
 from flows.request_parser import analyse
 from flows.roles import may_handle, roles_for
-from flows.routing import responsible_members, route
+from flows.routing import co_handlers, responsible_members, route
 from models.db import Database
 from models.tables import (ID_LENGTH, InboundMessage, MemberName, OutboundPost, Skipped, Status,
                            Ticket, TicketEscalation, TicketEvent)
@@ -691,13 +691,19 @@ def place_order(dispatcher: Dispatcher, context: Context) -> list[Reply]:
     number = context.session.execute(insert(_TICKETS).returning(_TICKETS.c.id), row).scalar_one()
     record_events(context.session, number, Actor(message.sender_id, message.sender_name),
                   (created,), message.at, message.id)
-    return list(lifecycle.new_ticket_notice(number, row, [m.id for m in responsible_members(node)],
-                                            node))
+    helpers = co_handlers(dispatcher.network, node, parsed.category, urgent)
+    return list(lifecycle.new_ticket_notice(
+        number, row, [m.id for m in responsible_members(dispatcher.network, node, parsed.category, urgent)],
+        node, [m.name for m in helpers]))
 
 
 def heads_of(dispatcher: Dispatcher, ticket: Ticket) -> list[str]:
-    """Who must claim the ticket where it stands now."""
-    return [m.id for m in responsible_members(current_node(dispatcher.network, ticket))]
+    """Who must claim the ticket where it stands now: that node's head, and the co-handlers (协办)
+    of the ticket's own node."""
+    network = dispatcher.network
+    return [current_node(network, ticket).head.id,
+            *(m.id for m in co_handlers(network, network.node(ticket.node_id), ticket.category,
+                                        ticket.urgent))]
 
 
 def claim(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, context: Context) -> Outcome:
@@ -716,8 +722,11 @@ def query(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, conte
     events = context.session.exec(
         select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
     ).all()
+    network = dispatcher.network
+    helpers = co_handlers(network, network.node(ticket.node_id), ticket.category, ticket.urgent)
     return lifecycle.summary(ticket, events, actor, dispatcher.zone,
-                             action=texts.ACTIONS[context.command.keyword])
+                             action=texts.ACTIONS[context.command.keyword],
+                             co_handler_names=[m.name for m in helpers])
 
 
 def add_detail(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, context: Context) -> Outcome:

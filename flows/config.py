@@ -6,8 +6,10 @@ A bad config is refused at start with one line per problem, each naming the key 
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import time, timedelta
 from pathlib import Path
@@ -267,11 +269,28 @@ class Policy(_Strict):
 
 
 class CoHandlerRule(_Strict):
-    """Adds `handler` to tickets matching every condition given (None matches anything)."""
+    """A routing rule (design §6): `handler` co-handles (协办) every ticket that matches all the
+    matchers given, the way an alert router matches labels to a receiver; a matcher left out
+    matches anything.
 
-    category: str | None = None
+    - `category`: one category code or a list of them (`repair`, `[security, dispute]`);
+    - `urgent`: true for urgent tickets only, false for normal ones only;
+    - `node`: a node id; the ticket's node is that node or below it;
+    - `level`: the ticket's node is at this level (`microgrid`, `branch`…).
+    """
+
+    category: str | list[str] | None = None
     urgent: bool | None = None
+    node: NonEmptyText | None = None
+    level: NonEmptyText | None = None
     handler: Member
+
+    @property
+    def categories(self) -> tuple[str, ...] | None:
+        """The category codes matched, None for any."""
+        if self.category is None:
+            return None
+        return (self.category,) if isinstance(self.category, str) else tuple(self.category)
 
 
 class Routing(_Strict):
@@ -552,7 +571,35 @@ def config_problems(config: GridConfig) -> list[str]:
         # Reversed so problems come out in file order.
         stack.extend((child, f"{path}.children[{index}]", node)
                      for index, child in reversed(list(enumerate(node.children))))
-    return problems + config.transport.problems()
+    return (problems + _co_handler_problems(config, set(first_id_path), levels_ok)
+            + config.transport.problems())
+
+
+def _co_handler_problems(config: GridConfig, node_ids: set[str], levels_ok: bool) -> list[str]:
+    """A routing rule naming a category, level or node that does not exist would never match:
+    refused at start, with the nearest known name when it looks like a typo (`reapir`)."""
+    problems = []
+    for index, rule in enumerate(config.routing.co_handlers):
+        path = f"routing.co_handlers[{index}]"
+        for code in rule.categories or ():
+            if code not in CATEGORIES:
+                problems.append(f"{path}.category: unknown category {code!r}"
+                                f"{_did_you_mean(code, CATEGORIES)} (categories: {', '.join(CATEGORIES)})")
+        if rule.categories == ():
+            problems.append(f"{path}.category: empty list; leave the key out to match any category")
+        if levels_ok and rule.level is not None and rule.level not in config.levels:
+            problems.append(f"{path}.level: unknown level {rule.level!r}"
+                            f"{_did_you_mean(rule.level, config.levels)} "
+                            f"(levels: {', '.join(config.levels)})")
+        if rule.node is not None and rule.node not in node_ids:
+            problems.append(f"{path}.node: no node has the id {rule.node!r}"
+                            f"{_did_you_mean(rule.node, node_ids)}")
+    return problems
+
+
+def _did_you_mean(written: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(written, list(known), n=1, cutoff=0.6)
+    return f", did you mean {close[0]!r}?" if close else ""
 
 
 def _level_problems(levels: list[str]) -> list[str]:

@@ -9,7 +9,7 @@ on plain objects; a refusal is an outcome with a reply and no change.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
@@ -29,6 +29,7 @@ class Role(StrEnum):
     SUPERIOR = "superior"          # head or deputy of a node above the ticket's node
     ESCALATED_TO = "escalated_to"  # head or deputy of a node the ticket has been escalated to
     IN_SCOPE = "in_scope"          # speaks in a group of the ticket's node, an ancestor, or its origin
+    CO_HANDLER = "co_handler"      # added by a routing rule (协办, design §6): may claim, note progress, resolve
 
 
 @dataclass(frozen=True)
@@ -118,15 +119,21 @@ def _headline(number: int | None, urgent: bool, category: str, text: str,
 
 
 def new_ticket_notice(number: int, request: Mapping[str, Any], responsible_ids: Iterable[str],
-                      home: Node | None = None) -> tuple[Reply, ...]:
+                      home: Node | None = None,
+                      co_handler_names: Sequence[str] = ()) -> tuple[Reply, ...]:
     """The bot's answer to a request: number, category, location, and @ whoever must claim it.
-    `request` is the new ticket's row, as written; `home` the node it was routed to. When its
+    `request` is the new ticket's row, as written; `home` the node it was routed to;
+    `co_handler_names` the co-handlers (协办) the routing rules add, named in the call. When its
     group is not the one the request was posted in, the call to claim goes to the heads' own
     group and the reporter is told there where it went."""
     location = texts.location_text(request["building"], request["unit"], request["floor"],
                                    request["room"])
     fields = _headline(number, request["urgent"], request["category"], request["text"], location)
-    call = Reply(texts.TICKET_CREATED.format(**fields),
+    template = texts.TICKET_CREATED
+    if co_handler_names:
+        template = texts.TICKET_CREATED_WITH_CO_HANDLERS
+        fields["co_handlers"] = "、".join(co_handler_names)
+    call = Reply(template.format(**fields),
                  mentions=tuple(dict.fromkeys(responsible_ids)))
     if home is None or home.group.room == request["group_room"]:
         return (call,)
@@ -144,7 +151,7 @@ def claim(ticket: Ticket, actor: Actor, now: datetime) -> Outcome:
     if ticket.status != Status.OPEN:
         template = texts.ALREADY_YOURS if ticket.assignee_id == actor.id else texts.ALREADY_CLAIMED
         return refuse(template.format(number=ticket.id, handler=ticket.assignee_name))
-    if not actor.is_any(Role.GRID_HEAD, Role.SUPERIOR):
+    if not actor.is_any(Role.GRID_HEAD, Role.SUPERIOR, Role.CO_HANDLER):
         return refuse(texts.NOT_GRID_HEAD.format(number=ticket.id, action=action))
     return Outcome(
         changes={"status": Status.CLAIMED, "assignee_id": actor.id,
@@ -174,19 +181,20 @@ def _take_over(ticket: Ticket, actor: Actor) -> Outcome:
 
 
 def resolve(ticket: Ticket, actor: Actor, result: str, now: datetime) -> Outcome:
-    """`办结`: by the handler; a grid head may also resolve an open ticket in one step."""
+    """`办结`: by the handler or a co-handler (协办); a grid head or a co-handler may also resolve
+    an open ticket in one step."""
     action = texts.ACTIONS["办结"]
     if refusal := _not_active(ticket, action):
         return refusal
     events: tuple[EventRecord, ...] = ()
     changes: dict[str, Any] = {}
     if ticket.status == Status.OPEN:
-        if not actor.is_any(Role.GRID_HEAD, Role.SUPERIOR):
+        if not actor.is_any(Role.GRID_HEAD, Role.SUPERIOR, Role.CO_HANDLER):
             return refuse(texts.NOT_GRID_HEAD.format(number=ticket.id, action=action))
         # Solved on the spot without a separate 接单: record the claim so the history stays whole.
         changes = {"assignee_id": actor.id, "assignee_name": actor.name, "claimed_at": now}
         events = (EventRecord("claimed", Status.OPEN, Status.CLAIMED),)
-    elif ticket.assignee_id != actor.id:
+    elif ticket.assignee_id != actor.id and not actor.is_any(Role.CO_HANDLER):
         return refuse(texts.NOT_HANDLER.format(
             number=ticket.id, handler=ticket.assignee_name, action=action))
     note = result or None
@@ -252,8 +260,9 @@ def rate(ticket: Ticket, actor: Actor, text: str, now: datetime) -> Outcome:
 
 
 def summary(ticket: Ticket, events: Iterable[TicketEvent], actor: Actor, zone: tzinfo,
-            action: str = texts.ACTIONS["查询"]) -> Outcome:
-    """`查询` / `进度`: the ticket's state and its history, for people in its groups."""
+            action: str = texts.ACTIONS["查询"], co_handler_names: Sequence[str] = ()) -> Outcome:
+    """`查询` / `进度`: the ticket's state, its co-handlers (协办) and its history, for people in
+    its groups."""
     if not actor.is_any(Role.IN_SCOPE, Role.REPORTER, Role.HANDLER, Role.GRID_HEAD, Role.SUPERIOR):
         return refuse(texts.NOT_IN_THIS_GROUP.format(number=ticket.id, action=action))
     status = texts.STATUS_NAMES[ticket.status]
@@ -263,6 +272,8 @@ def summary(ticket: Ticket, events: Iterable[TicketEvent], actor: Actor, zone: t
         **headline(ticket),
         status=status,
     )]
+    if co_handler_names:
+        lines.append(texts.QUERY_CO_HANDLERS.format(names="、".join(co_handler_names)))
     for event in events:
         lines.append(texts.QUERY_EVENT.format(
             time=event.at.astimezone(zone).strftime(texts.TIME_FORMAT),
@@ -273,13 +284,15 @@ def summary(ticket: Ticket, events: Iterable[TicketEvent], actor: Actor, zone: t
     return Outcome(replies=(Reply("\n".join(lines)),))
 
 
-def _handler_only(ticket: Ticket, actor: Actor, action: str) -> Outcome | None:
-    """The refusal for anyone but the handler of a claimed ticket, or None."""
+def _handler_only(ticket: Ticket, actor: Actor, action: str,
+                  co_handlers_too: bool = False) -> Outcome | None:
+    """The refusal for anyone but the handler of a claimed ticket (and its co-handlers when
+    `co_handlers_too`), or None."""
     if refusal := _not_active(ticket, action):
         return refusal
     if ticket.status == Status.OPEN:
         return refuse(texts.NOT_CLAIMED_YET.format(number=ticket.id))
-    if not actor.is_any(Role.HANDLER):
+    if not actor.is_any(Role.HANDLER, *((Role.CO_HANDLER,) if co_handlers_too else ())):
         return refuse(texts.NOT_HANDLER.format(number=ticket.id, handler=ticket.assignee_name,
                                                action=action))
     return None
@@ -348,8 +361,8 @@ def recall(ticket: Ticket, actor: Actor, now: datetime) -> Outcome:
 
 
 def note_progress(ticket: Ticket, actor: Actor, progress: str) -> Outcome:
-    """`进展`: the handler tells the reporter how it is going."""
-    if refusal := _handler_only(ticket, actor, texts.ACTIONS["进展"]):
+    """`进展`: the handler (or a co-handler, 协办) tells the reporter how it is going."""
+    if refusal := _handler_only(ticket, actor, texts.ACTIONS["进展"], co_handlers_too=True):
         return refusal
     if not progress:
         return refuse(texts.PROGRESS_NEEDED.format(number=ticket.id))

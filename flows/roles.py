@@ -6,6 +6,7 @@ from flows.config import Node
 from flows.escalation import escalated_nodes
 from flows.lifecycle import Role
 from flows.network import Network, role_ids
+from flows.routing import co_handlers
 from models.tables import Ticket
 
 
@@ -32,6 +33,9 @@ def roles_for(network: Network, ticket: Ticket, member_id: str, speaking_in: Nod
     if ticket_node is not None:
         if is_head_or_deputy(ticket_node, member_id):
             roles.add(Role.GRID_HEAD)
+        elif any(member.id == member_id for member in co_handlers(
+                network, ticket_node, ticket.category, ticket.urgent)):
+            roles.add(Role.CO_HANDLER)
         ancestors = network.ancestors(ticket_node.id)
         if any(is_head_or_deputy(ancestor, member_id) for ancestor in ancestors):
             roles.add(Role.SUPERIOR)

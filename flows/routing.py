@@ -1,9 +1,10 @@
-"""Which node a new ticket belongs to (design §6), and who must be told."""
+"""Which node a new ticket belongs to, and who must be told: its heads and the co-handlers
+(协办) the routing rules add (design §6)."""
 
 from __future__ import annotations
 
-from flows.config import Member, Node
-from flows.network import Network
+from flows.config import CoHandlerRule, Member, Node
+from flows.network import Network, role_ids
 
 
 def route(network: Network, posted_in: Node, building: str | None, unit: str | None) -> Node:
@@ -18,6 +19,36 @@ def route(network: Network, posted_in: Node, building: str | None, unit: str | N
     return posted_in
 
 
-def responsible_members(node: Node) -> list[Member]:
-    """Who is @-mentioned on a new ticket: the node's head (co-handlers come from routing rules)."""
-    return [node.head]
+def matches(rule: CoHandlerRule, network: Network, node: Node, category: str, urgent: bool) -> bool:
+    """Whether a routing rule holds for a ticket of `category` (a code) and urgency at `node`:
+    every matcher the rule gives must hold (`config.CoHandlerRule`)."""
+    if rule.categories is not None and category not in rule.categories:
+        return False
+    if rule.urgent is not None and rule.urgent != urgent:
+        return False
+    if rule.level is not None and rule.level != node.level:
+        return False
+    return rule.node is None or rule.node == node.id or any(
+        ancestor.id == rule.node for ancestor in network.ancestors(node.id))
+
+
+def co_handlers(network: Network, node: Node, category: str, urgent: bool) -> list[Member]:
+    """The co-handlers (协办) of a ticket of `category` and urgency at `node`: the handler of
+    every matching rule of `routing.co_handlers`, in the config's order, each member once, and
+    none of the node's own head and deputies (they act as heads already). Follows the ticket's
+    current category and urgency, so a 改类 changes them. O(rules × depth)."""
+    rules = network.config.routing.co_handlers
+    if not rules:
+        return []
+    own = role_ids(node)
+    found: dict[str, Member] = {}
+    for rule in rules:
+        if rule.handler.id not in own and rule.handler.id not in found \
+                and matches(rule, network, node, category, urgent):
+            found[rule.handler.id] = rule.handler
+    return list(found.values())
+
+
+def responsible_members(network: Network, node: Node, category: str, urgent: bool) -> list[Member]:
+    """Who is @-mentioned to claim a ticket: the node's head, then its co-handlers."""
+    return [node.head, *co_handlers(network, node, category, urgent)]

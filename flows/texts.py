@@ -65,6 +65,9 @@ NO_LOCATION = "位置未注明"
 
 # 下单
 TICKET_CREATED = "已受理 #{number}{urgent}【{category}】{location}\n内容：{description}\n请网格长回复「接单」认领。"
+# … when routing rules add co-handlers (协办), who may claim it too
+TICKET_CREATED_WITH_CO_HANDLERS = ("已受理 #{number}{urgent}【{category}】{location}\n内容：{description}\n"
+                                   "协办：{co_handlers}\n请网格长或协办人回复「接单」认领。")
 PLACE_ORDER_USAGE = "请在「下单」后写明事项和位置，例如：下单 4号楼二单元4楼的灯不亮"
 # 下单 posted in a group other than the one whose head handles it: the reporter's answer there
 TICKET_CREATED_ELSEWHERE = ("已受理 #{number}{urgent}【{category}】{location}\n内容：{description}\n"
@@ -108,6 +111,7 @@ REOPENED_COMMENT = "意见：{comment}"
 # 查询
 QUERY_HEADER = "#{number}{urgent}【{category}】{location}\n内容：{description}\n状态：{status}"
 QUERY_HANDLER = "（{handler}）"
+QUERY_CO_HANDLERS = "协办：{names}"
 QUERY_EVENT = "{time} {event} {actor}{note}"
 NOT_IN_THIS_GROUP = "抱歉，#{number} 不属于本群的网格，请在所属网格群里{action}。"
 
