@@ -6,6 +6,8 @@ Out: each bot post is POSTed as JSON to `transport.callback_url`. Both direction
 A post that does not get a 2xx stays in the outbox and is retried with capped exponential
 backoff, unless the callback refuses it for good (a 4xx other than 408, 425 or 429: it becomes a
 dead letter, see `bot.outbox`); the outbox's order is kept, so posts to a room arrive in the order they were written.
+Each try's outcome goes to the transport's `health` (`bot.transport_health`: `/api/transport`,
+`/readyz`); errors and log lines name the callback URL masked.
 """
 
 from __future__ import annotations
