@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 MASK = "***"
 MAX_ERROR_CHARS = 300  # a last error is cut to this many characters
+MIN_SECRET_CHARS = 4  # shorter secrets are not searched for in messages
 
 # Query parameter names whose values are secrets (matched anywhere in the lowercased name).
 _SECRET_PARAM = re.compile(r"token|key|secret|pass|pwd|sig|auth|credential|session|ticket|code")
@@ -56,9 +57,10 @@ def masked_url(url: str) -> str:
 
 def scrubbed(text: str, secrets: Iterable[str] = ()) -> str:
     """`text` (an error message) with every URL in it masked (`masked_url`) and each of
-    `secrets` (a token, a shared secret) replaced by `***`."""
+    `secrets` (a token, a shared secret) replaced by `***`; a secret shorter than
+    `MIN_SECRET_CHARS` is left alone (masking every `k` would garble the text, not hide much)."""
     for secret in secrets:
-        if secret:
+        if secret and len(secret) >= MIN_SECRET_CHARS:
             text = text.replace(secret, MASK)
     return _URL.sub(lambda match: masked_url(match.group(0)), text)
 

@@ -19,7 +19,8 @@ from api.app import create_app
 from api.tokens import create_token
 from bot.runtime import Bot
 from bot.service import _deliver_and_count
-from bot.transport_health import ConnectionHealth, TransportHealth, masked_url, scrubbed
+from bot.transport_health import (ConnectionHealth, TransportHealth, masked_url, scrub_logger,
+                                  scrubbed)
 from bot.webhook_transport import Backoff, DeliveryLoop, WebhookTransport
 from bot.wechaty_transport import WechatyTransport
 
@@ -57,6 +58,18 @@ def test_an_error_message_is_scrubbed_of_urls_and_secrets():
     text = "ConnectError: https://u:pw@h.example.org/x?apikey=zz failed; token puppet_abc"
     assert scrubbed(text, ["puppet_abc"]) == \
         "ConnectError: https://***@h.example.org/x?apikey=*** failed; token ***"
+
+
+def test_a_short_secret_does_not_garble_the_message():
+    assert scrubbed("callback answered 500", ["k", "500x"]) == "callback answered 500"
+
+
+def test_a_library_logger_writes_urls_masked(caplog):
+    scrub_logger("tests.chatty", ["puppet_abc"])
+    with caplog.at_level("INFO", logger="tests.chatty"):
+        logging.getLogger("tests.chatty").info("POST %s with %s", "https://u:pw@h.example.org/x",
+                                               "puppet_abc")
+    assert [r.getMessage() for r in caplog.records] == ["POST https://***@h.example.org/x with ***"]
 
 
 # ---- readiness over time --------------------------------------------------------------------
