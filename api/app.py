@@ -42,13 +42,18 @@ def create_app(bot: Bot, *, webhook_secret: str | None = None,
     def healthz() -> dict[str, str]:
         return {"status": "ok", "transport": bot.config.transport.kind}
 
-    @app.get("/readyz", summary="The database takes a write and the transport is connected",
+    @app.get("/readyz", summary="The database takes a write and the transport is not failing",
              responses={503: {"description": "Not ready; the body says what is missing"}})
     def readyz():
         """Ready when a write commits (a heartbeat row: a read-only database or a full disk
-        is not ready) and the transport is connected. `dead_letters` counts the posts set
-        aside (`gridbot outbox dead`), `dead_messages` the received messages set aside after
-        their last failed try (`gridbot inbox dead`); they do not make the bot unready."""
+        is not ready) and the transport is not failing (`bot.transport_health`): not ready once
+        every try to reach the chat service (a post to the webhook's callback, a connection to
+        the wechaty gateway) has failed for `transport.unready_after` (default 5 min), and for
+        wechaty before its first login; a shorter blip leaves it ready, and the next success
+        makes it ready at once. `dead_letters` counts the posts set aside (`gridbot outbox
+        dead`), `dead_messages` the received messages set aside after their last failed try
+        (`gridbot inbox dead`); they do not make the bot unready. `/api/transport` shows the
+        transport's last success, last error and target."""
         problems = []
         dead = dead_messages = None
         try:
@@ -58,8 +63,9 @@ def create_app(bot: Bot, *, webhook_secret: str | None = None,
         except Exception as error:  # any driver error means not ready
             problems.append(f"database: {type(error).__name__}: {str(error).splitlines()[0][:200]}")
         health = getattr(bot.transport, "health", None)
-        if health is not None and not health.connected:
-            problems.append("transport: not connected")
+        unready = health and health.unready_reason(bot.config.transport.unready_after)
+        if unready:
+            problems.append(f"transport {health.target}: {unready}")
         if problems:
             return JSONResponse({"status": "not ready", "detail": problems,
                                  "dead_letters": dead, "dead_messages": dead_messages},

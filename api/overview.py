@@ -9,6 +9,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
+from sqlalchemy import and_, not_
 from sqlmodel import func, select
 
 from api.auth import caller, not_found, the_bot
@@ -16,7 +17,7 @@ from api.params import moment
 from api.schemas import FiguresOut, NodeOut, TransportHealth
 from api.tokens import Principal
 from bot.digest_runs import gather_report
-from bot.outbox import pending_count
+from bot.outbox import dead_letter_count, pending_count
 from bot.runtime import Bot
 from flows.config import Node
 from flows.escalation import current_node
@@ -81,27 +82,38 @@ def node_figures(node_id: str, bot: Annotated[Bot, Depends(the_bot)],
                       ratings={r: figures.ratings.get(r, 0) for r in ("满意", "基本满意", "不满意")})
 
 
-def pending_in_scope(bot: Bot, principal: Principal) -> int:
-    """Posts waiting for the groups of the caller's subtree; the whole network's (private posts
-    too) only for a token at its top: a count from elsewhere tells nothing about others' groups."""
-    if principal.node_id == bot.network.root.id:
-        return pending_count(bot.db)
+def outbox_in_scope(bot: Bot, principal: Principal | None) -> tuple[int, int]:
+    """(posts waiting, dead letters) for the groups of the caller's subtree; the whole network's
+    (private posts too) only for a token at its top, or without a caller: a count from elsewhere
+    tells nothing about others' groups."""
+    if principal is None or principal.node_id == bot.network.root.id:
+        return pending_count(bot.db), dead_letter_count(bot.db)
     rooms = {bot.network.node(node_id).group.room for node_id in principal.subtree}
+    undelivered = and_(OutboundPost.delivered_at.is_(None),  # type: ignore[union-attr]
+                       OutboundPost.room.in_(rooms))  # type: ignore[union-attr]
+    dead = OutboundPost.dead_at.is_not(None)  # type: ignore[union-attr]
     with bot.db.session() as session:
-        return session.exec(select(func.count()).select_from(OutboundPost).where(
-            OutboundPost.delivered_at.is_(None),  # type: ignore[union-attr]
-            OutboundPost.room.in_(rooms))).one()  # type: ignore[union-attr]
+        pending, dead_letters = session.exec(select(
+            func.count().filter(not_(dead)), func.count().filter(dead)
+        ).select_from(OutboundPost).where(undelivered)).one()
+    return pending, dead_letters
 
 
 def transport_health(bot: Bot, principal: Principal | None = None) -> TransportHealth:
+    """The transport's health (`bot.transport_health`; a transport without one, the simulator,
+    is always connected) with the outbox counts of the caller's scope."""
     health = getattr(bot.transport, "health", None)
+    pending, dead = outbox_in_scope(bot, principal)
+    if health is None:
+        return TransportHealth(kind=bot.config.transport.kind, connected=True,
+                               pending_posts=pending, dead_letters=dead)
     return TransportHealth(
-        kind=bot.config.transport.kind,
-        connected=True if health is None else health.connected,
-        last_event_at=None if health is None else health.last_event_at,
-        reconnects=0 if health is None else health.reconnects,
-        pending_posts=pending_count(bot.db) if principal is None
-        else pending_in_scope(bot, principal))
+        kind=bot.config.transport.kind, target=health.target or None, connected=health.connected,
+        ready=health.unready_reason(bot.config.transport.unready_after) is None,
+        last_event_at=health.last_event_at, reconnects=health.reconnects,
+        last_success_at=health.last_success_at, last_error_at=health.last_error_at,
+        last_error=health.last_error, attempts_since_success=health.attempts_since_success,
+        failing_since=health.failing_since, pending_posts=pending, dead_letters=dead)
 
 
 @router.get("/transport", response_model=TransportHealth, summary="The chat transport's health")

@@ -127,11 +127,28 @@ class FiguresOut(BaseModel):
 
 
 class TransportHealth(BaseModel):
-    """The chat transport's connection, and what waits to be sent."""
+    """The chat transport: where it sends, how its last tries went, and what waits to be sent.
+    Times are UTC. Credentials in `target` and `last_error` are masked (`***`)."""
 
     kind: str = Field(description="simulator, wechaty or webhook.")
-    connected: bool
-    last_event_at: datetime | None = None
-    reconnects: int = 0
+    target: str | None = Field(None, description="Where posts go: the webhook's callback URL or "
+                                                 "the wechaty gateway's HOST:PORT, masked.")
+    connected: bool = Field(description="wechaty: the gateway's event stream is open and the "
+                                        "account logged in; webhook: the last try was accepted.")
+    ready: bool = Field(True, description="What `/readyz` says of the transport: false once every "
+                                          "try failed for `transport.unready_after` (wechaty: also "
+                                          "before its first login).")
+    last_event_at: datetime | None = Field(None, description="wechaty: the last event from the gateway.")
+    reconnects: int = Field(0, description="wechaty: logins after the first one.")
+    last_success_at: datetime | None = Field(None, description="The last post delivered (wechaty: "
+                                                               "or login).")
+    last_error_at: datetime | None = None
+    last_error: str | None = Field(None, description="The last failed try, in short (e.g. `CallbackRefused: "
+                                                     "callback https://***@host/cb answered 500 to post 7`).")
+    attempts_since_success: int = Field(0, description="Failed tries since the last success.")
+    failing_since: datetime | None = Field(None, description="The first failed try after the last "
+                                                             "success; null while the last try worked.")
     pending_posts: int = Field(description="Bot posts waiting in the outbox for the groups of my "
                                            "subtree (for a token at the network's top: all).")
+    dead_letters: int = Field(0, description="Posts of the same scope set aside as dead letters "
+                                             "(`gridbot outbox dead`).")

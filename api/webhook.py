@@ -7,26 +7,42 @@ signature is 401 and nothing is stored. A body over `api.max_request_bytes` is 4
 in, before the signature is checked (api/limits.py); `quoted` is kept cut to
 `policy.max_message_length`. A message id seen before is accepted again with the same answer and
 ignored.
+
+A message from a room the network has no group for is kept (stored, as every message) but not
+acted on: still 200, since the request is well-formed and sending it again changes nothing, but
+the answer says so, `{"accepted": false, "id", "reason": "unknown_room", "detail": "room 'x' is
+not in the network; ignored"}`, and a warning naming the room is logged (the words of `gridbot
+chat`). A recall is acted on by the id of the message it takes back, whatever room it names.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field, ValidationError
 
-from bot.chat_jsonl import ChatMessageLine, RecallLine, incoming
+from bot.chat_jsonl import ChatMessageLine, RecallLine, incoming, unknown_room
 from bot.runtime import Bot
 from bot.webhook_transport import SIGNATURE_HEADER, signature_is_valid
 
 
+log = logging.getLogger(__name__)
+
+UNKNOWN_ROOM = "unknown_room"
+
+
 class Accepted(BaseModel):
-    accepted: bool = Field(True, description="The message is stored (or was already).")
+    accepted: bool = Field(True, description="The message is stored (or was already) and acted on; "
+                                             "false when it is kept but not acted on (see reason).")
     id: str = Field(description="The message id, as sent.")
+    reason: str | None = Field(None, description="Only when not accepted: `unknown_room` (no group "
+                                                 "of the network has that room).")
+    detail: str | None = Field(None, description="Only when not accepted: the reason in words.")
 
 
 def webhook_router(bot: Bot, secret: str, on_accepted: Callable[[], None]) -> APIRouter:
@@ -34,7 +50,8 @@ def webhook_router(bot: Bot, secret: str, on_accepted: Callable[[], None]) -> AP
     router = APIRouter(tags=["webhook"])
     zone = ZoneInfo(bot.config.policy.timezone)
 
-    @router.post("/webhook/messages", response_model=Accepted, summary="A chat message from a bridge",
+    @router.post("/webhook/messages", response_model=Accepted, response_model_exclude_none=True,
+                 summary="A chat message from a bridge",
                  responses={401: {"description": "Bad or missing signature"},
                             422: {"description": "Not a message"}})
     async def receive(request: Request) -> Accepted:
@@ -64,6 +81,10 @@ def webhook_router(bot: Bot, secret: str, on_accepted: Callable[[], None]) -> AP
         # The dispatcher does blocking database work: keep it off the event loop.
         await asyncio.to_thread(bot.dispatcher.handle, message)
         on_accepted()
+        problem = unknown_room(bot.network, line.room) if isinstance(line, ChatMessageLine) else None
+        if problem:
+            log.warning("webhook message %s: %s", message.id, problem)
+            return Accepted(accepted=False, id=message.id, reason=UNKNOWN_ROOM, detail=problem)
         return Accepted(id=message.id)
 
     return router

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from bot.pacing import next_turn
 from bot.runtime import Bot
 from bot.transport import IncomingMessage, OutgoingPost
+from flows.network import Network
 
 MAX_DRAIN_STEPS = 100_000  # turns waited for at the end of the input, at most
 # A time from this year on is nobody's script time (and the timers would run past the calendar):
@@ -191,8 +192,8 @@ async def play(bot: Bot, lines: Iterable[str], err: TextIO, zone: tzinfo) -> int
             bad += 1
             err.write(f"line {number}: {_problem(exc)}\n")
             continue
-        if line.room and bot.network.node_for_room(line.room) is None:
-            err.write(f"line {number}: room {line.room!r} is not in the network; ignored\n")
+        if problem := unknown_room(bot.network, line.room):
+            err.write(f"line {number}: {problem}\n")
         try:
             message = incoming(line, bot, zone)
             if message.at.year < LAST_YEAR:
@@ -204,6 +205,15 @@ async def play(bot: Bot, lines: Iterable[str], err: TextIO, zone: tzinfo) -> int
                       "the rest goes on\n")
     await drain(bot, clock)
     return bad
+
+
+def unknown_room(network: Network, room: str | None) -> str | None:
+    """The warning for a message from `room` when the network has no group there (the message
+    is kept, never acted on), e.g. "room 'x@chatroom' is not in the network; ignored"; None for
+    a room of the network or no room at all. `gridbot chat` and the webhook say it alike."""
+    if room and network.node_for_room(room) is None:
+        return f"room {room!r} is not in the network; ignored"
+    return None
 
 
 def incoming(line: ChatMessageLine | RecallLine, bot: Bot, zone: tzinfo) -> IncomingMessage:

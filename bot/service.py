@@ -114,7 +114,7 @@ async def serve(config: GridConfig, db: Database, host: str, port: int) -> None:
         secret = config.transport.webhook_secret()
         transport = WebhookTransport(config.transport.callback_url, secret)
         bot = Bot(config, db, transport, network)
-        delivery = DeliveryLoop(lambda: _deliver_and_count(bot))
+        delivery = DeliveryLoop(lambda: _deliver_and_count(bot), target=transport.target)
         background.append(asyncio.create_task(delivery.run(), name="webhook-delivery"))
         wake = delivery.wake
         app_options = {"webhook_secret": secret, "on_message": wake}

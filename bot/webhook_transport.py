@@ -6,6 +6,8 @@ Out: each bot post is POSTed as JSON to `transport.callback_url`. Both direction
 A post that does not get a 2xx stays in the outbox and is retried with capped exponential
 backoff, unless the callback refuses it for good (a 4xx other than 408, 425 or 429: it becomes a
 dead letter, see `bot.outbox`); the outbox's order is kept, so posts to a room arrive in the order they were written.
+Each try's outcome goes to the transport's `health` (`bot.transport_health`: `/api/transport`,
+`/readyz`); errors and log lines name the callback URL masked.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from datetime import timedelta
 import httpx
 
 from bot.transport import OutgoingPost
+from bot.transport_health import TransportHealth, masked_url, scrub_logger
 
 log = logging.getLogger(__name__)
 
@@ -62,24 +65,49 @@ class CallbackRefused(RuntimeError):
         self.refused_for_good = 400 <= status < 500 and status not in RETRY_LATER
 
 
+class CallbackUnreachable(RuntimeError):
+    """No answer from the callback (refused connection, timeout, bad TLS…): the post stays in
+    the outbox and is tried again."""
+
+
 class WebhookTransport:
-    """A Transport that POSTs each post to the callback URL, signed."""
+    """A Transport that POSTs each post to the callback URL, signed. `health` keeps how the
+    callback is doing (`bot.transport_health`); `target` is the callback URL masked, as every
+    log line and error message names it."""
 
     def __init__(self, callback_url: str, secret: str, *, timeout: float = 10.0,
-                 client: httpx.AsyncClient | None = None) -> None:
+                 client: httpx.AsyncClient | None = None,
+                 health: TransportHealth | None = None) -> None:
+        """`timeout` bounds each POST, in seconds. Raises nothing: a bad URL fails each send."""
         self.callback_url = callback_url
         self.secret = secret
+        self.target = masked_url(callback_url)
+        self.health = health or TransportHealth()
+        self.health.target = self.target
+        self.health.secrets = (secret,)
+        scrub_logger("httpx", [secret])  # httpx logs each request's URL, credentials and all
         self._client = client or httpx.AsyncClient(timeout=timeout)
 
     async def send(self, post: OutgoingPost) -> None:
+        """POST the post; raises `CallbackUnreachable` when no answer came, `CallbackRefused`
+        for an answer other than 2xx (both name the masked URL). Each outcome goes to `health`."""
         body = post_body(post)
-        response = await self._client.post(
-            self.callback_url, content=body,
-            headers={"Content-Type": "application/json; charset=utf-8",
-                     SIGNATURE_HEADER: sign(self.secret, body)})
+        try:
+            response = await self._client.post(
+                self.callback_url, content=body,
+                headers={"Content-Type": "application/json; charset=utf-8",
+                         SIGNATURE_HEADER: sign(self.secret, body)})
+        except httpx.HTTPError as error:
+            # httpx's messages may carry the URL itself: masked like the rest.
+            reason = self.health.failed(f"callback {self.target} unreachable for post {post.id}: "
+                                        f"{type(error).__name__}: {error}")
+            raise CallbackUnreachable(reason) from error
         if not response.is_success:
-            raise CallbackRefused(f"callback answered {response.status_code} to post {post.id}",
-                                  response.status_code)
+            error = CallbackRefused(f"callback {self.target} answered {response.status_code} "
+                                    f"to post {post.id}", response.status_code)
+            self.health.failed(error)
+            raise error
+        self.health.succeeded()
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -107,9 +135,11 @@ class DeliveryLoop:
     `deliver` returns how many posts are still pending, or (sent, pending)."""
 
     def __init__(self, deliver: Callable[[], Awaitable[int | tuple[int, int]]],
-                 backoff: Backoff = Backoff()) -> None:
+                 backoff: Backoff = Backoff(), target: str = "") -> None:
+        """`target` (masked) names where the posts go in the retry log lines."""
         self._deliver = deliver
         self._backoff = backoff
+        self._target = target
         self._wake = asyncio.Event()
         self.retries = 0
 
@@ -126,19 +156,23 @@ class DeliveryLoop:
                     result = await self._deliver()
                     sent, pending = result if isinstance(result, tuple) else (0, result)
                 except Exception:
-                    log.warning("delivery failed; retrying", exc_info=True)
+                    log.warning("delivery to %s failed; retrying", self._target or "the chat service",
+                                exc_info=True)
                     sent, pending = 0, 1
                 if pending == 0:
                     break
                 if sent:
                     delays = self._backoff.delays()
                 self.retries += 1
+                delay = next(delays)
+                log.info("%d post(s) wait for %s; next try in %.1f s", pending,
+                         self._target or "the chat service", delay)
                 # Posts written meanwhile go with the next try; a new message wakes it early,
                 # though never sooner than the first delay (a flood of messages while the
                 # callback is down does not become a flood of tries).
                 started = asyncio.get_running_loop().time()
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), next(delays))
+                    await asyncio.wait_for(self._wake.wait(), delay)
                 rest = self._backoff.first.total_seconds() - (
                     asyncio.get_running_loop().time() - started)
                 if rest > 0:

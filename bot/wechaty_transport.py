@@ -21,7 +21,10 @@ event stream ends) with a fresh client per connection, notices a lost gateway (t
 fails, or it stays silent and a `ding` gets no answer), and tries again for ever with capped
 exponential backoff. Messages sent in WeChat while the gateway was down are whatever the gateway
 announces after; nothing is made up here. Each login calls `bot.deliver()`, so what the outbox
-gathered meanwhile goes out, in order. `health` shows the state (`/readyz`, `/api/transport`).
+gathered meanwhile goes out, in order. `health` (`bot.transport_health.ConnectionHealth`)
+shows the state (`/readyz`, `/api/transport`): connected or not, the last success (a login, a
+post sent) and the last error (a gateway unreachable, a lost stream, a post that failed), with
+the tries since; the token is scrubbed from every error kept.
 
 Process-wide state in the client: the `Room`/`Contact`/`Tag` pools keep objects bound to the
 puppet that loaded them, so they are emptied for each new connection (one transport per
@@ -34,7 +37,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -43,6 +45,7 @@ from grpclib.exceptions import GRPCError, ProtocolError, StreamTerminatedError
 
 from bot import wechaty_compat as wx
 from bot.transport import IncomingMessage, OutgoingPost
+from bot.transport_health import ConnectionHealth
 from bot.webhook_transport import Backoff
 
 log = logging.getLogger(__name__)
@@ -80,13 +83,6 @@ class NotConnected(RuntimeError):
     """The gateway is not connected (or the account not logged in); the post stays in the outbox."""
 
 
-@dataclass
-class TransportHealth:
-    connected: bool = False               # the event stream is open and the account logged in
-    last_event_at: datetime | None = None  # the last event of any kind from the gateway (UTC)
-    reconnects: int = 0                    # logins after the first one
-
-
 def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -119,7 +115,10 @@ class WechatyTransport:
         self._heartbeat_timeout = heartbeat_timeout
         self._connect_timeout = connect_timeout
         self._send_timeout = send_timeout
-        self.health = TransportHealth()
+        self.target = endpoint  # HOST:PORT: nothing in it to mask
+        # connected: the event stream is open and the account logged in; last_event_at: the
+        # last event of any kind from the gateway (UTC); reconnects: logins after the first.
+        self.health = ConnectionHealth(target=endpoint, secrets=(token,))
         self._client: wx.Wechaty | None = None    # the connected client, else None
         self._lost = asyncio.Event()               # set when the current connection is given up
         self._connected = asyncio.Event()          # set while logged in
@@ -143,11 +142,20 @@ class WechatyTransport:
             await asyncio.wait_for(self._say(client, post), self._send_timeout)
         except GRPCError as error:
             if error.status in _REFUSED_FOR_GOOD:
-                raise PostRefused(f"gateway: {error.status.name} {error.message or ''}".strip()) \
-                    from error
+                refused = PostRefused(
+                    f"gateway {self.endpoint}: {error.status.name} {error.message or ''}".strip())
+                self.health.failed(refused)
+                raise refused from error
+            self.health.failed(f"gateway {self.endpoint}: post {post.id}: {error!r}")
             raise
         except ValueError as error:  # a post with nowhere to go
-            raise PostRefused(str(error)) from error
+            refused = PostRefused(str(error))
+            self.health.failed(refused)
+            raise refused from error
+        except Exception as error:
+            self.health.failed(f"gateway {self.endpoint}: post {post.id}: {error!r}")
+            raise
+        self.health.succeeded()
 
     async def _say(self, client: wx.Wechaty, post: OutgoingPost) -> None:
         # Not `room.say()`/`contact.say()`: after sending they fetch the sent message's payload,
@@ -325,6 +333,7 @@ class WechatyTransport:
             await self._watch(stream, puppet)
         except Exception as error:
             log.warning("wechaty gateway %s: connection failed: %r", self.endpoint, error)
+            self.health.failed(f"gateway {self.endpoint}: connection failed: {error!r}")
         finally:
             self._client = None
             self._connected.clear()
@@ -345,6 +354,7 @@ class WechatyTransport:
                                                self._connect_timeout)
         except (OSError, asyncio.TimeoutError) as error:
             log.warning("wechaty gateway %s unreachable: %r", self.endpoint, error)
+            self.health.failed(f"gateway {self.endpoint} unreachable: {error!r}")
             return False
         writer.close()
         try:
@@ -366,17 +376,20 @@ class WechatyTransport:
                     return
                 if stream.done():
                     error = None if stream.cancelled() else stream.exception()
-                    log.warning("wechaty gateway %s: event stream ended%s", self.endpoint,
-                                f": {error!r}" if error else "")
+                    why = f"event stream ended{f': {error!r}' if error else ''}"
+                    log.warning("wechaty gateway %s: %s", self.endpoint, why)
+                    self.health.failed(f"gateway {self.endpoint}: {why}")
                     return
                 quiet = loop.time() - self._alive_at
                 if quiet > self._heartbeat_timeout:
                     log.warning("wechaty gateway %s: silent for %.0f s; reconnecting", self.endpoint, quiet)
+                    self.health.failed(f"gateway {self.endpoint}: silent for {quiet:.0f} s")
                     return
                 if ding is not None and ding.done():
                     if ding.cancelled() or ding.exception() is not None:
-                        log.warning("wechaty gateway %s: no answer to a ding: %r", self.endpoint,
-                                    None if ding.cancelled() else ding.exception())
+                        error = None if ding.cancelled() else ding.exception()
+                        log.warning("wechaty gateway %s: no answer to a ding: %r", self.endpoint, error)
+                        self.health.failed(f"gateway {self.endpoint}: no answer to a ding: {error!r}")
                         return
                     # The gateway answered: alive, even if its puppet sends no `dong` event
                     # (which would count too). Not every gateway sends heartbeats.
@@ -414,12 +427,14 @@ class WechatyTransport:
         self._logins += 1
         self._client = client
         self._connected.set()
+        self.health.succeeded()
         self._set_health(connected=True, reconnects=max(self._logins - 1, 0))
         self._deliver_soon()
 
     def _on_logout(self, client: wx.Wechaty) -> None:
         if self._client is client:
             self._connected.clear()
+            self.health.failed(f"gateway {self.endpoint}: the account logged out")
             self._set_health(connected=False)
 
     def _on_message(self, payload) -> None:
@@ -446,6 +461,9 @@ class WechatyTransport:
         health = self.health
         reconnects = health.reconnects if reconnects is None else reconnects
         if (connected, reconnects) != (health.connected, health.reconnects):
-            health.connected, health.reconnects = connected, reconnects
-            log.info("wechaty transport: connected=%s reconnects=%d last_event_at=%s", connected,
-                     reconnects, health.last_event_at.isoformat() if health.last_event_at else None)
+            health.set_connected(connected)
+            health.reconnects = reconnects
+            log.info("wechaty transport %s: connected=%s reconnects=%d last_event_at=%s "
+                     "last_error=%s", self.endpoint, connected, reconnects,
+                     health.last_event_at.isoformat() if health.last_event_at else None,
+                     health.last_error)

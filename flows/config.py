@@ -319,6 +319,17 @@ class TransportConfig(_Strict):
     max_post_bytes: Annotated[int, Field(ge=300, le=400_000)] = 4096
     # Posts into one group (or to one member) in any minute; more wait their turn, in order.
     posts_per_room_per_minute: Annotated[int, Field(ge=1, le=1000)] = 20
+    # How long every try to reach the chat service (a post to the callback, a connection to the
+    # gateway) may fail before `/readyz` says not ready; a shorter blip leaves it ready. Longer
+    # than the delivery backoff's cap (a minute), so that one retry never decides.
+    unready_after: Duration = timedelta(minutes=5)
+
+    @field_validator("unready_after")
+    @classmethod
+    def _longer_than_zero(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than zero, e.g. 5m")
+        return value
 
     def wechaty_token(self) -> str | None:
         return self.token or os.environ.get(WECHATY_TOKEN_ENV) or None

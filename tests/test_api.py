@@ -10,6 +10,7 @@ import pytest
 
 from api.app import create_app
 from api.tokens import create_token, revoke_token
+from bot.transport_health import ConnectionHealth
 
 from conftest import START
 
@@ -225,13 +226,15 @@ async def test_escalate_dispatch_and_transfer_through_the_api(world, sim):
 async def test_readyz_says_what_is_missing(world, sim):
     app, client, tokens = world
 
-    class Health:
-        connected, last_event_at, reconnects = False, None, 3
-
-    sim.health = Health()  # the simulator standing in for a transport that lost its gateway
+    # The simulator standing in for a transport whose gateway never let it log in.
+    sim.health = ConnectionHealth(target="10.0.0.5:8788")
+    sim.health.failed("gateway 10.0.0.5:8788 unreachable: ConnectionRefusedError()")
     response = await client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["status"] == "not ready"
-    assert response.json()["detail"] == ["transport: not connected"]
+    assert response.json()["detail"] == [
+        "transport 10.0.0.5:8788: not connected yet (1 tries; last error: "
+        "gateway 10.0.0.5:8788 unreachable: ConnectionRefusedError())"]
     health = (await client.get("/api/transport", headers=bearer(tokens["jili"]))).json()
-    assert health["connected"] is False and health["reconnects"] == 3
+    assert health["connected"] is False and health["ready"] is False
+    assert health["attempts_since_success"] == 1 and health["target"] == "10.0.0.5:8788"

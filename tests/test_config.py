@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -401,6 +402,14 @@ def test_a_webhook_transport_needs_a_callback_url_and_a_secret(monkeypatch):
     config = parse_config(small() | {"transport": {"kind": "webhook", "secret": "k",
                                                    "callback_url": "https://bridge.example/cb"}})
     assert config.transport.webhook_secret() == "k"
+
+
+def test_how_long_a_transport_may_fail_before_it_is_not_ready():
+    assert parse_config(small()).transport.unready_after == timedelta(minutes=5)
+    assert parse_config(small() | {"transport": {"unready_after": "2m30s"}}).transport.unready_after \
+        == timedelta(minutes=2, seconds=30)
+    assert problems_of(small() | {"transport": {"unready_after": "0s"}}) == [
+        "transport.unready_after: a duration must be longer than zero, got '0s'"]
 
 
 def test_policy_timers_quiet_hours_and_digests_are_checked():

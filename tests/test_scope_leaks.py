@@ -48,3 +48,21 @@ async def test_pending_posts_are_counted_per_scope(world, db):  # noqa: F811
     waiting(db, None, 1)          # a private message
     after = {node: (await pending(node)).json()["pending_posts"] - base[node] for node in tokens}
     assert after == {"jili": 6, "baiyi": 2, "baiyi-b1": 2, "shibalong-1": 2, "hehua-b1": 3}
+
+
+async def test_dead_letters_are_counted_per_scope_and_not_as_pending(world, db):  # noqa: F811
+    app, client, tokens = world
+
+    async def counts(node):
+        health = (await client.get("/api/transport", headers=bearer(tokens[node]))).json()
+        return health["pending_posts"], health["dead_letters"]
+
+    base = {node: await counts(node) for node in tokens}
+    with db.session() as session:
+        for room in (GRID, OTHER_GRID):
+            session.add(OutboundPost(room=room, text="无法送达", created_at=START,
+                                     dead_at=START, dead_reason="CallbackRefused: 413"))
+    after = {node: tuple(now - then for now, then in zip(await counts(node), base[node]))
+             for node in tokens}
+    assert after == {"jili": (0, 2), "baiyi": (0, 1), "baiyi-b1": (0, 1), "shibalong-1": (0, 1),
+                     "hehua-b1": (0, 1)}

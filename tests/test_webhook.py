@@ -213,3 +213,29 @@ def test_gridbot_run_with_the_webhook_transport(tmp_path):
     [post] = receiver.received
     assert post["text"].startswith("已受理 #1") and post["reply_to"] == "r1"
     assert receiver.attempts == 2  # one refused, then delivered by the retry
+
+
+async def test_a_message_from_an_unknown_room_is_kept_but_the_answer_and_the_log_say_not_acted_on(
+        api, db, caplog):
+    client, _ = await api("http://127.0.0.1:9/unused")
+    stranger = {**message("u1", "下单 4号楼二单元4楼的灯不亮"), "room": "stranger@chatroom"}
+    body, headers = signed(stranger)
+    with caplog.at_level("WARNING", logger="api.webhook"):
+        first = await client.post("/webhook/messages", content=body, headers=headers)
+        again = await client.post("/webhook/messages", content=body, headers=headers)
+    expected = {"accepted": False, "id": "u1", "reason": "unknown_room",
+                "detail": "room 'stranger@chatroom' is not in the network; ignored"}
+    assert first.status_code == again.status_code == 200
+    assert first.json() == again.json() == expected
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings and all("stranger@chatroom" in line and "u1" in line for line in warnings)
+    assert count(db, InboundMessage) == 1 and count(db, Ticket) == 0  # kept, not acted on
+
+    # A room of the network: the answer is as before, with no reason.
+    body, headers = signed(message("u2", "下单 4号楼二单元4楼的灯不亮"))
+    known = await client.post("/webhook/messages", content=body, headers=headers)
+    assert known.status_code == 200 and known.json() == {"accepted": True, "id": "u2"}
+    # A recall is acted on by the id it takes back, whatever room it names.
+    body, headers = signed({"recall": "u2", "room": "stranger@chatroom", "sender": RESIDENT})
+    recalled = await client.post("/webhook/messages", content=body, headers=headers)
+    assert recalled.json() == {"accepted": True, "id": "recall:u2"}
