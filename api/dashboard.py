@@ -13,7 +13,6 @@ from collections import Counter
 from datetime import datetime, timedelta
 from html import escape
 from pathlib import Path
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -50,15 +49,18 @@ def _principal(request: Request) -> Principal | None:
 
 
 def _page(request: Request, name: str, principal: Principal | None, status_code: int = 200,
-          **context) -> HTMLResponse:
+          *, flash: str | None = None, flash_error: bool = False, **context) -> HTMLResponse:
+    """A page of the dashboard. Its alert box shows `flash` (a refusal: `flash_error`), else the
+    notice named by `?notice=<key>` in texts.DASHBOARD_NOTICES (after a redirect); a key not in
+    that list shows nothing. No text of the URL ever reaches the alert box."""
     bot = _bot(request)
     scope = bot.network.node(principal.node_id).name if principal else ""
-    flash = request.query_params.get("flash")
+    if flash is None:
+        flash = texts.DASHBOARD_NOTICES.get(request.query_params.get("notice", ""))
     csrftoken = request.scope.get("csrftoken")  # api/csrf.py: the form field every POST carries
     return templates.TemplateResponse(request, name, {
         "principal": principal, "scope_name": scope, "flash": flash,
-        "csrftoken": csrftoken() if csrftoken else "",
-        "flash_error": request.query_params.get("error") == "1", **context},
+        "csrftoken": csrftoken() if csrftoken else "", "flash_error": flash_error, **context},
         status_code=status_code)
 
 
@@ -173,6 +175,12 @@ def ticket_page(number: TicketNumber, request: Request) -> Response:
     principal = _principal(request)
     if principal is None:
         return RedirectResponse("/", status_code=303)
+    return _ticket_view(request, principal, number)
+
+
+def _ticket_view(request: Request, principal: Principal, number: int, *, status_code: int = 200,
+                 flash: str | None = None, flash_error: bool = False) -> HTMLResponse:
+    """A ticket's page with its history; 404 when it is not in the principal's subtree."""
     bot = _bot(request)
     with bot.db.session() as session:
         ticket = session.get(Ticket, number)
@@ -183,7 +191,8 @@ def ticket_page(number: TicketNumber, request: Request) -> Response:
                               .order_by(TicketEvent.id)).all()
     zone = ZoneInfo(bot.config.policy.timezone)
     masked = masked_for_node(bot.network, principal.node_id)
-    return _page(request, "ticket.html", principal, t=_row(bot, ticket, bot.clock(), masked),
+    return _page(request, "ticket.html", principal, status_code=status_code, flash=flash,
+                 flash_error=flash_error, t=_row(bot, ticket, bot.clock(), masked),
                  events=[{"time": e.at.astimezone(zone).strftime(texts.TIME_FORMAT),
                           "kind_name": texts.EVENT_NAMES.get(e.kind, e.kind),
                           "actor_name": shown_actor(bot.network, e.actor_id, e.actor_name, masked),
@@ -195,6 +204,8 @@ def ticket_page(number: TicketNumber, request: Request) -> Response:
 
 @router.post("/tickets/{number}/claim")
 async def claim_from_page(number: TicketNumber, request: Request) -> Response:
+    """Claim from the ticket's page. Done: a redirect to the page with `?notice=claimed`.
+    Refused: the page itself, with the reason the chat would give (its status: 404 or 409)."""
     principal = _principal(request)
     if principal is None:
         return RedirectResponse("/", status_code=303)
@@ -203,8 +214,7 @@ async def claim_from_page(number: TicketNumber, request: Request) -> Response:
         actions.act(bot, principal, number,
                     lambda b, s, t, a: lifecycle.claim(t, a, b.clock()))
     except HTTPException as refused:
-        return RedirectResponse(f"/tickets/{number}?error=1&flash={quote(str(refused.detail))}",
-                                status_code=303)
+        return _ticket_view(request, principal, number, status_code=refused.status_code,
+                            flash=str(refused.detail), flash_error=True)
     await bot.deliver()
-    return RedirectResponse(f"/tickets/{number}?flash={quote('已接单，通知已发到群里。')}",
-                            status_code=303)
+    return RedirectResponse(f"/tickets/{number}?notice=claimed", status_code=303)

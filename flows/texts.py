@@ -307,3 +307,9 @@ CHART_LEGEND_OPEN = "■ 待办"
 CHART_LEGEND_OVERDUE = "■ 超期"
 # The chart's last row: tickets of the subtree escalated (吹哨) past its top node, standing above it.
 CHART_ESCALATED_ABOVE = "已吹哨到上级"
+
+# The dashboard's notices after an action, by the key its redirect puts in the URL (`?notice=`);
+# only these can be shown that way, so no link can put its own words on the page.
+DASHBOARD_NOTICES = {
+    "claimed": "已接单，通知已发到群里。",
+}
