@@ -120,10 +120,10 @@ def chart_rows(bot: Bot, figures: OpenFigures) -> list[tuple[str, str, OpenCount
     above the subtree. Their open counts add up to `figures.total.open` (the headline)."""
     levels = bot.config.levels
     root = bot.network.node(figures.root_id)
-    rows = [(level, texts.LEVEL_NAMES.get(level, level), figures.get(figures.by_level, level))
+    rows = [(level, texts.LEVEL_NAMES.get(level, level), figures.level(level))
             for level in levels[levels.index(root.level):]]
     if bot.network.parent(root.id) is not None:
-        rows.append((ABOVE_KEY, texts.CHART_ESCALATED_ABOVE, figures.get(figures.above, root.id)))
+        rows.append((ABOVE_KEY, texts.CHART_ESCALATED_ABOVE, figures.escalated_above(root.id)))
     return rows
 
 

@@ -34,9 +34,8 @@ def network_tree(bot: Annotated[Bot, Depends(the_bot)],
     figures = count_open(bot.network, principal.node_id, active, now)
 
     def shape(node: Node) -> NodeOut:
-        here = figures.get(figures.standing_at, node.id)
-        inside = figures.get(figures.in_subtree, node.id)
-        above = figures.get(figures.above, node.id)
+        here, inside = figures.at(node.id), figures.subtree(node.id)
+        above = figures.escalated_above(node.id)
         return NodeOut(id=node.id, name=node.name, level=node.level, group_name=node.group.name,
                        head_name=node.head.name, open=here.open, overdue=here.overdue,
                        subtree_open=inside.open, subtree_overdue=inside.overdue,

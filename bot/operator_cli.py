@@ -147,7 +147,7 @@ def show_network(config: Path | None = ConfigOption, db: str | None = DbOption) 
     figures = count_open(network, network.root.id, active, datetime.now(timezone.utc))
 
     def walk(node, depth: int) -> None:
-        here = figures.get(figures.standing_at, node.id).open
+        here = figures.at(node.id).open
         count = f"  待办 {here}" if here else ""
         typer.echo(f"{'  ' * depth}{node.name} ({node.id}, {node.level}, {node.head.name}){count}")
         for child in node.children:

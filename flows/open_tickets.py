@@ -76,7 +76,8 @@ class OpenFigures:
     - `by_level[level]`: of `total`, the ones standing at a node of that level inside the subtree;
       with `above[root]` they add up to `total`.
 
-    Missing keys count as zero (`OpenCount()`); use `get`.
+    The dicts leave out what counts zero; the methods of the same names answer `OpenCount()`
+    for those.
     """
 
     root_id: str
@@ -86,10 +87,21 @@ class OpenFigures:
     above: dict[str, OpenCount] = field(default_factory=dict)
     by_level: dict[str, OpenCount] = field(default_factory=dict)
 
-    @staticmethod
-    def get(counts: dict[str, OpenCount], key: str) -> OpenCount:
-        """`counts[key]`, or zero counts."""
-        return counts.get(key, OpenCount())
+    def at(self, node_id: str) -> OpenCount:
+        """Standing at `node_id` now."""
+        return self.standing_at.get(node_id, OpenCount())
+
+    def subtree(self, node_id: str) -> OpenCount:
+        """Open in `node_id`'s subtree, wherever they stand."""
+        return self.in_subtree.get(node_id, OpenCount())
+
+    def escalated_above(self, node_id: str) -> OpenCount:
+        """Of `subtree(node_id)`, standing above `node_id`."""
+        return self.above.get(node_id, OpenCount())
+
+    def level(self, level: str) -> OpenCount:
+        """Standing at a node of `level` inside the root's subtree."""
+        return self.by_level.get(level, OpenCount())
 
 
 def _counts(opened: Counter, overdue: Counter) -> dict[str, OpenCount]:
@@ -125,8 +137,9 @@ def count_open(network: Network, root_id: str, tickets: Iterable[Ticket],
             level_late[where.level] += late
         # The home node and its ancestors up to the root hold the ticket in their subtrees; of
         # those, the ones below where it stands now see it as escalated above them.
-        climbed = {node.id for node in network.ancestors(ticket.node_id)} - ancestors_of_root
-        for node_id in {ticket.node_id} | climbed:
+        holders = {ticket.node_id} | ({node.id for node in network.ancestors(ticket.node_id)}
+                                      - ancestors_of_root)
+        for node_id in holders:
             inside[node_id] += 1
             inside_late[node_id] += late
             if network.depth(node_id) > network.depth(where.id):   # on one chain: below it
