@@ -2,7 +2,9 @@
 
 Log in with a token (kept in an HTTP-only cookie); see the open tickets of my subtree grouped by
 urgency, oldest first, overdue ones in red; open a ticket for its history and claim it; a small
-chart of open and overdue tickets by level, drawn here as SVG (no script, no build step).
+chart of open and overdue tickets by the level where they stand now, drawn here as SVG (no
+script, no build step). The headline, the list and the chart count by one rule
+(flows/open_tickets.py), so they always agree with each other and with `/api/network`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from collections import Counter
 from datetime import datetime, timedelta
 from html import escape
 from pathlib import Path
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -27,7 +28,8 @@ from bot.runtime import Bot
 from flows import lifecycle, texts
 from flows.masking import (mask_name, mask_text, masked_for_node, shown_actor,
                            ticket_personal)
-from flows.escalation import ACTIVE_STATUSES, current_node, format_chinese_duration
+from flows.escalation import current_node, format_chinese_duration
+from flows.open_tickets import OpenCount, OpenFigures, count_open, is_overdue, open_in
 from flows.overview import satisfaction_text
 from models.tables import Ticket, TicketEvent
 
@@ -47,15 +49,18 @@ def _principal(request: Request) -> Principal | None:
 
 
 def _page(request: Request, name: str, principal: Principal | None, status_code: int = 200,
-          **context) -> HTMLResponse:
+          *, flash: str | None = None, flash_error: bool = False, **context) -> HTMLResponse:
+    """A page of the dashboard. Its alert box shows `flash` (a refusal: `flash_error`), else the
+    notice named by `?notice=<key>` in texts.DASHBOARD_NOTICES (after a redirect); a key not in
+    that list shows nothing. No text of the URL ever reaches the alert box."""
     bot = _bot(request)
     scope = bot.network.node(principal.node_id).name if principal else ""
-    flash = request.query_params.get("flash")
+    if flash is None:
+        flash = texts.DASHBOARD_NOTICES.get(request.query_params.get("notice", ""))
     csrftoken = request.scope.get("csrftoken")  # api/csrf.py: the form field every POST carries
     return templates.TemplateResponse(request, name, {
         "principal": principal, "scope_name": scope, "flash": flash,
-        "csrftoken": csrftoken() if csrftoken else "",
-        "flash_error": request.query_params.get("error") == "1", **context},
+        "csrftoken": csrftoken() if csrftoken else "", "flash_error": flash_error, **context},
         status_code=status_code)
 
 
@@ -73,29 +78,53 @@ def _row(bot: Bot, ticket: Ticket, now: datetime, masked: bool) -> dict:
         "assignee_name": ticket.assignee_name,
         "where": where.name if where else ticket.node_id,
         "age": format_chinese_duration(now - ticket.created_at),
-        "overdue": ticket.deadline_at is not None and now > ticket.deadline_at
-        and ticket.status in ACTIVE_STATUSES,
+        "overdue": is_overdue(ticket, now),
     }
 
 
-def bar_chart(rows: list[tuple[str, int, int]]) -> str:
-    """Open and overdue tickets per level as a small horizontal SVG bar chart."""
-    width, bar, gap, label = 360, 14, 10, 70
-    top = max([opened for _, opened, _ in rows] + [1])
+def bar_chart(rows: list[tuple[str, str, OpenCount]]) -> str:
+    """Open and overdue tickets as a small horizontal SVG bar chart, one pair of bars per row.
+
+    `rows`: (key, label, counts) in display order; the key is put on the row's `<g>` as
+    `data-key`, with `data-open` and `data-overdue`, so tests and tools can read the numbers.
+    Returns the SVG as markup (labels escaped)."""
+    width, bar, gap, label = 360, 14, 10, 96
+    top = max([counts.open for _, _, counts in rows] + [1])
     height = len(rows) * (2 * bar + gap) + 30
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width + label + 40}" '
-             f'height="{height}" role="img" aria-label="各级待办与超期">',
-             '<text x="0" y="12" font-size="12">■ 待办 <tspan fill="#b91c1c">■ 超期</tspan></text>']
-    for index, (name, opened, overdue) in enumerate(rows):
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width + label + 40} {height}" '
+             f'width="{width + label + 40}" height="{height}" role="img" '
+             f'aria-label="{texts.CHART_LABEL}">',
+             f'<text x="0" y="12" font-size="12">{texts.CHART_LEGEND_OPEN} '
+             f'<tspan fill="#b91c1c">{texts.CHART_LEGEND_OVERDUE}</tspan></text>']
+    for index, (key, name, counts) in enumerate(rows):
         y = 24 + index * (2 * bar + gap)
-        parts.append(f'<text x="0" y="{y + bar}" font-size="12">{escape(name)}</text>')
-        for offset, value, colour in ((0, opened, "#52606d"), (bar, overdue, "#b91c1c")):
+        parts.append(f'<g data-key="{escape(key)}" data-open="{counts.open}" '
+                     f'data-overdue="{counts.overdue}">'
+                     f'<text x="0" y="{y + bar}" font-size="12">{escape(name)}</text>')
+        for offset, value, colour in ((0, counts.open, "#52606d"), (bar, counts.overdue, "#b91c1c")):
             length = int(width * value / top)
             parts.append(f'<rect x="{label}" y="{y + offset}" width="{length}" height="{bar - 2}" '
                          f'fill="{colour}"/><text x="{label + length + 4}" y="{y + offset + bar - 4}" '
                          f'font-size="11">{value}</text>')
+        parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)
+
+
+ABOVE_KEY = "above"   # the chart row of tickets escalated past the subtree's top node
+
+
+def chart_rows(bot: Bot, figures: OpenFigures) -> list[tuple[str, str, OpenCount]]:
+    """The chart's rows for a subtree's open figures: one per level from the subtree's top node's
+    level down (where the tickets stand now), then, below the network's top, the tickets escalated
+    above the subtree. Their open counts add up to `figures.total.open` (the headline)."""
+    levels = bot.config.levels
+    root = bot.network.node(figures.root_id)
+    rows = [(level, texts.LEVEL_NAMES.get(level, level), figures.level(level))
+            for level in levels[levels.index(root.level):]]
+    if bot.network.parent(root.id) is not None:
+        rows.append((ABOVE_KEY, texts.CHART_ESCALATED_ABOVE, figures.escalated_above(root.id)))
+    return rows
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -107,29 +136,18 @@ def home(request: Request) -> Response:
     now = bot.clock()
     masked = masked_for_node(bot.network, principal.node_id)
     with bot.db.session() as session:
-        active = session.exec(select(Ticket).where(
-            Ticket.node_id.in_(principal.subtree),  # type: ignore[attr-defined]
-            Ticket.status.in_(ACTIVE_STATUSES)).order_by(Ticket.created_at)).all()  # type: ignore[attr-defined]
+        active = session.exec(select(Ticket).where(open_in(principal.subtree))
+                              .order_by(Ticket.created_at)).all()
         ratings = Counter(lifecycle.rating_in_note(note) for note in session.exec(
             select(TicketEvent.note).join(Ticket, Ticket.id == TicketEvent.ticket_id)  # type: ignore[arg-type]
             .where(Ticket.node_id.in_(principal.subtree), TicketEvent.kind == "rated",  # type: ignore[attr-defined]
                    TicketEvent.at >= now - timedelta(days=30))).all() if note)
+    figures = count_open(bot.network, principal.node_id, active, now)
     rows = [_row(bot, t, now, masked) for t in active]
-    by_level: dict[str, list[int]] = {}
-    for ticket, row in zip(active, rows):
-        if ticket.node_id not in bot.network:
-            continue
-        level = current_node(bot.network, ticket).level
-        counts = by_level.setdefault(level, [0, 0])
-        counts[0] += 1
-        counts[1] += row["overdue"]
-    levels = bot.config.levels
-    chart = bar_chart([(texts.LEVEL_NAMES.get(level, level), *by_level.get(level, [0, 0])) for level in
-                       levels[levels.index(bot.network.node(principal.node_id).level):]])
     groups = [{"title": "紧急", "tickets": [r for r in rows if r["urgent"]]},
               {"title": "一般", "tickets": [r for r in rows if not r["urgent"]]}]
-    return _page(request, "home.html", principal, groups=groups, open_count=len(rows),
-                 overdue_count=sum(r["overdue"] for r in rows), chart=chart,
+    return _page(request, "home.html", principal, groups=groups, open_count=figures.total.open,
+                 overdue_count=figures.total.overdue, chart=bar_chart(chart_rows(bot, figures)),
                  ratings={r: ratings.get(r, 0) for r in ("满意", "基本满意", "不满意")},
                  satisfaction=satisfaction_text(ratings))
 
@@ -157,6 +175,12 @@ def ticket_page(number: TicketNumber, request: Request) -> Response:
     principal = _principal(request)
     if principal is None:
         return RedirectResponse("/", status_code=303)
+    return _ticket_view(request, principal, number)
+
+
+def _ticket_view(request: Request, principal: Principal, number: int, *, status_code: int = 200,
+                 flash: str | None = None, flash_error: bool = False) -> HTMLResponse:
+    """A ticket's page with its history; 404 when it is not in the principal's subtree."""
     bot = _bot(request)
     with bot.db.session() as session:
         ticket = session.get(Ticket, number)
@@ -167,7 +191,8 @@ def ticket_page(number: TicketNumber, request: Request) -> Response:
                               .order_by(TicketEvent.id)).all()
     zone = ZoneInfo(bot.config.policy.timezone)
     masked = masked_for_node(bot.network, principal.node_id)
-    return _page(request, "ticket.html", principal, t=_row(bot, ticket, bot.clock(), masked),
+    return _page(request, "ticket.html", principal, status_code=status_code, flash=flash,
+                 flash_error=flash_error, t=_row(bot, ticket, bot.clock(), masked),
                  events=[{"time": e.at.astimezone(zone).strftime(texts.TIME_FORMAT),
                           "kind_name": texts.EVENT_NAMES.get(e.kind, e.kind),
                           "actor_name": shown_actor(bot.network, e.actor_id, e.actor_name, masked),
@@ -179,6 +204,8 @@ def ticket_page(number: TicketNumber, request: Request) -> Response:
 
 @router.post("/tickets/{number}/claim")
 async def claim_from_page(number: TicketNumber, request: Request) -> Response:
+    """Claim from the ticket's page. Done: a redirect to the page with `?notice=claimed`.
+    Refused: the page itself, with the reason the chat would give (its status: 404 or 409)."""
     principal = _principal(request)
     if principal is None:
         return RedirectResponse("/", status_code=303)
@@ -187,8 +214,7 @@ async def claim_from_page(number: TicketNumber, request: Request) -> Response:
         actions.act(bot, principal, number,
                     lambda b, s, t, a: lifecycle.claim(t, a, b.clock()))
     except HTTPException as refused:
-        return RedirectResponse(f"/tickets/{number}?error=1&flash={quote(str(refused.detail))}",
-                                status_code=303)
+        return _ticket_view(request, principal, number, status_code=refused.status_code,
+                            flash=str(refused.detail), flash_error=True)
     await bot.deliver()
-    return RedirectResponse(f"/tickets/{number}?flash={quote('已接单，通知已发到群里。')}",
-                            status_code=303)
+    return RedirectResponse(f"/tickets/{number}?notice=claimed", status_code=303)

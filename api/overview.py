@@ -3,7 +3,6 @@ figures over a period, and how the chat transport is doing."""
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -20,31 +19,29 @@ from bot.digest_runs import gather_report
 from bot.outbox import dead_letter_count, pending_count
 from bot.runtime import Bot
 from flows.config import Node
-from flows.escalation import current_node
-from models.tables import OutboundPost, Status, Ticket
+from flows.open_tickets import count_open, open_in
+from models.tables import OutboundPost, Ticket
 
 router = APIRouter(prefix="/api", tags=["network"])
 
 
-@router.get("/network", response_model=NodeOut, summary="My subtree, with open tickets per node")
+@router.get("/network", response_model=NodeOut,
+            summary="My subtree, with open tickets per node and per subtree")
 def network_tree(bot: Annotated[Bot, Depends(the_bot)],
                  principal: Annotated[Principal, Depends(caller)]) -> NodeOut:
     now = bot.clock()
     with bot.db.session() as session:
-        active = session.exec(select(Ticket).where(
-            Ticket.node_id.in_(principal.subtree),  # type: ignore[attr-defined]
-            Ticket.status.in_((Status.OPEN, Status.CLAIMED)))).all()  # type: ignore[attr-defined]
-    open_at, overdue_at = Counter(), Counter()
-    for ticket in active:
-        where = current_node(bot.network, ticket).id if ticket.node_id in bot.network else ticket.node_id
-        open_at[where] += 1
-        if ticket.deadline_at is not None and now > ticket.deadline_at:
-            overdue_at[where] += 1
+        active = session.exec(select(Ticket).where(open_in(principal.subtree))).all()
+    figures = count_open(bot.network, principal.node_id, active, now)
 
     def shape(node: Node) -> NodeOut:
+        here, inside = figures.at(node.id), figures.subtree(node.id)
+        above = figures.escalated_above(node.id)
         return NodeOut(id=node.id, name=node.name, level=node.level, group_name=node.group.name,
-                       head_name=node.head.name, open=open_at[node.id],
-                       overdue=overdue_at[node.id], children=[shape(c) for c in node.children])
+                       head_name=node.head.name, open=here.open, overdue=here.overdue,
+                       subtree_open=inside.open, subtree_overdue=inside.overdue,
+                       escalated_above_open=above.open, escalated_above_overdue=above.overdue,
+                       children=[shape(c) for c in node.children])
 
     return shape(bot.network.node(principal.node_id))
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from flows.masking import mask_name, mask_text, shown_actor, ticket_personal
 from flows.escalation import current_node
 from flows.network import Network
+from flows.open_tickets import is_overdue
 from flows import texts
 from models.tables import Ticket, TicketEvent
 
@@ -38,7 +39,8 @@ class TicketOut(BaseModel):
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
     deadline_at: datetime | None = Field(None, description="When its running timer runs out.")
-    overdue: bool = Field(description="Past its deadline and not resolved.")
+    overdue: bool = Field(description="Open or claimed and past its deadline "
+                                      "(flows/open_tickets.py).")
     rating: str | None = Field(None, description="满意, 基本满意 or 不满意, once rated.")
 
     @classmethod
@@ -56,8 +58,7 @@ class TicketOut(BaseModel):
             assignee_name=ticket.assignee_name, created_at=ticket.created_at,
             claimed_at=ticket.claimed_at, resolved_at=ticket.resolved_at,
             closed_at=ticket.closed_at, deadline_at=ticket.deadline_at,
-            overdue=ticket.status in ("open", "claimed") and ticket.deadline_at is not None
-            and now > ticket.deadline_at,
+            overdue=is_overdue(ticket, now),
             rating=ticket.rating)
 
 
@@ -99,15 +100,28 @@ class TicketPage(BaseModel):
 
 
 class NodeOut(BaseModel):
-    """A node of the network with its open and overdue tickets (its own, not its subtree's)."""
+    """A node of the network with its open tickets (open or claimed; flows/open_tickets.py),
+    counted two ways: those standing at the node itself now (`open`, `overdue`), and those of its
+    whole subtree wherever they stand (`subtree_open`, `subtree_overdue`; the dashboard's headline
+    for a token of this node). For every node, `subtree_open` is `open` summed over its subtree
+    plus `escalated_above_open`."""
 
     id: str
     name: str
     level: str
     group_name: str
     head_name: str
-    open: int = Field(description="Open or claimed tickets standing at this node now.")
-    overdue: int = Field(description="Of those, how many are past their deadline.")
+    open: int = Field(description="Open or claimed tickets standing at this node now (its group "
+                                  "is answerable: routed here, or escalated to here).")
+    overdue: int = Field(description="Of `open`, how many are past their deadline.")
+    subtree_open: int = Field(description="Open or claimed tickets routed to this node or any node "
+                                          "below it, wherever they stand now (escalated above it "
+                                          "too).")
+    subtree_overdue: int = Field(description="Of `subtree_open`, how many are past their deadline.")
+    escalated_above_open: int = Field(description="Of `subtree_open`, how many were escalated "
+                                                  "past this node and stand above it.")
+    escalated_above_overdue: int = Field(description="Of `escalated_above_open`, how many are "
+                                                     "past their deadline.")
     children: list[NodeOut] = []
 
 

@@ -16,13 +16,11 @@ from api.schemas import EventOut, TicketDetail, TicketOut, TicketPage
 from api.tokens import Principal
 from bot.runtime import Bot
 from flows.masking import masked_for_node
+from flows.open_tickets import overdue_at
 from flows.request_parser import CATEGORIES
 from models.tables import Status, Ticket, TicketEvent
 
 router = APIRouter(prefix="/api/tickets", tags=["tickets"])
-
-ACTIVE = (Status.OPEN, Status.CLAIMED)
-
 
 def masked_for(bot: Bot, principal: Principal) -> bool:
     """Above the micro-grid the API shows tickets masked (flows/masking.py)."""
@@ -63,7 +61,7 @@ def list_tickets(
     if urgent is not None:
         filters.append(Ticket.urgent.is_(urgent))  # type: ignore[attr-defined]
     if overdue is not None:
-        late = (Ticket.status.in_(ACTIVE)) & (Ticket.deadline_at < now)  # type: ignore[attr-defined,operator]
+        late = overdue_at(now)
         filters.append(late if overdue else ~late)
     if level is not None:
         filters.append(Ticket.escalation_level == level)

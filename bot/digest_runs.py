@@ -20,9 +20,10 @@ from bot.outbox import PostPipeline, post_values, write_posts
 from bot.transport import OutgoingPost
 from flows.config import DigestSchedule, GridConfig, Node, cron_trigger
 from flows.digests import DigestFigures, compose_digest
-from flows.escalation import ACTIVE_STATUSES, current_node
+from flows.escalation import current_node
 from flows.lifecycle import Reply, rating_in_note
 from flows.network import Network
+from flows.open_tickets import open_in, overdue_at
 from models.db import Database
 from models.tables import DigestRun, Ticket, TicketEvent
 
@@ -68,11 +69,11 @@ def gather_report(session: Session, network: Network, node: Node, start: datetim
         select(TicketEvent.note).join(Ticket, Ticket.id == TicketEvent.ticket_id)  # type: ignore[arg-type]
         .where(in_subtree, TicketEvent.kind == "rated", TicketEvent.at >= start,
                TicketEvent.at < end)).all()
-    active = Ticket.status.in_(ACTIVE_STATUSES)  # type: ignore[attr-defined]
-    overdue = session.exec(select(Ticket).where(in_subtree, active, Ticket.deadline_at < end)
+    # Open and overdue by the one rule of flows/open_tickets.py, at the period's end.
+    overdue = session.exec(select(Ticket).where(open_in(subtree), overdue_at(end))
                            .order_by(Ticket.id)).all()
     escalated = [t for t in session.exec(select(Ticket).where(
-                     in_subtree, active, Ticket.escalation_level > 0).order_by(Ticket.id)).all()
+                     open_in(subtree), Ticket.escalation_level > 0).order_by(Ticket.id)).all()
                  if t.node_id in network and current_node(network, t).id == node.id]
     figures = DigestFigures(
         new=new, claimed=len(claimed), resolved=len(resolved), overdue=len(overdue),

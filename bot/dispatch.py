@@ -35,6 +35,7 @@ from flows.network import Mention, Network, fold_name
 from flows.normalize import is_placeholder_only
 from flows.notice_routing import places_for
 from flows.notice_routing import route as route_notices
+from flows.open_tickets import open_in
 from flows.own_posts import is_notice_form, nearly_same, search_fragment
 from flows.request_parser import analyse
 from flows.roles import may_handle, roles_for
@@ -776,9 +777,6 @@ def mark_normal(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str,
     return lifecycle.change_urgency(ticket, actor, False)
 
 
-ACTIVE = (Status.OPEN, Status.CLAIMED)
-
-
 def on_subtree(report: Callable[[Session, str, frozenset[str]], Reply]) -> Handler:
     """A handler for a head's view of what they lead (待办, 统计); residents are told it is for
     heads."""
@@ -794,14 +792,18 @@ def on_subtree(report: Callable[[Session, str, frozenset[str]], Reply]) -> Handl
 
 
 def todo(session: Session, scope: str, node_ids: frozenset[str]) -> Reply:
-    waiting = (Ticket.node_id.in_(node_ids), Ticket.status.in_(ACTIVE))
-    total = session.exec(select(func.count()).select_from(Ticket).where(*waiting)).one()
-    first = session.exec(select(Ticket).where(*waiting).order_by(Ticket.id)
+    """`待办`: the tickets open in the subtree (flows/open_tickets.py: escalated ones too), the
+    oldest first, and how many there are (the dashboard's headline for the same node)."""
+    waiting = open_in(node_ids)
+    total = session.exec(select(func.count()).select_from(Ticket).where(waiting)).one()
+    first = session.exec(select(Ticket).where(waiting).order_by(Ticket.id)
                          .limit(overview.TODO_LINES)).all()
     return overview.todo_list(scope, first, total)
 
 
 def statistics(session: Session, scope: str, node_ids: frozenset[str]) -> Reply:
+    """`统计`: every ticket routed into the subtree by status; 待接单 + 处理中 is the subtree's open
+    count of flows/open_tickets.py (same home-node rule, escalated ones included)."""
     mine = Ticket.node_id.in_(node_ids)
     by_status = dict(session.exec(select(Ticket.status, func.count()).where(mine)
                                   .group_by(Ticket.status)).all())

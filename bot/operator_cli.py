@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -20,8 +19,9 @@ from rich.progress import Progress
 from sqlmodel import func, select
 
 from flows import texts
-from flows.escalation import ACTIVE_STATUSES, current_node
+from flows.escalation import current_node
 from flows.network import Network
+from flows.open_tickets import count_open, is_overdue, open_in, overdue_at
 from models.tables import Status, Ticket, TicketEvent
 
 tickets_app = typer.Typer(help="Look at tickets.", no_args_is_help=True)
@@ -42,7 +42,7 @@ def _setup(config: Path | None, db: str | None):
 
 def _line(ticket: Ticket, network: Network, now: datetime) -> str:
     where = current_node(network, ticket).name if ticket.node_id in network else ticket.node_id
-    late = " 超期" if ticket.status in ACTIVE_STATUSES and ticket.deadline_at and now > ticket.deadline_at else ""
+    late = " 超期" if is_overdue(ticket, now) else ""
     return (f"#{ticket.id:<6} {texts.STATUS_NAMES[ticket.status]:<6} "
             f"{'紧急 ' if ticket.urgent else ''}{texts.CATEGORY_NAMES.get(ticket.category, ticket.category)} "
             f"{texts.location_text(ticket.building, ticket.unit, ticket.floor, ticket.room)} "
@@ -71,7 +71,7 @@ def list_tickets(node: str | None = typer.Option(None, help="Only this node's su
     if status:
         filters.append(Ticket.status.in_(status))  # type: ignore[attr-defined]
     if overdue:
-        filters += [Ticket.status.in_(ACTIVE_STATUSES), Ticket.deadline_at < now]  # type: ignore[attr-defined,operator]
+        filters.append(overdue_at(now))
     with database.session() as session:
         total = session.exec(select(func.count()).select_from(Ticket).where(*filters)).one()
         rows = session.exec(select(Ticket).where(*filters).order_by(Ticket.id.desc())  # type: ignore[union-attr]
@@ -140,14 +140,15 @@ def export_tickets(output: Path | None = typer.Option(None, "--output", "-o",
 def show_network(config: Path | None = ConfigOption, db: str | None = DbOption) -> None:
     """The network as a tree, with the open tickets standing at each node."""
     grid, network, database = _setup(config, db)
+    everything = network.subtree_ids(network.root.id)
     with database.session() as session:
-        active = session.exec(select(Ticket).where(
-            Ticket.status.in_(ACTIVE_STATUSES))).all()  # type: ignore[attr-defined]
+        active = session.exec(select(Ticket).where(open_in(everything))).all()
     database.dispose()
-    open_at = Counter(current_node(network, t).id for t in active if t.node_id in network)
+    figures = count_open(network, network.root.id, active, datetime.now(timezone.utc))
 
     def walk(node, depth: int) -> None:
-        count = f"  待办 {open_at[node.id]}" if open_at[node.id] else ""
+        here = figures.at(node.id).open
+        count = f"  待办 {here}" if here else ""
         typer.echo(f"{'  ' * depth}{node.name} ({node.id}, {node.level}, {node.head.name}){count}")
         for child in node.children:
             walk(child, depth + 1)

@@ -15,18 +15,12 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flows import texts
-from flows.escalation import ACTIVE_STATUSES, format_chinese_duration
+from flows.escalation import format_chinese_duration
 from flows.masking import Personal, mask_name, mask_text, shorten
 from flows.splitting import PostLimits, split_post
 from models.tables import Ticket
 
 DESCRIPTION_CHARS = 30
-
-
-def is_overdue(ticket: Ticket, now: datetime) -> bool:
-    """Past the deadline of its running timer (claim or resolve) and not resolved."""
-    return (ticket.status in ACTIVE_STATUSES and ticket.deadline_at is not None
-            and now > ticket.deadline_at)
 
 
 @dataclass(frozen=True)

@@ -304,3 +304,16 @@ GROUPED_FROM = "来自{origin}：{reason}"
 # The dashboard: a form sent without its CSRF token (another site, or a page open too long)
 CSRF_REFUSED = "页面已过期或来源不明，操作未执行。请返回后台刷新页面再试。"
 BACK_TO_DASHBOARD = "返回管理后台"
+
+# The dashboard's chart of open tickets by level (api/dashboard.py)
+CHART_LABEL = "各级待办与超期"
+CHART_LEGEND_OPEN = "■ 待办"
+CHART_LEGEND_OVERDUE = "■ 超期"
+# The chart's last row: tickets of the subtree escalated (吹哨) past its top node, standing above it.
+CHART_ESCALATED_ABOVE = "已吹哨到上级"
+
+# The dashboard's notices after an action, by the key its redirect puts in the URL (`?notice=`);
+# only these can be shown that way, so no link can put its own words on the page.
+DASHBOARD_NOTICES = {
+    "claimed": "已接单，通知已发到群里。",
+}

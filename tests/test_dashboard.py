@@ -1,5 +1,7 @@
 """The dashboard in a real headless Chromium (Debian's package, driven by Playwright): log in,
-see a ticket created through chat, claim it from the page, see the notice posted in the group."""
+see a ticket created through chat, claim it from the page, see the notice posted in the group;
+and the same pages on a phone's screen (390×844), where they must fit without sideways scrolling
+and keep every column readable."""
 
 from __future__ import annotations
 
@@ -28,6 +30,27 @@ if CHROMIUM is None:
 
 from playwright.async_api import async_playwright  # noqa: E402 - only with a browser present
 
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PHONE = {"width": 390, "height": 844}
+
+# The number of lines a cell's own text takes on screen (its label, a ::before, is not counted):
+# the distinct tops of its text's line boxes, within a few pixels.
+LINES_OF = """cell => {
+    const range = document.createRange();
+    range.selectNodeContents(cell);
+    const tops = [...range.getClientRects()].filter(r => r.width > 0).map(r => r.top)
+        .sort((a, b) => a - b);
+    return tops.filter((top, i) => i === 0 || top - tops[i - 1] > 4).length;
+}"""
+# The width of a cell's own text (px).
+TEXT_WIDTH = """cell => {
+    const range = document.createRange();
+    range.selectNodeContents(cell);
+    return range.getBoundingClientRect().width;
+}"""
+PAGE_WIDTH = "document.documentElement.scrollWidth"
+
 
 async def test_log_in_see_a_chat_ticket_claim_it_and_the_group_hears(sim, db, network, clock,
                                                                      tmp_path):
@@ -40,11 +63,8 @@ async def test_log_in_see_a_chat_ticket_claim_it_and_the_group_hears(sim, db, ne
 
     with ServedApp(create_app(sim.bot)) as base:
         async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(
-                executable_path=CHROMIUM, headless=True,
-                args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                      "--disable-background-networking", "--disable-component-update",
-                      "--disable-sync"])
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                       args=CHROMIUM_ARGS)
             page = await browser.new_page(viewport={"width": 1100, "height": 800})
             await page.goto(base + "/")
             await page.fill("#token", "gb_wrong")
@@ -74,3 +94,54 @@ async def test_log_in_see_a_chat_ticket_claim_it_and_the_group_hears(sim, db, ne
 
     notice = [p for p in sim.posts if p.text == "#1 已由 邱煥武（后台） 接单，正在处理。"]
     assert len(notice) == 1 and notice[0].room == GRID and notice[0].mentions == (RESIDENT,)
+
+
+async def test_on_a_phone_the_pages_fit_and_every_column_stays_readable(sim, db, network, clock,
+                                                                       tmp_path):
+    await sim.say(GRID, RESIDENT, "下单 4号楼二单元4楼的灯不亮，晚上楼道一片漆黑，老人上下楼很危险，"
+                                  "麻烦尽快来修，电话13812345678", name="张阿姨")
+    await sim.say(GRID, RESIDENT, "下单 7栋电梯困人了，快来人", name="李大爷")
+    await sim.say(GRID, HEAD, "接单 #2")
+    await sim.say(GRID, HEAD, "进展 #2 已联系电梯维保公司，师傅二十分钟内到场处理")
+    clock.advance(hours=3)
+    token = create_token(db, network, "shibalong-1", "邱煥武（手机）", START)
+    artifacts = Path(os.environ.get(ARTIFACTS_ENV) or tmp_path)
+    artifacts.mkdir(parents=True, exist_ok=True)
+
+    with ServedApp(create_app(sim.bot)) as base:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                       args=CHROMIUM_ARGS)
+            page = await browser.new_page(viewport=PHONE, device_scale_factor=2, is_mobile=True,
+                                          has_touch=True)
+            await page.goto(base + "/")
+            assert await page.evaluate(PAGE_WIDTH) <= PHONE["width"]
+            await page.fill("#token", token)
+            await page.click("button[type=submit]")
+            await page.wait_for_selector("text=待办 2 张")
+            assert await page.evaluate(PAGE_WIDTH) <= PHONE["width"]     # no sideways scrolling
+            for number in (1, 2):
+                row = page.locator("tr", has_text=f"#{number}")
+                for label in ("单号", "类别", "位置", "状态", "所在", "已等"):
+                    cell = row.locator(f"td[data-label={label}]")
+                    assert await cell.evaluate(LINES_OF) <= 2, (number, label)
+            # The long description runs in lines of many characters, not a column of one.
+            description = page.locator("tr", has_text="#1").locator("td[data-label=内容]")
+            assert await description.evaluate(TEXT_WIDTH) >= 200
+            chart = page.locator("svg[role=img]")
+            assert (await chart.bounding_box())["width"] <= PHONE["width"]
+            await page.screenshot(path=str(artifacts / "dashboard-phone.png"), full_page=True)
+
+            await page.click("a:text('#2')")
+            await page.wait_for_selector("text=处理记录")
+            assert await page.evaluate(PAGE_WIDTH) <= PHONE["width"]
+            rows = page.locator("table tbody tr")
+            assert await rows.count() == 3   # 下单, 接单, 进展
+            for index in range(3):
+                for label in ("时间", "事项", "人员"):
+                    cell = rows.nth(index).locator(f"td[data-label={label}]")
+                    assert await cell.evaluate(LINES_OF) <= 2, (index, label)
+            note = rows.nth(2).locator("td[data-label=说明]")
+            assert await note.evaluate(TEXT_WIDTH) >= 200
+            await page.screenshot(path=str(artifacts / "ticket-phone.png"), full_page=True)
+            await browser.close()

@@ -1,0 +1,150 @@
+"""One definition of "open in my subtree" and of "overdue" (flows/open_tickets.py): the
+dashboard's headline, its chart, `/api/network`, the figures, and chat's 待办 and 统计 give the
+same numbers, with tickets escalated (吹哨) within and past a subtree, claimed, open, overdue and
+resolved, at several levels."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlmodel import select
+
+from api.app import create_app
+from api.tokens import create_token
+from flows import texts
+from flows.open_tickets import count_open, is_open, is_overdue, open_in, overdue_at
+from models.tables import Status, Ticket
+
+from conftest import START
+from test_csrf import token_in
+
+S1, S2, B1, B2_1, HEHUA_1 = ("shibalong-1@chatroom", "shibalong-2@chatroom", "baiyi-b1@chatroom",
+                             "baiyi-b2-1@chatroom", "hehua-1@chatroom")
+QIU, LIU, WANG, HE = "wxid_qiu_huanwu", "wxid_liu_jianguo", "wxid_wang_guoqiang", "wxid_he_ping"
+HEAD_OF = {"shibalong-1": (S1, QIU), "baiyi-b1": (B1, WANG), "baiyi": ("baiyi@chatroom",
+           "wxid_li_wenhua"), "jili": ("jili@chatroom", "wxid_chen_jie")}
+
+# token's node → (open, overdue) in its subtree, and the chart's rows (level or "above" → counts)
+EXPECTED = {
+    "shibalong-1": ((3, 2), {"microgrid": (2, 1), "above": (1, 1)}),
+    "baiyi-b1": ((4, 2), {"branch": (0, 0), "microgrid": (3, 1), "above": (1, 1)}),
+    "baiyi": ((5, 2), {"village": (1, 1), "branch": (1, 0), "microgrid": (3, 1), "above": (0, 0)}),
+    "jili": ((6, 2), {"township": (0, 0), "village": (1, 1), "branch": (1, 0),
+                      "microgrid": (4, 1)}),
+}
+
+
+@pytest.fixture
+async def spread(sim, clock):
+    """Tickets at several levels:
+    #1 石坝垅一 open, overdue later;  #2 石坝垅一 claimed;  #3 石坝垅一 whistled up twice (to
+    百宜社区), overdue later;  #4 石坝垅二 resolved (not open);  three hours later: #5 新村一
+    whistled up to 第二党支部;  #6 荷花一 open (another village);  #7 石坝垅二 open."""
+    await sim.say(S1, "wxid_r1", "下单 4号楼二单元4楼的灯不亮", name="张阿姨")
+    await sim.say(S1, "wxid_r2", "下单 5号楼水管漏水", name="李叔叔")
+    await sim.say(S1, QIU, "接单 #2")
+    await sim.say(S1, "wxid_r3", "下单 6号楼门口垃圾没人清", name="王奶奶")
+    await sim.say(S1, QIU, "吹哨 #3 需要支部协调")
+    await sim.say(B1, WANG, "吹哨 #3 需要社区协调")
+    await sim.say(S2, "wxid_r4", "下单 8号楼路灯坏了", name="赵大爷")
+    await sim.say(S2, LIU, "接单 #4")
+    await sim.say(S2, LIU, "办结 #4 已换灯泡")
+    clock.advance(hours=3)   # past the 2-hour claim timer of #1 and #3
+    await sim.say(B2_1, "wxid_r5", "下单 1号楼电梯坏了", name="孙阿姨")
+    await sim.say(B2_1, HE, "吹哨 #5 需要支部协调")
+    await sim.say(HEHUA_1, "wxid_r6", "下单 2号楼楼道灯不亮", name="钱先生")
+    await sim.say(S2, "wxid_r7", "下单 9号楼下水道堵了", name="周先生")
+    return sim
+
+
+async def dashboard_numbers(client: httpx.AsyncClient, token: str):
+    """(headline (open, overdue), chart rows {key: (open, overdue)}) of the dashboard page."""
+    form = await client.get("/")
+    await client.post("/login", data={"token": token, "csrftoken": token_in(form.text)})
+    page = (await client.get("/")).text
+    client.cookies.delete("gridbot_token")
+    headline = re.search(r"<h1>.*?待办 (\d+) 张，超期 (\d+) 张</h1>", page)
+    chart = {key: (int(opened), int(late)) for key, opened, late in re.findall(
+        r'<g data-key="([^"]+)" data-open="(\d+)" data-overdue="(\d+)">', page)}
+    return (int(headline[1]), int(headline[2])), chart
+
+
+def walk(node: dict):
+    yield node
+    for child in node["children"]:
+        yield from walk(child)
+
+
+async def test_headline_chart_api_and_chat_count_open_tickets_alike(spread, sim, db, network,
+                                                                    clock):
+    with db.session() as session:
+        tickets = {t.id: t for t in session.exec(select(Ticket)).all()}
+    assert tickets[3].escalation_level == 2 and tickets[5].escalation_level == 1
+    assert tickets[4].status == Status.RESOLVED and tickets[2].status == Status.CLAIMED
+    app = create_app(sim.bot)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://dashboard") as client:
+        for node_id, (headline, rows) in EXPECTED.items():
+            token = create_token(db, network, node_id, f"token of {node_id}", START)
+            assert await dashboard_numbers(client, token) == (headline, rows), node_id
+
+            tree = (await client.get("/api/network",
+                                     headers={"Authorization": f"Bearer {token}"})).json()
+            assert (tree["subtree_open"], tree["subtree_overdue"]) == headline, node_id
+            above = (tree["escalated_above_open"], tree["escalated_above_overdue"])
+            assert above == rows.get("above", (0, 0)), node_id
+            for level, counts in rows.items():
+                if level != "above":   # the chart's levels: where the tickets stand now
+                    standing = [(n["open"], n["overdue"]) for n in walk(tree) if n["level"] == level]
+                    assert tuple(map(sum, zip(*standing))) == counts, (node_id, level)
+            for node in walk(tree):   # every node: its subtree = standing below it + above it
+                below = [n["open"] for n in walk(node)]
+                assert node["subtree_open"] == sum(below) + node["escalated_above_open"], node["id"]
+
+            figures = (await client.get(f"/api/nodes/{node_id}/figures",
+                                        headers={"Authorization": f"Bearer {token}"})).json()
+            assert figures["overdue"] == headline[1], node_id
+
+            room, head = HEAD_OF[node_id]
+            scope = network.node(node_id).name
+            [todo] = await sim.say(room, head, "待办")
+            assert todo.text.startswith(texts.TODO_HEADER.format(scope=scope, count=headline[0]))
+            [stats] = await sim.say(room, head, "统计")
+            shown = re.search(r"待接单 (\d+)，处理中 (\d+)", stats.text)
+            assert int(shown[1]) + int(shown[2]) == headline[0], node_id
+
+    # Below a subtree's top, each node's own subtree: 石坝垅一's #3 stands two levels above it.
+    tree = await client_tree(sim, db, network, "baiyi")
+    shibalong_1 = next(n for n in walk(tree) if n["id"] == "shibalong-1")
+    assert (shibalong_1["open"], shibalong_1["subtree_open"],
+            shibalong_1["escalated_above_open"]) == (2, 3, 1)
+    assert (tree["open"], tree["overdue"]) == (1, 1)   # #3 stands at 百宜社区 now
+
+
+async def client_tree(sim, db, network, node_id: str) -> dict:
+    token = create_token(db, network, node_id, f"another token of {node_id}", START)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(sim.bot)),
+                                 base_url="http://api") as client:
+        return (await client.get("/api/network",
+                                 headers={"Authorization": f"Bearer {token}"})).json()
+
+
+async def test_the_sql_conditions_and_the_predicates_agree(spread, db, network, clock):
+    now = clock()
+    subtree = network.subtree_ids("baiyi-b1")
+    with db.session() as session:
+        everything = session.exec(select(Ticket)).all()
+        loaded_open = {t.id for t in session.exec(select(Ticket).where(open_in(subtree))).all()}
+        loaded_late = {t.id for t in session.exec(select(Ticket).where(overdue_at(now))).all()}
+        on_time = {t.id for t in session.exec(select(Ticket).where(~overdue_at(now))).all()}
+    assert loaded_open == {t.id for t in everything if is_open(t) and t.node_id in subtree}
+    assert loaded_late == {t.id for t in everything if is_overdue(t, now)} == {1, 3}
+    assert on_time == {t.id for t in everything} - loaded_late
+    figures = count_open(network, "baiyi-b1", everything, now)   # other tickets are left out
+    assert (figures.total.open, figures.total.overdue) == (4, 2)
+    # Past every deadline, every open ticket is overdue.
+    later = now + timedelta(days=30)
+    assert count_open(network, "jili", everything, later).total.overdue == 6
