@@ -13,6 +13,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, create_engine
 
+from flows.credentials import mask_url
+
 DATABASE_URL_ENV = "GRIDBOT_DATABASE_URL"
 DEFAULT_DATABASE_URL = "sqlite:///gridbot.sqlite3"  # a file in the working directory
 
@@ -63,9 +65,9 @@ class Database:
 
     @property
     def shown_url(self) -> str:
-        """The URL as it may be printed or logged: the password as `***` (SQLAlchemy's own
-        rendering)."""
-        return make_url(self.url).render_as_string(hide_password=True)
+        """The URL as it may be printed or logged: the password and any secret query value as
+        `***` (`flows.credentials.mask_url`)."""
+        return mask_url(self.url)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
