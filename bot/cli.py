@@ -212,12 +212,27 @@ def token_revoke(name: str = typer.Option(..., "--name", help="The token's name.
     typer.echo(f"revoked {revoked} token(s) named {name!r}")
 
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "tests" / "data"
+HELDOUT = "heldout"  # the folder of the `flows` package that holds the held-out data
 
 
 def heldout_files() -> list[Path]:
-    """The labelled data the parser is measured on and never tuned on (tests/data/LABELLING.md)."""
-    return [DATA_DIR / "requests_heldout.jsonl", *sorted((DATA_DIR / "heldout").glob("*.jsonl"))]
+    """The labelled data the parser is measured on and never tuned on (tests/data/LABELLING.md):
+    `requests_heldout.jsonl`, then the batches, by name. Shipped with the package (package data
+    of `flows`), so found however GridBot was installed; [] when they are missing."""
+    from importlib import resources
+
+    folder = resources.files("flows") / HELDOUT
+    if not folder.is_dir():
+        return []
+    files = sorted(Path(str(one)) for one in folder.iterdir() if one.name.endswith(".jsonl"))
+    first = [one for one in files if one.name == "requests_heldout.jsonl"]
+    return first + [one for one in files if one not in first]
+
+
+NO_LABELLED_DATA = ("no labelled data to report on: this installation has no held-out files "
+                    "(flows/heldout/ in GridBot's source). Pass labelled JSON Lines with "
+                    "--data FILE (repeatable); each line holds the keys of `gridbot parse "
+                    "--jsonl` plus `text` first.")
 
 
 @app.command()
@@ -232,8 +247,8 @@ def parse(
                                      "corrected in chat (改类, 改紧急, 改一般) as labelled JSON "
                                      "Lines, read from the database."),
     data: list[Path] = typer.Option([], "--data", help="Labelled JSON Lines for --report "
-                                    "(default: the held-out data in tests/data: "
-                                    "requests_heldout.jsonl and heldout/*.jsonl)."),
+                                    "(default: the held-out data shipped with GridBot: "
+                                    "requests_heldout.jsonl and the batches of 2026-12 on)."),
     mistakes: int = typer.Option(0, "--mistakes", help="With --report, list this many mistakes."),
     config: Path | None = ConfigOption,
     db: str | None = DbOption,
@@ -252,7 +267,11 @@ def parse(
         raise typer.Exit(2)
     lexicon = _lexicon(config)
     if report:
-        _parse_report(data or heldout_files(), mistakes, lexicon)
+        paths = data or heldout_files()
+        if not paths:
+            typer.echo(NO_LABELLED_DATA, err=True)
+            raise typer.Exit(2)
+        _parse_report(paths, mistakes, lexicon)
     elif jsonl:
         _parse_jsonl(lexicon)
     else:

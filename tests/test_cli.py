@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+import zipfile
 
+from bot.cli import NO_LABELLED_DATA
 from conftest import REPO
 
 CONFIG = str(REPO / "config.yaml")
@@ -223,3 +227,34 @@ def test_operator_commands_tickets_network_and_tokens(tmp_path):
     assert again.returncode == 2 and "exists" in again.stderr
     assert gridbot("token", "revoke", "--name", "李文华", "--db", db).returncode == 0
     assert gridbot("token", "revoke", "--name", "李文华", "--db", db).returncode == 2
+
+
+def test_parse_report_measures_the_shipped_held_out_data_from_an_installed_wheel(tmp_path):
+    # A wheel built as for any install, unpacked and run from another folder: not the source tree.
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "-q",
+                            "-w", str(tmp_path / "wheel")], capture_output=True, text=True,
+                           timeout=300)
+    assert built.returncode == 0, built.stderr
+    [wheel] = (tmp_path / "wheel").glob("gridbot-*.whl")
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    def report() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-c", "import bot.cli, sys; print(bot.cli.__file__, file=sys.stderr); "
+             "bot.cli.app()", "parse", "--report"], capture_output=True, text=True,
+            cwd=elsewhere, env={**os.environ, "PYTHONPATH": str(site)}, timeout=300)
+
+    result = report()
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith(str(site / "bot" / "cli.py"))
+    assert result.stdout.startswith("requests_heldout.jsonl: ")
+    assert "2026-12-workers.jsonl: " in result.stdout and "all 5 files: " in result.stdout
+
+    shutil.rmtree(site / "flows" / "heldout")   # an installation without them
+    missing = report()
+    assert missing.returncode == 2 and missing.stdout == ""
+    assert missing.stderr.splitlines()[1] == NO_LABELLED_DATA
+    assert "--data FILE" in NO_LABELLED_DATA
