@@ -160,9 +160,11 @@ def chat(config: Path | None = ConfigOption, db: str | None = DbOption) -> None:
 def run(config: Path | None = ConfigOption, db: str | None = DbOption,
         host: str = typer.Option("127.0.0.1", help="Address the HTTP API listens on."),
         port: int = typer.Option(8000, help="Port of the HTTP API.")) -> None:
-    """Run the bot with its transport and the HTTP API until stopped."""
+    """Run the bot with its transport and the HTTP API until stopped. It logs at start what it
+    runs: the config file, the database, the transport and its target, the dashboard's URL
+    (credentials masked, as everywhere in its log)."""
     grid = _config(config)
-    database = _database(db)
+    database = _database(db, announce=False)
     _serve(grid, database, config, host, port)
 
 
@@ -170,9 +172,15 @@ def _serve(grid: GridConfig, database: Database, config: Path | None, host: str,
            port: int) -> None:
     import asyncio
 
-    from bot.service import serve
+    from bot.service import configure_logging, serve
 
-    asyncio.run(serve(grid, database, host, port))
+    configure_logging(grid, database)
+    asyncio.run(serve(grid, database, host, port, config_path=_config_path(config)))
+
+
+def _config_path(path: Path | None) -> Path:
+    """The config file a command reads: --config, else $GRIDBOT_CONFIG, else ./config.yaml."""
+    return path or Path(os.environ.get(CONFIG_ENV, "config.yaml"))
 
 
 @app.command()

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 
 import pytest
@@ -15,6 +16,7 @@ from sqlalchemy import inspect
 from bot.cli import NO_LABELLED_DATA
 from bot.operator_cli import EXPORT_FIELDS
 from conftest import REPO
+from local_server import free_port
 from models.tables import Ticket
 
 CONFIG = str(REPO / "config.yaml")
@@ -375,3 +377,39 @@ def test_parse_report_measures_the_shipped_held_out_data_from_an_installed_wheel
     assert missing.stderr.splitlines()[1] == NO_LABELLED_DATA
     assert "--data FILE" in NO_LABELLED_DATA
 
+
+def test_run_logs_what_it_runs_without_credentials(tmp_path):
+    config = tmp_path / "config.yaml"
+    callback = "https://bridge:pass-0123@hooks.example/send?key=key-0123"
+    config.write_text((REPO / "config.yaml").read_text(encoding="utf-8").replace(
+        "transport:\n  kind: simulator\n",
+        f"transport:\n  kind: webhook\n  callback_url: {callback}\n  secret: secret-0123\n"),
+        encoding="utf-8")
+    db = tmp_path / "run.sqlite3"
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--config", str(config),
+                                "--db", f"sqlite:///{db}", "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    lines = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any("Uvicorn running" in l for l in lines):
+            line = process.stderr.readline()
+            if not line:
+                break
+            lines.append(line)
+    finally:
+        process.terminate()
+        rest = process.communicate(timeout=30)[1]
+    log = "".join(lines) + rest
+    assert any("Uvicorn running" in line for line in lines), log
+    said = [line.split(": ", 1)[1].rstrip("\n") for line in lines if " INFO bot.service: " in line]
+    assert said[:4] == [
+        f"config: {config}",
+        f"database: sqlite:///{db}",
+        f"transport: webhook: posts to https://bridge:***@hooks.example/send?key=***, messages in at "
+        f"http://127.0.0.1:{port}/webhook/messages",
+        f"API and dashboard: http://127.0.0.1:{port}/ (API docs at /docs)",
+    ]
+    for secret in ("pass-0123", "key-0123", "secret-0123"):
+        assert secret not in log
