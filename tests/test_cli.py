@@ -233,6 +233,8 @@ def test_operator_commands_tickets_network_and_tokens(tmp_path):
     # The keys in the documented order, every column of the table among them.
     assert all(list(row) == list(EXPORT_FIELDS) for row in rows)
     assert set(EXPORT_FIELDS) == set(Ticket.model_fields)
+    documented = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    assert ", ".join(f"`{key}`" for key in EXPORT_FIELDS) in documented
     tree = gridbot("network", "show", "--config", CONFIG, "--db", db).stdout.splitlines()
     assert tree[0] == "集里街道 (jili, township, 陈洁)"
     assert "      石坝垅小区第一微网格 (shibalong-1, microgrid, 邱煥武)  待办 1" in tree
