@@ -14,10 +14,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from api.app import create_app
+from bot.logs import configure_logging as _configure_logging
 from bot.outbox import pending_count, take_back_dead_leases
 from bot.runtime import Bot
 from bot.simulator import Simulator
-from bot.logs import configure_logging as _configure_logging
 from bot.webhook_transport import DeliveryLoop, WebhookTransport
 from flows.config import GridConfig
 from flows.credentials import mask_url, url_secrets
