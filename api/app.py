@@ -16,6 +16,7 @@ from bot.inbox import inbox_health
 from bot.outbox import dead_letter_count
 from bot.readiness import write_heartbeat
 from bot.runtime import Bot
+from flows.credentials import mask_credentials, url_secrets
 
 
 def create_app(bot: Bot, *, webhook_secret: str | None = None,
@@ -61,7 +62,8 @@ def create_app(bot: Bot, *, webhook_secret: str | None = None,
             dead = dead_letter_count(bot.db)
             dead_messages = inbox_health(bot.db)["dead"]
         except Exception as error:  # any driver error means not ready
-            problems.append(f"database: {type(error).__name__}: {str(error).splitlines()[0][:200]}")
+            first_line = mask_credentials(str(error), url_secrets(bot.db.url)).splitlines()[0][:200]
+            problems.append(f"database: {type(error).__name__}: {first_line}")
         health = getattr(bot.transport, "health", None)
         unready = health and health.unready_reason(bot.config.transport.unready_after)
         if unready:

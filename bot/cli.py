@@ -1,21 +1,28 @@
-"""The `gridbot` command line."""
+"""The `gridbot` command line.
+
+Only typer and the standard library are imported here: each command imports what it needs
+(SQLAlchemy, FastAPI, uvicorn, OpenCC, NumPy, the config's validation…) when it runs, so
+`gridbot --help` and a mistyped option answer at once.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import typer
 
 from bot.operator_cli import inbox_app, network_app, outbox_app, tickets_app
-from flows.config import ConfigError, GridConfig, load_config
+
+if TYPE_CHECKING:
+    from flows.config import GridConfig
+    from models.db import Database
 
 CONFIG_ENV = "GRIDBOT_CONFIG"
 
@@ -39,24 +46,42 @@ DbOption = typer.Option(None, "--db", help="Database URL (default: $GRIDBOT_DATA
 
 
 def _config(path: Path | None) -> GridConfig:
+    from flows.config import ConfigError, load_config
+
     path = path or Path(os.environ.get(CONFIG_ENV, "config.yaml"))
     try:
         return load_config(path)
     except ConfigError as error:
         typer.echo(f"{path}: the configuration has {len(error.problems)} problem(s):", err=True)
-        for problem in error.problems:
-            typer.echo(f"  {problem}", err=True)
+        from flows.credentials import mask_credentials
+
+        for problem in error.problems:  # a problem may quote a URL or a token: masked
+            typer.echo(f"  {mask_credentials(problem)}", err=True)
         raise typer.Exit(2) from None
 
 
-def _database(url: str | None):
-    from models.db import Database
+def _database(url: str | None, *, create: bool = True, announce: bool = True) -> Database:
+    """Open (and migrate) the database of `--db` / $GRIDBOT_DATABASE_URL / the default and,
+    with `announce`, say on stderr which one it is (stdout stays the command's own). With
+    `create=False` a database that does not exist yet is not made: the command stops with
+    exit 2 and a line naming the URL and `gridbot db upgrade`. Errors go to stderr without a
+    traceback, credentials masked, and raise typer.Exit(2)."""
+    from flows.credentials import mask_credentials, url_secrets
+    from models.db import Database, DatabaseMissing, database_url
 
     try:
-        return Database(url)
-    except Exception as error:  # a bad URL or an unreachable server: one line, no traceback
-        typer.echo(f"cannot open the database: {error}", err=True)
+        database = Database(url, create=create)
+    except DatabaseMissing as error:
+        typer.echo(str(error), err=True)
         raise typer.Exit(2) from None
+    except Exception as error:  # a bad URL or an unreachable server: one line, no traceback
+        raw = database_url(url)
+        typer.echo(f"cannot open the database {mask_credentials(raw)}: "
+                   f"{mask_credentials(str(error), url_secrets(raw))}", err=True)
+        raise typer.Exit(2) from None
+    if announce:
+        typer.echo(f"database: {database.shown_place}", err=True)
+    return database
 
 
 DEMO_DB = "gridbot-demo.sqlite3"  # what `gridbot demo --serve` leaves in the working directory
@@ -73,6 +98,8 @@ def demo(config: Path | None = ConfigOption,
          host: str = typer.Option("127.0.0.1", help="With --serve: address of the HTTP API."),
          port: int = typer.Option(8000, help="With --serve: port of the HTTP API.")) -> None:
     """Play yesterday in the demo network on simulated time and print the transcript."""
+    import asyncio
+    import tempfile
     from datetime import timedelta
 
     from bot.demo import play_demo
@@ -84,7 +111,8 @@ def demo(config: Path | None = ConfigOption,
         if db is None and serve:
             Path(DEMO_DB).unlink(missing_ok=True)  # the demo's own file from an earlier run
             db = f"sqlite:///{DEMO_DB}"
-        database = _database(db or f"sqlite:///{Path(folder) / 'demo.sqlite3'}")
+        database = _database(db or f"sqlite:///{Path(folder) / 'demo.sqlite3'}",
+                             announce=db is not None)
         simulator, shown = asyncio.run(play_demo(grid, database, yesterday))
         if not serve:
             database.dispose()
@@ -93,28 +121,31 @@ def demo(config: Path | None = ConfigOption,
     typer.echo(f"\n{lines} lines, {len(simulator.posts)} bot posts ({elsewhere} into groups "
                f"outside the story not shown), {time.perf_counter() - started:.2f} s", err=True)
     if serve:
-        _serve_demo(grid, database, db, host, port)
+        _serve_demo(grid, database, config, host, port)
 
 
-def _serve_demo(grid: GridConfig, database, db: str, host: str, port: int) -> None:
+def _serve_demo(grid: GridConfig, database: Database, config: Path | None, host: str,
+                port: int) -> None:
     """`gridbot run` on the demo's database, with a token for the whole network printed."""
     from datetime import timezone
 
     from api.tokens import create_token
-    from bot.service import serve
     from flows.network import Network
 
     network = Network(grid)
     token = create_token(database, network, network.root.id, "demo", datetime.now(timezone.utc))
-    typer.echo(f"\nThe demo's database is {db}. The dashboard: http://{host}:{port}/ , log in "
+    shown = database.shown_url
+    typer.echo(f"\nThe demo's database is {shown}. The dashboard: http://{host}:{port}/ , log in "
                f"with this token ({network.root.name}, the whole network):\n\n  {token}\n\n"
-               f"Ctrl-C stops it; `gridbot run --db {db}` starts it again.\n")
-    asyncio.run(serve(grid, database, host, port))
+               f"Ctrl-C stops it; `gridbot run --db {shown}` starts it again.\n")
+    _serve(grid, database, config, host, port)
 
 
 @app.command()
 def chat(config: Path | None = ConfigOption, db: str | None = DbOption) -> None:
     """Read JSON Lines messages on stdin, write the bot's posts as JSON Lines on stdout."""
+    import asyncio
+
     from bot.chat_jsonl import JsonLinesOutput, play
     from bot.runtime import Bot
 
@@ -129,12 +160,27 @@ def chat(config: Path | None = ConfigOption, db: str | None = DbOption) -> None:
 def run(config: Path | None = ConfigOption, db: str | None = DbOption,
         host: str = typer.Option("127.0.0.1", help="Address the HTTP API listens on."),
         port: int = typer.Option(8000, help="Port of the HTTP API.")) -> None:
-    """Run the bot with its transport and the HTTP API until stopped."""
-    from bot.service import serve
-
+    """Run the bot with its transport and the HTTP API until stopped. It logs at start what it
+    runs: the config file, the database, the transport and its target, the dashboard's URL
+    (credentials masked, as everywhere in its log)."""
     grid = _config(config)
-    database = _database(db)
-    asyncio.run(serve(grid, database, host, port))
+    database = _database(db, announce=False)
+    _serve(grid, database, config, host, port)
+
+
+def _serve(grid: GridConfig, database: Database, config: Path | None, host: str,
+           port: int) -> None:
+    import asyncio
+
+    from bot.service import configure_logging, serve
+
+    configure_logging(grid, database)
+    asyncio.run(serve(grid, database, host, port, config_path=_config_path(config)))
+
+
+def _config_path(path: Path | None) -> Path:
+    """The config file a command reads: --config, else $GRIDBOT_CONFIG, else ./config.yaml."""
+    return path or Path(os.environ.get(CONFIG_ENV, "config.yaml"))
 
 
 @app.command()
@@ -164,7 +210,7 @@ def digest(node: str = typer.Option(..., "--node", help="Id of the node the dige
                        f"2026-11-24T08:00, got {since!r}", err=True)
             raise typer.Exit(2) from None
         start = start if start.tzinfo else start.replace(tzinfo=zone)
-    database = _database(db)
+    database = _database(db, create=False)
     with database.session() as session:
         messages = gather_digest(session, grid, network, network.node(node), start, now)
     database.dispose()
@@ -184,7 +230,7 @@ def token_create(node: str = typer.Option(..., "--node", help="The node whose su
     from flows.network import Network
 
     grid = _config(config)
-    database = _database(db)
+    database = _database(db, create=False)
     try:
         token = create_token(database, Network(grid), node, name, datetime.now(timezone.utc))
     except TokenError as error:
@@ -203,7 +249,7 @@ def token_revoke(name: str = typer.Option(..., "--name", help="The token's name.
 
     from api.tokens import revoke_token
 
-    database = _database(db)
+    database = _database(db, create=False)
     revoked = revoke_token(database, name, datetime.now(timezone.utc))
     database.dispose()
     if not revoked:
@@ -212,12 +258,27 @@ def token_revoke(name: str = typer.Option(..., "--name", help="The token's name.
     typer.echo(f"revoked {revoked} token(s) named {name!r}")
 
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "tests" / "data"
+HELDOUT = "heldout"  # the folder of the `flows` package that holds the held-out data
 
 
 def heldout_files() -> list[Path]:
-    """The labelled data the parser is measured on and never tuned on (tests/data/LABELLING.md)."""
-    return [DATA_DIR / "requests_heldout.jsonl", *sorted((DATA_DIR / "heldout").glob("*.jsonl"))]
+    """The labelled data the parser is measured on and never tuned on (tests/data/LABELLING.md):
+    `requests_heldout.jsonl`, then the batches, by name. Shipped with the package (package data
+    of `flows`), so found however GridBot was installed; [] when they are missing."""
+    from importlib import resources
+
+    folder = resources.files("flows") / HELDOUT
+    if not folder.is_dir():
+        return []
+    files = sorted(Path(str(one)) for one in folder.iterdir() if one.name.endswith(".jsonl"))
+    first = [one for one in files if one.name == "requests_heldout.jsonl"]
+    return first + [one for one in files if one not in first]
+
+
+NO_LABELLED_DATA = ("no labelled data to report on: this installation has no held-out files "
+                    "(flows/heldout/ in GridBot's source). Pass labelled JSON Lines with "
+                    "--data FILE (repeatable); each line holds the keys of `gridbot parse "
+                    "--jsonl` plus `text` first.")
 
 
 @app.command()
@@ -232,8 +293,8 @@ def parse(
                                      "corrected in chat (改类, 改紧急, 改一般) as labelled JSON "
                                      "Lines, read from the database."),
     data: list[Path] = typer.Option([], "--data", help="Labelled JSON Lines for --report "
-                                    "(default: the held-out data in tests/data: "
-                                    "requests_heldout.jsonl and heldout/*.jsonl)."),
+                                    "(default: the held-out data shipped with GridBot: "
+                                    "requests_heldout.jsonl and the batches of 2026-12 on)."),
     mistakes: int = typer.Option(0, "--mistakes", help="With --report, list this many mistakes."),
     config: Path | None = ConfigOption,
     db: str | None = DbOption,
@@ -252,7 +313,11 @@ def parse(
         raise typer.Exit(2)
     lexicon = _lexicon(config)
     if report:
-        _parse_report(data or heldout_files(), mistakes, lexicon)
+        paths = data or heldout_files()
+        if not paths:
+            typer.echo(NO_LABELLED_DATA, err=True)
+            raise typer.Exit(2)
+        _parse_report(paths, mistakes, lexicon)
     elif jsonl:
         _parse_jsonl(lexicon)
     else:
@@ -267,7 +332,7 @@ def _parse_corrections(db: str | None, report: bool) -> None:
     from flows.lifecycle import RETIMING_EVENTS, correction, corrections_report
     from models.tables import Ticket, TicketEvent
 
-    database = _database(db)
+    database = _database(db, create=False)
     found = []
     try:
         with database.session() as session:
@@ -356,8 +421,9 @@ def config_check(config: Path | None = ConfigOption) -> None:
 
 @db_app.command("upgrade")
 def db_upgrade(db: str | None = DbOption) -> None:
-    """Apply the schema migrations (also done at every start)."""
-    database = _database(db)
+    """Create the database or bring its schema to the newest (also done at every start of
+    `gridbot run`)."""
+    database = _database(db, announce=False)
     typer.echo(f"database at the newest schema: {database.shown_url}")
     database.dispose()
 

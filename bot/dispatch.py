@@ -27,6 +27,7 @@ from flows.commands import (MAX_NUMBERS, CommandText, find_ticket_references, me
                             rating_reply, read_category, read_rating, recognize,
                             recognize_in_sentence)
 from flows.config import GridConfig, Node, Policy
+from flows.credentials import mask_credentials
 from flows.escalation import (EscalationClock, clock_after, clock_time, current_node,
                               format_chinese_duration, next_node)
 from flows.lifecycle import Actor, Outcome, Reply, Role, Target
@@ -319,7 +320,7 @@ class Dispatcher:
         """Count a failed try of the message and say when it is tried next: after a longer
         wait each time, and after the last one never (a dead letter, for the operator)."""
         now = self.clock()
-        reason = f"{type(error).__name__}: {storable(str(error))}"[:ERROR_LENGTH]
+        reason = f"{type(error).__name__}: {storable(mask_credentials(str(error)))}"[:ERROR_LENGTH]
         try:
             with self.db.engine.begin() as connection:
                 attempts = connection.execute(

@@ -11,18 +11,19 @@ import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.console import Console
-from rich.progress import Progress
-from sqlmodel import func, select
 
-from flows import texts
-from flows.escalation import current_node
-from flows.network import Network
-from flows.open_tickets import count_open, is_overdue, open_in, overdue_at
-from models.tables import Status, Ticket, TicketEvent
+from flows.status import Status
+
+if TYPE_CHECKING:
+    from flows.network import Network
+    from models.tables import Ticket
+
+# The modules behind these commands (SQLAlchemy, the network, rich's progress bar) are imported
+# inside each command: `gridbot --help` and the commands that do not need them start at once.
 
 tickets_app = typer.Typer(help="Look at tickets.", no_args_is_help=True)
 network_app = typer.Typer(help="Look at the network.", no_args_is_help=True)
@@ -32,18 +33,53 @@ outbox_app = typer.Typer(help="The posts waiting to be sent, and those set aside
 
 EXPORT_BATCH = 1000
 
+# The keys of each `tickets export` line, in this order: the ticket's number, where and from whom
+# it came, what it asks, its state and handler, its rating, its times (UTC, ISO 8601) and its
+# escalation clock. A test holds it to the table's columns, so a new column is exported too.
+EXPORT_FIELDS = (
+    "id", "source_message_id", "group_room", "node_id", "reporter_id", "reporter_name", "text",
+    "category", "urgent", "building", "unit", "floor", "room", "status", "assignee_id",
+    "assignee_name", "escalation_level", "resolution", "rating", "rating_comment", "created_at",
+    "claimed_at", "resolved_at", "closed_at", "clock_started_at", "deadline_at",
+    "escalation_due_at",
+)
+
+
+def export_row(ticket: Ticket) -> dict:
+    """One `tickets export` line: {key: JSON value} with the keys of EXPORT_FIELDS in order."""
+    dumped = ticket.model_dump(mode="json", warnings=False)
+    return {key: dumped[key] for key in EXPORT_FIELDS}
+
 
 def _setup(config: Path | None, db: str | None):
     from bot.cli import _config, _database
+    from flows.network import Network
 
     grid = _config(config)
-    return grid, Network(grid), _database(db)
+    return grid, Network(grid), _database(db, create=False)
+
+
+STATUS_CELLS = 14  # the status column's width in terminal cells: 已办结，待评价 (CJK: 2 each)
+
+# The columns of `tickets list`, as its first line names them.
+LIST_HEADER = f"{'#':<7} {'status':<{STATUS_CELLS}} category location text [now at] overdue"
+
+
+def _pad(text: str, cells: int) -> str:
+    """`text` padded with spaces to `cells` terminal cells."""
+    from rich.cells import cell_len
+
+    return text + " " * max(cells - cell_len(text), 0)
 
 
 def _line(ticket: Ticket, network: Network, now: datetime) -> str:
+    from flows import texts
+    from flows.escalation import current_node
+    from flows.open_tickets import is_overdue
+
     where = current_node(network, ticket).name if ticket.node_id in network else ticket.node_id
     late = " 超期" if is_overdue(ticket, now) else ""
-    return (f"#{ticket.id:<6} {texts.STATUS_NAMES[ticket.status]:<6} "
+    return (f"#{ticket.id:<6} {_pad(texts.STATUS_NAMES[ticket.status], STATUS_CELLS)} "
             f"{'紧急 ' if ticket.urgent else ''}{texts.CATEGORY_NAMES.get(ticket.category, ticket.category)} "
             f"{texts.location_text(ticket.building, ticket.unit, ticket.floor, ticket.room)} "
             f"{ticket.text[:30]} [{where}]{late}")
@@ -59,7 +95,14 @@ def list_tickets(node: str | None = typer.Option(None, help="Only this node's su
                  overdue: bool = typer.Option(False, "--overdue", help="Only overdue tickets."),
                  limit: int = typer.Option(50, min=1, help="At most this many, newest first."),
                  config: Path | None = ConfigOption, db: str | None = DbOption) -> None:
-    """List tickets, newest first."""
+    """List tickets, newest first, under a line naming the columns: number, status, category
+    (紧急 first when urgent), location, the text's start, the node it stands at now (in
+    brackets) and 超期 when overdue."""
+    from sqlmodel import func, select
+
+    from flows.open_tickets import overdue_at
+    from models.tables import Ticket
+
     grid, network, database = _setup(config, db)
     if node is not None and node not in network:
         typer.echo(f"no node {node!r} in the network", err=True)
@@ -77,6 +120,7 @@ def list_tickets(node: str | None = typer.Option(None, help="Only this node's su
         rows = session.exec(select(Ticket).where(*filters).order_by(Ticket.id.desc())  # type: ignore[union-attr]
                             .limit(limit)).all()
     database.dispose()
+    typer.echo(LIST_HEADER)
     for ticket in rows:
         typer.echo(_line(ticket, network, now))
     typer.echo(f"{len(rows)} of {total} ticket(s)", err=True)
@@ -86,6 +130,11 @@ def list_tickets(node: str | None = typer.Option(None, help="Only this node's su
 def show_ticket(number: int = typer.Argument(..., help="The ticket number (#N)."),
                 config: Path | None = ConfigOption, db: str | None = DbOption) -> None:
     """One ticket and its history."""
+    from sqlmodel import select
+
+    from flows import texts
+    from models.tables import Ticket, TicketEvent
+
     grid, network, database = _setup(config, db)
     zone = ZoneInfo(grid.policy.timezone)
     with database.session() as session:
@@ -109,7 +158,15 @@ def show_ticket(number: int = typer.Argument(..., help="The ticket number (#N)."
 def export_tickets(output: Path | None = typer.Option(None, "--output", "-o",
                                                       help="File to write (default: stdout)."),
                    config: Path | None = ConfigOption, db: str | None = DbOption) -> None:
-    """Every ticket as JSON Lines, oldest first, with a progress bar on stderr."""
+    """Every ticket as JSON Lines, oldest first, with a progress bar on stderr. Each line has
+    the keys of EXPORT_FIELDS, always in that order (the ticket's columns, as the table
+    declares them)."""
+    from rich.console import Console
+    from rich.progress import Progress
+    from sqlmodel import func, select
+
+    from models.tables import Ticket
+
     grid, network, database = _setup(config, db)
     out = output.open("w", encoding="utf-8") if output else sys.stdout
     written = 0
@@ -125,8 +182,7 @@ def export_tickets(output: Path | None = typer.Option(None, "--output", "-o",
             if not batch:
                 break
             for ticket in batch:
-                out.write(json.dumps(ticket.model_dump(mode="json", warnings=False),
-                                      ensure_ascii=False) + "\n")
+                out.write(json.dumps(export_row(ticket), ensure_ascii=False) + "\n")
             written += len(batch)
             last_id = batch[-1].id
             progress.update(task, advance=len(batch))
@@ -139,6 +195,11 @@ def export_tickets(output: Path | None = typer.Option(None, "--output", "-o",
 @network_app.command("show")
 def show_network(config: Path | None = ConfigOption, db: str | None = DbOption) -> None:
     """The network as a tree, with the open tickets standing at each node."""
+    from sqlmodel import select
+
+    from flows.open_tickets import count_open, open_in
+    from models.tables import Ticket
+
     grid, network, database = _setup(config, db)
     everything = network.subtree_ids(network.root.id)
     with database.session() as session:
@@ -159,7 +220,7 @@ def show_network(config: Path | None = ConfigOption, db: str | None = DbOption) 
 def _outbox_db(db: str | None):
     from bot.cli import _database
 
-    return _database(db)
+    return _database(db, create=False)
 
 
 @outbox_app.command("dead")
@@ -220,6 +281,8 @@ def list_dead(limit: int = typer.Option(50, min=1, help="At most this many, olde
 def retry_dead(message_id: str = typer.Argument(..., help="The message id (from `inbox dead`)."),
                config: Path | None = ConfigOption, db: str | None = DbOption) -> None:
     """Act on a dead letter now (its replies go out with the running bot's next delivery)."""
+    from sqlmodel import select
+
     from bot.dispatch import Dispatcher
     from bot.inbox import revive
     from models.tables import InboundMessage

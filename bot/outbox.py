@@ -47,6 +47,7 @@ from sqlalchemy.orm import Session
 from bot.pacing import DEFAULT_PER_MINUTE, RoomPacer, destination_column
 from bot.transport import OutgoingPost, Transport
 from flows.config import GridConfig
+from flows.credentials import mask_credentials
 from flows.lifecycle import Reply
 from flows.masking import Personal, mask_text, masked_for_post
 from flows.network import Network
@@ -407,7 +408,9 @@ async def deliver_pending(db: Database, transport: Transport,
                 try:
                     await transport.send(post)
                 except Exception as error:  # the transport says why; the post is kept either way
-                    reason = f"{type(error).__name__}: {error}"
+                    # Stored, logged and shown (gridbot outbox dead, the API): a callback
+                    # URL's key or a token in the error's text is masked first.
+                    reason = mask_credentials(f"{type(error).__name__}: {error}")
                     if getattr(error, "refused_for_good", False):
                         set_aside(db, post.id, clock(), reason)  # the room goes on
                         delivered.add(post.id)  # no longer held

@@ -7,17 +7,20 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from api.app import create_app
+from bot.logs import configure_logging as _configure_logging
 from bot.outbox import pending_count, take_back_dead_leases
 from bot.runtime import Bot
 from bot.simulator import Simulator
 from bot.webhook_transport import DeliveryLoop, WebhookTransport
 from flows.config import GridConfig
+from flows.credentials import mask_url, url_secrets
 from flows.network import Network
 from models.db import Database
 
@@ -99,7 +102,47 @@ def make_scheduler(bot: Bot, after_scan: Callable[[], None] = lambda: None) -> A
     return scheduler
 
 
-async def serve(config: GridConfig, db: Database, host: str, port: int) -> None:
+def configure_logging(config: GridConfig, db: Database) -> None:
+    """`gridbot run`'s log: INFO and above on stderr, with the transport's token and secret and
+    the database's password masked wherever they appear (`bot.logs`)."""
+    transport = config.transport
+    _configure_logging([transport.wechaty_token(), transport.webhook_secret(),
+                        *url_secrets(db.url)])
+
+
+def dashboard_url(host: str, port: int) -> str:
+    """Where the API and the dashboard answer: 'http://127.0.0.1:8000/' ('[::1]' for IPv6)."""
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
+
+
+def startup_lines(config: GridConfig, db: Database, host: str, port: int,
+                  config_path: Path | None = None) -> list[str]:
+    """What `gridbot run` logs at start, one line each: the config file, the database, the
+    transport and its target, the API and dashboard URL. No credentials: the database URL's
+    password and secret query values of the callback URL are `***`; the gateway token and the
+    webhook secret are never named."""
+    transport = config.transport
+    if transport.kind == "webhook":
+        target = f"webhook: posts to {mask_url(transport.callback_url or '')}, messages in at " \
+                 f"{dashboard_url(host, port)}webhook/messages"
+    elif transport.kind == "wechaty":
+        target = f"wechaty: gateway {transport.endpoint}"
+    else:
+        target = "simulator: in-process, no chat service"
+    return [
+        f"config: {config_path.resolve() if config_path else '(given in code)'}",
+        f"database: {db.shown_place}",
+        f"transport: {target}",
+        f"API and dashboard: {dashboard_url(host, port)} (API docs at /docs)",
+    ]
+
+
+async def serve(config: GridConfig, db: Database, host: str, port: int,
+                config_path: Path | None = None) -> None:
+    """Run the bot, its transport, the scheduler and the HTTP API until stopped; logs first
+    what it runs (`startup_lines`). `config_path` is only shown."""
+    for line in startup_lines(config, db, host, port, config_path):
+        log.info("%s", line)
     network = Network(config)
     kind = config.transport.kind
     take_back_dead_leases(db)  # posts a killed predecessor held go out now, not after the lease
@@ -132,8 +175,9 @@ async def serve(config: GridConfig, db: Database, host: str, port: int) -> None:
     wake()  # the same, for a transport that delivers in the background
     scheduler = make_scheduler(bot, after_scan=wake)
     scheduler.start()
+    # log_config=None: uvicorn's records go to the process's log (bot.logs), credentials masked.
     server = uvicorn.Server(uvicorn.Config(create_app(bot, **app_options), host=host, port=port,
-                                           log_level="info"))
+                                           log_level="info", log_config=None))
     log.info("GridBot running with the %s transport", kind)
     try:
         await server.serve()

@@ -8,17 +8,45 @@ from contextlib import contextmanager
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, Insert, Table, event
+from pathlib import Path
+
+from sqlalchemy import Engine, Insert, Table, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, create_engine
+
+from flows.credentials import mask_url
 
 DATABASE_URL_ENV = "GRIDBOT_DATABASE_URL"
 DEFAULT_DATABASE_URL = "sqlite:///gridbot.sqlite3"  # a file in the working directory
 
 
 def database_url(explicit: str | None = None) -> str:
+    """The URL to use: `explicit`, else $GRIDBOT_DATABASE_URL, else ./gridbot.sqlite3."""
     return explicit or os.environ.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL, as given (relative to the working directory when relative);
+    None for another database or an in-memory SQLite one."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:") \
+            or parsed.query.get("mode") == "memory":
+        return None
+    name = parsed.database
+    return Path(name[len("file:"):] if name.startswith("file:") else name)
+
+
+class DatabaseMissing(RuntimeError):
+    """The URL names no GridBot database (a SQLite file that is not there, or a database with no
+    GridBot tables) and the caller asked not to create one. The message names the URL, its
+    password masked, and the command that creates it."""
+
+    def __init__(self, shown_url: str, why: str) -> None:
+        super().__init__(f"no GridBot database at {shown_url} ({why}). `gridbot db upgrade` "
+                         f"with the same --db creates it; to use the bot's database, give its "
+                         f"URL with --db or ${DATABASE_URL_ENV}")
+        self.shown_url = shown_url
 
 
 def make_engine(url: str) -> Engine:
@@ -55,17 +83,39 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 class Database:
     """An engine plus the unit-of-work helper the bot and the API share."""
 
-    def __init__(self, url: str | None = None, *, migrate: bool = True) -> None:
+    def __init__(self, url: str | None = None, *, migrate: bool = True,
+                 create: bool = True) -> None:
+        """Open the database at `url` (default: `database_url()`) and, with `migrate`, bring
+        its schema to the newest. With `create=False` a database that does not exist yet is
+        not made: a SQLite file that is not there, or a database without GridBot's tables (never
+        upgraded), raises `DatabaseMissing` and nothing is written. A bad URL raises
+        SQLAlchemy's ArgumentError; an unreachable server its OperationalError."""
         self.url = database_url(url)
+        if not create:
+            file = sqlite_file(self.url)
+            if file is not None and not file.exists():
+                raise DatabaseMissing(self.shown_url, f"no file {file.resolve()}")
         self.engine = make_engine(self.url)
+        if not create and not inspect(self.engine).has_table("alembic_version"):
+            self.engine.dispose()
+            raise DatabaseMissing(self.shown_url, "it has no GridBot tables")
         if migrate:
             upgrade(self.engine)
 
     @property
     def shown_url(self) -> str:
-        """The URL as it may be printed or logged: the password as `***` (SQLAlchemy's own
-        rendering)."""
-        return make_url(self.url).render_as_string(hide_password=True)
+        """The URL as it may be printed or logged: the password and any secret query value as
+        `***` (`flows.credentials.mask_url`)."""
+        return mask_url(self.url)
+
+    @property
+    def shown_place(self) -> str:
+        """`shown_url`, with the absolute path of a SQLite file given by a relative path:
+        'sqlite:///gridbot.sqlite3 (/srv/gridbot/gridbot.sqlite3)'."""
+        file = sqlite_file(self.url)
+        if file is None or file.is_absolute():
+            return self.shown_url
+        return f"{self.shown_url} ({file.resolve()})"
 
     @contextmanager
     def session(self) -> Iterator[Session]:

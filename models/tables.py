@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import JSON, Column, Field, SQLModel
 
+from flows.status import Status  # noqa: F401 - stored here, imported from here by most
+
 
 class UTCDateTime(TypeDecorator):
     """Aware datetimes in, aware UTC datetimes out, on every backend.
@@ -40,14 +42,6 @@ def _time_column(*, nullable: bool = True, index: bool = False) -> Column:
 
 
 ID_LENGTH = 200  # ids and names from a chat service are kept in columns this wide
-
-
-class Status(StrEnum):
-    OPEN = "open"            # waiting for a claim
-    CLAIMED = "claimed"
-    RESOLVED = "resolved"    # the handler says done; the reporter is asked to rate
-    CLOSED = "closed"        # rated, or auto-closed after the rating window
-    CANCELLED = "cancelled"  # withdrawn by the reporter
 
 
 FINAL_STATUSES = frozenset({Status.CLOSED, Status.CANCELLED})

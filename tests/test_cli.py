@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+import time
+import zipfile
 
+import pytest
+from sqlalchemy import inspect
+
+from bot.cli import NO_LABELLED_DATA
+from bot.operator_cli import EXPORT_FIELDS
 from conftest import REPO
+from local_server import free_port
+from models.tables import Ticket
 
 CONFIG = str(REPO / "config.yaml")
 
@@ -60,7 +71,8 @@ def test_malformed_lines_are_reported_and_the_rest_goes_on(tmp_path):
         jsonl(message("elsewhere", "下单 2栋漏水", room="nowhere@chatroom")),
     ]))
     assert result.returncode == 0
-    errors = result.stderr.splitlines()
+    said, *errors = result.stderr.splitlines()
+    assert said == f"database: {db}"   # which database, on stderr: stdout stays the posts
     assert errors[0].startswith("line 1: not valid JSON")
     assert errors[1] == "line 2: sender: Field required"
     assert errors[2].startswith("line 3: tick:")
@@ -199,11 +211,17 @@ def test_operator_commands_tickets_network_and_tokens(tmp_path):
         message("o2", "下单 2栋漏水", room="hehua-1@chatroom"),
         message("o3", "接单", sender="wxid_qiu_huanwu")))
     listed = gridbot("tickets", "list", "--config", CONFIG, "--db", db)
-    assert listed.returncode == 0 and listed.stderr.strip() == "2 of 2 ticket(s)"
-    assert listed.stdout.splitlines()[0].startswith("#2 ")
+    assert listed.returncode == 0
+    assert listed.stderr.splitlines() == [f"database: {db}", "2 of 2 ticket(s)"]
+    header, first, second = listed.stdout.splitlines()
+    # Every column is named, the node in brackets too (#1 stands at its micro-grid).
+    assert header.split() == ["#", "status", "category", "location", "text", "[now", "at]",
+                              "overdue"]
+    assert first.startswith("#2 ") and second.split()[:2] == ["#1", "处理中"]
+    assert "4号楼二单元4楼的灯不亮 [石坝垅小区第一微网格]" in second
     claimed = gridbot("tickets", "list", "--status", "claimed", "--node", "baiyi",
                       "--config", CONFIG, "--db", db)
-    assert [line.split()[0] for line in claimed.stdout.splitlines()] == ["#1"]
+    assert [line.split()[0] for line in claimed.stdout.splitlines()[1:]] == ["#1"]
     shown = gridbot("tickets", "show", "1", "--config", CONFIG, "--db", db)
     assert [line.split()[2] for line in shown.stdout.splitlines()[3:]] == ["提交", "接单"]
     assert gridbot("tickets", "show", "99", "--config", CONFIG, "--db", db).returncode == 2
@@ -212,6 +230,11 @@ def test_operator_commands_tickets_network_and_tokens(tmp_path):
     exported = gridbot("tickets", "export", "--config", CONFIG, "--db", db)
     rows = [json.loads(line) for line in exported.stdout.splitlines()]
     assert [row["id"] for row in rows] == [1, 2] and "2 ticket(s) exported" in exported.stderr
+    # The keys in the documented order, every column of the table among them.
+    assert all(list(row) == list(EXPORT_FIELDS) for row in rows)
+    assert set(EXPORT_FIELDS) == set(Ticket.model_fields)
+    documented = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    assert ", ".join(f"`{key}`" for key in EXPORT_FIELDS) in documented
     tree = gridbot("network", "show", "--config", CONFIG, "--db", db).stdout.splitlines()
     assert tree[0] == "集里街道 (jili, township, 陈洁)"
     assert "      石坝垅小区第一微网格 (shibalong-1, microgrid, 邱煥武)  待办 1" in tree
@@ -223,3 +246,172 @@ def test_operator_commands_tickets_network_and_tokens(tmp_path):
     assert again.returncode == 2 and "exists" in again.stderr
     assert gridbot("token", "revoke", "--name", "李文华", "--db", db).returncode == 0
     assert gridbot("token", "revoke", "--name", "李文华", "--db", db).returncode == 2
+
+
+# Commands that only read or add to the data, with what each needs besides --db.
+READING = [
+    ["token", "create", "--node", "baiyi", "--name", "x", "--config", CONFIG],
+    ["token", "revoke", "--name", "x"],
+    ["tickets", "list", "--config", CONFIG],
+    ["tickets", "show", "1", "--config", CONFIG],
+    ["tickets", "export", "--config", CONFIG],
+    ["network", "show", "--config", CONFIG],
+    ["digest", "--node", "baiyi", "--config", CONFIG],
+    ["inbox", "dead", "--config", CONFIG],
+    ["inbox", "retry", "m1", "--config", CONFIG],
+    ["outbox", "dead"],
+    ["outbox", "retry", "1"],
+    ["parse", "--corrections"],
+]
+
+
+@pytest.mark.parametrize("args", READING, ids=lambda args: " ".join(args[:2]))
+def test_a_reading_command_creates_no_database_and_says_how_to_make_one(tmp_path, args):
+    # Run in another folder, where the default ./gridbot.sqlite3 is not the bot's.
+    result = gridbot(*args, cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (
+        f"no GridBot database at sqlite:///gridbot.sqlite3 (no file {tmp_path / 'gridbot.sqlite3'})."
+        " `gridbot db upgrade` with the same --db creates it; to use the bot's database, give its"
+        " URL with --db or $GRIDBOT_DATABASE_URL\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_database_with_no_tables_is_refused_and_db_upgrade_makes_it(tmp_path):
+    empty = tmp_path / "empty.sqlite3"
+    empty.touch()
+    url = f"sqlite:///{empty}"
+    refused = gridbot("tickets", "list", "--config", CONFIG, "--db", url)
+    assert refused.returncode == 2 and "it has no GridBot tables" in refused.stderr
+    assert "gridbot db upgrade" in refused.stderr
+    made = gridbot("db", "upgrade", "--db", url)
+    assert made.returncode == 0 and made.stdout == f"database at the newest schema: {url}\n"
+    listed = gridbot("tickets", "list", "--config", CONFIG, "--db", url)
+    assert listed.returncode == 0 and listed.stderr.splitlines() == [f"database: {url}",
+                                                                     "0 of 0 ticket(s)"]
+
+
+def test_a_relative_sqlite_database_is_named_with_its_folder(tmp_path):
+    assert gridbot("db", "upgrade", cwd=tmp_path).returncode == 0
+    listed = gridbot("tickets", "list", "--config", CONFIG, cwd=tmp_path)
+    assert listed.stderr.splitlines()[0] == \
+        f"database: sqlite:///gridbot.sqlite3 ({tmp_path / 'gridbot.sqlite3'})"
+
+
+@pytest.mark.postgresql
+def test_a_postgresql_database_never_upgraded_is_refused(postgres_url):
+    from sqlalchemy import create_engine
+
+    admin = create_engine(postgres_url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql("DROP DATABASE IF EXISTS never_upgraded")
+        connection.exec_driver_sql("CREATE DATABASE never_upgraded")
+    admin.dispose()
+    url = postgres_url.rsplit("/", 1)[0] + "/never_upgraded"
+    with_password = url.replace("postgres@", "postgres:s3cret-pw@")
+    result = gridbot("token", "create", "--node", "baiyi", "--name", "x", "--config", CONFIG,
+                     "--db", with_password)
+    assert result.returncode == 2 and "s3cret-pw" not in result.stderr
+    assert result.stderr.startswith(f"no GridBot database at {url.replace('postgres@', 'postgres:***@')}"
+                                    " (it has no GridBot tables)")
+    engine = create_engine(url)
+    assert inspect(engine).get_table_names() == []   # nothing was created
+    engine.dispose()
+
+
+def test_a_bad_database_url_is_named_without_its_password(tmp_path):
+    result = gridbot("tickets", "list", "--config", CONFIG,
+                     "--db", "postgresql+psycopg://gridbot:s3cret-pw@127.0.0.1:notaport/x")
+    assert result.returncode == 2 and "s3cret-pw" not in result.stderr
+    assert result.stderr.startswith(
+        "cannot open the database postgresql+psycopg://gridbot:***@127.0.0.1:notaport/x: ")
+
+
+def test_help_shows_no_type_for_flags():
+    result = gridbot("tickets", "list", "--help")
+    [overdue] = [line for line in result.stdout.splitlines() if "--overdue" in line]
+    assert "<bool>" not in result.stdout and "Only overdue tickets." in overdue
+    assert "<int range>" in result.stdout   # options that take a value still show it
+
+
+HEAVY = ["sqlalchemy", "sqlmodel", "fastapi", "uvicorn", "opencc", "numpy", "wechaty", "pydantic",
+         "apscheduler", "httpx", "yaml", "yaml_rs", "alembic", "jinja2", "psycopg", "rich.progress"]
+
+
+def test_help_imports_none_of_the_heavy_modules():
+    # What `gridbot --help` and `gridbot tickets list --help` load, seen from inside the process.
+    probe = ("import sys\nfrom bot.cli import app\n"
+             "try:\n    app([*sys.argv[1:], '--help'])\nexcept SystemExit:\n    pass\n"
+             f"print(sorted(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)\n")
+    for command in ([], ["tickets", "list"], ["parse"], ["run"]):
+        result = subprocess.run([sys.executable, "-c", probe, *command], capture_output=True,
+                                text=True, cwd=REPO, timeout=60)
+        assert result.stderr.strip() == "[]", (command, result.stderr)
+
+
+def test_parse_report_measures_the_shipped_held_out_data_from_an_installed_wheel(tmp_path):
+    # A wheel built as for any install, unpacked and run from another folder: not the source tree.
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "-q",
+                            "-w", str(tmp_path / "wheel")], capture_output=True, text=True,
+                           timeout=300)
+    assert built.returncode == 0, built.stderr
+    [wheel] = (tmp_path / "wheel").glob("gridbot-*.whl")
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    def report() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-c", "import bot.cli, sys; print(bot.cli.__file__, file=sys.stderr); "
+             "bot.cli.app()", "parse", "--report"], capture_output=True, text=True,
+            cwd=elsewhere, env={**os.environ, "PYTHONPATH": str(site)}, timeout=300)
+
+    result = report()
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith(str(site / "bot" / "cli.py"))
+    assert result.stdout.startswith("requests_heldout.jsonl: ")
+    assert "2026-12-workers.jsonl: " in result.stdout and "all 5 files: " in result.stdout
+
+    shutil.rmtree(site / "flows" / "heldout")   # an installation without them
+    missing = report()
+    assert missing.returncode == 2 and missing.stdout == ""
+    assert missing.stderr.splitlines()[1] == NO_LABELLED_DATA
+    assert "--data FILE" in NO_LABELLED_DATA
+
+
+def test_run_logs_what_it_runs_without_credentials(tmp_path):
+    config = tmp_path / "config.yaml"
+    callback = "https://bridge:pass-0123@hooks.example/send?key=key-0123"
+    config.write_text((REPO / "config.yaml").read_text(encoding="utf-8").replace(
+        "transport:\n  kind: simulator\n",
+        f"transport:\n  kind: webhook\n  callback_url: {callback}\n  secret: secret-0123\n"),
+        encoding="utf-8")
+    db = tmp_path / "run.sqlite3"
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--config", str(config),
+                                "--db", f"sqlite:///{db}", "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    lines = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any("Uvicorn running" in l for l in lines):
+            line = process.stderr.readline()
+            if not line:
+                break
+            lines.append(line)
+    finally:
+        process.terminate()
+        rest = process.communicate(timeout=30)[1]
+    log = "".join(lines) + rest
+    assert any("Uvicorn running" in line for line in lines), log
+    said = [line.split(": ", 1)[1].rstrip("\n") for line in lines if " INFO bot.service: " in line]
+    assert said[:4] == [
+        f"config: {config}",
+        f"database: sqlite:///{db}",
+        f"transport: webhook: posts to https://bridge:***@hooks.example/send?key=***, messages in at "
+        f"http://127.0.0.1:{port}/webhook/messages",
+        f"API and dashboard: http://127.0.0.1:{port}/ (API docs at /docs)",
+    ]
+    for secret in ("pass-0123", "key-0123", "secret-0123"):
+        assert secret not in log

@@ -219,6 +219,10 @@ async def test_parse_corrections_writes_labelled_lines_and_a_report(sim, db):
 
 def test_parse_corrections_on_an_empty_database_and_bad_combinations(tmp_path):
     db = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    missing = gridbot("parse", "--corrections", "--db", db)   # reading makes no database
+    assert missing.returncode == 2 and "gridbot db upgrade" in missing.stderr
+    assert not (tmp_path / "empty.sqlite3").exists()
+    assert gridbot("db", "upgrade", "--db", db).returncode == 0
     empty = gridbot("parse", "--corrections", "--db", db)
     assert (empty.returncode, empty.stdout) == (0, "")
     report = gridbot("parse", "--corrections", "--report", "--db", db)

@@ -1,0 +1,14 @@
+"""A ticket's status: the domain's names, with no database behind them (the CLI lists them
+without loading the ORM; `models.tables` stores them)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    OPEN = "open"            # waiting for a claim
+    CLAIMED = "claimed"
+    RESOLVED = "resolved"    # the handler says done; the reporter is asked to rate
+    CLOSED = "closed"        # rated, or auto-closed after the rating window
+    CANCELLED = "cancelled"  # withdrawn by the reporter
