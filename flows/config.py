@@ -25,6 +25,7 @@ from pydantic_core import ErrorDetails
 from flows.durations import parse_duration
 from flows.network import Cover, parse_cover
 from flows.request_parser import CATEGORIES, Lexicon, LexiconError, load_lexicon
+from flows.yaml_problems import explain
 
 __all__ = [
     "CoHandlerRule", "ConfigError", "DEFAULT_LEVELS", "DEFAULT_TIMERS", "DigestSchedule",
@@ -425,18 +426,15 @@ def _yaml_problem(path: Path, text: str, fast_error: yaml_rs.YAMLDecodeError) ->
     try:
         yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as error:
-        return _marked_problem(path, error)
+        return _marked_problem(path, text, error)
     except yaml.YAMLError as error:
         return f"{path}: YAML error: {error}"
     reason = " ".join(str(fast_error).split())  # PyYAML took it: yaml-rs's own words, on one line
     return f"{path}: YAML error: {reason}"
 
 
-def _marked_problem(path: Path, error: yaml.MarkedYAMLError) -> str:
-    mark = error.problem_mark or error.context_mark
-    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
-    what = ": ".join(part for part in (error.context, error.problem) if part) or "syntax error"
-    return f"{path}: {where}: YAML error: {what}"
+def _marked_problem(path: Path, text: str, error: yaml.MarkedYAMLError) -> str:
+    return f"{path}: {explain(text, error).where_and_what('YAML error')}"
 
 
 # ---- structural problems: pydantic errors, one line each -----------------------------------

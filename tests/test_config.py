@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from typer.testing import CliRunner
+
+from bot.cli import app
 from flows.config import ConfigError, GridConfig, load_config, parse_config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -347,9 +350,73 @@ def test_a_yaml_syntax_error_gives_the_line(tmp_path):
                     encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
         load_config(path)
-    [problem] = caught.value.problems
-    assert problem.startswith(f"{path}: line 5, column 1: YAML error: ")
-    assert "\n" not in problem
+    assert caught.value.problems == [
+        f"{path}: line 4, column 9: YAML error: the list opened with [ here is not closed with ]"]
+
+
+SHIPPED_LINES = (REPO / "config.yaml").read_text(encoding="utf-8").splitlines()
+
+
+def shipped_line(start: str) -> int:
+    """The 1-based number of the shipped config's first line starting (after its indent) so."""
+    return next(number for number, line in enumerate(SHIPPED_LINES, 1) if line.strip().startswith(start))
+
+
+def check_with_one_line_changed(tmp_path, start: str, change) -> tuple[int, str]:
+    """`gridbot config check` on the shipped config with one line changed: (exit code, output)."""
+    number = shipped_line(start)
+    lines = list(SHIPPED_LINES)
+    lines[number - 1] = change(lines[number - 1])
+    path = tmp_path / "config.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["config", "check", "--config", str(path)])
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize(("start", "change", "column", "message"), [
+    # An unclosed [ was noticed six lines on, at the next key, as "but got '?'".
+    ("levels:", lambda line: line.rstrip("]"), 9, "the list opened with [ here is not closed with ]"),
+    ("head: {id: wxid_liu_jianguo", lambda line: line.rstrip("}"), 21,
+     "the mapping opened with { here is not closed with }"),
+    # A quote left open was noticed at the next quote, lines on.
+    ("name: 石坝垅小区第二微网格", lambda line: line.replace(": ", ': "'), 21,
+     "the quote opened here is only closed at line {next_quote}"),
+    ("name: 第一党支部", lambda line: line.replace("name: ", "name "), 11,
+     "'name 第一党支部' has no ':' after its key; write `key: value`"),
+    ("head: {id: wxid_liu_jianguo", lambda line: "\t" + line.lstrip(" "), 1,
+     "a tab: YAML is indented with spaces only"),
+])
+def test_a_yaml_mistake_is_reported_at_its_own_line_in_plain_words(tmp_path, start, change, column, message):
+    code, output = check_with_one_line_changed(tmp_path, start, change)
+    line = shipped_line(start)
+    message = message.replace("{next_quote}", str(shipped_line('covers: ["5栋"')))
+    assert code == 2
+    assert f"config.yaml: line {line}, column {column}: YAML error: {message}" in output
+    assert "<block" not in output and "'?'" not in output and "<scalar>" not in output
+
+
+def test_a_key_indented_wrongly_names_the_lines_to_look_at(tmp_path):
+    # `max_message_length` moved out of `policy:`; the parser stumbles four lines on.
+    code, output = check_with_one_line_changed(tmp_path, "max_message_length:", str.lstrip)
+    mistake, stumble = shipped_line("max_message_length:"), shipped_line("sender_clock_tolerance:")
+    assert code == 2 and stumble - mistake >= 3
+    assert (f"line {stumble}, column 3: YAML error: a key 'sender_clock_tolerance: 5m' does not line up "
+            f"with the lines above it; check the indentation of lines {mistake}-{stumble}") in output
+
+
+def test_a_value_running_into_a_deeper_line_is_named_at_its_start(tmp_path):
+    code, output = check_with_one_line_changed(tmp_path, "id: jili", lambda line: line.replace(":", ""))
+    line = shipped_line("id: jili")
+    assert code == 2
+    assert (f"line {line}, column 3: YAML error: 'id jili' runs on into line {line + 1} as one value: "
+            f"a key without ':' here, or line {line + 1} indented deeper than this one") in output
+
+
+def test_a_quote_never_closed_is_named_where_it_opens(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("network:\n  id: t\n  name: 'unclosed\n  level: township\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["config", "check", "--config", str(path)])
+    assert "line 3, column 9: YAML error: the quote opened here is never closed" in result.output
 
 
 def test_a_key_given_twice_is_refused_rather_than_silently_overwritten(tmp_path):
