@@ -7,7 +7,6 @@ can fix everything in one pass.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import time, timedelta
@@ -24,6 +23,8 @@ from pydantic.dataclasses import dataclass as pydantic_dataclass
 from pydantic_core import ErrorDetails
 
 from flows.durations import parse_duration
+from flows.environment import WEBHOOK_SECRET_ENV, WECHATY_TOKEN_ENV
+from flows.environment import secret as read_secret
 from flows.network import Cover, parse_cover
 from flows.request_parser import CATEGORIES, Lexicon, LexiconError, load_lexicon
 from flows.yaml_problems import explain
@@ -282,8 +283,6 @@ class Routing(_Strict):
     co_handlers: list[CoHandlerRule] = []
 
 
-WECHATY_TOKEN_ENV = "WECHATY_PUPPET_SERVICE_TOKEN"
-WEBHOOK_SECRET_ENV = "GRIDBOT_WEBHOOK_SECRET"
 
 
 DEFAULT_BOT_ID = "wxid_gridbot"
@@ -306,10 +305,10 @@ class TransportConfig(_Strict):
     posts_per_room_per_minute: Annotated[int, Field(ge=1, le=1000)] = 20
 
     def wechaty_token(self) -> str | None:
-        return self.token or os.environ.get(WECHATY_TOKEN_ENV) or None
+        return self.token or read_secret(WECHATY_TOKEN_ENV)
 
     def webhook_secret(self) -> str | None:
-        return self.secret or os.environ.get(WEBHOOK_SECRET_ENV) or None
+        return self.secret or read_secret(WEBHOOK_SECRET_ENV)
 
     def problems(self) -> list[str]:
         """What this transport lacks to start, one line each (secrets may come from the
