@@ -17,6 +17,13 @@ REPO = Path(__file__).resolve().parent.parent
 LEVELS = "(levels: township, village, branch, microgrid)"
 
 
+# How problems name the small network's nodes.
+V1B = "network › v1 name (v1) › v1-b name (v1-b)"
+V1G1, V1G2 = f"{V1B} › v1-g1 name (v1-g1)", f"{V1B} › v1-g2 name (v1-g2)"
+V2B = "network › v2 name (v2) › v2-b name (v2-b)"
+BAIYI_B1 = "network › 百宜社区 (baiyi) › 第一党支部 (baiyi-b1)"   # in the shipped file
+
+
 def node(id: str, level: str, children=(), covers=(), **extra) -> dict:
     data = {"id": id, "level": level, "name": f"{id} name",
             "group": {"room": f"{id}@chatroom", "name": f"{id} group"},
@@ -140,8 +147,8 @@ def test_all_structural_problems_are_reported_at_once():
     problems = problems_of(data)
     assert set(problems) == {
         "network › v1 name (v1) › head: missing",
-        "network › v1 name (v1) › v1-b name (v1-b) › v1-g1 name (v1-g1) › deputies[0].name: missing",
-        "network › v2 name (v2) › v2-b name (v2-b) › group.room: missing",
+        f"{V1G1} › deputies[0].name: missing",
+        f"{V2B} › group.room: missing",
     }
 
 
@@ -231,7 +238,7 @@ def test_structural_problems_come_before_the_checks_of_meaning():
 def test_an_unknown_level_lists_the_known_ones():
     data = small()
     data["network"]["children"][1]["children"][0]["level"] = "twon"
-    assert problems_of(data) == [f"network › v2 name (v2) › v2-b name (v2-b) › level: unknown level 'twon' {LEVELS}"]
+    assert problems_of(data) == [f"{V2B} › level: unknown level 'twon' {LEVELS}"]
 
 
 def test_a_child_must_be_below_its_parent():
@@ -245,7 +252,7 @@ def test_a_microgrid_under_a_microgrid_is_refused():
     data = small()
     first_microgrid(data)["children"] = [node("under", "microgrid", covers=["9栋"])]
     assert problems_of(data) == [
-        "network › v1 name (v1) › v1-b name (v1-b) › v1-g1 name (v1-g1) › under name (under) › level: "
+        f"{V1G1} › under name (under) › level: "
         f"'microgrid' is not below its parent's level 'microgrid' {LEVELS}"]
 
 
@@ -259,8 +266,8 @@ def test_a_duplicate_id_names_both_paths():
     data = small()
     data["network"]["children"][1]["children"][0]["children"][1]["id"] = "v1-g1"
     assert problems_of(data) == [
-        "network › v2 name (v2) › v2-b name (v2-b) › v2-g2 name (v1-g1) › id: duplicate id 'v1-g1' "
-        "(also at network › v1 name (v1) › v1-b name (v1-b) › v1-g1 name (v1-g1))"]
+        f"{V2B} › v2-g2 name (v1-g1) › id: duplicate id 'v1-g1' "
+        f"(also at {V1G1})"]
 
 
 def test_a_room_used_twice_names_both_paths():
@@ -283,9 +290,9 @@ def test_an_unreadable_cover_is_named():
     first_microgrid(data)["covers"] = ["1栋", "8单元", "8栋3-1单元"]
     problems = problems_of(data)
     assert problems == [
-        "network › v1 name (v1) › v1-b name (v1-b) › v1-g1 name (v1-g1) › covers[1]: cannot read '8单元': expected a "
+        f"{V1G1} › covers[1]: cannot read '8单元': expected a "
         "building like '7栋', '7号楼', '7幢', '8栋3单元' or '8栋1-2单元'",
-        "network › v1 name (v1) › v1-b name (v1-b) › v1-g1 name (v1-g1) › covers[2]: cannot read '8栋3-1单元': "
+        f"{V1G1} › covers[2]: cannot read '8栋3-1单元': "
         "unit range 3-1 runs backwards",
     ]
 
@@ -302,8 +309,8 @@ def test_sibling_microgrids_may_not_cover_the_same_place(mine, theirs):
     branch["children"][0]["covers"] = [theirs]
     branch["children"][1]["covers"] = ["5栋", mine]
     assert problems_of(data) == [
-        f"network › v1 name (v1) › v1-b name (v1-b) › v1-g2 name (v1-g2) › covers[1]: '{mine}' overlaps '{theirs}' "
-        "of sibling 'v1-g1' (at network › v1 name (v1) › v1-b name (v1-b) › v1-g1 name (v1-g1) › covers[0])"]
+        f"{V1G2} › covers[1]: '{mine}' overlaps '{theirs}' "
+        f"of sibling 'v1-g1' (at {V1G1} › covers[0])"]
 
 
 def test_siblings_may_split_a_building_by_unit_and_cousins_may_share_a_number():
@@ -444,7 +451,7 @@ def test_config_check_names_a_node_by_its_name_and_id(tmp_path):
     path.write_text(text.replace(head, ""), encoding="utf-8")
     result = CliRunner().invoke(app, ["config", "check", "--config", str(path)])
     assert result.exit_code == 2
-    assert ("network › 百宜社区 (baiyi) › 第一党支部 (baiyi-b1) › 石坝垅小区第三微网格 (shibalong-3) › head: missing"
+    assert (f"{BAIYI_B1} › 石坝垅小区第三微网格 (shibalong-3) › head: missing"
             in result.output)
     assert "children[" not in result.output
 
@@ -467,8 +474,8 @@ def test_the_shipped_file_mutated_still_reports_paths(tmp_path):
     broken = copy.deepcopy(data)
     broken["network"]["children"][0]["children"][0]["children"][2]["covers"].append("7栋")
     assert problems_of(broken) == [
-        "network › 百宜社区 (baiyi) › 第一党支部 (baiyi-b1) › 石坝垅小区第三微网格 (shibalong-3) › covers[3]: '7栋' overlaps '7栋' of sibling "
-        "'shibalong-2' (at network › 百宜社区 (baiyi) › 第一党支部 (baiyi-b1) › 石坝垅小区第二微网格 (shibalong-2) › covers[2])"]
+        f"{BAIYI_B1} › 石坝垅小区第三微网格 (shibalong-3) › covers[3]: '7栋' overlaps '7栋' of sibling "
+        f"'shibalong-2' (at {BAIYI_B1} › 石坝垅小区第二微网格 (shibalong-2) › covers[2])"]
 
 
 # ---- transports and policy -----------------------------------------------------------------
