@@ -9,15 +9,16 @@ FORWARDED_ALLOW_IPS).
 
 from __future__ import annotations
 
-import os
 import secrets
 
 from asgi_csrf import asgi_csrf
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from flows import texts
+from flows.environment import CSRF_SECRET_ENV
+from flows.environment import secret as read_secret
 
-SECRET_ENV = "GRIDBOT_CSRF_SECRET"   # shared by instances behind one address; else per process
+SECRET_ENV = CSRF_SECRET_ENV   # shared by instances behind one address; else per process
 UNPROTECTED = ("/api/", "/webhook/")
 
 
@@ -42,7 +43,7 @@ class CsrfProtect:
     """ASGI middleware: the dashboard's POSTs must carry the form field `csrftoken`."""
 
     def __init__(self, app: ASGIApp, secret: str | None = None) -> None:
-        secret = secret or os.environ.get(SECRET_ENV) or secrets.token_hex(32)
+        secret = secret or read_secret(SECRET_ENV) or secrets.token_hex(32)
         options = dict(signing_secret=secret, skip_if_scope=_skip, cookie_samesite="Strict",
                        send_csrf_failed=_refused)
         self.plain = asgi_csrf(app, **options)

@@ -10,6 +10,7 @@ from flows.masking import mask_name, mask_text, shown_actor, ticket_personal
 from flows.escalation import current_node
 from flows.network import Network
 from flows.open_tickets import is_overdue
+from flows.request_parser import CATEGORIES
 from flows import texts
 from models.tables import Ticket, TicketEvent
 
@@ -21,7 +22,7 @@ class TicketOut(BaseModel):
 
     number: int = Field(description="The ticket number people see as #N.")
     status: str = Field(description="open, claimed, resolved, closed or cancelled.")
-    category: str = Field(description="One of the ten category codes of design §5.")
+    category: str = Field(description=f"One of the ten category codes: {', '.join(CATEGORIES)}.")
     category_name: str = Field(description="The category in Chinese, as posted in chat.")
     urgent: bool
     node_id: str = Field(description="The node the ticket was routed to.")

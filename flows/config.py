@@ -1,13 +1,13 @@
 """config.yaml: the models of the one file an operator edits, and its loader (design §2).
 
-A bad config is refused at start with one line per problem, each naming the key path in the file
-(`network.children[0].head: missing`), so an operator can fix everything in one pass.
+A bad config is refused at start with one line per problem, each naming the key path in the file,
+network nodes by their name and id (`network › 百宜社区 (baiyi) › head: missing`), so an operator
+can fix everything in one pass.
 """
 
 from __future__ import annotations
 
 import difflib
-import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,8 +25,11 @@ from pydantic.dataclasses import dataclass as pydantic_dataclass
 from pydantic_core import ErrorDetails
 
 from flows.durations import parse_duration
+from flows.environment import WEBHOOK_SECRET_ENV, WECHATY_TOKEN_ENV
+from flows.environment import secret as read_secret
 from flows.network import Cover, parse_cover
 from flows.request_parser import CATEGORIES, Lexicon, LexiconError, load_lexicon
+from flows.yaml_problems import explain
 
 __all__ = [
     "CoHandlerRule", "ConfigError", "DEFAULT_LEVELS", "DEFAULT_TIMERS", "DigestSchedule",
@@ -145,8 +148,10 @@ class QuietHours(_Strict):
         if isinstance(value, int) and not isinstance(value, bool):
             # YAML 1.1 reads an unquoted 22:00 as the sexagesimal number 1320.
             value = f"{value // 60:02d}:{value % 60:02d}"
-        if isinstance(value, str) and not re.fullmatch(r"\d{1,2}:\d{2}", value.strip()):
-            raise ValueError(f"expected a time such as 22:00, got {value!r}")
+        if isinstance(value, str):
+            if not re.fullmatch(r"\d{1,2}:\d{2}", value.strip()):
+                raise ValueError(f"expected a time such as 22:00, got {value!r}")
+            value = value.strip().zfill(5)   # "7:00" → "07:00", which pydantic's time reads
         return value
 
     @model_validator(mode="after")
@@ -297,8 +302,6 @@ class Routing(_Strict):
     co_handlers: list[CoHandlerRule] = []
 
 
-WECHATY_TOKEN_ENV = "WECHATY_PUPPET_SERVICE_TOKEN"
-WEBHOOK_SECRET_ENV = "GRIDBOT_WEBHOOK_SECRET"
 
 
 DEFAULT_BOT_ID = "wxid_gridbot"
@@ -332,27 +335,35 @@ class TransportConfig(_Strict):
         return value
 
     def wechaty_token(self) -> str | None:
-        return self.token or os.environ.get(WECHATY_TOKEN_ENV) or None
+        return self.token or read_secret(WECHATY_TOKEN_ENV)
 
     def webhook_secret(self) -> str | None:
-        return self.secret or os.environ.get(WEBHOOK_SECRET_ENV) or None
+        return self.secret or read_secret(WEBHOOK_SECRET_ENV)
 
     def problems(self) -> list[str]:
         """What this transport lacks to start, one line each (secrets may come from the
         environment, so this is checked at start rather than by the file's schema)."""
         problems = []
         if self.kind == "wechaty":
-            if not self.endpoint or not re.fullmatch(r"[^\s:]+:\d{1,5}", self.endpoint):
+            if not self.endpoint:
+                problems.append("transport.endpoint: required when transport.kind is wechaty "
+                                "(the puppet service gateway as HOST:PORT)")
+            elif not re.fullmatch(r"[^\s:]+:\d{1,5}", self.endpoint):
                 problems.append(f"transport.endpoint: the wechaty gateway as HOST:PORT expected, "
                                 f"got {self.endpoint!r}")
             if not self.wechaty_token():
-                problems.append(f"transport.token: missing (or set ${WECHATY_TOKEN_ENV})")
+                problems.append(f"transport.token: required when transport.kind is wechaty "
+                                f"(here or in ${WECHATY_TOKEN_ENV})")
         if self.kind == "webhook":
-            if not self.callback_url or not re.match(r"https?://", self.callback_url):
+            if not self.callback_url:
+                problems.append("transport.callback_url: required when transport.kind is webhook "
+                                "(the http(s) URL the bot's posts are POSTed to)")
+            elif not re.match(r"https?://", self.callback_url):
                 problems.append(f"transport.callback_url: an http(s) URL expected, "
                                 f"got {self.callback_url!r}")
             if not self.webhook_secret():
-                problems.append(f"transport.secret: missing (or set ${WEBHOOK_SECRET_ENV})")
+                problems.append(f"transport.secret: required when transport.kind is webhook "
+                                f"(here or in ${WEBHOOK_SECRET_ENV})")
         return problems
 
 
@@ -428,7 +439,7 @@ def parse_config(data: object) -> GridConfig:
     try:
         config = GridConfig.model_validate(data)
     except ValidationError as error:
-        raise ConfigError([_pydantic_problem(detail) for detail in error.errors()]) from None
+        raise ConfigError([_pydantic_problem(detail, data) for detail in error.errors()]) from None
     problems = config_problems(config)
     if problems:
         raise ConfigError(problems)
@@ -455,35 +466,80 @@ def _yaml_problem(path: Path, text: str, fast_error: yaml_rs.YAMLDecodeError) ->
     try:
         yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as error:
-        return _marked_problem(path, error)
+        return _marked_problem(path, text, error)
     except yaml.YAMLError as error:
         return f"{path}: YAML error: {error}"
     reason = " ".join(str(fast_error).split())  # PyYAML took it: yaml-rs's own words, on one line
     return f"{path}: YAML error: {reason}"
 
 
-def _marked_problem(path: Path, error: yaml.MarkedYAMLError) -> str:
-    mark = error.problem_mark or error.context_mark
-    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
-    what = ": ".join(part for part in (error.context, error.problem) if part) or "syntax error"
-    return f"{path}: {where}: YAML error: {what}"
+def _marked_problem(path: Path, text: str, error: yaml.MarkedYAMLError) -> str:
+    return f"{path}: {explain(text, error).where_and_what('YAML error')}"
 
 
 # ---- structural problems: pydantic errors, one line each -----------------------------------
 
 
-def _key_path(loc: tuple[int | str, ...]) -> str:
-    """('network', 'children', 0, 'head') → 'network.children[0].head'."""
-    path = ""
-    for part in loc:
+NODE_STEP = " › "   # between a network node and its child or its own keys
+
+
+def node_label(name: object, id: object, index: int) -> str:
+    """How a path names a network node: `百宜社区 (baiyi)`; its id or its name alone when it has
+    only one; `children[2]` (its `index` among its siblings) when it has neither. Numbers count
+    as text, as the models read them."""
+    name, id = _as_text(name), _as_text(id)
+    if name and id:
+        return f"{name} ({id})"
+    return id or name or f"children[{index}]"
+
+
+def _as_text(value: object) -> str | None:
+    # YAML reads `id: 7` as a number; the models take it as text, and so does a path.
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return str(value).strip() or None
+    return None
+
+
+def _key_path(loc: tuple[int | str, ...], data: object = None) -> str:
+    """Where a pydantic error is, in the words of the file: ('policy', 'digests', 0, 'cron') →
+    'policy.digests[0].cron'; a network node by its name and id, read from the loaded `data`:
+    ('network', 'children', 0, 'head') → 'network › 百宜社区 (baiyi) › head'."""
+    path, node, at_node = "", data.get("network") if isinstance(data, dict) else None, False
+    parts = list(loc)
+    position = 0
+    while position < len(parts):
+        part = parts[position]
+        if (at_node and part == "children" and position + 1 < len(parts)
+                and isinstance(parts[position + 1], int)):
+            index = parts[position + 1]
+            children = node.get("children") if isinstance(node, dict) else None
+            child = children[index] if isinstance(children, list) and index < len(children) else None
+            fields = child if isinstance(child, dict) else {}
+            path += NODE_STEP + node_label(fields.get("name"), fields.get("id"), index)
+            node, position = child, position + 2
+            continue
         if isinstance(part, int):
             path += f"[{part}]"
+        elif at_node:
+            path += NODE_STEP + part
+            at_node = False
         else:
             path += f".{part}" if path else str(part)
+        at_node = at_node or (path == "network" and position == 0)
+        position += 1
     return path or "(top level)"
 
 
+# pydantic's own words (`Input should be a valid integer, unable to parse string as an integer`)
+# said the way an operator editing YAML would; the value given follows each.
 _TYPE_WORDS = {
+    "int_type": "should be a whole number",
+    "int_parsing": "should be a whole number",
+    "int_from_float": "should be a whole number",
+    "float_type": "should be a number",
+    "float_parsing": "should be a number",
+    "time_type": "should be a time such as 22:00",
+    "time_parsing": "should be a time such as 22:00",
     "model_type": "should be a mapping of keys",
     "model_attributes_type": "should be a mapping of keys",
     "dict_type": "should be a mapping of keys",
@@ -496,7 +552,7 @@ _TYPE_WORDS = {
 }
 
 
-def _pydantic_problem(detail: ErrorDetails) -> str:
+def _pydantic_problem(detail: ErrorDetails, data: object = None) -> str:
     kind, given = detail["type"], detail.get("input")
     if kind in ("missing", "missing_argument"):  # a model's / a network dataclass's
         text = "missing"
@@ -508,12 +564,27 @@ def _pydantic_problem(detail: ErrorDetails) -> str:
         text = "should not be empty"
     elif kind in _TYPE_WORDS:
         text = f"{_TYPE_WORDS[kind]}, got {_describe(given)}"
+    elif kind in _BOUND_WORDS:
+        bound = detail.get("ctx", {}).get(_BOUND_WORDS[kind][0])
+        text = f"should be {_BOUND_WORDS[kind][1]} {_number(bound)}, got {_describe(given)}"
     elif kind == "value_error":
         text = detail["msg"].removeprefix("Value error, ")
     else:
         message = detail["msg"].replace("Input should be", "should be")
         text = f"{message[:1].lower()}{message[1:]}, got {_describe(given)}"
-    return f"{_key_path(detail['loc'])}: {text}"
+    return f"{_key_path(detail['loc'], data)}: {text}"
+
+
+_BOUND_WORDS = {   # pydantic's error type → (its ctx key, the words)
+    "greater_than_equal": ("ge", "at least"),
+    "greater_than": ("gt", "more than"),
+    "less_than_equal": ("le", "at most"),
+    "less_than": ("lt", "less than"),
+}
+
+
+def _number(value: object) -> str:
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
 def _describe(value: object) -> str:
@@ -558,29 +629,29 @@ def config_problems(config: GridConfig) -> list[str]:
         node, path, parent = stack.pop()
         first_id = first_id_path.setdefault(node.id, path)
         if first_id != path:
-            problems.append(f"{path}.id: duplicate id {node.id!r} (also at {first_id})")
+            problems.append(f"{path}{NODE_STEP}id: duplicate id {node.id!r} (also at {first_id})")
         first_room = first_room_path.setdefault(node.group.room, path)
         if first_room != path:
-            problems.append(f"{path}.group.room: room {node.group.room!r} is used twice "
-                            f"(also at {first_room}.group.room)")
+            problems.append(f"{path}{NODE_STEP}group.room: room {node.group.room!r} is used twice "
+                            f"(also at {first_room}{NODE_STEP}group.room)")
         known = node.level in positions
         if levels_ok and not known:
-            problems.append(f"{path}.level: unknown level {node.level!r} (levels: {levels_text})")
+            problems.append(f"{path}{NODE_STEP}level: unknown level {node.level!r} (levels: {levels_text})")
         if (levels_ok and known and parent is not None and parent.level in positions
                 and positions[node.level] <= positions[parent.level]):
-            problems.append(f"{path}.level: {node.level!r} is not below its parent's level "
+            problems.append(f"{path}{NODE_STEP}level: {node.level!r} is not below its parent's level "
                             f"{parent.level!r} (levels: {levels_text})")
         if levels_ok and known and node.covers and node.level != microgrid_level:
-            problems.append(f"{path}.covers: only a {microgrid_level!r} node covers buildings, "
+            problems.append(f"{path}{NODE_STEP}covers: only a {microgrid_level!r} node covers buildings, "
                             f"this node is a {node.level!r}")
         for index, text in enumerate(node.covers):
             try:
                 parse_cover(text)
             except ValueError as error:
-                problems.append(f"{path}.covers[{index}]: cannot read {text!r}: {error}")
+                problems.append(f"{path}{NODE_STEP}covers[{index}]: cannot read {text!r}: {error}")
         problems += _sibling_overlaps(node, path, microgrid_level)
         # Reversed so problems come out in file order.
-        stack.extend((child, f"{path}.children[{index}]", node)
+        stack.extend((child, f"{path}{NODE_STEP}{node_label(child.name, child.id, index)}", node)
                      for index, child in reversed(list(enumerate(node.children))))
     return (problems + _co_handler_problems(config, set(first_id_path), levels_ok)
             + config.transport.problems())
@@ -633,13 +704,13 @@ def _sibling_overlaps(parent: Node, path: str, microgrid_level: str | None) -> l
     for child_index, child in enumerate(parent.children):
         if child.level != microgrid_level:
             continue
-        child_path = f"{path}.children[{child_index}]"
+        child_path = f"{path}{NODE_STEP}{node_label(child.name, child.id, child_index)}"
         for cover_index, text in enumerate(child.covers):
             try:
                 cover = parse_cover(text)
             except ValueError:
                 continue  # reported as unreadable on its own line
-            cover_path = f"{child_path}.covers[{cover_index}]"
+            cover_path = f"{child_path}{NODE_STEP}covers[{cover_index}]"
             same_building = claimed.setdefault(cover.building, [])
             for other, other_text, other_path, owner in same_building:
                 if owner != child.id and cover.overlaps(other):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -16,14 +15,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, create_engine
 
 from flows.credentials import mask_url
+from flows.environment import DATABASE_URL_ENV
+from flows.environment import secret as read_secret
 
-DATABASE_URL_ENV = "GRIDBOT_DATABASE_URL"
 DEFAULT_DATABASE_URL = "sqlite:///gridbot.sqlite3"  # a file in the working directory
 
 
 def database_url(explicit: str | None = None) -> str:
-    """The URL to use: `explicit`, else $GRIDBOT_DATABASE_URL, else ./gridbot.sqlite3."""
-    return explicit or os.environ.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL
+    """`explicit`, else $GRIDBOT_DATABASE_URL (or its secret file), else the default SQLite file."""
+    return explicit or read_secret(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL
 
 
 def sqlite_file(url: str) -> Path | None:

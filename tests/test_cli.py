@@ -124,7 +124,7 @@ def test_a_bad_config_stops_start_up_with_one_line_per_problem(tmp_path):
                    "  group: {room: r, name: g}\n", encoding="utf-8")
     result = gridbot("chat", "--config", str(bad), "--db", f"sqlite:///{tmp_path / 'x.sqlite3'}")
     assert result.returncode == 2
-    assert "network.head: missing" in result.stderr
+    assert "network › head: missing" in result.stderr
     assert "Traceback" not in result.stderr
     ok = gridbot("config", "check", "--config", CONFIG)
     assert ok.returncode == 0 and ok.stdout.startswith("ok:")

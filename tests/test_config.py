@@ -9,10 +9,20 @@ from pathlib import Path
 import pytest
 import yaml
 
+from typer.testing import CliRunner
+
+from bot.cli import app
 from flows.config import ConfigError, GridConfig, load_config, parse_config
 
 REPO = Path(__file__).resolve().parent.parent
 LEVELS = "(levels: township, village, branch, microgrid)"
+
+
+# How problems name the small network's nodes.
+V1B = "network › v1 name (v1) › v1-b name (v1-b)"
+V1G1, V1G2 = f"{V1B} › v1-g1 name (v1-g1)", f"{V1B} › v1-g2 name (v1-g2)"
+V2B = "network › v2 name (v2) › v2-b name (v2-b)"
+BAIYI_B1 = "network › 百宜社区 (baiyi) › 第一党支部 (baiyi-b1)"   # in the shipped file
 
 
 def node(id: str, level: str, children=(), covers=(), **extra) -> dict:
@@ -114,20 +124,20 @@ def test_numbers_in_yaml_are_read_as_ids():
 def test_a_missing_head_is_named_by_its_key_path():
     data = small()
     del data["network"]["children"][0]["head"]
-    assert problems_of(data) == ["network.children[0].head: missing"]
+    assert problems_of(data) == ["network › v1 name (v1) › head: missing"]
 
 
 def test_a_missing_head_at_the_root():
     data = small()
     del data["network"]["head"]
-    assert problems_of(data) == ["network.head: missing"]
+    assert problems_of(data) == ["network › head: missing"]
 
 
 def test_a_misspelt_key_is_an_unknown_key():
     data = small()
     data["network"]["children"][1]["deputys"] = []
     data["polcy"] = {}
-    assert problems_of(data) == ["network.children[1].deputys: unknown key", "polcy: unknown key"]
+    assert problems_of(data) == ["network › v2 name (v2) › deputys: unknown key", "polcy: unknown key"]
 
 
 def test_all_structural_problems_are_reported_at_once():
@@ -137,9 +147,9 @@ def test_all_structural_problems_are_reported_at_once():
     first_microgrid(data)["deputies"] = [{"id": "wxid_x"}]
     problems = problems_of(data)
     assert set(problems) == {
-        "network.children[0].head: missing",
-        "network.children[0].children[0].children[0].deputies[0].name: missing",
-        "network.children[1].children[0].group.room: missing",
+        "network › v1 name (v1) › head: missing",
+        f"{V1G1} › deputies[0].name: missing",
+        f"{V2B} › group.room: missing",
     }
 
 
@@ -150,8 +160,8 @@ def test_wrong_types_say_what_was_expected():
     data["levels"] = "township"
     assert problems_of(data) == [
         "levels: should be a list, got 'township'",
-        "network.children[0].group: should be a mapping of keys, got 'v1@chatroom'",
-        "network.children[1].children: should be a list, got a mapping",
+        "network › v1 name (v1) › group: should be a mapping of keys, got 'v1@chatroom'",
+        "network › v2 name (v2) › children: should be a list, got a mapping",
     ]
 
 
@@ -159,7 +169,7 @@ def test_an_empty_required_value_is_reported():
     data = small()
     data["network"]["head"] = None   # `head:` with nothing after it
     data["network"]["name"] = "  "
-    assert problems_of(data) == ["network.name: should not be empty", "network.head: empty"]
+    assert problems_of(data) == ["network › name: should not be empty", "network › head: empty"]
 
 
 def test_an_empty_file_misses_the_network():
@@ -185,7 +195,7 @@ def test_policy_durations_and_limits_are_checked():
     data["policy"] = {"rating_window": "3 days", "max_message_length": 10}
     assert problems_of(data) == [
         "policy.rating_window: expected a duration such as 10m, 2h, 5d or 1w, got '3 days'",
-        "policy.max_message_length: should be greater than or equal to 50, got 10",
+        "policy.max_message_length: should be at least 50, got 10",
     ]
     data["policy"] = {"rating_window": "12h"}
     assert parse_config(data).policy.rating_window.total_seconds() == 12 * 3600
@@ -220,7 +230,7 @@ def test_structural_problems_come_before_the_checks_of_meaning():
     data = small()
     del data["network"]["head"]
     data["network"]["children"][0]["level"] = "twon"   # would be a semantic problem
-    assert problems_of(data) == ["network.head: missing"]
+    assert problems_of(data) == ["network › head: missing"]
 
 
 # ---- problems of meaning ------------------------------------------------------------------
@@ -229,21 +239,21 @@ def test_structural_problems_come_before_the_checks_of_meaning():
 def test_an_unknown_level_lists_the_known_ones():
     data = small()
     data["network"]["children"][1]["children"][0]["level"] = "twon"
-    assert problems_of(data) == [f"network.children[1].children[0].level: unknown level 'twon' {LEVELS}"]
+    assert problems_of(data) == [f"{V2B} › level: unknown level 'twon' {LEVELS}"]
 
 
 def test_a_child_must_be_below_its_parent():
     data = small()
     data["network"]["children"][0]["level"] = "township"
     assert problems_of(data) == [
-        f"network.children[0].level: 'township' is not below its parent's level 'township' {LEVELS}"]
+        f"network › v1 name (v1) › level: 'township' is not below its parent's level 'township' {LEVELS}"]
 
 
 def test_a_microgrid_under_a_microgrid_is_refused():
     data = small()
     first_microgrid(data)["children"] = [node("under", "microgrid", covers=["9栋"])]
     assert problems_of(data) == [
-        "network.children[0].children[0].children[0].children[0].level: "
+        f"{V1G1} › under name (under) › level: "
         f"'microgrid' is not below its parent's level 'microgrid' {LEVELS}"]
 
 
@@ -257,23 +267,23 @@ def test_a_duplicate_id_names_both_paths():
     data = small()
     data["network"]["children"][1]["children"][0]["children"][1]["id"] = "v1-g1"
     assert problems_of(data) == [
-        "network.children[1].children[0].children[1].id: duplicate id 'v1-g1' "
-        "(also at network.children[0].children[0].children[0])"]
+        f"{V2B} › v2-g2 name (v1-g1) › id: duplicate id 'v1-g1' "
+        f"(also at {V1G1})"]
 
 
 def test_a_room_used_twice_names_both_paths():
     data = small()
     data["network"]["children"][1]["group"]["room"] = "v1@chatroom"
     assert problems_of(data) == [
-        "network.children[1].group.room: room 'v1@chatroom' is used twice "
-        "(also at network.children[0].group.room)"]
+        "network › v2 name (v2) › group.room: room 'v1@chatroom' is used twice "
+        "(also at network › v1 name (v1) › group.room)"]
 
 
 def test_covers_belong_to_microgrids_only():
     data = small()
     data["network"]["children"][0]["covers"] = ["5栋"]
     assert problems_of(data) == [
-        "network.children[0].covers: only a 'microgrid' node covers buildings, this node is a 'village'"]
+        "network › v1 name (v1) › covers: only a 'microgrid' node covers buildings, this node is a 'village'"]
 
 
 def test_an_unreadable_cover_is_named():
@@ -281,9 +291,9 @@ def test_an_unreadable_cover_is_named():
     first_microgrid(data)["covers"] = ["1栋", "8单元", "8栋3-1单元"]
     problems = problems_of(data)
     assert problems == [
-        "network.children[0].children[0].children[0].covers[1]: cannot read '8单元': expected a "
+        f"{V1G1} › covers[1]: cannot read '8单元': expected a "
         "building like '7栋', '7号楼', '7幢', '8栋3单元' or '8栋1-2单元'",
-        "network.children[0].children[0].children[0].covers[2]: cannot read '8栋3-1单元': "
+        f"{V1G1} › covers[2]: cannot read '8栋3-1单元': "
         "unit range 3-1 runs backwards",
     ]
 
@@ -300,8 +310,8 @@ def test_sibling_microgrids_may_not_cover_the_same_place(mine, theirs):
     branch["children"][0]["covers"] = [theirs]
     branch["children"][1]["covers"] = ["5栋", mine]
     assert problems_of(data) == [
-        f"network.children[0].children[0].children[1].covers[1]: '{mine}' overlaps '{theirs}' "
-        "of sibling 'v1-g1' (at network.children[0].children[0].children[0].covers[0])"]
+        f"{V1G2} › covers[1]: '{mine}' overlaps '{theirs}' "
+        f"of sibling 'v1-g1' (at {V1G1} › covers[0])"]
 
 
 def test_siblings_may_split_a_building_by_unit_and_cousins_may_share_a_number():
@@ -326,9 +336,9 @@ def test_several_problems_of_meaning_give_several_lines():
     data["network"]["children"][1]["children"][0]["level"] = "twon"
     data["network"]["children"][0]["covers"] = ["5栋"]
     assert problems_of(data) == [
-        "network.children[0].covers: only a 'microgrid' node covers buildings, this node is a 'village'",
-        "network.children[1].id: duplicate id 'v1' (also at network.children[0])",
-        f"network.children[1].children[0].level: unknown level 'twon' {LEVELS}",
+        "network › v1 name (v1) › covers: only a 'microgrid' node covers buildings, this node is a 'village'",
+        "network › v2 name (v1) › id: duplicate id 'v1' (also at network › v1 name (v1))",
+        f"network › v2 name (v1) › v2-b name (v2-b) › level: unknown level 'twon' {LEVELS}",
     ]
 
 
@@ -348,9 +358,73 @@ def test_a_yaml_syntax_error_gives_the_line(tmp_path):
                     encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
         load_config(path)
-    [problem] = caught.value.problems
-    assert problem.startswith(f"{path}: line 5, column 1: YAML error: ")
-    assert "\n" not in problem
+    assert caught.value.problems == [
+        f"{path}: line 4, column 9: YAML error: the list opened with [ here is not closed with ]"]
+
+
+SHIPPED_LINES = (REPO / "config.yaml").read_text(encoding="utf-8").splitlines()
+
+
+def shipped_line(start: str) -> int:
+    """The 1-based number of the shipped config's first line starting (after its indent) so."""
+    return next(number for number, line in enumerate(SHIPPED_LINES, 1) if line.strip().startswith(start))
+
+
+def check_with_one_line_changed(tmp_path, start: str, change) -> tuple[int, str]:
+    """`gridbot config check` on the shipped config with one line changed: (exit code, output)."""
+    number = shipped_line(start)
+    lines = list(SHIPPED_LINES)
+    lines[number - 1] = change(lines[number - 1])
+    path = tmp_path / "config.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["config", "check", "--config", str(path)])
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize(("start", "change", "column", "message"), [
+    # An unclosed [ was noticed six lines on, at the next key, as "but got '?'".
+    ("levels:", lambda line: line.rstrip("]"), 9, "the list opened with [ here is not closed with ]"),
+    ("head: {id: wxid_liu_jianguo", lambda line: line.rstrip("}"), 21,
+     "the mapping opened with { here is not closed with }"),
+    # A quote left open was noticed at the next quote, lines on.
+    ("name: 石坝垅小区第二微网格", lambda line: line.replace(": ", ': "'), 21,
+     "the quote opened here is only closed at line {next_quote}"),
+    ("name: 第一党支部", lambda line: line.replace("name: ", "name "), 11,
+     "'name 第一党支部' has no ':' after its key; write `key: value`"),
+    ("head: {id: wxid_liu_jianguo", lambda line: "\t" + line.lstrip(" "), 1,
+     "a tab: YAML is indented with spaces only"),
+])
+def test_a_yaml_mistake_is_reported_at_its_own_line_in_plain_words(tmp_path, start, change, column, message):
+    code, output = check_with_one_line_changed(tmp_path, start, change)
+    line = shipped_line(start)
+    message = message.replace("{next_quote}", str(shipped_line('covers: ["5栋"')))
+    assert code == 2
+    assert f"config.yaml: line {line}, column {column}: YAML error: {message}" in output
+    assert "<block" not in output and "'?'" not in output and "<scalar>" not in output
+
+
+def test_a_key_indented_wrongly_names_the_lines_to_look_at(tmp_path):
+    # `max_message_length` moved out of `policy:`; the parser stumbles four lines on.
+    code, output = check_with_one_line_changed(tmp_path, "max_message_length:", str.lstrip)
+    mistake, stumble = shipped_line("max_message_length:"), shipped_line("sender_clock_tolerance:")
+    assert code == 2 and stumble - mistake >= 3
+    assert (f"line {stumble}, column 3: YAML error: a key 'sender_clock_tolerance: 5m' does not line up "
+            f"with the lines above it; check the indentation of lines {mistake}-{stumble}") in output
+
+
+def test_a_value_running_into_a_deeper_line_is_named_at_its_start(tmp_path):
+    code, output = check_with_one_line_changed(tmp_path, "id: jili", lambda line: line.replace(":", ""))
+    line = shipped_line("id: jili")
+    assert code == 2
+    assert (f"line {line}, column 3: YAML error: 'id jili' runs on into line {line + 1} as one value: "
+            f"a key without ':' here, or line {line + 1} indented deeper than this one") in output
+
+
+def test_a_quote_never_closed_is_named_where_it_opens(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("network:\n  id: t\n  name: 'unclosed\n  level: township\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["config", "check", "--config", str(path)])
+    assert "line 3, column 9: YAML error: the quote opened here is never closed" in result.output
 
 
 def test_a_key_given_twice_is_refused_rather_than_silently_overwritten(tmp_path):
@@ -367,7 +441,33 @@ def test_a_file_with_problems_reports_them_with_key_paths(tmp_path):
                     "  group: {room: r, name: g}\n", encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
         load_config(path)
-    assert caught.value.problems == ["network.head: missing"]
+    assert caught.value.problems == ["network › head: missing"]
+
+
+def test_config_check_names_a_node_by_its_name_and_id(tmp_path):
+    text = (REPO / "config.yaml").read_text(encoding="utf-8")
+    head = "              head: {id: wxid_zhao_li, name: 赵丽}\n"
+    assert text.count(head) == 1
+    path = tmp_path / "config.yaml"
+    path.write_text(text.replace(head, ""), encoding="utf-8")
+    result = CliRunner().invoke(app, ["config", "check", "--config", str(path)])
+    assert result.exit_code == 2
+    assert (f"{BAIYI_B1} › 石坝垅小区第三微网格 (shibalong-3) › head: missing"
+            in result.output)
+    assert "children[" not in result.output
+
+
+def test_a_node_without_a_name_or_an_id_is_named_by_what_it_has():
+    data = small()
+    del data["network"]["children"][0]["name"]
+    del data["network"]["children"][1]["children"][0]["id"]
+    data["network"]["children"][1]["children"][0]["name"] = 7   # a number is read as text
+    assert problems_of(data) == [
+        "network › v1 › name: missing",
+        "network › v2 name (v2) › 7 › id: missing",
+    ]
+    del data["network"]["children"][1]["children"][0]["name"]
+    assert problems_of(data)[1] == "network › v2 name (v2) › children[0] › id: missing"
 
 
 def test_the_shipped_file_mutated_still_reports_paths(tmp_path):
@@ -375,8 +475,8 @@ def test_the_shipped_file_mutated_still_reports_paths(tmp_path):
     broken = copy.deepcopy(data)
     broken["network"]["children"][0]["children"][0]["children"][2]["covers"].append("7栋")
     assert problems_of(broken) == [
-        "network.children[0].children[0].children[2].covers[3]: '7栋' overlaps '7栋' of sibling "
-        "'shibalong-2' (at network.children[0].children[0].children[1].covers[2])"]
+        f"{BAIYI_B1} › 石坝垅小区第三微网格 (shibalong-3) › covers[3]: '7栋' overlaps '7栋' of sibling "
+        f"'shibalong-2' (at {BAIYI_B1} › 石坝垅小区第二微网格 (shibalong-2) › covers[2])"]
 
 
 # ---- transports and policy -----------------------------------------------------------------
@@ -386,7 +486,7 @@ def test_a_wechaty_transport_needs_an_endpoint_and_a_token(monkeypatch):
     monkeypatch.delenv("WECHATY_PUPPET_SERVICE_TOKEN", raising=False)
     assert problems_of(small() | {"transport": {"kind": "wechaty", "endpoint": "gateway"}}) == [
         "transport.endpoint: the wechaty gateway as HOST:PORT expected, got 'gateway'",
-        "transport.token: missing (or set $WECHATY_PUPPET_SERVICE_TOKEN)",
+        "transport.token: required when transport.kind is wechaty (here or in $WECHATY_PUPPET_SERVICE_TOKEN)",
     ]
     monkeypatch.setenv("WECHATY_PUPPET_SERVICE_TOKEN", "from-the-environment")
     config = parse_config(small() | {"transport": {"kind": "wechaty", "endpoint": "10.0.0.5:8788"}})
@@ -397,7 +497,7 @@ def test_a_webhook_transport_needs_a_callback_url_and_a_secret(monkeypatch):
     monkeypatch.delenv("GRIDBOT_WEBHOOK_SECRET", raising=False)
     assert problems_of(small() | {"transport": {"kind": "webhook", "callback_url": "ftp://x"}}) == [
         "transport.callback_url: an http(s) URL expected, got 'ftp://x'",
-        "transport.secret: missing (or set $GRIDBOT_WEBHOOK_SECRET)",
+        "transport.secret: required when transport.kind is webhook (here or in $GRIDBOT_WEBHOOK_SECRET)",
     ]
     config = parse_config(small() | {"transport": {"kind": "webhook", "secret": "k",
                                                    "callback_url": "https://bridge.example/cb"}})
@@ -410,6 +510,42 @@ def test_how_long_a_transport_may_fail_before_it_is_not_ready():
         == timedelta(minutes=2, seconds=30)
     assert problems_of(small() | {"transport": {"unready_after": "0s"}}) == [
         "transport.unready_after: a duration must be longer than zero, got '0s'"]
+
+
+def test_a_transport_missing_what_its_kind_needs_says_so_rather_than_got_none(monkeypatch):
+    monkeypatch.delenv("GRIDBOT_WEBHOOK_SECRET", raising=False)
+    monkeypatch.delenv("WECHATY_PUPPET_SERVICE_TOKEN", raising=False)
+    webhook = problems_of(small() | {"transport": {"kind": "webhook"}})
+    assert webhook == [
+        "transport.callback_url: required when transport.kind is webhook "
+        "(the http(s) URL the bot's posts are POSTed to)",
+        "transport.secret: required when transport.kind is webhook (here or in $GRIDBOT_WEBHOOK_SECRET)",
+    ]
+    assert problems_of(small() | {"transport": {"kind": "wechaty"}})[0] == (
+        "transport.endpoint: required when transport.kind is wechaty (the puppet service gateway as HOST:PORT)")
+
+
+def test_numbers_and_times_are_asked_for_in_plain_words():
+    data = small() | {
+        "policy": {"max_message_length": "many", "request_limit": {"requests": 0},
+                   "quiet_hours": {"start": "25:00", "end": "7:00"}},
+        "transport": {"max_post_chars": 50.5},
+        "api": {"max_request_bytes": 10**10},
+    }
+    found = problems_of(data)
+    assert found == [
+        "policy.max_message_length: should be a whole number, got 'many'",
+        "policy.quiet_hours.start: should be a time such as 22:00, got '25:00'",
+        "policy.request_limit.requests: should be at least 1, got 0",
+        "transport.max_post_chars: should be a whole number, got 50.5",
+        "api.max_request_bytes: should be at most 100,000,000, got 10000000000",
+    ]
+    assert not any("Input" in line or "valid" in line or "None" in line for line in found)
+
+
+def test_a_quoted_quiet_hour_of_one_digit_is_read():
+    config = parse_config(small() | {"policy": {"quiet_hours": {"start": "22:00", "end": "7:00"}}})
+    assert str(config.policy.quiet_hours.end) == "07:00:00"
 
 
 def test_policy_timers_quiet_hours_and_digests_are_checked():
