@@ -30,7 +30,6 @@ callback answering 413), or that failed `MAX_POST_FAILURES` times, is set aside 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import re
@@ -431,8 +430,14 @@ async def deliver_pending(db: Database, transport: Transport,
         finally:
             if renewing is not None:
                 renewing.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
+                try:
                     await renewing
+                except asyncio.CancelledError:
+                    # The renewer's own end is expected; this sender's own cancellation (the
+                    # loop stopped while it waited here) must go on, or the loop never stops.
+                    current = asyncio.current_task()
+                    if current is not None and current.cancelling():
+                        raise
             # Taken but not sent (behind a held post, or after a failure): free for the next try.
             release(db, sorted(taken - delivered))
         if len(posts) < PAGE:
