@@ -21,6 +21,7 @@ from api.schemas import TicketOut
 from api.tokens import Principal
 from bot.dispatch import apply_outcome, heads_of
 from bot.outbox import PostPipeline, post_values, write_posts
+from bot.repeat_reports import followers
 from bot.runtime import Bot
 from flows import lifecycle, texts
 from flows.config import Member
@@ -113,7 +114,8 @@ def act(bot: Bot, principal: Principal, number: int, transition: Transition,
         apply_outcome(session, ticket, actor, outcome, now, None, bot.config.policy)
         # Each notice where it is for (the reporter's group, the handler's, the groups asked to
         # act); no chat group is "here" for an API user.
-        replies = route_notices(outcome.replies, places_for(bot.network, ticket, None, previous))
+        replies = route_notices(outcome.replies, places_for(bot.network, ticket, None, previous,
+                                                            followers(session, ticket)))
         write_posts(session, [post_values(reply, ticket.group_room, None, now)
                               for reply in replies],
                     PostPipeline.of(bot.config, bot.network))

@@ -21,6 +21,7 @@ from sqlalchemy import insert, update
 from sqlmodel import Session, func, select
 
 from bot.outbox import PostPipeline, post_values, write_posts_each
+from bot.repeat_reports import follower_names, followers, is_follower, join_repeat
 from bot.transport import IncomingMessage, OutgoingPost
 from flows import lifecycle, overview, texts
 from flows.commands import (MAX_NUMBERS, CommandText, find_ticket_references, mention_spans,
@@ -456,13 +457,15 @@ class Dispatcher:
         previous = ticket.assignee_id
         apply_outcome(session, ticket, actor, outcome, message.at, message.id, self.config.policy)
         here = message.room if self.network.node_for_room(message.room) else None
-        return route_notices(outcome.replies, places_for(self.network, ticket, here, previous))
+        return route_notices(outcome.replies, places_for(self.network, ticket, here, previous,
+                                                         followers(session, ticket)))
 
     def notices(self, context: Context, ticket: Ticket, outcome: Outcome,
                 previous_assignee_id: str | None) -> list[Reply]:
         """The outcome's replies, each in the group it is for (`flows.notice_routing`)."""
         return route_notices(outcome.replies, places_for(
-            self.network, ticket, context.message.room, previous_assignee_id))
+            self.network, ticket, context.message.room, previous_assignee_id,
+            followers(context.session, ticket)))
 
     def apply(self, context: Context, ticket: Ticket, actor: Actor, outcome: Outcome) -> None:
         apply_outcome(context.session, ticket, actor, outcome, context.message.at,
@@ -473,8 +476,10 @@ class Dispatcher:
         whatever group nickname they post under (`网格长-邱煥武` is 邱煥武)."""
         message = context.message
         name = self.network.member_name(message.sender_id) or message.sender_name
-        return Actor(message.sender_id, name,
-                     roles_for(self.network, ticket, message.sender_id, context.group))
+        roles = roles_for(self.network, ticket, message.sender_id, context.group)
+        if is_follower(context.session, ticket, message.sender_id):
+            roles |= {Role.FOLLOWER}
+        return Actor(message.sender_id, name, roles)
 
     def target(self, context: Context, ticket: Ticket, text: str) -> Target:
         """The member @-mentioned in `text`, among the heads and deputies this group can address,
@@ -675,6 +680,8 @@ def place_order(dispatcher: Dispatcher, context: Context) -> list[Reply]:
         return limited
     parsed = analyse(description, dispatcher.lexicon)
     node = route(dispatcher.network, context.group, parsed.building, parsed.unit)
+    if (joined := join_repeat(dispatcher, context, description, parsed, node)) is not None:
+        return joined
     created = lifecycle.EventRecord("created", None, Status.OPEN)
     urgent = bool(parsed.urgent)
     clock = clock_after(created.kind, None, created.to_status, EscalationClock(None, None),
@@ -728,7 +735,8 @@ def query(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, conte
     helpers = co_handlers(network, network.node(ticket.node_id), ticket.category, ticket.urgent)
     return lifecycle.summary(ticket, events, actor, dispatcher.zone,
                              action=texts.ACTIONS[context.command.keyword],
-                             co_handler_names=[m.name for m in helpers])
+                             co_handler_names=[m.name for m in helpers],
+                             follower_names=follower_names(context.session, ticket))
 
 
 def add_detail(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, context: Context) -> Outcome:

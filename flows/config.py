@@ -197,6 +197,25 @@ class DigestSchedule(_Strict):
         return value
 
 
+class RepeatReports(_Strict):
+    """一事多报 (flows/repeats.py): a request joins an open ticket of its grid created within
+    `window` when it reports the same problem: the same household again (the things named the
+    same, or at least `min_similarity`, 0–1, of the problems' character pairs shared), or
+    another household saying so (同一个问题, 同上, +1); `enabled: false` makes every request a
+    ticket of its own."""
+
+    enabled: bool = True
+    window: Duration = timedelta(days=1)
+    min_similarity: Annotated[float, Field(gt=0, le=1)] = 0.5
+
+    @field_validator("window")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than zero, e.g. 1d")
+        return value
+
+
 class RequestLimit(_Strict):
     """At most `requests` 下单 per member within `within`; past it the member is told once per
     window and no more tickets are opened for them until the window has room again (the
@@ -226,6 +245,7 @@ class Policy(_Strict):
     digests: list[DigestSchedule] = []
     # A member flooding 下单: at most this many tickets per window (see RequestLimit).
     request_limit: RequestLimit = RequestLimit()
+    repeats: RepeatReports = RepeatReports()
     # A message's own time (the sender's clock) drives its timers only within this much of when
     # the bot received it; further off, the time received does.
     sender_clock_tolerance: Duration = timedelta(minutes=5)

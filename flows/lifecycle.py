@@ -30,6 +30,7 @@ class Role(StrEnum):
     ESCALATED_TO = "escalated_to"  # head or deputy of a node the ticket has been escalated to
     IN_SCOPE = "in_scope"          # speaks in a group of the ticket's node, an ancestor, or its origin
     CO_HANDLER = "co_handler"      # added by a routing rule (协办, design §6): may claim, note progress, resolve
+    FOLLOWER = "follower"          # reported the same problem, joined to the ticket (一事多报): may rate
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,17 @@ def refuse(text: str) -> Outcome:
     return Outcome(replies=(Reply(text),))
 
 
+def _merged(ticket: Ticket, action: str) -> Outcome | None:
+    """The refusal for a report joined to another ticket (一事多报): act on that one."""
+    if ticket.status == Status.MERGED:
+        return refuse(texts.MERGED_INTO.format(number=ticket.id, parent=ticket.parent_id,
+                                               action=action))
+    return None
+
+
 def _finished(ticket: Ticket, action: str) -> Outcome | None:
+    if refusal := _merged(ticket, action):
+        return refusal
     if ticket.status in FINAL_STATUSES:
         return refuse(texts.TICKET_FINISHED.format(
             number=ticket.id, status=texts.STATUS_NAMES[ticket.status], action=action))
@@ -95,6 +106,8 @@ def _finished(ticket: Ticket, action: str) -> Outcome | None:
 def _not_active(ticket: Ticket, action: str) -> Outcome | None:
     """The refusal for a ticket that is resolved, closed or cancelled, or None while it is being
     worked on (open or claimed)."""
+    if refusal := _merged(ticket, action):
+        return refusal
     if ticket.status in FINAL_STATUSES or ticket.status == Status.RESOLVED:
         return refuse(texts.TICKET_FINISHED.format(
             number=ticket.id, status=texts.STATUS_NAMES[ticket.status], action=action))
@@ -225,8 +238,12 @@ def rating_in_note(note: str | None) -> str:
 
 
 def rate(ticket: Ticket, actor: Actor, text: str, now: datetime) -> Outcome:
-    """`评价`: by the reporter of a resolved ticket; 不满意 reopens it with the same handler."""
+    """`评价`: by the reporter of a resolved ticket; 不满意 reopens it with the same handler. A
+    household whose report was joined to it (一事多报) rates it too, once resolved or closed:
+    recorded, without changing it."""
     action = texts.ACTIONS["评价"]
+    if actor.is_any(Role.FOLLOWER) and not actor.is_any(Role.REPORTER):
+        return _follower_rating(ticket, text)
     if refusal := _finished(ticket, action):
         return refusal
     if not actor.is_any(Role.REPORTER):
@@ -259,10 +276,23 @@ def rate(ticket: Ticket, actor: Actor, text: str, now: datetime) -> Outcome:
     )
 
 
+def _follower_rating(ticket: Ticket, text: str) -> Outcome:
+    if ticket.status not in (Status.RESOLVED, Status.CLOSED):
+        return refuse(texts.NOT_RESOLVED_YET.format(number=ticket.id))
+    found = read_rating(text)
+    if found is None:
+        return refuse(texts.RATING_USAGE.format(number=ticket.id))
+    said = found.rating if found.words == found.rating else f"{found.rating}（{found.words}）"
+    return Outcome(events=(EventRecord("follower_rated", note=f"{said} {found.comment}".strip()),),
+                   replies=(Reply(texts.FOLLOWER_RATED.format(number=ticket.id,
+                                                              rating=found.rating)),))
+
+
 def summary(ticket: Ticket, events: Iterable[TicketEvent], actor: Actor, zone: tzinfo,
-            action: str = texts.ACTIONS["查询"], co_handler_names: Sequence[str] = ()) -> Outcome:
-    """`查询` / `进度`: the ticket's state, its co-handlers (协办) and its history, for people in
-    its groups."""
+            action: str = texts.ACTIONS["查询"], co_handler_names: Sequence[str] = (),
+            follower_names: Sequence[str] = ()) -> Outcome:
+    """`查询` / `进度`: the ticket's state, its co-handlers (协办), the other households that
+    reported its problem (一事多报) and its history, for people in its groups."""
     if not actor.is_any(Role.IN_SCOPE, Role.REPORTER, Role.HANDLER, Role.GRID_HEAD, Role.SUPERIOR):
         return refuse(texts.NOT_IN_THIS_GROUP.format(number=ticket.id, action=action))
     status = texts.STATUS_NAMES[ticket.status]
@@ -274,6 +304,9 @@ def summary(ticket: Ticket, events: Iterable[TicketEvent], actor: Actor, zone: t
     )]
     if co_handler_names:
         lines.append(texts.QUERY_CO_HANDLERS.format(names="、".join(co_handler_names)))
+    if follower_names:
+        lines.append(texts.QUERY_HOUSEHOLDS.format(households=1 + len(follower_names),
+                                                   names="、".join(follower_names)))
     for event in events:
         lines.append(texts.QUERY_EVENT.format(
             time=event.at.astimezone(zone).strftime(texts.TIME_FORMAT),

@@ -4,7 +4,8 @@ and every group a ticket was escalated to hears when it is claimed or resolved")
 A transition (`flows.lifecycle`) says whom a notice is for (`Reply.to`, an `Audience`); this module
 turns that into groups, from where the ticket has been:
 
-- the reporter: the group the request was posted in (`ticket.group_room`);
+- the reporter: the group the request was posted in (`ticket.group_room`), and the households
+  whose reports of the same problem were joined to it (一事多报), each in their own group;
 - the handler: the group of the nearest node, from the ticket's own node up, that the handler
   heads or is a deputy of (else the group where the ticket waits);
 - where it waits: the group of the node that must act on it now (its own, or the one it was
@@ -50,6 +51,8 @@ class Places:
     handler: str | None              # the handler's own group (after the change); None: nobody
     previous_handler: str | None     # the group of a handler the change replaced
     calls: tuple[str, ...]           # every group told of it, bottom first, each once
+    # The households whose reports were joined to it: (room, member id), told what the reporter is.
+    followers: tuple[tuple[str, str], ...] = ()
 
 
 def member_room(network: Network, ticket: Ticket, member_id: str | None) -> str | None:
@@ -65,9 +68,11 @@ def member_room(network: Network, ticket: Ticket, member_id: str | None) -> str 
 
 
 def places_for(network: Network, ticket: Ticket, here: str | None,
-               previous_assignee_id: str | None = None) -> Places:
+               previous_assignee_id: str | None = None,
+               followers: Iterable[tuple[str, str]] = ()) -> Places:
     """Where `ticket`'s notices go, the ticket as it is after the change. `previous_assignee_id`
-    is its handler before the change, told when someone else took it over."""
+    is its handler before the change, told when someone else took it over; `followers` the
+    (room, member id) of each household whose report was joined to it."""
     calls = [ticket.group_room]
     if ticket.node_id in network:
         waiting = current_node(network, ticket).group.room
@@ -80,14 +85,15 @@ def places_for(network: Network, ticket: Ticket, here: str | None,
                   handler=member_room(network, ticket, ticket.assignee_id),
                   previous_handler=(member_room(network, ticket, replaced) or waiting)
                   if replaced else None,
-                  calls=tuple(dict.fromkeys(calls)))
+                  calls=tuple(dict.fromkeys(calls)),
+                  followers=tuple(dict.fromkeys(f for f in followers if f[1] != ticket.reporter_id)))
 
 
 def _rooms(audience: Audience, places: Places) -> list[str]:
     if audience == Audience.HERE:
         return [places.here] if places.here else []
     if audience == Audience.REPORTER:
-        return [places.reporter]
+        return list(dict.fromkeys([places.reporter, *(room for room, _ in places.followers)]))
     if audience == Audience.HANDLER:
         return [places.handler or places.waiting]
     if audience == Audience.WAITING:
@@ -114,14 +120,20 @@ def route(replies: Iterable[Reply], places: Places) -> list[Reply]:
             continue
         first_routed = first_routed or reply
         for room in _rooms(reply.to, places):
+            post = reply
+            if reply.to == Audience.REPORTER and places.followers:
+                # The households that reported the same problem hear it with the reporter.
+                joined = tuple(member for where, member in places.followers if where == room)
+                own = reply.mentions if room == places.reporter else ()
+                post = replace(reply, mentions=tuple(dict.fromkeys(own + joined)))
             if room in addressed:
-                if reply.to in _MERGING and reply.mentions:
+                if post.to in _MERGING and post.mentions:
                     earlier = posts[addressed[room]]
                     posts[addressed[room]] = replace(earlier, mentions=tuple(dict.fromkeys(
-                        earlier.mentions + reply.mentions)))
+                        earlier.mentions + post.mentions)))
                 continue
             addressed[room] = len(posts)
-            posts.append(replace(reply, room=room, to=None))
+            posts.append(replace(post, room=room, to=None))
             heard_here = heard_here or room == places.here
     if not heard_here and first_routed is not None and places.here:
         posts.append(Reply(first_routed.text, room=places.here))

@@ -12,3 +12,4 @@ class Status(StrEnum):
     RESOLVED = "resolved"    # the handler says done; the reporter is asked to rate
     CLOSED = "closed"        # rated, or auto-closed after the rating window
     CANCELLED = "cancelled"  # withdrawn by the reporter
+    MERGED = "merged"        # another household's report of a ticket's problem (一事多报): `parent_id`

@@ -36,6 +36,7 @@ STATUS_NAMES = {
     "resolved": "已办结，待评价",
     "closed": "已结单",
     "cancelled": "已撤单",
+    "merged": "已并入同一问题的单",
 }
 
 EVENT_NAMES = {
@@ -58,6 +59,9 @@ EVENT_NAMES = {
     "recategorized": "改类",
     "urgency_changed": "改紧急程度",
     "recalled": "撤回下单消息",
+    "joined": "同报",
+    "follower_rated": "同报户评价",
+    "merged": "并入",
 }
 
 URGENT_MARK = "【紧急】"
@@ -68,6 +72,11 @@ TICKET_CREATED = "已受理 #{number}{urgent}【{category}】{location}\n内容�
 # … when routing rules add co-handlers (协办), who may claim it too
 TICKET_CREATED_WITH_CO_HANDLERS = ("已受理 #{number}{urgent}【{category}】{location}\n内容：{description}\n"
                                    "协办：{co_handlers}\n请网格长或协办人回复「接单」认领。")
+# 一事多报: a request of the same problem as an open ticket of the grid
+REPEAT_ADDED = "您已报过 #{number}，这条已作为补充记入 #{number}，不再另开新单；处理进展会在群里告知。"
+JOINED_EXISTING = "已有 #{number} 同样的问题（{households} 户反映），已为您登记，处理结果会通知您。"
+MERGED_INTO = "#{number} 与 #{parent} 是同一问题，已并入 #{parent}，请对 #{parent} {action}。"
+QUERY_HOUSEHOLDS = "{households} 户反映：{names}"
 PLACE_ORDER_USAGE = "请在「下单」后写明事项和位置，例如：下单 4号楼二单元4楼的灯不亮"
 # 下单 posted in a group other than the one whose head handles it: the reporter's answer there
 TICKET_CREATED_ELSEWHERE = ("已受理 #{number}{urgent}【{category}】{location}\n内容：{description}\n"
@@ -105,6 +114,8 @@ NOT_RESOLVED_YET = "#{number} 还未办结，办结后再评价。"
 SEVERAL_TO_RATE = "您有 {count} 张单待评价（{numbers}），请回复「评价 #编号 满意」「基本满意」或「不满意」。"
 NOTHING_TO_RATE = "您暂无待评价的单。"
 RATED = "感谢评价！#{number} 已结单（{rating}）。"
+# … by a household whose report of the same problem was joined to the ticket
+FOLLOWER_RATED = "感谢评价（{rating}），已记入 #{number}。"
 REOPENED = "#{number} 评价为不满意，已重新交由 {handler} 继续处理。{comment}"
 REOPENED_COMMENT = "意见：{comment}"
 

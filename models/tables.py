@@ -82,6 +82,9 @@ class Ticket(SQLModel, table=True):
     clock_started_at: datetime | None = Field(default=None, sa_column=_time_column())
     deadline_at: datetime | None = Field(default=None, sa_column=_time_column(index=True))
     escalation_due_at: datetime | None = Field(default=None, sa_column=_time_column(index=True))
+    # A report joined to the ticket of the same problem (status merged): no timers of its own,
+    # told of the claim and the resolution of that ticket (一事多报, design §7).
+    parent_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
 
 
 class TicketEvent(SQLModel, table=True):

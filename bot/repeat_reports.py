@@ -1,0 +1,126 @@
+"""Where a request joins the open ticket of the same problem instead of opening another
+(一事多报, design §7 "One problem, many reports"): the database side of `flows.repeats`.
+
+- The same resident again: the request is added to their ticket as a 补充 (`detail` event), and
+  they are told its number; no new ticket.
+- Another household: the request is kept as a ticket of its own, status `merged`, joined to the
+  first (`parent_id`): it starts no timer, the first ticket's history shows the household
+  (`joined` event), and the household hears that ticket's claim and resolution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from sqlalchemy import insert
+from sqlmodel import Session, func, select
+
+from flows import lifecycle, texts
+from flows.config import Node
+from flows.lifecycle import Actor, Reply
+from flows.repeats import Candidate, Report, best_match, report_of
+from flows.request_parser import ParsedRequest
+from models.tables import Status, Ticket
+
+if TYPE_CHECKING:
+    from bot.dispatch import Context, Dispatcher
+
+_TICKETS = Ticket.__table__
+# A grid with more open tickets than this in the window compares the newest only.
+MAX_CANDIDATES = 200
+
+
+def stored_report(ticket: Ticket) -> Report:
+    """An open ticket's problem as compared, from its stored text and parsed fields."""
+    parsed = ParsedRequest(True, ticket.category, ticket.urgent, ticket.building, ticket.unit,
+                           ticket.floor, ticket.room, ticket.text)
+    return report_of(ticket.text, parsed)
+
+
+def join_repeat(dispatcher: Dispatcher, context: Context, description: str,
+                parsed: ParsedRequest, node: Node) -> list[Reply] | None:
+    """The answer when this 下单 reports the problem of an open ticket of `node` (routed there
+    already), the join recorded; None when it is a new problem (the caller opens a ticket)."""
+    settings = dispatcher.config.policy.repeats
+    if not settings.enabled:
+        return None
+    session, message = context.session, context.message
+    open_here = session.exec(
+        select(Ticket).where(Ticket.node_id == node.id,
+                             Ticket.status.in_((Status.OPEN, Status.CLAIMED)),
+                             Ticket.created_at > message.at - settings.window)
+        .order_by(Ticket.id.desc()).limit(MAX_CANDIDATES)).all()
+    if not open_here:
+        return None
+    new = report_of(description, parsed, dispatcher.lexicon)
+    by_number = {ticket.id: ticket for ticket in open_here}
+    candidates = [Candidate(ticket.id, stored_report(ticket), ticket.created_at,
+                            ticket.reporter_id == message.sender_id) for ticket in open_here]
+    found = best_match(new, candidates, settings.min_similarity, message.at, settings.window)
+    if found is None:
+        return None
+    original = by_number[found.number]
+    actor = Actor(message.sender_id, message.sender_name)
+    if original.reporter_id == message.sender_id:
+        record(session, original.id, actor, lifecycle.EventRecord("detail", note=description), message)
+        return [Reply(texts.REPEAT_ADDED.format(number=original.id), mentions=(message.sender_id,))]
+    number = session.execute(insert(_TICKETS).returning(_TICKETS.c.id), {
+        "source_message_id": message.id, "group_room": message.room, "node_id": node.id,
+        "reporter_id": message.sender_id, "reporter_name": message.sender_name,
+        "text": description, "category": parsed.category, "urgent": bool(parsed.urgent),
+        "building": parsed.building, "unit": parsed.unit, "floor": parsed.floor,
+        "room": parsed.room, "status": Status.MERGED, "escalation_level": 0,
+        "created_at": message.at, "parent_id": original.id,
+    }).scalar_one()
+    record(session, number, actor, lifecycle.EventRecord("created", None, Status.MERGED), message)
+    record(session, number, actor, lifecycle.EventRecord("merged", note=f"#{original.id}"), message)
+    record(session, original.id, actor, lifecycle.EventRecord("joined", note=description), message)
+    return [Reply(texts.JOINED_EXISTING.format(number=original.id,
+                                               households=households(session, original)),
+                  mentions=(message.sender_id,))]
+
+
+def record(session: Session, ticket_id: int, actor: Actor, event: lifecycle.EventRecord,
+           message) -> None:
+    from bot.dispatch import record_events  # the one writer of events
+    record_events(session, ticket_id, actor, (event,), message.at, message.id)
+
+
+def households(session: Session, ticket: Ticket) -> int:
+    """How many households reported the ticket's problem: its reporter and every other member
+    whose report was joined to it."""
+    others = session.execute(
+        select(func.count(func.distinct(_TICKETS.c.reporter_id)))
+        .where(_TICKETS.c.parent_id == ticket.id, _TICKETS.c.status == Status.MERGED,
+               _TICKETS.c.reporter_id != ticket.reporter_id)).scalar_one()
+    return 1 + int(others)
+
+
+def followers(session: Session, ticket: Ticket) -> Sequence[tuple[str, str]]:
+    """(room, member id) of each household whose report was joined to the ticket, first first."""
+    return [(room, member) for room, member in session.execute(
+        select(_TICKETS.c.group_room, _TICKETS.c.reporter_id)
+        .where(_TICKETS.c.parent_id == ticket.id, _TICKETS.c.status == Status.MERGED)
+        .order_by(_TICKETS.c.id))]
+
+
+def is_follower(session: Session, ticket: Ticket, member_id: str) -> bool:
+    """Whether `member_id` reported the ticket's problem in a report joined to it."""
+    return session.execute(
+        select(_TICKETS.c.id).where(_TICKETS.c.parent_id == ticket.id,
+                                    _TICKETS.c.status == Status.MERGED,
+                                    _TICKETS.c.reporter_id == member_id).limit(1)).first() is not None
+
+
+def follower_names(session: Session, ticket: Ticket) -> list[str]:
+    """The names of the other households that reported the ticket's problem, first first."""
+    return list(dict.fromkeys(name for (name,) in session.execute(
+        select(_TICKETS.c.reporter_name)
+        .where(_TICKETS.c.parent_id == ticket.id, _TICKETS.c.status == Status.MERGED,
+               _TICKETS.c.reporter_id != ticket.reporter_id)
+        .order_by(_TICKETS.c.id))))
+
+
+__all__ = ["follower_names", "followers", "households", "is_follower", "join_repeat",
+           "stored_report"]
