@@ -786,6 +786,46 @@ def mark_normal(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str,
     return lifecycle.change_urgency(ticket, actor, False)
 
 
+def merge_tickets(dispatcher: Dispatcher, context: Context) -> list[Reply]:
+    """`合并 #13 #12`: a head joins a report (13) to the ticket of the same problem (12); the
+    households that had joined 13 join 12 with it (一事多报)."""
+    found, _, refusal = dispatcher.find_tickets(context)
+    if refusal is not None:
+        return [refusal]
+    if len(found) != 2:
+        return [Reply(texts.MERGE_USAGE)]
+    for number, ticket in found:
+        if ticket is None:
+            return [Reply(texts.TICKET_NOT_FOUND.format(number=number))]
+    (_, ticket), (_, into) = found
+    session = context.session
+    reporters = {into.reporter_id, ticket.reporter_id,
+                 *(member for _, member in followers(session, into)),
+                 *(member for _, member in followers(session, ticket))}
+    actor, into_actor = dispatcher.actor_for(context, ticket), dispatcher.actor_for(context, into)
+    merged, joined = lifecycle.merge(ticket, into, actor, into_actor, len(reporters))
+    if not merged.accepted:
+        return list(merged.replies)
+    previous = ticket.assignee_id
+    dispatcher.apply(context, ticket, actor, merged)
+    session.execute(update(_TICKETS).where(_TICKETS.c.parent_id == ticket.id,
+                                           _TICKETS.c.status == Status.MERGED)
+                    .values(parent_id=into.id))
+    dispatcher.apply(context, into, into_actor, joined)
+    return dispatcher.notices(context, ticket, merged, previous)
+
+
+def split_ticket(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str,
+                 context: Context) -> Outcome:
+    """`拆分 #13`: a report joined by mistake waits for its own claim again."""
+    parent = context.session.get(Ticket, ticket.parent_id) if ticket.parent_id else None
+    parent_actor = dispatcher.actor_for(context, parent) if parent is not None else None
+    own, undone = lifecycle.split(ticket, parent, actor, parent_actor, heads_of(dispatcher, ticket))
+    if own.accepted and parent is not None and parent_actor is not None:
+        dispatcher.apply(context, parent, parent_actor, undone)
+    return own
+
+
 def on_subtree(report: Callable[[Session, str, frozenset[str]], Reply]) -> Handler:
     """A handler for a head's view of what they lead (待办, 统计); residents are told it is for
     heads."""
@@ -842,6 +882,8 @@ COMMAND_TABLE: dict[str, CommandRow] = {row.keyword: row for row in (
     CommandRow("改类", "handler or a head of the ticket's grid or above", on_ticket(recategorize)),
     CommandRow("改紧急", "handler or a head of the ticket's grid or above", on_ticket(mark_urgent)),
     CommandRow("改一般", "handler or a head of the ticket's grid or above", on_ticket(mark_normal)),
+    CommandRow("合并", "handler or a head of both tickets' grids or above", merge_tickets),
+    CommandRow("拆分", "handler or a head of the ticket's grid or above", on_ticket(split_ticket)),
 )}
 
 # A bare rating is a short reply (`满意`, `非常满意，谢谢网格长`); a longer message is talk.

@@ -489,6 +489,64 @@ def dispatch(ticket: Ticket, actor: Actor, target: Target, now: datetime) -> Out
     )
 
 
+# -- 合并 / 拆分: heads link reports of one problem (一事多报), or undo a wrong link -------------
+
+_MAY_LINK = (Role.HANDLER, Role.GRID_HEAD, Role.SUPERIOR)
+
+
+def merge(ticket: Ticket, into: Ticket, actor: Actor, into_actor: Actor,
+          households: int) -> tuple[Outcome, Outcome]:
+    """`合并 #13 #12`: `ticket` (13) joins `into` (12), the same problem: it stops its timer and
+    its reporter hears 12's claim and resolution from now on. By the handler or a head of each
+    ticket's grid or above (`actor` and `into_actor` are the sender with their roles for each);
+    `households` is how many households 12 counts once 13 has joined. Returns (13's outcome,
+    12's outcome); a refusal is the first, with nothing for 12."""
+    action = texts.ACTIONS["合并"]
+    if ticket.id == into.id:
+        return refuse(texts.MERGE_ITSELF.format(number=ticket.id)), Outcome()
+    for each, roles in ((ticket, actor), (into, into_actor)):
+        if refusal := _not_active(each, action):
+            return refusal, Outcome()
+        if not roles.is_any(*_MAY_LINK):
+            return refuse(texts.NOT_A_HEAD_OF_TICKET.format(number=each.id, action=action)), Outcome()
+    names = {"number": ticket.id, "parent": into.id}
+    merged = Outcome(
+        changes={"status": Status.MERGED, "parent_id": into.id},
+        events=(EventRecord("merged", ticket.status, Status.MERGED, f"#{into.id}"),),
+        # The reporter's notice first: where the head said it too, it is the one post there.
+        replies=(Reply(texts.MERGED_TOLD.format(**names), mentions=(ticket.reporter_id,),
+                       to=Audience.REPORTER),
+                 Reply(texts.MERGE_DONE.format(**names, households=households), to=Audience.HERE)),
+    )
+    joined = Outcome(events=(EventRecord(
+        "joined", note=f"#{ticket.id} {ticket.reporter_name}：{ticket.text}"),))
+    return merged, joined
+
+
+def split(ticket: Ticket, parent: Ticket | None, actor: Actor, parent_actor: Actor | None,
+          heads: Iterable[str]) -> tuple[Outcome, Outcome]:
+    """`拆分 #13`: a report joined by mistake becomes a ticket of its own again, waiting for a
+    claim with a fresh timer; `heads` are called to claim it. By the handler or a head of its
+    grid or above, or of the ticket it was joined to (`parent`, with `parent_actor` the sender's
+    roles for it). Returns (13's outcome, the parent's outcome)."""
+    action = texts.ACTIONS["拆分"]
+    if ticket.status != Status.MERGED:
+        return refuse(texts.NOT_MERGED.format(number=ticket.id)), Outcome()
+    if not (actor.is_any(*_MAY_LINK) or (parent_actor is not None and parent_actor.is_any(*_MAY_LINK))):
+        return refuse(texts.NOT_A_HEAD_OF_TICKET.format(number=ticket.id, action=action)), Outcome()
+    names = {"number": ticket.id, "parent": ticket.parent_id}
+    own = Outcome(
+        changes={"status": Status.OPEN, "parent_id": None, "assignee_id": None,
+                 "assignee_name": None, "claimed_at": None},
+        events=(EventRecord("split", Status.MERGED, Status.OPEN, f"#{ticket.parent_id}"),),
+        replies=(Reply(texts.SPLIT_CALL.format(**names), mentions=tuple(dict.fromkeys(heads)),
+                       to=Audience.WAITING),
+                 Reply(texts.SPLIT_DONE.format(**names), to=Audience.HERE)),
+    )
+    undone = Outcome(events=(EventRecord("split", note=f"#{ticket.id}"),)) if parent else Outcome()
+    return own, undone
+
+
 def escalation_notice(ticket: Ticket, origin: Node, to: Node, reason: str | None) -> Reply:
     """The post in the group a ticket escalates to, @ its head."""
     return Reply(

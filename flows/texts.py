@@ -61,6 +61,7 @@ EVENT_NAMES = {
     "recalled": "撤回下单消息",
     "joined": "同报",
     "follower_rated": "同报户评价",
+    "split": "拆分",
     "merged": "并入",
 }
 
@@ -75,6 +76,14 @@ TICKET_CREATED_WITH_CO_HANDLERS = ("已受理 #{number}{urgent}【{category}】{
 # 一事多报: a request of the same problem as an open ticket of the grid
 REPEAT_ADDED = "您已报过 #{number}，这条已作为补充记入 #{number}，不再另开新单；处理进展会在群里告知。"
 JOINED_EXISTING = "已有 #{number} 同样的问题（{households} 户反映），已为您登记，处理结果会通知您。"
+# 合并 / 拆分: a head links a report to the ticket of the same problem, or undoes a wrong link
+MERGE_USAGE = "请写明两张单：合并 #13 #12（#13 并入 #12，是同一问题）。"
+MERGE_ITSELF = "#{number} 不能并入它自己。"
+MERGE_DONE = "#{number} 已并入 #{parent}（{households} 户反映），#{number} 不再单独计时。"
+MERGED_TOLD = "您报的 #{number} 与 #{parent} 是同一问题，已并入 #{parent}，处理结果会通知您。"
+NOT_MERGED = "#{number} 没有并入其他单，无需拆分。"
+SPLIT_DONE = "#{number} 已从 #{parent} 拆出，作为新单等待接单。"
+SPLIT_CALL = "#{number} 已从 #{parent} 拆出，是另一个问题，请网格长回复「接单 #{number}」认领。"
 MERGED_INTO = "#{number} 与 #{parent} 是同一问题，已并入 #{parent}，请对 #{parent} {action}。"
 QUERY_HOUSEHOLDS = "{households} 户反映：{names}"
 PLACE_ORDER_USAGE = "请在「下单」后写明事项和位置，例如：下单 4号楼二单元4楼的灯不亮"
@@ -247,6 +256,8 @@ ACTIONS = {
     "改类": "改类",
     "改紧急": "改紧急程度",
     "改一般": "改紧急程度",
+    "合并": "合并",
+    "拆分": "拆分",
 }
 
 # Examples shown when a command lacks its ticket number
@@ -267,6 +278,8 @@ EXAMPLES = {
     "改类": "改类 #12 报修",
     "改紧急": "改紧急 #12",
     "改一般": "改一般 #12",
+    "合并": "合并 #13 #12",
+    "拆分": "拆分 #13",
 }
 
 # Other words for a category a head may write after 改类 (besides its name above and its code).

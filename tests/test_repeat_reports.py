@@ -156,3 +156,51 @@ def test_places_and_numbers_must_agree():
     assert not same("4号楼1室门口灯不亮", "4号楼2室门口灯不亮")
     assert not same("东门道闸坏了", "西门道闸坏了")
     assert same("电梯卡在5楼不动了", "电梯又坏了，卡住了")
+
+
+# ---- 合并 / 拆分: heads link what the rule left apart, and undo a wrong link ------------------
+
+LINKING = [
+    say("m1", ZHANG, "下单 3栋停水了", "张阿姨"),
+    say("m2", LI, "下单 3栋也没水了", "李叔叔"),               # not joined: says no 同上
+    say("m3", WANG, "下单 3栋没水，同上", "王奶奶"),           # joins #2, the newest
+]
+
+
+async def test_a_head_merges_a_report_into_the_ticket_of_the_same_problem(db, config):
+    posts = await chat(db, config, LINKING + [
+        say("x1", LI, "合并 #2 #1", "李叔叔"),
+        say("x2", HEAD, "合并 #2 #1", "邱煥武"),
+        say("x3", HEAD, "接单 #1", "邱煥武"),
+        say("x4", HEAD, "合并 #1", "邱煥武"),
+    ])
+    assert replies(posts, "x1") == [texts.NOT_A_HEAD_OF_TICKET.format(number=2, action="合并")]
+    [told] = [p for p in posts if p["reply_to"] == "x2"]
+    assert told["text"] == texts.MERGED_TOLD.format(number=2, parent=1) and told["mentions"] == [LI]
+    first, second, third = tickets(db)
+    assert (second.status, second.parent_id, second.escalation_due_at) == (Status.MERGED, 1, None)
+    assert third.parent_id == 1          # the household that had joined #2 joins #1 with it
+    [claimed] = [p for p in posts if p["reply_to"] == "x3"]
+    assert claimed["mentions"] == [ZHANG, LI, WANG]
+    assert replies(posts, "x4") == [texts.MERGE_USAGE]
+    assert kinds(db, 2) == ["created", "joined", "merged"] and kinds(db, 1) == ["created", "joined", "claimed"]
+
+
+async def test_a_head_splits_a_wrong_link_and_it_waits_for_its_own_claim(db, config):
+    posts = await chat(db, config, [
+        say("s1", ZHANG, "下单 3栋停水了", "张阿姨"),
+        say("s2", LI, "下单 同一个问题，3栋楼道灯也不亮", "李叔叔"),   # another thing: own ticket
+        say("s3", WANG, "下单 3栋没水，同上", "王奶奶"),
+        say("s4", WANG, "拆分 #3", "王奶奶"),
+        say("s5", HEAD, "拆分 #3", "邱煥武"),
+        say("s6", HEAD, "拆分 #1", "邱煥武"),
+    ])
+    assert replies(posts, "s2")[0].startswith("已受理 #2")
+    assert tickets(db)[2].status == Status.OPEN   # split at s5
+    assert replies(posts, "s4") == [texts.NOT_A_HEAD_OF_TICKET.format(number=3, action="拆分")]
+    [call] = [p for p in posts if p["reply_to"] == "s5"]
+    assert call["text"] == texts.SPLIT_CALL.format(number=3, parent=1) and call["mentions"] == [HEAD]
+    third = tickets(db)[2]
+    assert third.parent_id is None and third.escalation_due_at is not None
+    assert replies(posts, "s6") == [texts.NOT_MERGED.format(number=1)]
+    assert kinds(db, 3) == ["created", "merged", "split"] and kinds(db, 1)[-1] == "split"
