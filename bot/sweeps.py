@@ -20,6 +20,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from bot.dispatch import ESCALATIONS, EVENTS, apply_outcome, escalation_row, event_row
 from bot.outbox import PostPipeline, post_values, write_posts
+from bot.repeat_reports import households
 from bot.transport import OutgoingPost
 from flows import lifecycle, texts
 from flows.config import GridConfig
@@ -165,6 +166,8 @@ def _escalate(session: Session, config: GridConfig, network: Network, ticket: Ti
         return
     cause = "claim" if ticket.status == Status.OPEN else "resolve"
     reason = overdue_reason(ticket.status, timers)
+    if (waiting := households(session, ticket)) > 1:   # 一事多报: how many wait on it
+        reason = texts.WITH_HOUSEHOLDS.format(reason=reason, households=waiting)
     notices: list[Notice] = []
     for new_level in plan.levels:
         origin, to = chain[new_level - 1], chain[new_level]

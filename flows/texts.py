@@ -186,6 +186,8 @@ ESCALATION_REASON = "\n原因：{reason}"
 # Timed escalation (the scheduler's 吹哨) and reminders at the top
 OVERDUE_UNCLAIMED = "超过{limit}未接单"
 OVERDUE_UNRESOLVED = "超过{limit}未办结"
+# … and how many households reported it (一事多报)
+WITH_HOUSEHOLDS = "{reason}（{households} 户反映）"
 REMINDER = ("【再次提醒】#{number}{urgent}【{category}】{location}\n内容：{description}\n"
             "已在本群{reason}，请尽快「接单 #{number}」或「派单 #{number} @网格员」。")
 AT_THE_TOP = "#{number} 已在最高一级「{group}」，不能再吹哨。"

@@ -204,3 +204,9 @@ async def test_a_head_splits_a_wrong_link_and_it_waits_for_its_own_claim(db, con
     assert third.parent_id is None and third.escalation_due_at is not None
     assert replies(posts, "s6") == [texts.NOT_MERGED.format(number=1)]
     assert kinds(db, 3) == ["created", "merged", "split"] and kinds(db, 1)[-1] == "split"
+
+
+async def test_an_escalation_says_how_many_households_wait(db, config):
+    posts = await chat(db, config, CASE_09[:3] + [{"tick": "2026-11-24T11:30:00+08:00"}])
+    [whistle] = [p for p in posts if p["reply_to"] is None]
+    assert "超过2小时未接单（3 户反映）" in whistle["text"]
