@@ -21,7 +21,7 @@ from sqlalchemy import insert, update
 from sqlmodel import Session, func, select
 
 from bot.outbox import PostPipeline, post_values, write_posts_each
-from bot.repeat_reports import follower_names, followers, is_follower, join_repeat
+from bot.repeat_reports import follower_names, followers, is_follower, join_quoted, join_repeat
 from bot.transport import IncomingMessage, OutgoingPost
 from flows import lifecycle, overview, texts
 from flows.commands import (MAX_NUMBERS, CommandText, find_ticket_references, mention_spans,
@@ -39,6 +39,7 @@ from flows.notice_routing import places_for
 from flows.notice_routing import route as route_notices
 from flows.open_tickets import open_in
 from flows.own_posts import is_notice_form, nearly_same, search_fragment
+from flows.repeats import is_me_too
 from flows.request_parser import analyse
 from flows.roles import may_handle, roles_for
 from flows.routing import co_handlers, responsible_members, route
@@ -396,7 +397,11 @@ class Dispatcher:
         if command is None and self.network.nodes_led_by(message.sender_id):
             # A head's command inside a short sentence (`好的，我接单了`); a resident's is talk.
             command = recognize_in_sentence(message.text)
-        if command is None:
+        if command is None and message.quoted and is_me_too(message.text):
+            # `我也是` replying to a notice: the household reports the same problem (一事多报).
+            handler = join_quoted
+            command = CommandText(keyword="下单", rest=message.text.strip())
+        elif command is None:
             # A bare rating (`满意`, `非常满意，谢谢`) from a reporter with a ticket to rate.
             if len(message.text.strip()) > _BARE_RATING_MAX or read_rating(message.text) is None:
                 return []

@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy import insert
 from sqlmodel import Session, func, select
 
+from bot.transport import IncomingMessage
 from flows import lifecycle, texts
+from flows.commands import find_ticket_references
 from flows.config import Node
-from flows.lifecycle import Actor, Reply
+from flows.lifecycle import Actor, Reply, Role
 from flows.repeats import Candidate, Report, best_match, report_of
 from flows.request_parser import ParsedRequest
 from models.tables import Status, Ticket
@@ -61,12 +63,20 @@ def join_repeat(dispatcher: Dispatcher, context: Context, description: str,
     if found is None:
         return None
     original = by_number[found.number]
-    actor = Actor(message.sender_id, message.sender_name)
     if original.reporter_id == message.sender_id:
+        actor = Actor(message.sender_id, message.sender_name)
         record(session, original.id, actor, lifecycle.EventRecord("detail", note=description), message)
         return [Reply(texts.REPEAT_ADDED.format(number=original.id), mentions=(message.sender_id,))]
+    return add_follower(session, message, original, description, parsed, node.id)
+
+
+def add_follower(session: Session, message: IncomingMessage, original: Ticket, description: str,
+                 parsed: ParsedRequest, node_id: str) -> list[Reply]:
+    """Another household's report of `original`'s problem, kept as a ticket of status merged
+    joined to it (no timer), the join in both histories; the answer to the household."""
+    actor = Actor(message.sender_id, message.sender_name)
     number = session.execute(insert(_TICKETS).returning(_TICKETS.c.id), {
-        "source_message_id": message.id, "group_room": message.room, "node_id": node.id,
+        "source_message_id": message.id, "group_room": message.room, "node_id": node_id,
         "reporter_id": message.sender_id, "reporter_name": message.sender_name,
         "text": description, "category": parsed.category, "urgent": bool(parsed.urgent),
         "building": parsed.building, "unit": parsed.unit, "floor": parsed.floor,
@@ -79,6 +89,29 @@ def join_repeat(dispatcher: Dispatcher, context: Context, description: str,
     return [Reply(texts.JOINED_EXISTING.format(number=original.id,
                                                households=households(session, original)),
                   mentions=(message.sender_id,))]
+
+
+def join_quoted(dispatcher: Dispatcher, context: Context) -> list[Reply]:
+    """`我也是` / `同上` / `+1` / `我家也是` replying to a bot notice of one ticket: the household
+    joins that ticket (一事多报) when it is open or claimed and they are in its groups; said
+    again, they are told again and nothing is added. Anything else is talk: no answer."""
+    session, message = context.session, context.message
+    numbers = find_ticket_references(message.quoted or "")
+    if len(numbers) != 1:
+        return []
+    original = session.get(Ticket, numbers[0])
+    if original is None or original.status not in (Status.OPEN, Status.CLAIMED) \
+            or original.reporter_id == message.sender_id \
+            or Role.IN_SCOPE not in dispatcher.actor_for(context, original).roles:
+        return []
+    if is_follower(session, original, message.sender_id):
+        return [Reply(texts.JOINED_EXISTING.format(number=original.id,
+                                                   households=households(session, original)),
+                      mentions=(message.sender_id,))]
+    as_original = ParsedRequest(True, original.category, original.urgent, original.building,
+                                original.unit, original.floor, original.room, original.text)
+    return add_follower(session, message, original, message.text.strip(), as_original,
+                        original.node_id)
 
 
 def record(session: Session, ticket_id: int, actor: Actor, event: lifecycle.EventRecord,
@@ -122,5 +155,5 @@ def follower_names(session: Session, ticket: Ticket) -> list[str]:
         .order_by(_TICKETS.c.id))))
 
 
-__all__ = ["follower_names", "followers", "households", "is_follower", "join_repeat",
-           "stored_report"]
+__all__ = ["add_follower", "follower_names", "followers", "households", "is_follower",
+           "join_quoted", "join_repeat", "stored_report"]

@@ -30,7 +30,8 @@ from flows.normalize import reading
 from flows.numerals import to_arabic
 from flows.request_parser import Lexicon, ParsedRequest, analyse, without_contacts
 
-__all__ = ["PERSONAL_CATEGORIES", "Candidate", "Report", "best_match", "measure", "places_agree",
+__all__ = ["PERSONAL_CATEGORIES", "Candidate", "Report", "best_match", "is_me_too", "measure",
+           "places_agree",
            "read_pairs", "report_of", "same_problem"]
 
 # Categories of a household's own matter: two households' requests are two matters.
@@ -112,6 +113,15 @@ def _grams(text: str, n: int) -> set[str]:
 
 def _differ(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and a != b
+
+
+_ME_TOO = re.compile(r"(?:我|我家|我们|我们家|俺家|我这|我这边|我们这边)?(?:也是|也一样|也这样|同上|\+1|一样)"
+                     r"(?:的|啊|呀|哦)?[!.。~？?]*")
+
+
+def is_me_too(text: str) -> bool:
+    """Whether a short reply says only "me too" (我也是, 同上, +1, 我家也是, 我们这边也一样)."""
+    return _ME_TOO.fullmatch("".join(reading(text).text.split())) is not None
 
 
 def places_agree(first: Report, second: Report) -> bool:

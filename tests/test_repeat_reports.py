@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from chat_script import GRID, HEAD, LI, ZHANG, chat, kinds, replies, say, tickets
+from chat_script import GRID, HEAD, LI, ZHANG, chat, kinds, quoting, replies, say, tickets
 from conftest import REPO
 from flows import texts
 from flows.repeats import measure, read_pairs, report_of, same_problem
@@ -210,3 +210,31 @@ async def test_an_escalation_says_how_many_households_wait(db, config):
     posts = await chat(db, config, CASE_09[:3] + [{"tick": "2026-11-24T11:30:00+08:00"}])
     [whistle] = [p for p in posts if p["reply_to"] is None]
     assert "超过2小时未接单（3 户反映）" in whistle["text"]
+
+
+async def test_me_too_replying_to_a_notice_joins_its_ticket(db, config):
+    notice = "已受理 #1【报修】3号楼\n内容：3栋停水了\n请网格长回复「接单」认领。"
+    posts = await chat(db, config, [
+        say("a", ZHANG, "下单 3栋停水了", "张阿姨"),
+        say("b", LI, quoting(notice, "我家也是！"), "李叔叔"),
+        say("c", LI, quoting(notice, "+1"), "李叔叔"),          # again: told again, nothing added
+        say("d", ZHANG, quoting(notice, "我也是"), "张阿姨"),    # the reporter: talk
+        say("e", WANG, "同上", "王奶奶"),                        # quoting nothing: talk
+        say("f", WANG, quoting(notice, "我也是，楼上也没水"), "王奶奶"),  # more than me too: talk
+    ])
+    joined = texts.JOINED_EXISTING.format(number=1, households=2)
+    assert replies(posts, "b") == replies(posts, "c") == [joined]
+    assert replies(posts, "d") == replies(posts, "e") == replies(posts, "f") == []
+    first, second = tickets(db)
+    assert (second.status, second.parent_id, second.reporter_id) == (Status.MERGED, 1, LI)
+    assert (second.category, second.building) == (first.category, first.building)
+
+
+async def test_me_too_to_a_finished_ticket_is_talk(db, config):
+    notice = "已受理 #1【报修】3号楼\n内容：3栋停水了\n请网格长回复「接单」认领。"
+    posts = await chat(db, config, [
+        say("a", ZHANG, "下单 3栋停水了", "张阿姨"),
+        say("r", HEAD, "办结 #1 已恢复供水", "邱煥武"),
+        say("b", LI, quoting(notice, "我也是"), "李叔叔"),
+    ])
+    assert replies(posts, "b") == [] and len(tickets(db)) == 1
