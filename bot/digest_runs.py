@@ -25,7 +25,7 @@ from flows.lifecycle import Reply, rating_in_note
 from flows.network import Network
 from flows.open_tickets import open_in, overdue_at
 from models.db import Database
-from models.tables import DigestRun, Ticket, TicketEvent
+from models.tables import DigestRun, Status, Ticket, TicketEvent
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,10 @@ def gather_report(session: Session, network: Network, node: Node, start: datetim
     """The figures of `node`'s subtree for [start, end), and its escalated and overdue tickets."""
     subtree = network.subtree_ids(node.id)
     in_subtree = Ticket.node_id.in_(subtree)  # type: ignore[attr-defined]
+    # A report joined to the ticket of its problem (一事多报) is no new problem.
     new = session.exec(select(func.count()).select_from(Ticket).where(
-        in_subtree, Ticket.created_at >= start, Ticket.created_at < end)).one()
+        in_subtree, Ticket.created_at >= start, Ticket.created_at < end,
+        Ticket.status != Status.MERGED)).one()
     claimed = session.exec(select(Ticket).where(
         in_subtree, Ticket.claimed_at >= start, Ticket.claimed_at < end)).all()  # type: ignore[operator]
     resolved = session.exec(select(Ticket).where(

@@ -46,7 +46,12 @@ def satisfaction_text(ratings: Mapping[str, int]) -> str:
 
 
 def statistics(scope: str, by_status: Mapping[str, int], ratings: Mapping[str, int]) -> Reply:
-    """`统计`: tickets by status and the satisfaction rate, for the head's subtree."""
+    """`统计`: tickets by status and the satisfaction rate, for the head's subtree. Reports
+    joined to the ticket of their problem (一事多报) are counted apart: each problem once."""
     counts = {status.value: by_status.get(status.value, 0) for status in Status}
-    return Reply(texts.STATISTICS.format(scope=scope, total=sum(counts.values()),
-                                         satisfaction=satisfaction_text(ratings), **counts))
+    joined = counts.pop(Status.MERGED.value)
+    text = texts.STATISTICS.format(scope=scope, total=sum(counts.values()),
+                                   satisfaction=satisfaction_text(ratings), **counts)
+    if joined:
+        text += texts.STATISTICS_JOINED.format(joined=joined)
+    return Reply(text)

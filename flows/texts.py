@@ -218,6 +218,7 @@ TODO_MORE = "……另有 {count} 张，详见管理后台。"
 TODO_NONE = "「{scope}」暂无待办。"
 STATISTICS = ("「{scope}」共 {total} 张：待接单 {open}，处理中 {claimed}，待评价 {resolved}，"
               "已结单 {closed}，已撤单 {cancelled}；满意率 {satisfaction}。")
+STATISTICS_JOINED = "另有 {joined} 条同一问题的反映已并入上述单。"
 NO_RATINGS = "暂无评价"
 
 # Digests for officials (design §7)

@@ -238,3 +238,24 @@ async def test_me_too_to_a_finished_ticket_is_talk(db, config):
         say("b", LI, quoting(notice, "我也是"), "李叔叔"),
     ])
     assert replies(posts, "b") == [] and len(tickets(db)) == 1
+
+
+async def test_statistics_count_each_problem_once(db, config):
+    posts = await chat(db, config, CASE_09[:3] + [say("t", HEAD, "统计", "邱煥武")])
+    [counts] = replies(posts, "t")
+    assert "共 1 张：待接单 1" in counts and counts.endswith(texts.STATISTICS_JOINED.format(joined=2))
+
+
+async def test_a_digest_counts_a_problem_once(db, config):
+    from datetime import datetime, timezone
+
+    from bot.digest_runs import gather_report
+    from flows.network import Network
+
+    await chat(db, config, CASE_09[:3])
+    network = Network(config)
+    with db.session() as session:
+        report = gather_report(session, network, network.node("shibalong-1"),
+                               datetime(2026, 11, 24, tzinfo=timezone.utc),
+                               datetime(2026, 11, 25, tzinfo=timezone.utc))
+    assert report.figures.new == 1
