@@ -22,7 +22,9 @@ through any live instance once the lease lapses (delivery is at least once only 
 crash). Each room keeps its order: a post another sender holds stops its room for the run.
 
 A post the chat service refuses for good (the transport's error says `refused_for_good`, e.g. a
-callback answering 413), or that failed `MAX_POST_FAILURES` times, is set aside as a dead letter
+callback answering 413), or that failed `MAX_POST_FAILURES` times over more than
+`transport.dead_letter_after` since it was written (a callback or gateway down for an hour
+loses nothing), is set aside as a dead letter
 (`dead_at`, `dead_reason`): its room goes on with the next post. `dead_letters` lists them and
 `retry_dead` puts one back in line (`gridbot outbox dead`, `gridbot outbox retry ID`).
 """
@@ -58,7 +60,8 @@ log = logging.getLogger(__name__)
 
 SEND_LEASE = timedelta(seconds=30)  # how long a sender's hold on a post lasts unless renewed
 RENEW_EVERY = timedelta(seconds=10)  # a sender renews the lease of what it holds this often
-MAX_POST_FAILURES = 10  # failed tries after which a post is set aside as a dead letter
+MAX_POST_FAILURES = 10  # failed tries after which a post may be set aside as a dead letter…
+DEAD_LETTER_AFTER = timedelta(hours=1)  # … once it was written this long ago
 # This process as a sender: host, process id, and a token of this start (a restarted process in a
 # container often gets the same process id).
 SENDER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
@@ -302,16 +305,25 @@ def set_aside(db: Database, post_id: int, at: datetime, reason: str) -> None:
     log.warning("post %s set aside as a dead letter: %s", post_id, reason)
 
 
-def count_failure(db: Database, post_id: int, at: datetime, reason: str) -> bool:
-    """Count a failed try of the post; True when that made it a dead letter."""
+def count_failure(db: Database, post_id: int, at: datetime, reason: str,
+                  dead_after: timedelta = DEAD_LETTER_AFTER) -> bool:
+    """Count a failed try of the post; True when that made it a dead letter: `MAX_POST_FAILURES`
+    tries or more, the post written `dead_after` or longer before `at` (a chat service down for
+    a while fails every post many times: they wait for it, nothing is lost)."""
     with db.engine.begin() as connection:
-        failures = connection.execute(
+        failures, created_at = connection.execute(
             update(_table).where(_table.c.id == post_id)
-            .values(failures=_table.c.failures + 1).returning(_table.c.failures)).scalar_one()
-    if failures >= MAX_POST_FAILURES:
+            .values(failures=_table.c.failures + 1)
+            .returning(_table.c.failures, _table.c.created_at)).one()
+    if failures >= MAX_POST_FAILURES and at - _aware(created_at) >= dead_after:
         set_aside(db, post_id, at, f"failed {failures} times; last: {reason}")
         return True
     return False
+
+
+def _aware(moment: datetime) -> datetime:
+    # Core statements read SQLite's naive UTC back as naive.
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 class DeadLetter(NamedTuple):
@@ -365,7 +377,8 @@ def destination(post: OutgoingPost) -> str:
 
 async def deliver_pending(db: Database, transport: Transport,
                           clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-                          per_minute: int = DEFAULT_PER_MINUTE) -> int:
+                          per_minute: int = DEFAULT_PER_MINUTE,
+                          dead_after: timedelta = DEAD_LETTER_AFTER) -> int:
     """Send the undelivered posts each room may have now, each room's in order; return how
     many this sender sent.
 
@@ -414,9 +427,9 @@ async def deliver_pending(db: Database, transport: Transport,
                         set_aside(db, post.id, clock(), reason)  # the room goes on
                         delivered.add(post.id)  # no longer held
                         continue
-                    log.warning("post %s not delivered yet (%s); it stays in the outbox",
-                                post.id, reason)
-                    count_failure(db, post.id, clock(), reason)
+                    if not count_failure(db, post.id, clock(), reason, dead_after):
+                        log.warning("post %s not delivered yet (%s); it stays in the outbox",
+                                    post.id, reason)
                     stopped.add(where)
                     failures += 1
                     if failures >= MAX_FAILURES:

@@ -74,4 +74,5 @@ class Bot:
 
     async def deliver(self) -> int:
         return await deliver_pending(self.db, self.transport, self.clock,
-                                     self.config.transport.posts_per_room_per_minute)
+                                     self.config.transport.posts_per_room_per_minute,
+                                     self.config.transport.dead_letter_after)

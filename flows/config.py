@@ -346,8 +346,11 @@ class TransportConfig(_Strict):
     # gateway) may fail before `/readyz` says not ready; a shorter blip leaves it ready. Longer
     # than the delivery backoff's cap (a minute), so that one retry never decides.
     unready_after: Duration = timedelta(minutes=5)
+    # A post that keeps failing is set aside as a dead letter (its room goes on) only once it was
+    # written this long ago: a chat service down for less loses nothing, its posts wait.
+    dead_letter_after: Duration = timedelta(hours=1)
 
-    @field_validator("unready_after")
+    @field_validator("unready_after", "dead_letter_after")
     @classmethod
     def _longer_than_zero(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):

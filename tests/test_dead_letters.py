@@ -6,6 +6,7 @@ room too; the operator sees it in `/readyz` and `gridbot outbox dead` and sends 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from fastapi import FastAPI, Request, Response
 from typer.testing import CliRunner
@@ -61,16 +62,29 @@ async def test_a_post_refused_for_good_is_set_aside_and_every_room_goes_on(db, c
     assert [letter.id for letter in dead_letters(db)] == [2, 3, 4]
 
 
-async def test_a_post_that_keeps_failing_is_set_aside_after_a_few_tries(db, config, network, clock):
+async def test_a_post_that_keeps_failing_is_set_aside_after_many_tries_over_an_hour(
+        db, config, network, clock):
     write(db, config, network, GRID, 2, "grid ")
     transport = Recorder(failing={GRID})
-    for _ in range(outbox.MAX_POST_FAILURES - 1):
+    # A chat service down for a while: many tries within the hour lose nothing.
+    for _ in range(outbox.MAX_POST_FAILURES * 3):
         assert await deliver_pending(db, transport, clock, 20) == 0
+        clock.advance(minutes=1)
     assert dead_letters(db) == [] and pending_count(db) == 2
+    clock.advance(minutes=30)    # written over an hour ago and still failing: set aside
     await deliver_pending(db, transport, clock, 20)
     [letter] = dead_letters(db)
-    assert letter.id == 1 and letter.failures == outbox.MAX_POST_FAILURES
+    assert letter.id == 1 and letter.failures == outbox.MAX_POST_FAILURES * 3 + 1
     assert "ConnectionError" in letter.reason
+
+
+async def test_the_wait_before_a_dead_letter_is_the_configs(db, config, network, clock):
+    write(db, config, network, GRID, 1, "grid ")
+    transport = Recorder(failing={GRID})
+    for _ in range(outbox.MAX_POST_FAILURES):
+        await deliver_pending(db, transport, clock, 20, dead_after=timedelta(minutes=5))
+        clock.advance(minutes=1)
+    assert [letter.id for letter in dead_letters(db)] == [1]
 
 
 def test_which_callback_answers_refuse_a_post_for_good():
