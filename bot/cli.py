@@ -45,12 +45,15 @@ DbOption = typer.Option(None, "--db", help="Database URL (default: $GRIDBOT_DATA
                         "sqlite:///gridbot.sqlite3).")
 
 
-def _config(path: Path | None) -> GridConfig:
+def _config(path: Path | None, transport: bool = False) -> GridConfig:
+    """The config of `--config` / $GRIDBOT_CONFIG / ./config.yaml; what the transport needs to
+    start is checked only with `transport` (`run`, `config check`): a token or a digest needs
+    no webhook secret. Problems go to stderr, masked, and raise typer.Exit(2)."""
     from flows.config import ConfigError, load_config
 
     path = path or Path(os.environ.get(CONFIG_ENV, "config.yaml"))
     try:
-        return load_config(path)
+        return load_config(path, transport)
     except ConfigError as error:
         typer.echo(f"{path}: the configuration has {len(error.problems)} problem(s):", err=True)
         from flows.credentials import mask_credentials
@@ -163,7 +166,7 @@ def run(config: Path | None = ConfigOption, db: str | None = DbOption,
     """Run the bot with its transport and the HTTP API until stopped. It logs at start what it
     runs: the config file, the database, the transport and its target, the dashboard's URL
     (credentials masked, as everywhere in its log)."""
-    grid = _config(config)
+    grid = _config(config, transport=True)
     database = _database(db, announce=False)
     _serve(grid, database, config, host, port)
 
@@ -412,7 +415,7 @@ def config_check(config: Path | None = ConfigOption) -> None:
     """Validate config.yaml; print one line per problem."""
     from flows.network import Network
 
-    grid = _config(config)
+    grid = _config(config, transport=True)
     network = Network(grid)
     nodes = list(network.nodes())
     typer.echo(f"ok: {len(nodes)} nodes, {sum(network.is_microgrid(n) for n in nodes)} micro-grids, "

@@ -430,13 +430,16 @@ class ConfigError(Exception):
 # ---- loading -----------------------------------------------------------------------------
 
 
-def load_config(path: str | Path) -> GridConfig:
-    """Read, parse and check a config file; ConfigError names every problem."""
+def load_config(path: str | Path, transport: bool = True) -> GridConfig:
+    """Read, parse and check a config file; ConfigError names every problem. With
+    `transport=False` what the transport lacks to start (a secret, a callback URL) is not a
+    problem: for the commands that never start it (a token, a digest, `gridbot chat`)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise ConfigError([f"cannot read {path}: no such file"]) from None
+        # The whole path: a command run in another folder says where it looked.
+        raise ConfigError([f"cannot read {path.absolute()}: no such file"]) from None
     except UnicodeDecodeError:
         raise ConfigError([f"cannot read {path}: not UTF-8 text"]) from None
     except OSError as error:
@@ -448,10 +451,10 @@ def load_config(path: str | Path) -> GridConfig:
                              duplicate_key_policy=yaml_rs.DuplicateKeyPolicy.Error)
     except yaml_rs.YAMLDecodeError as error:
         raise ConfigError([_yaml_problem(path, text, error)]) from None
-    return parse_config(data)
+    return parse_config(data, transport)
 
 
-def parse_config(data: object) -> GridConfig:
+def parse_config(data: object, transport: bool = True) -> GridConfig:
     """Build a GridConfig from already-loaded YAML data; ConfigError names every problem.
 
     Structural problems (missing, unknown or mistyped keys) are reported first; the checks of
@@ -463,7 +466,7 @@ def parse_config(data: object) -> GridConfig:
         config = GridConfig.model_validate(data)
     except ValidationError as error:
         raise ConfigError([_pydantic_problem(detail, data) for detail in error.errors()]) from None
-    problems = config_problems(config)
+    problems = config_problems(config, transport)
     if problems:
         raise ConfigError(problems)
     return config
@@ -633,8 +636,9 @@ def _lexicon_problems(config: GridConfig) -> list[str]:
     return []
 
 
-def config_problems(config: GridConfig) -> list[str]:
-    """Every problem of meaning in a structurally valid config, one line each (empty when fine)."""
+def config_problems(config: GridConfig, transport: bool = True) -> list[str]:
+    """Every problem of meaning in a structurally valid config, one line each (empty when fine);
+    what the transport lacks to start only with `transport`."""
     problems = _level_problems(config.levels) + _lexicon_problems(config)
     positions = {level: index for index, level in enumerate(config.levels)}
     levels_ok = not problems
@@ -677,7 +681,7 @@ def config_problems(config: GridConfig) -> list[str]:
         stack.extend((child, f"{path}{NODE_STEP}{node_label(child.name, child.id, index)}", node)
                      for index, child in reversed(list(enumerate(node.children))))
     return (problems + _co_handler_problems(config, set(first_id_path), levels_ok)
-            + config.transport.problems())
+            + (config.transport.problems() if transport else []))
 
 
 def _co_handler_problems(config: GridConfig, node_ids: set[str], levels_ok: bool) -> list[str]:

@@ -22,9 +22,9 @@ from models.tables import Ticket
 CONFIG = str(REPO / "config.yaml")
 
 
-def gridbot(*args: str, stdin: str = "", cwd=None) -> subprocess.CompletedProcess:
+def gridbot(*args: str, stdin: str = "", cwd=None, env=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "bot.cli", *args], input=stdin, text=True,
-                          capture_output=True, cwd=cwd or REPO, timeout=120)
+                          capture_output=True, cwd=cwd or REPO, timeout=120, env=env)
 
 
 def jsonl(*objects) -> str:
@@ -415,3 +415,18 @@ def test_run_logs_what_it_runs_without_credentials(tmp_path):
     ]
     for secret in ("pass-0123", "key-0123", "secret-0123"):
         assert secret not in log
+
+
+def test_a_token_needs_no_transport_secret_but_run_and_config_check_do(tmp_path):
+    webhook = tmp_path / "config.yaml"
+    webhook.write_text((REPO / "config.yaml").read_text(encoding="utf-8").replace(
+        "  kind: simulator\n", "  kind: webhook\n  callback_url: https://bridge.example/cb\n"),
+        encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'bot.sqlite3'}"
+    env_free = {k: v for k, v in os.environ.items() if k != "GRIDBOT_WEBHOOK_SECRET"}
+    assert gridbot("db", "upgrade", "--db", url, env=env_free).returncode == 0
+    token = gridbot("token", "create", "--node", "baiyi", "--name", "运维", "--config", str(webhook),
+                    "--db", url, env=env_free)
+    assert token.returncode == 0 and token.stdout.strip()
+    check = gridbot("config", "check", "--config", str(webhook), env=env_free)
+    assert check.returncode == 2 and "transport.secret: required" in check.stderr

@@ -345,11 +345,23 @@ def test_several_problems_of_meaning_give_several_lines():
 # ---- the file -----------------------------------------------------------------------------
 
 
-def test_a_missing_file_is_one_line(tmp_path):
-    path = tmp_path / "nowhere.yaml"
+def test_a_missing_file_is_one_line_naming_where_it_looked(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as caught:
+        load_config("nowhere.yaml")
+    assert caught.value.problems == [f"cannot read {tmp_path / 'nowhere.yaml'}: no such file"]
+
+
+def test_what_the_transport_lacks_stops_only_what_starts_it(tmp_path, monkeypatch):
+    monkeypatch.delenv("GRIDBOT_WEBHOOK_SECRET", raising=False)
+    path = tmp_path / "config.yaml"
+    shipped = (REPO / "config.yaml").read_text(encoding="utf-8")
+    path.write_text(shipped.replace("  kind: simulator\n", "  kind: webhook\n  callback_url: "
+                                    "https://bridge.example/cb\n"), encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
         load_config(path)
-    assert caught.value.problems == [f"cannot read {path}: no such file"]
+    assert caught.value.problems[0].startswith("transport.secret: required")
+    assert load_config(path, transport=False).transport.kind == "webhook"
 
 
 def test_a_yaml_syntax_error_gives_the_line(tmp_path):
