@@ -388,7 +388,7 @@ class Dispatcher:
             return self._rows(message, self.recall(session, message, recalled))
         group = self.network.node_for_room(message.room)
         if group is None:
-            return []
+            return self._skip(session, message, Skipped.UNKNOWN_ROOM)
         if message.system or form.form == Form.SYSTEM or message.sender_id == message.room:
             return self._skip(session, message, Skipped.SYSTEM)
         if message.quoted is None and form.form == Form.QUOTE:

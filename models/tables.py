@@ -85,6 +85,8 @@ class Ticket(SQLModel, table=True):
     # A report joined to the ticket of the same problem (status merged): no timers of its own,
     # told of the claim and the resolution of that ticket (一事多报, design §7).
     parent_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    # An area-wide notice (公告, 一事多报): until when new reports of its problem in its area join it.
+    notice_until: datetime | None = Field(default=None, sa_column=_time_column())
 
 
 class TicketEvent(SQLModel, table=True):
@@ -141,6 +143,7 @@ class Skipped(StrEnum):
     OWN_NOTICE = "own_notice"        # a notice of the bot's, pasted by a member
     SYSTEM = "system"                # a pat, a join notice: not a member's words
     REQUEST_LIMIT = "request_limit"  # 下单 past the member's limit (policy.request_limit)
+    UNKNOWN_ROOM = "unknown_room"    # from a group that is not in the network
 
 
 class InboundMessage(SQLModel, table=True):

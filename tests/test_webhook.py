@@ -230,6 +230,8 @@ async def test_a_message_from_an_unknown_room_is_kept_but_the_answer_and_the_log
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert warnings and all("stranger@chatroom" in line and "u1" in line for line in warnings)
     assert count(db, InboundMessage) == 1 and count(db, Ticket) == 0  # kept, not acted on
+    with db.session() as session:
+        assert session.exec(select(InboundMessage.skipped)).one() == "unknown_room"   # and why
 
     # A room of the network: the answer is as before, with no reason.
     body, headers = signed(message("u2", "下单 4号楼二单元4楼的灯不亮"))
