@@ -21,7 +21,8 @@ from sqlalchemy import insert, update
 from sqlmodel import Session, func, select
 
 from bot.outbox import PostPipeline, post_values, write_posts_each
-from bot.repeat_reports import follower_names, followers, is_follower, join_quoted, join_repeat
+from bot.repeat_reports import (follower_names, followers, households, is_follower, join_quoted,
+                                join_repeat)
 from bot.transport import IncomingMessage, OutgoingPost
 from flows import lifecycle, overview, texts
 from flows.commands import (MAX_NUMBERS, CommandText, find_ticket_references, mention_spans,
@@ -33,13 +34,13 @@ from flows.escalation import (EscalationClock, clock_after, clock_time, current_
                               format_chinese_duration, next_node)
 from flows.lifecycle import Actor, Outcome, Reply, Role, Target
 from flows.message_forms import Form, read_form
-from flows.network import Mention, Network, fold_name
+from flows.network import Mention, Network, fold_name, role_ids
 from flows.normalize import is_placeholder_only
 from flows.notice_routing import places_for
 from flows.notice_routing import route as route_notices
 from flows.open_tickets import open_in
 from flows.own_posts import is_notice_form, nearly_same, search_fragment
-from flows.repeats import is_me_too
+from flows.repeats import is_me_too, read_notice, report_of
 from flows.request_parser import analyse
 from flows.roles import may_handle, roles_for
 from flows.routing import co_handlers, responsible_members, route
@@ -741,7 +742,8 @@ def query(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, conte
     return lifecycle.summary(ticket, events, actor, dispatcher.zone,
                              action=texts.ACTIONS[context.command.keyword],
                              co_handler_names=[m.name for m in helpers],
-                             follower_names=follower_names(context.session, ticket))
+                             follower_names=follower_names(context.session, ticket),
+                             households=households(context.session, ticket))
 
 
 def add_detail(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, context: Context) -> Outcome:
@@ -789,6 +791,41 @@ def mark_urgent(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str,
 
 def mark_normal(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, context: Context) -> Outcome:
     return lifecycle.change_urgency(ticket, actor, False)
+
+
+def announce(dispatcher: Dispatcher, context: Context) -> list[Reply]:
+    """`公告 3栋 停水 至18:00 自来水公司抢修中`: a head of the group's node or above posts an
+    area-wide notice. It is a ticket of its own (claimed by the head, no timer) that runs until
+    its `至` time (else `policy.repeats.window`); meanwhile reports of its problem in its area
+    (the group's subtree, its building when it names one) join it instead of opening tickets."""
+    message, network = context.message, dispatcher.network
+    chain = [context.group, *network.ancestors(context.group.id)]
+    if not any(message.sender_id in role_ids(node) for node in chain):
+        return [Reply(texts.NOT_A_NOTICE_HEAD)]
+    if not context.command.rest:
+        return [Reply(texts.NOTICE_USAGE)]
+    text, until = read_notice(context.command.rest, message.at.astimezone(dispatcher.zone))
+    until = until or message.at + dispatcher.config.policy.repeats.window
+    parsed = analyse(text, dispatcher.lexicon)
+    if not report_of(text, parsed, dispatcher.lexicon).things:
+        return [Reply(texts.NOTICE_WHAT)]
+    name = network.member_name(message.sender_id) or message.sender_name
+    number = context.session.execute(insert(_TICKETS).returning(_TICKETS.c.id), {
+        "source_message_id": message.id, "group_room": message.room, "node_id": context.group.id,
+        "reporter_id": message.sender_id, "reporter_name": name, "text": text,
+        "category": parsed.category, "urgent": False, "building": parsed.building,
+        "unit": parsed.unit, "floor": parsed.floor, "room": parsed.room,
+        "status": Status.CLAIMED, "assignee_id": message.sender_id, "assignee_name": name,
+        "escalation_level": 0, "created_at": message.at, "claimed_at": message.at,
+        "notice_until": until,
+    }).scalar_one()
+    record_events(context.session, number, Actor(message.sender_id, name),
+                  (lifecycle.EventRecord("created", None, Status.CLAIMED, texts.ACTIONS["公告"]),),
+                  message.at, message.id)
+    shown = until.astimezone(dispatcher.zone)
+    same_day = shown.date() == message.at.astimezone(dispatcher.zone).date()
+    return [Reply(texts.NOTICE_POSTED.format(
+        number=number, text=text, until=shown.strftime("%H:%M" if same_day else "%m-%d %H:%M")))]
 
 
 def merge_tickets(dispatcher: Dispatcher, context: Context) -> list[Reply]:
@@ -889,6 +926,7 @@ COMMAND_TABLE: dict[str, CommandRow] = {row.keyword: row for row in (
     CommandRow("改一般", "handler or a head of the ticket's grid or above", on_ticket(mark_normal)),
     CommandRow("合并", "handler or a head of both tickets' grids or above", merge_tickets),
     CommandRow("拆分", "handler or a head of the ticket's grid or above", on_ticket(split_ticket)),
+    CommandRow("公告", "a head of the group's grid or above", announce),
 )}
 
 # A bare rating is a short reply (`满意`, `非常满意，谢谢网格长`); a longer message is talk.

@@ -41,7 +41,7 @@ EXPORT_FIELDS = (
     "category", "urgent", "building", "unit", "floor", "room", "status", "assignee_id",
     "assignee_name", "escalation_level", "resolution", "rating", "rating_comment", "created_at",
     "claimed_at", "resolved_at", "closed_at", "clock_started_at", "deadline_at",
-    "escalation_due_at", "parent_id",
+    "escalation_due_at", "parent_id", "notice_until",
 )
 
 

@@ -21,7 +21,7 @@ from flows import lifecycle, texts
 from flows.commands import find_ticket_references
 from flows.config import Node
 from flows.lifecycle import Actor, Reply, Role
-from flows.repeats import Candidate, Report, best_match, report_of
+from flows.repeats import Candidate, Report, best_match, notice_covers, report_of
 from flows.request_parser import ParsedRequest
 from models.tables import Status, Ticket
 
@@ -48,6 +48,8 @@ def join_repeat(dispatcher: Dispatcher, context: Context, description: str,
     if not settings.enabled:
         return None
     session, message = context.session, context.message
+    if (answer := join_notice(dispatcher, context, description, parsed, node)) is not None:
+        return answer
     open_here = session.exec(
         select(Ticket).where(Ticket.node_id == node.id,
                              Ticket.status.in_((Status.OPEN, Status.CLAIMED)),
@@ -73,7 +75,8 @@ def join_repeat(dispatcher: Dispatcher, context: Context, description: str,
 def add_follower(session: Session, message: IncomingMessage, original: Ticket, description: str,
                  parsed: ParsedRequest, node_id: str) -> list[Reply]:
     """Another household's report of `original`'s problem, kept as a ticket of status merged
-    joined to it (no timer), the join in both histories; the answer to the household."""
+    joined to it (no timer), the join in both histories; the answer to the household (the
+    notice itself when `original` is an area-wide notice)."""
     actor = Actor(message.sender_id, message.sender_name)
     number = session.execute(insert(_TICKETS).returning(_TICKETS.c.id), {
         "source_message_id": message.id, "group_room": message.room, "node_id": node_id,
@@ -86,9 +89,39 @@ def add_follower(session: Session, message: IncomingMessage, original: Ticket, d
     record(session, number, actor, lifecycle.EventRecord("created", None, Status.MERGED), message)
     record(session, number, actor, lifecycle.EventRecord("merged", note=f"#{original.id}"), message)
     record(session, original.id, actor, lifecycle.EventRecord("joined", note=description), message)
-    return [Reply(texts.JOINED_EXISTING.format(number=original.id,
-                                               households=households(session, original)),
-                  mentions=(message.sender_id,))]
+    return [joined_answer(session, original, message.sender_id)]
+
+
+def joined_answer(session: Session, original: Ticket, member_id: str) -> Reply:
+    """What a household whose report joined `original` is told."""
+    counted = households(session, original)
+    if original.notice_until is not None:
+        return Reply(texts.NOTICE_JOINED.format(number=original.id, text=original.text,
+                                                households=counted), mentions=(member_id,))
+    return Reply(texts.JOINED_EXISTING.format(number=original.id, households=counted),
+                 mentions=(member_id,))
+
+
+def join_notice(dispatcher: Dispatcher, context: Context, description: str,
+                parsed: ParsedRequest, node: Node) -> list[Reply] | None:
+    """The answer when this 下单, routed to `node`, reports what a running area-wide notice
+    (公告) of `node` or a node above announces (`flows.repeats.notice_covers`): the household
+    joins the notice (told again, nothing added, when it had); None when no notice covers it."""
+    session, message = context.session, context.message
+    area = [node.id, *(above.id for above in dispatcher.network.ancestors(node.id))]
+    running = session.exec(
+        select(Ticket).where(Ticket.node_id.in_(area), Ticket.status == Status.CLAIMED,
+                             Ticket.notice_until > message.at)
+        .order_by(Ticket.id.desc()).limit(MAX_CANDIDATES)).all()
+    if not running:
+        return None
+    new = report_of(description, parsed, dispatcher.lexicon)
+    for notice in running:
+        if notice_covers(stored_report(notice), new):
+            if notice.reporter_id == message.sender_id or is_follower(session, notice, message.sender_id):
+                return [joined_answer(session, notice, message.sender_id)]
+            return add_follower(session, message, notice, description, parsed, node.id)
+    return None
 
 
 def join_quoted(dispatcher: Dispatcher, context: Context) -> list[Reply]:
@@ -105,9 +138,7 @@ def join_quoted(dispatcher: Dispatcher, context: Context) -> list[Reply]:
             or Role.IN_SCOPE not in dispatcher.actor_for(context, original).roles:
         return []
     if is_follower(session, original, message.sender_id):
-        return [Reply(texts.JOINED_EXISTING.format(number=original.id,
-                                                   households=households(session, original)),
-                      mentions=(message.sender_id,))]
+        return [joined_answer(session, original, message.sender_id)]
     as_original = ParsedRequest(True, original.category, original.urgent, original.building,
                                 original.unit, original.floor, original.room, original.text)
     return add_follower(session, message, original, message.text.strip(), as_original,
@@ -122,12 +153,13 @@ def record(session: Session, ticket_id: int, actor: Actor, event: lifecycle.Even
 
 def households(session: Session, ticket: Ticket) -> int:
     """How many households reported the ticket's problem: its reporter and every other member
-    whose report was joined to it."""
+    whose report was joined to it (for an area-wide notice, those others only: the head who
+    posted it reported nothing)."""
     others = session.execute(
         select(func.count(func.distinct(_TICKETS.c.reporter_id)))
         .where(_TICKETS.c.parent_id == ticket.id, _TICKETS.c.status == Status.MERGED,
                _TICKETS.c.reporter_id != ticket.reporter_id)).scalar_one()
-    return 1 + int(others)
+    return int(others) + (0 if ticket.notice_until is not None else 1)
 
 
 def followers(session: Session, ticket: Ticket) -> Sequence[tuple[str, str]]:
@@ -156,4 +188,4 @@ def follower_names(session: Session, ticket: Ticket) -> list[str]:
 
 
 __all__ = ["add_follower", "follower_names", "followers", "households", "is_follower",
-           "join_quoted", "join_repeat", "stored_report"]
+           "join_notice", "join_quoted", "join_repeat", "joined_answer", "stored_report"]

@@ -20,7 +20,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from bot.dispatch import ESCALATIONS, EVENTS, apply_outcome, escalation_row, event_row
 from bot.outbox import PostPipeline, post_values, write_posts
-from bot.repeat_reports import households
+from bot.repeat_reports import followers, households
 from bot.transport import OutgoingPost
 from flows import lifecycle, texts
 from flows.config import GridConfig
@@ -29,6 +29,8 @@ from flows.grouping import ESCALATED, REMINDED, Notice, group_by_room, notice_li
 from flows.lifecycle import Actor, EventRecord
 from flows.masking import masked_for_post
 from flows.network import Network
+from flows.notice_routing import places_for
+from flows.notice_routing import route as route_notices
 from models.db import Database
 from models.tables import Status, Ticket, TicketEscalation
 
@@ -54,6 +56,28 @@ def close_unrated(config: GridConfig, db: Database, now: datetime) -> list[Outgo
                 apply_outcome(session, ticket, SYSTEM, outcome, now, None, config.policy)
                 posts += write_posts(session, [post_values(reply, ticket.group_room, None, now)
                                                for reply in outcome.replies], pipeline)
+        if len(due) < BATCH:
+            return posts
+
+
+def end_notices(config: GridConfig, db: Database, network: Network,
+                now: datetime) -> list[OutgoingPost]:
+    """Close every area-wide notice (公告) whose end time came by `now`; the head who posted it
+    and every household that joined it are told. Returns the posts written."""
+    pipeline = PostPipeline.of(config, network)
+    posts = []
+    while True:
+        with db.session() as session:
+            due = session.exec(
+                select(Ticket).where(Ticket.status == Status.CLAIMED, Ticket.notice_until <= now)
+                .order_by(Ticket.id).limit(BATCH).with_for_update(skip_locked=True)).all()
+            for ticket in due:
+                outcome = lifecycle.end_notice(ticket, now)
+                apply_outcome(session, ticket, SYSTEM, outcome, now, None, config.policy)
+                replies = route_notices(outcome.replies, places_for(
+                    network, ticket, None, None, followers(session, ticket)))
+                posts += write_posts(session, [post_values(reply, ticket.group_room, None, now)
+                                               for reply in replies], pipeline)
         if len(due) < BATCH:
             return posts
 

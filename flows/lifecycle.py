@@ -290,9 +290,10 @@ def _follower_rating(ticket: Ticket, text: str) -> Outcome:
 
 def summary(ticket: Ticket, events: Iterable[TicketEvent], actor: Actor, zone: tzinfo,
             action: str = texts.ACTIONS["查询"], co_handler_names: Sequence[str] = (),
-            follower_names: Sequence[str] = ()) -> Outcome:
+            follower_names: Sequence[str] = (), households: int | None = None) -> Outcome:
     """`查询` / `进度`: the ticket's state, its co-handlers (协办), the other households that
-    reported its problem (一事多报) and its history, for people in its groups."""
+    reported its problem (一事多报: `households` of them in all, by default the reporter and
+    those others) and its history, for people in its groups."""
     if not actor.is_any(Role.IN_SCOPE, Role.REPORTER, Role.HANDLER, Role.GRID_HEAD, Role.SUPERIOR):
         return refuse(texts.NOT_IN_THIS_GROUP.format(number=ticket.id, action=action))
     status = texts.STATUS_NAMES[ticket.status]
@@ -305,7 +306,8 @@ def summary(ticket: Ticket, events: Iterable[TicketEvent], actor: Actor, zone: t
     if co_handler_names:
         lines.append(texts.QUERY_CO_HANDLERS.format(names="、".join(co_handler_names)))
     if follower_names:
-        lines.append(texts.QUERY_HOUSEHOLDS.format(households=1 + len(follower_names),
+        counted = 1 + len(follower_names) if households is None else households
+        lines.append(texts.QUERY_HOUSEHOLDS.format(households=counted,
                                                    names="、".join(follower_names)))
     for event in events:
         lines.append(texts.QUERY_EVENT.format(
@@ -545,6 +547,19 @@ def split(ticket: Ticket, parent: Ticket | None, actor: Actor, parent_actor: Act
     )
     undone = Outcome(events=(EventRecord("split", note=f"#{ticket.id}"),)) if parent else Outcome()
     return own, undone
+
+
+def end_notice(ticket: Ticket, now: datetime) -> Outcome:
+    """An area-wide notice (公告) reaches its end time: it closes, and the head who posted it
+    and every household whose report joined it are told."""
+    if ticket.status != Status.CLAIMED or ticket.notice_until is None:
+        return Outcome()
+    return Outcome(
+        changes={"status": Status.CLOSED, "closed_at": now},
+        events=(EventRecord("notice_ended", Status.CLAIMED, Status.CLOSED),),
+        replies=(Reply(texts.NOTICE_ENDED.format(number=ticket.id, text=ticket.text),
+                       mentions=(ticket.reporter_id,), to=Audience.REPORTER),),
+    )
 
 
 def escalation_notice(ticket: Ticket, origin: Node, to: Node, reason: str | None) -> Reply:

@@ -31,7 +31,7 @@ from flows.numerals import to_arabic
 from flows.request_parser import Lexicon, ParsedRequest, analyse, without_contacts
 
 __all__ = ["PERSONAL_CATEGORIES", "Candidate", "Report", "best_match", "is_me_too", "measure",
-           "places_agree",
+           "notice_covers", "places_agree", "read_notice",
            "read_pairs", "report_of", "same_problem"]
 
 # Categories of a household's own matter: two households' requests are two matters.
@@ -124,16 +124,52 @@ def is_me_too(text: str) -> bool:
     return _ME_TOO.fullmatch("".join(reading(text).text.split())) is not None
 
 
+# `至18:00`, `到晚上8点`, `至 18点30`: when an area-wide notice ends, local time.
+_UNTIL = re.compile(r"(?:至|到|截至|预计)\s*(?P<half>上午|下午|晚上|今晚|中午)?\s*"
+                    r"(?P<hour>[0-9]{1,2})\s*(?:[:：点时])\s*(?P<minute>[0-9]{1,2})?(?:分)?")
+
+
+def read_notice(text: str, now: datetime) -> tuple[str, datetime | None]:
+    """An area-wide notice as written after `公告` (`3栋 停水 至18:00 自来水公司抢修中`): its text,
+    trimmed, and when it ends: the first `至HH:MM` / `到晚上8点` as a time of `now`'s day (aware,
+    `now`'s zone; the next day when that time has passed), or None when it gives none."""
+    body = " ".join(text.split())
+    found = _UNTIL.search(reading(body).text)
+    if found is None:
+        return body, None
+    hour, minute = int(found["hour"]), int(found["minute"] or 0)
+    if found["half"] in ("下午", "晚上", "今晚") and hour < 12:
+        hour += 12
+    if hour > 23 or minute > 59:
+        return body, None
+    until = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    return body, until if until > now else until + timedelta(days=1)
+
+
+def notice_covers(notice: Report, report: Report) -> bool:
+    """Whether a request reports what an area-wide notice announces: every thing it names is
+    one the notice names (停水 and 没水 are both the water supply; `停电了，电梯里关了人` tells
+    more), no place of it disagrees with the notice's (`公告 3栋 停水`: `5栋没水` is another
+    matter, `我家没水了` is not), and it is not urgent (danger now needs a head, not a notice)."""
+    return bool(report.things) and report.things <= notice.things and not report.urgent \
+        and _named_places_agree(notice, report)
+
+
 def places_agree(first: Report, second: Report) -> bool:
     """False when the two name a place differently (3栋 and 5栋; 2单元 and 1单元; 4楼 and 6楼;
     302 and 502; the east gate and the west gate; numbers the parser did not read as a place, 1室
     and 2室, unless one's numbers are among the other's); a place named by one only agrees
     (`3栋停水` and `我家也没水了`; `3栋停水` and `3栋2单元没水`)."""
+    return _named_places_agree(first, second) \
+        and (first.numbers <= second.numbers or second.numbers <= first.numbers)
+
+
+def _named_places_agree(first: Report, second: Report) -> bool:
+    # The places read as such (a notice's other numbers are its times: 至18:00).
     return not any(_differ(a, b) for a, b in (
         (first.building, second.building), (first.unit, second.unit),
         (first.floor, second.floor), (first.room, second.room))) \
-        and not (first.areas and second.areas and first.areas.isdisjoint(second.areas)) \
-        and (first.numbers <= second.numbers or second.numbers <= first.numbers)
+        and not (first.areas and second.areas and first.areas.isdisjoint(second.areas))
 
 
 def same_problem(first: Report, second: Report, same_reporter: bool, min_similarity: float) -> bool:

@@ -62,6 +62,7 @@ EVENT_NAMES = {
     "joined": "同报",
     "follower_rated": "同报户评价",
     "split": "拆分",
+    "notice_ended": "公告结束",
     "merged": "并入",
 }
 
@@ -84,6 +85,14 @@ MERGED_TOLD = "您报的 #{number} 与 #{parent} 是同一问题，已并入 #{p
 NOT_MERGED = "#{number} 没有并入其他单，无需拆分。"
 SPLIT_DONE = "#{number} 已从 #{parent} 拆出，作为新单等待接单。"
 SPLIT_CALL = "#{number} 已从 #{parent} 拆出，是另一个问题，请网格长回复「接单 #{number}」认领。"
+# 公告: a head's area-wide notice; reports of its problem in its area join it (一事多报)
+NOTICE_USAGE = "请写明公告的内容，例如：公告 3栋 停水 至18:00 自来水公司抢修中"
+NOTICE_WHAT = "请写明是什么问题（停水、停电、电梯……），例如：公告 3栋 停水 至18:00 自来水公司抢修中"
+NOT_A_NOTICE_HEAD = "抱歉，只有本群或上级网格的网格长可以发公告。"
+NOTICE_POSTED = ("【公告】#{number} {text}\n至 {until}。期间本群及下级群同样的反映会登记到此公告，"
+                 "不另开单。")
+NOTICE_JOINED = "【公告】#{number} {text}\n已为您登记（{households} 户反映），结束时会通知您。"
+NOTICE_ENDED = "【公告结束】#{number} {text}\n如仍有问题，请重新「下单」。"
 MERGED_INTO = "#{number} 与 #{parent} 是同一问题，已并入 #{parent}，请对 #{parent} {action}。"
 QUERY_HOUSEHOLDS = "{households} 户反映：{names}"
 PLACE_ORDER_USAGE = "请在「下单」后写明事项和位置，例如：下单 4号楼二单元4楼的灯不亮"
@@ -261,6 +270,7 @@ ACTIONS = {
     "改一般": "改紧急程度",
     "合并": "合并",
     "拆分": "拆分",
+    "公告": "发公告",
 }
 
 # Examples shown when a command lacks its ticket number
@@ -283,6 +293,7 @@ EXAMPLES = {
     "改一般": "改一般 #12",
     "合并": "合并 #13 #12",
     "拆分": "拆分 #13",
+    "公告": "公告 3栋 停水 至18:00 自来水公司抢修中",
 }
 
 # Other words for a category a head may write after 改类 (besides its name above and its code).

@@ -259,3 +259,78 @@ async def test_a_digest_counts_a_problem_once(db, config):
                                datetime(2026, 11, 24, tzinfo=timezone.utc),
                                datetime(2026, 11, 25, tzinfo=timezone.utc))
     assert report.figures.new == 1
+
+
+# ---- 公告: an area-wide notice that reports of its problem join -------------------------------
+
+BRANCH_HEAD = "wxid_wang_guoqiang"
+
+
+async def test_an_area_notice_takes_in_the_reports_of_its_problem_until_its_time(db, config):
+    posts = await chat(db, config, [
+        say("n1", ZHANG, "公告 3栋 停水", "张阿姨"),
+        say("n2", HEAD, "公告 3栋 停水 至18:00 自来水公司抢修中", "邱煥武", at="2026-11-24T09:00:00+08:00"),
+        say("a", ZHANG, "下单 我家没水了", "张阿姨", at="2026-11-24T09:05:00+08:00"),
+        say("b", LI, "下单 3栋2单元也停水了", "李叔叔", at="2026-11-24T09:06:00+08:00"),
+        say("c", ZHANG, "下单 还是没水啊", "张阿姨", at="2026-11-24T09:07:00+08:00"),
+        say("d", WANG, "下单 5栋停水了", "王奶奶", at="2026-11-24T09:08:00+08:00"),     # elsewhere
+        say("e", WANG, "下单 3栋停电了", "王奶奶", at="2026-11-24T09:09:00+08:00"),     # another thing
+        {"tick": "2026-11-24T18:01:00+08:00"},
+        say("f", LI, "下单 3栋又停水了", "李叔叔", at="2026-11-24T18:30:00+08:00"),     # after it ended
+    ])
+    assert replies(posts, "n1") == [texts.NOT_A_NOTICE_HEAD]
+    notice_text = "3栋 停水 至18:00 自来水公司抢修中"
+    assert replies(posts, "n2")[0].startswith(f"【公告】#1 {notice_text}\n至 18:00。")
+    assert replies(posts, "a") == [texts.NOTICE_JOINED.format(number=1, text=notice_text, households=1)]
+    # Another household, then the first again: told again, counted once.
+    assert replies(posts, "b") == replies(posts, "c") == [
+        texts.NOTICE_JOINED.format(number=1, text=notice_text, households=2)]
+    for own_ticket in ("d", "e", "f"):
+        assert replies(posts, own_ticket)[0].startswith("已受理 #")
+    [ended] = [p for p in posts if p["reply_to"] is None and "公告结束" in p["text"]]
+    assert ended["mentions"] == [HEAD, ZHANG, LI]       # the head and each household, once
+    notice = tickets(db)[0]
+    assert notice.status == Status.CLOSED and notice.escalation_due_at is None
+    assert [t.parent_id for t in tickets(db) if t.status == Status.MERGED] == [1, 1]
+
+
+async def test_a_notice_of_a_branch_covers_its_micro_grids_and_needs_a_thing(db, config):
+    posts = await chat(db, config, [
+        say("n0", BRANCH_HEAD, "公告 明天大家注意", "王国强", room="baiyi-b1@chatroom"),
+        say("n1", BRANCH_HEAD, "公告 全片区停电 至12:00 线路检修", "王国强", room="baiyi-b1@chatroom"),
+        say("a", "wxid_sun", "下单 我们这停电了", "孙阿姨", room="shibalong-2@chatroom"),
+        say("b", ZHANG, "下单 停电了 电梯也停了", "张阿姨"),
+    ])
+    assert replies(posts, "n0") == [texts.NOTICE_WHAT]
+    assert replies(posts, "a")[0].startswith("【公告】#1 全片区停电")
+    assert replies(posts, "b")[0].startswith("已受理 #")    # the lift too: more than the notice says
+
+
+async def test_a_township_outage_notice_takes_three_hundred_households_once_each(db, config):
+    """After a 公告 at the top of the network, 300 households of its micro-grids report the
+    outage within 30 minutes: no ticket of their own, each recorded once and told once, and the
+    end reaches each group once, within its pacing."""
+    rooms = ["shibalong-1@chatroom", "shibalong-2@chatroom", "shibalong-3@chatroom",
+             "baiyi-b2-1@chatroom"]
+    lines = [say("n", "wxid_chen_jie", "公告 全街道停水 至12:00 主管道抢修", "陈洁", room="jili@chatroom",
+                 at="2026-11-24T09:00:00+08:00")]
+    words = ["停水了", "家里没水了", "水龙头不出水", "怎么又停水了"]
+    for n in range(300):
+        lines.append(say(f"r{n}", f"wxid_h{n}", f"下单 {words[n % 4]}", f"住户{n}", room=rooms[n % 4],
+                         at=f"2026-11-24T09:{1 + n // 10:02d}:{(n % 10) * 6:02d}+08:00"))
+    lines.append({"tick": "2026-11-24T12:01:00+08:00"})
+    posts = await chat(db, config, lines)
+    answers = [replies(posts, f"r{n}") for n in range(300)]
+    assert all(len(a) == 1 and a[0].startswith("【公告】#1 ") for a in answers)
+    with db.session() as session:
+        from bot.repeat_reports import households
+        assert households(session, tickets(db)[0]) == 300
+    assert {t.status for t in tickets(db)[1:]} == {Status.MERGED} and len(tickets(db)) == 301
+    ended = [p for p in posts if p["reply_to"] is None and "公告结束" in p["text"]]
+    told = [member for p in ended for member in p["mentions"]]
+    assert sorted(told) == sorted({"wxid_chen_jie", *(f"wxid_h{n}" for n in range(300))})
+    assert len(told) == len(set(told))
+    per_room = {}
+    for post in ended:
+        per_room[post["room"]] = per_room.get(post["room"], 0) + 1
+    assert max(per_room.values()) <= config.transport.posts_per_room_per_minute
