@@ -55,7 +55,7 @@ async def tour(config: GridConfig, network, db) -> Simulator:
         clock.now = max(clock.now, START + timedelta(minutes=minutes))
         await sim.bot.tick(clock.now)
 
-    await at(0, GRID, REPORTER, "下单 2栋1单元502厨房漏水，电话136 6276 6789，座机0731-83456789，"
+    await at(0, GRID, REPORTER, "下单 2栋1单元502厨房煤气味很重，电话136 6276 6789，座机0731-83456789，"
                                 "家里只有老人")
     await at(1, GRID, REPORTER, "下单 3号楼2单元1102室门口堆满杂物，联系张秀英13912345678")
     await at(2, BRANCH, NEIGHBOUR, "下单 4栋2单元402室楼道灯不亮 电话138-0000-1111")
