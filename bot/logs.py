@@ -52,4 +52,6 @@ def configure_logging(secrets: Iterable[str | None] = (), *, level: int = loggin
     handler.addFilter(CredentialsFilter(secrets))
     root.addHandler(handler)
     root.setLevel(level)
+    # The scheduler says "Running job … executed successfully" every minute: only its warnings.
+    logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
     return handler

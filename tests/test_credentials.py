@@ -129,3 +129,18 @@ async def test_readyz_names_a_database_failure_without_the_password(db, config, 
     assert response.status_code == 503 and "s3cret-pw" not in response.text
     assert response.json()["detail"] == [
         "database: RuntimeError: cannot reach postgresql://gridbot:***@db.example/gridbot"]
+
+
+def test_the_scheduler_says_only_what_went_wrong():
+    stream = io.StringIO()
+    level = logging.getLogger().level
+    scheduler = logging.getLogger("apscheduler.executors.default")
+    handler = configure_logging(stream=stream)
+    try:
+        scheduler.info('Job "scan" executed successfully')
+        scheduler.warning('Run time of job "scan" was missed by 0:00:05')
+    finally:
+        logging.getLogger().removeHandler(handler)
+        logging.getLogger().setLevel(level)
+        logging.getLogger("apscheduler").setLevel(logging.NOTSET)
+    assert "executed successfully" not in stream.getvalue() and "was missed" in stream.getvalue()
