@@ -10,8 +10,9 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import time, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,6 +26,7 @@ from pydantic.dataclasses import dataclass as pydantic_dataclass
 from pydantic_core import ErrorDetails
 
 from flows.durations import parse_duration
+from flows.working_time import WorkCalendar, WorkingTime, parse_working_time
 from flows.environment import WEBHOOK_SECRET_ENV, WECHATY_TOKEN_ENV
 from flows.environment import secret as read_secret
 from flows.network import Cover, parse_cover
@@ -103,13 +105,34 @@ class Node:
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
+def _parse_limit(value: Any) -> timedelta | WorkingTime:
+    # `3wd` / `3工作日` / `4wh` / `4工作小时` in working time, else a wall-clock duration.
+    return value if isinstance(value, WorkingTime) else parse_working_time(value) or parse_duration(value)
+
+
+# A claim or resolve limit: on the wall clock (`2h`, `5d`) or in working time (`3wd`, `4wh`).
+Limit = Annotated[timedelta | WorkingTime, BeforeValidator(_parse_limit)]
+
+
 @dataclass(frozen=True)
 class Timers:
-    """The three timers of one kind of ticket (design §7)."""
+    """The three timers of one kind of ticket (design §7); the limits in working time are counted
+    on `calendar` (flows/working_time.py)."""
 
-    claim_within: timedelta      # open longer than this: escalate
-    resolve_within: timedelta    # not resolved this long after the clock started: escalate
-    escalate_every: timedelta    # then one more level up after each such interval
+    claim_within: timedelta | WorkingTime    # open longer than this: escalate
+    resolve_within: timedelta | WorkingTime  # not resolved this long after the clock started: escalate
+    escalate_every: timedelta                # then one more level up after each such interval
+    calendar: WorkCalendar | None = field(default=None, compare=False)
+
+    def deadline(self, start: datetime, limit: str) -> datetime:
+        """`start` plus the limit named (`claim_within` or `resolve_within`), on the calendar
+        when it is written in working time. Raises ValueError for working time without one."""
+        amount = getattr(self, limit)
+        if isinstance(amount, timedelta):
+            return start + amount
+        if self.calendar is None:
+            raise ValueError(f"{limit} is in working time ({amount}) but no calendar was given")
+        return self.calendar.after(start, amount)
 
 
 DEFAULT_TIMERS = {
@@ -121,16 +144,29 @@ DEFAULT_TIMERS = {
 
 
 class TimerSettings(_Strict):
-    """Any of the three timers; one left out falls back to the level above (then the default)."""
+    """Any of the three timers; one left out falls back to the level above (then the default).
+    The two limits may be written in working time (`3wd`, `4wh`); `escalate_every` stays on the
+    wall clock."""
 
-    claim_within: Duration | None = None
-    resolve_within: Duration | None = None
+    claim_within: Limit | None = None
+    resolve_within: Limit | None = None
     escalate_every: Duration | None = None
 
 
 class TimerTable(_Strict):
     urgent: TimerSettings = TimerSettings()
     normal: TimerSettings = TimerSettings()
+
+    @field_validator("urgent")
+    @classmethod
+    def _urgent_on_the_wall_clock(cls, value: TimerSettings) -> TimerSettings:
+        # Danger now does not wait for Monday (the rules' time limits in working days are for
+        # ordinary requests).
+        for name in ("claim_within", "resolve_within"):
+            if isinstance(getattr(value, name), WorkingTime):
+                raise ValueError(f"{name}: urgent timers stay on the wall clock (e.g. 10m, 2h), "
+                                 f"got {getattr(value, name).as_config()}")
+        return value
 
     def settings(self, urgent: bool) -> TimerSettings:
         return self.urgent if urgent else self.normal
@@ -232,8 +268,23 @@ class RequestLimit(_Strict):
         return value
 
 
+class OfficeHours(QuietHours):
+    """Local office hours on working days, where working hours (`4wh`) are counted."""
+
+    start: time = time(8, 30)
+    end: time = time(17, 30)
+
+    @model_validator(mode="after")
+    def _in_one_day(self) -> OfficeHours:
+        if self.start >= self.end:
+            raise ValueError("office hours end before they start")
+        return self
+
+
 class Policy(_Strict):
     timezone: str = "Asia/Shanghai"
+    # Where working time (3wd, 4wh) is counted: these hours of China's working days.
+    office_hours: OfficeHours = OfficeHours()
     # A resolved ticket nobody rates within this window is closed without a rating.
     rating_window: Duration = timedelta(days=3)
     # Longer messages are kept and acted on cut to this many characters, and the sender is told.
@@ -276,12 +327,16 @@ class Policy(_Strict):
         if category in self.category_timers:
             layers.insert(0, self.category_timers[category].settings(urgent))
 
-        def pick(name: str) -> timedelta:
+        def pick(name: str) -> timedelta | WorkingTime:
             return next((getattr(layer, name) for layer in layers
                          if getattr(layer, name) is not None), getattr(default, name))
 
         return Timers(*(pick(name) for name in ("claim_within", "resolve_within",
-                                                 "escalate_every")))
+                                                 "escalate_every")), calendar=self.calendar())
+
+    def calendar(self) -> WorkCalendar:
+        """The working calendar of these office hours, in this time zone."""
+        return _calendar(self.timezone, self.office_hours.start, self.office_hours.end)
 
     @field_validator("timezone")
     @classmethod
@@ -414,6 +469,11 @@ class GridConfig(_Strict):
     def request_lexicon(self) -> Lexicon:
         """The shipped lexicon with this config's words added."""
         return load_lexicon(overrides=self.lexicon or None)
+
+
+@lru_cache(maxsize=16)
+def _calendar(zone: str, opens: time, closes: time) -> WorkCalendar:
+    return WorkCalendar(ZoneInfo(zone), opens, closes)
 
 
 class ConfigError(Exception):

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from flows import texts
 from flows.config import Node, Timers
 from flows.network import Network
+from flows.working_time import WorkingTime
 from models.tables import Status, Ticket
 
 
@@ -60,12 +61,12 @@ def clock_after(kind: str, from_status: Status | None, to_status: Status | None,
     ticket gets a fresh `resolve_within`; resolving, closing or cancelling stops the clock; a
     ticket whistled up by hand gives its new level a whole `escalate_every`."""
     if to_status == Status.OPEN:
-        return _timer(now, now + timers.claim_within)
+        return _timer(now, timers.deadline(now, "claim_within"))
     if to_status == Status.CLAIMED and from_status == Status.OPEN:
         started = clock.started_at or now
-        return _timer(started, started + timers.resolve_within)
+        return _timer(started, timers.deadline(started, "resolve_within"))
     if to_status == Status.CLAIMED and from_status == Status.RESOLVED:
-        return _timer(now, now + timers.resolve_within)
+        return _timer(now, timers.deadline(now, "resolve_within"))
     if to_status is not None and to_status not in ACTIVE_STATUSES:
         return EscalationClock(clock.started_at, None, None)
     if kind == "escalated" and clock.due_at is not None:
@@ -117,8 +118,11 @@ def overdue_reason(status: Status, timers: Timers) -> str:
     return texts.OVERDUE_UNRESOLVED.format(limit=format_chinese_duration(timers.resolve_within))
 
 
-def format_chinese_duration(duration: timedelta) -> str:
-    """10 minutes → `10分钟`, 2 h → `2小时`, 5 days → `5天`, 1 h 30 min → `1小时30分钟`."""
+def format_chinese_duration(duration: timedelta | WorkingTime) -> str:
+    """10 minutes → `10分钟`, 2 h → `2小时`, 5 days → `5天`, 1 h 30 min → `1小时30分钟`; working
+    time as `3个工作日` / `4个工作小时`."""
+    if isinstance(duration, WorkingTime):
+        return str(duration)
     minutes = int(duration.total_seconds()) // 60
     parts = []
     for size, unit in ((1440, "天"), (60, "小时"), (1, "分钟")):

@@ -712,8 +712,8 @@ def retimed(clock: EscalationClock, status: Status, before: Timers, after: Timer
             or status not in (Status.OPEN, Status.CLAIMED):
         return clock
     limit = "claim_within" if status == Status.OPEN else "resolve_within"
-    old_deadline = clock.deadline_at or clock.started_at + getattr(before, limit)
-    deadline = clock.started_at + getattr(after, limit)
+    old_deadline = clock.deadline_at or before.deadline(clock.started_at, limit)
+    deadline = after.deadline(clock.started_at, limit)
     climbed = max(clock.due_at - old_deadline, timedelta(0))
     climbed = climbed * (after.escalate_every / before.escalate_every)
     return EscalationClock(clock.started_at, max(deadline + climbed, now), deadline)
