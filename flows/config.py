@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 import yaml_rs
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError, field_validator,
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError, field_validator,
                       model_validator)
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 from pydantic_core import ErrorDetails
@@ -103,6 +103,16 @@ class Node:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def _longer_than_zero(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be longer than zero, e.g. 5m")
+    return value
+
+
+# A window or a wait: never zero or less (parse_duration refuses `0s`; this, a bare 0 or -60).
+PositiveDuration = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(_longer_than_zero)]
 
 
 def _parse_limit(value: Any) -> timedelta | WorkingTime:
@@ -241,15 +251,8 @@ class RepeatReports(_Strict):
     ticket of its own."""
 
     enabled: bool = True
-    window: Duration = timedelta(days=1)
+    window: PositiveDuration = timedelta(days=1)
     min_similarity: Annotated[float, Field(gt=0, le=1)] = 0.5
-
-    @field_validator("window")
-    @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError("must be longer than zero, e.g. 1d")
-        return value
 
 
 class RequestLimit(_Strict):
@@ -258,14 +261,7 @@ class RequestLimit(_Strict):
     messages are kept)."""
 
     requests: Annotated[int, Field(ge=1)] = 5
-    within: Duration = timedelta(minutes=10)
-
-    @field_validator("within")
-    @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError("must be longer than zero, e.g. 10m")
-        return value
+    within: PositiveDuration = timedelta(minutes=10)
 
 
 class OfficeHours(QuietHours):
@@ -299,17 +295,10 @@ class Policy(_Strict):
     repeats: RepeatReports = RepeatReports()
     # A message's own time (the sender's clock) drives its timers only within this much of when
     # the bot received it; further off, the time received does.
-    sender_clock_tolerance: Duration = timedelta(minutes=5)
+    sender_clock_tolerance: PositiveDuration = timedelta(minutes=5)
     # The scheduler's time moving further ahead than this between two runs (more than the time
     # that passed) is a clock jump: logged, and not taken as time passed.
-    max_clock_jump: Duration = timedelta(days=1)
-
-    @field_validator("sender_clock_tolerance", "max_clock_jump")
-    @classmethod
-    def _longer_than_zero(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError("must be longer than zero, e.g. 5m")
-        return value
+    max_clock_jump: PositiveDuration = timedelta(days=1)
 
     @field_validator("category_timers")
     @classmethod
@@ -400,17 +389,10 @@ class TransportConfig(_Strict):
     # How long every try to reach the chat service (a post to the callback, a connection to the
     # gateway) may fail before `/readyz` says not ready; a shorter blip leaves it ready. Longer
     # than the delivery backoff's cap (a minute), so that one retry never decides.
-    unready_after: Duration = timedelta(minutes=5)
+    unready_after: PositiveDuration = timedelta(minutes=5)
     # A post that keeps failing is set aside as a dead letter (its room goes on) only once it was
     # written this long ago: a chat service down for less loses nothing, its posts wait.
-    dead_letter_after: Duration = timedelta(hours=1)
-
-    @field_validator("unready_after", "dead_letter_after")
-    @classmethod
-    def _longer_than_zero(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError("must be longer than zero, e.g. 5m")
-        return value
+    dead_letter_after: PositiveDuration = timedelta(hours=1)
 
     def wechaty_token(self) -> str | None:
         return self.token or read_secret(WECHATY_TOKEN_ENV)
