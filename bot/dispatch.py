@@ -41,6 +41,7 @@ from flows.notice_routing import route as route_notices
 from flows.open_tickets import open_in
 from flows.own_posts import is_notice_form, nearly_same, search_fragment
 from flows.repeats import is_me_too, read_notice, report_of
+from flows.working_time import read_amount
 from flows.request_parser import analyse
 from flows.roles import may_handle, roles_for
 from flows.routing import co_handlers, responsible_members, route
@@ -793,6 +794,39 @@ def mark_normal(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str,
     return lifecycle.change_urgency(ticket, actor, False)
 
 
+def extensions_of(session: Session, ticket: Ticket) -> lifecycle.Extensions:
+    """The ticket's extensions so far, read from its history (延期)."""
+    rows = session.exec(select(TicketEvent.kind, TicketEvent.note).where(
+        TicketEvent.ticket_id == ticket.id,
+        TicketEvent.kind.in_(("extension_asked", "extension_granted", "extension_refused")))
+        .order_by(TicketEvent.id)).all()
+    granted = sum(kind == "extension_granted" for kind, _ in rows)
+    if not rows or rows[-1][0] != "extension_asked":
+        return lifecycle.Extensions(granted)
+    written, _, reason = (rows[-1][1] or "").partition("：")
+    amount, _ = read_amount(written)
+    return lifecycle.Extensions(granted, (amount, reason) if amount is not None else None)
+
+
+def ask_extension(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str,
+                  context: Context) -> Outcome:
+    amount, reason = read_amount(rest)
+    network = dispatcher.network
+    above = network.parent(ticket.node_id) or network.node(ticket.node_id)
+    return lifecycle.ask_extension(ticket, actor, amount, reason, context.message.at,
+                                   extensions_of(context.session, ticket),
+                                   dispatcher.config.policy.extensions.max_per_ticket, above)
+
+
+def decide_extension(granted: bool) -> TicketTransition:
+    def transition(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str,
+                   context: Context) -> Outcome:
+        return lifecycle.decide_extension(
+            ticket, actor, granted, rest, extensions_of(context.session, ticket),
+            dispatcher.config.policy.timers_for(ticket.category, ticket.urgent), dispatcher.zone)
+    return transition
+
+
 def announce(dispatcher: Dispatcher, context: Context) -> list[Reply]:
     """`公告 3栋 停水 至18:00 自来水公司抢修中`: a head of the group's node or above posts an
     area-wide notice. It is a ticket of its own (claimed by the head, no timer) that runs until
@@ -927,6 +961,9 @@ COMMAND_TABLE: dict[str, CommandRow] = {row.keyword: row for row in (
     CommandRow("合并", "handler or a head of both tickets' grids or above", merge_tickets),
     CommandRow("拆分", "handler or a head of the ticket's grid or above", on_ticket(split_ticket)),
     CommandRow("公告", "a head of the group's grid or above", announce),
+    CommandRow("延期", "handler", on_ticket(ask_extension)),
+    CommandRow("同意延期", "a head above the ticket's grid", on_ticket(decide_extension(True))),
+    CommandRow("不同意延期", "a head above the ticket's grid", on_ticket(decide_extension(False))),
 )}
 
 # A bare rating is a short reply (`满意`, `非常满意，谢谢网格长`); a longer message is talk.

@@ -255,6 +255,12 @@ class RepeatReports(_Strict):
     min_similarity: Annotated[float, Field(gt=0, le=1)] = 0.5
 
 
+class ExtensionPolicy(_Strict):
+    """延期: how many extensions one ticket may be granted."""
+
+    max_per_ticket: Annotated[int, Field(ge=0, le=20)] = 2
+
+
 class RequestLimit(_Strict):
     """At most `requests` 下单 per member within `within`; past it the member is told once per
     window and no more tickets are opened for them until the window has room again (the
@@ -293,6 +299,7 @@ class Policy(_Strict):
     # A member flooding 下单: at most this many tickets per window (see RequestLimit).
     request_limit: RequestLimit = RequestLimit()
     repeats: RepeatReports = RepeatReports()
+    extensions: ExtensionPolicy = ExtensionPolicy()
     # A message's own time (the sender's clock) drives its timers only within this much of when
     # the bot received it; further off, the time received does.
     sender_clock_tolerance: PositiveDuration = timedelta(minutes=5)

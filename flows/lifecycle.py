@@ -18,7 +18,9 @@ from typing import Any
 from flows import texts
 from flows.commands import read_rating
 from flows.config import Member, Node, Timers
-from flows.escalation import EscalationClock
+from flows.durations import format_duration
+from flows.escalation import EscalationClock, format_chinese_duration
+from flows.working_time import WorkingTime, read_amount
 from models.tables import FINAL_STATUSES, Status, Ticket, TicketEvent
 
 
@@ -549,6 +551,91 @@ def split(ticket: Ticket, parent: Ticket | None, actor: Actor, parent_actor: Act
     return own, undone
 
 
+# -- 延期: more time, asked by the handler and granted by a head above ---------------------------
+
+@dataclass(frozen=True)
+class Extensions:
+    """A ticket's extensions so far, from its history: how many were granted, and the amount
+    and reason of one waiting for an answer (None when none waits)."""
+
+    granted: int = 0
+    waiting: tuple[timedelta | WorkingTime, str] | None = None
+
+
+def ask_extension(ticket: Ticket, actor: Actor, amount: timedelta | WorkingTime | None,
+                  reason: str, now: datetime, so_far: Extensions, most: int,
+                  above: Node) -> Outcome:
+    """`延期 #12 3工作日 等配件`: the handler asks, before the deadline, for more time; the head
+    of `above` (the node one level up from the ticket's, or its own at the top) is asked in
+    their group. At most `most` extensions per ticket (policy.extensions.max_per_ticket); one
+    waits at a time (Beijing's 接诉即办 practice: extensions are asked for and approved above)."""
+    action = texts.ACTIONS["延期"]
+    if refusal := _handler_only(ticket, actor, action):
+        return refusal
+    if amount is None or not reason:
+        return refuse(texts.EXTENSION_USAGE)
+    if ticket.deadline_at is None or now > ticket.deadline_at:
+        return refuse(texts.EXTENSION_AFTER_DEADLINE.format(number=ticket.id))
+    if so_far.waiting is not None:
+        return refuse(texts.EXTENSION_PENDING.format(number=ticket.id))
+    if so_far.granted >= most:
+        return refuse(texts.EXTENSION_TOO_MANY.format(number=ticket.id, count=so_far.granted))
+    shown = format_amount(amount)
+    return Outcome(
+        events=(EventRecord("extension_asked", note=f"{written_amount(amount)}：{reason}"),),
+        replies=(Reply(texts.EXTENSION_ASKED.format(number=ticket.id, amount=shown, reason=reason,
+                                                    handler=actor.name),
+                       mentions=(above.head.id,), room=above.group.room),
+                 Reply(texts.EXTENSION_ASKED_HERE.format(number=ticket.id), to=Audience.HERE)),
+    )
+
+
+def decide_extension(ticket: Ticket, actor: Actor, granted: bool, reason: str,
+                     so_far: Extensions, timers: Timers, zone: tzinfo) -> Outcome:
+    """`同意延期 #12` / `不同意延期 #12 原因`: a head above the ticket's grid answers the waiting
+    request. Granted, the deadline moves by the amount asked (on the working calendar when it is
+    in working time) and the escalation waits for it; refused, the handler is told why."""
+    action = texts.ACTIONS["同意延期"]
+    if not actor.is_any(Role.SUPERIOR):
+        return refuse(texts.NOT_SUPERIOR.format(number=ticket.id, action=action))
+    if refusal := _not_active(ticket, action):
+        return refusal
+    if so_far.waiting is None or ticket.deadline_at is None:
+        return refuse(texts.NO_EXTENSION_ASKED.format(number=ticket.id))
+    amount, _ = so_far.waiting
+    if not granted:
+        if not reason:
+            return refuse(texts.REASON_NEEDED.format(example=texts.EXAMPLES["不同意延期"]))
+        return Outcome(
+            events=(EventRecord("extension_refused", note=reason),),
+            replies=(Reply(texts.EXTENSION_REFUSED.format(
+                number=ticket.id, reason=reason,
+                deadline=ticket.deadline_at.astimezone(zone).strftime(texts.TIME_FORMAT)),
+                mentions=_who_to_tell(ticket, ()), to=Audience.HANDLER),))
+    calendar = timers.calendar
+    deadline = calendar.after(ticket.deadline_at, amount) if calendar is not None \
+        else ticket.deadline_at + amount  # type: ignore[operator]
+    due = ticket.escalation_due_at
+    shown = deadline.astimezone(zone).strftime(texts.TIME_FORMAT)
+    return Outcome(
+        changes={"deadline_at": deadline,
+                 "escalation_due_at": deadline if due is None or due < deadline else due},
+        events=(EventRecord("extension_granted", note=f"{written_amount(amount)} → {shown}"),),
+        replies=(Reply(texts.EXTENSION_GRANTED.format(number=ticket.id,
+                                                      amount=format_amount(amount), deadline=shown),
+                       mentions=_who_to_tell(ticket, ()), to=Audience.HANDLER),))
+
+
+def written_amount(amount: timedelta | WorkingTime) -> str:
+    """An amount as config.yaml writes it (`3wd`, `2d`), the form the history keeps."""
+    return amount.as_config() if isinstance(amount, WorkingTime) else format_duration(amount)
+
+
+def format_amount(amount: timedelta | WorkingTime) -> str:
+    """An amount as chat shows it: `3个工作日`, `2天`."""
+    return str(amount) if isinstance(amount, WorkingTime) else format_chinese_duration(amount)
+
+
 def end_notice(ticket: Ticket, now: datetime) -> Outcome:
     """An area-wide notice (公告) reaches its end time: it closes, and the head who posted it
     and every household whose report joined it are told."""
@@ -640,7 +727,13 @@ _ARROW = " → "
 
 
 def shown_note(kind: str, note: str) -> str:
-    """An event's note as people read it: a correction's codes in Chinese (`报修 → 安全隐患`)."""
+    """An event's note as people read it: a correction's codes in Chinese (`报修 → 安全隐患`),
+    an extension's amount in words (`3个工作日：等配件`)."""
+    if kind in ("extension_asked", "extension_granted"):
+        amount, rest = read_amount(note)
+        if amount is None:
+            return note
+        return f"{format_amount(amount)}{' ' if rest.startswith('→') else ''}{rest}"
     if kind not in RETIMING_EVENTS or _ARROW not in note:
         return note
     names = {**texts.CATEGORY_NAMES,

@@ -63,6 +63,9 @@ EVENT_NAMES = {
     "follower_rated": "同报户评价",
     "split": "拆分",
     "notice_ended": "公告结束",
+    "extension_asked": "申请延期",
+    "extension_granted": "同意延期",
+    "extension_refused": "不同意延期",
     "merged": "并入",
 }
 
@@ -85,6 +88,18 @@ MERGED_TOLD = "您报的 #{number} 与 #{parent} 是同一问题，已并入 #{p
 NOT_MERGED = "#{number} 没有并入其他单，无需拆分。"
 SPLIT_DONE = "#{number} 已从 #{parent} 拆出，作为新单等待接单。"
 SPLIT_CALL = "#{number} 已从 #{parent} 拆出，是另一个问题，请网格长回复「接单 #{number}」认领。"
+# 延期: the handler asks for more time, a head above grants or refuses it
+EXTENSION_USAGE = "请写明延长多久和原因，例如：延期 #12 3工作日 等配件"
+EXTENSION_AFTER_DEADLINE = "#{number} 已超过期限，不能再申请延期，请尽快办结，或请上级协调。"
+EXTENSION_TOO_MANY = "#{number} 已延期 {count} 次，不能再申请延期。"
+EXTENSION_PENDING = "#{number} 已有一个延期申请在等上级批复。"
+EXTENSION_ASKED = ("#{number} 申请延期 {amount}：{reason}（处理人：{handler}）\n"
+                   "请回复「同意延期 #{number}」或「不同意延期 #{number} 原因」。")
+EXTENSION_ASKED_HERE = "#{number} 的延期申请已报上级批复。"
+EXTENSION_GRANTED = "#{number} 延期已同意（{amount}），新期限 {deadline}。"
+EXTENSION_REFUSED = "#{number} 延期未同意：{reason}。请按原期限 {deadline} 办结。"
+NO_EXTENSION_ASKED = "#{number} 没有待批复的延期申请。"
+
 # 公告: a head's area-wide notice; reports of its problem in its area join it (一事多报)
 NOTICE_USAGE = "请写明公告的内容，例如：公告 3栋 停水 至18:00 自来水公司抢修中"
 NOTICE_WHAT = "请写明是什么问题（停水、停电、电梯……），例如：公告 3栋 停水 至18:00 自来水公司抢修中"
@@ -271,6 +286,9 @@ ACTIONS = {
     "合并": "合并",
     "拆分": "拆分",
     "公告": "发公告",
+    "延期": "申请延期",
+    "同意延期": "批准延期",
+    "不同意延期": "批准延期",
 }
 
 # Examples shown when a command lacks its ticket number
@@ -294,6 +312,9 @@ EXAMPLES = {
     "合并": "合并 #13 #12",
     "拆分": "拆分 #13",
     "公告": "公告 3栋 停水 至18:00 自来水公司抢修中",
+    "延期": "延期 #12 3工作日 等配件",
+    "同意延期": "同意延期 #12",
+    "不同意延期": "不同意延期 #12 先临时处理",
 }
 
 # Other words for a category a head may write after 改类 (besides its name above and its code).

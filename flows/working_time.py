@@ -21,7 +21,10 @@ import chinese_calendar
 
 log = logging.getLogger(__name__)
 
-__all__ = ["WorkCalendar", "WorkingTime", "is_workday", "parse_working_time"]
+__all__ = ["WorkCalendar", "WorkingTime", "is_workday", "read_amount", "parse_working_time"]
+
+# An amount as a head writes it in chat, first in a message: `3工作日`, `3wd`, `2天`, `4小时`, `2d`.
+_AMOUNT = re.compile(r"\s*(?P<amount>\d+)\s*(?:个)?\s*(?P<unit>工作日|工作小时|wd|wh|天|小时|d|h)\s*")
 
 # `3wd`, `3工作日`, `3个工作日`; `4wh`, `4工作小时`, `4个工作小时`.
 _WORKING = re.compile(r"(?P<amount>\d+)\s*(?:个)?\s*(?P<unit>wd|wh|工作日|工作小时)")
@@ -57,6 +60,21 @@ def parse_working_time(text: object) -> WorkingTime | None:
         raise ValueError(f"a duration must be longer than zero, got {text!r}")
     days = found["unit"] in ("wd", "工作日")
     return WorkingTime(days=amount) if days else WorkingTime(hours=amount)
+
+
+def read_amount(text: str) -> tuple[timedelta | WorkingTime | None, str]:
+    """The amount at the start of a chat message and what follows it: `"3工作日 等配件"` →
+    (WorkingTime(days=3), "等配件"); `"2天 下雨"` → (2 days, "下雨"); no amount first → (None, text)."""
+    found = _AMOUNT.match(text)
+    if found is None or int(found["amount"]) == 0:
+        return None, text.strip()
+    amount, unit = int(found["amount"]), found["unit"]
+    rest = text[found.end():].strip()
+    if unit in ("工作日", "wd"):
+        return WorkingTime(days=amount), rest
+    if unit in ("工作小时", "wh"):
+        return WorkingTime(hours=amount), rest
+    return (timedelta(days=amount) if unit in ("天", "d") else timedelta(hours=amount)), rest
 
 
 @lru_cache(maxsize=4096)

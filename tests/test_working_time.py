@@ -78,3 +78,64 @@ async def test_a_request_on_friday_afternoon_escalates_after_the_weekend(db):
     whistles = [p for p in posts if p["text"].startswith("【吹哨】")]
     assert len(whistles) == 1 and "超过1个工作日未接单" in whistles[0]["text"]
     assert tickets(db)[0].deadline_at == at(2026, 11, 30, 16)
+
+
+# ---- 延期: asked by the handler, granted or refused by a head above -----------------------------
+
+BRANCH = "baiyi-b1@chatroom"
+HEAD, BRANCH_HEAD = "wxid_qiu_huanwu", "wxid_wang_guoqiang"
+
+
+def ask(id, text, at, sender=HEAD, name="邱煥武", room="shibalong-1@chatroom"):
+    return say(id, sender, text, name, room=room, at=at)
+
+
+async def test_an_extension_asked_granted_refused_and_asked_too_late(db, config):
+    from flows import texts
+    from chat_script import replies
+
+    posts = await chat(db, config, [
+        ask("o", "下单 4栋2单元楼道灯不亮", "2026-11-27T10:00:00+08:00", ZHANG, "张阿姨"),
+        ask("c", "接单 #1", "2026-11-27T10:05:00+08:00"),
+        ask("x", "延期 #1 3工作日 等配件", "2026-11-27T10:06:00+08:00", ZHANG, "张阿姨"),  # not the handler
+        ask("a", "延期 #1 3工作日 等配件", "2026-11-27T10:08:00+08:00"),
+        ask("a2", "延期 #1 2天 再等等", "2026-11-27T10:09:00+08:00"),                   # one waits already
+        ask("g0", "同意延期 #1", "2026-11-27T10:10:00+08:00"),                         # not above
+        ask("g", "同意延期 #1", "2026-11-27T10:11:00+08:00", BRANCH_HEAD, "王国强", BRANCH),
+        ask("b", "延期 #1 1天 还要再等", "2026-11-27T10:13:00+08:00"),
+        ask("r", "不同意延期 #1 先临时接个灯", "2026-11-27T10:15:00+08:00", BRANCH_HEAD, "王国强", BRANCH),
+        {"tick": "2026-12-02T10:30:00+08:00"},                                     # the old deadline
+        ask("late", "延期 #1 1天 还没修好", "2026-12-07T10:30:00+08:00"),             # past the new one
+    ])
+    [call] = [p for p in posts if p["reply_to"] == "a" and p["room"] == BRANCH]
+    assert call["mentions"] == [BRANCH_HEAD] and "申请延期 3个工作日：等配件" in call["text"]
+    assert replies(posts, "x")[0].startswith("抱歉，#1 由 邱煥武 处理")
+    assert replies(posts, "a2") == [texts.EXTENSION_PENDING.format(number=1)]
+    assert replies(posts, "g0")[0] == texts.NOT_SUPERIOR.format(number=1, action="批准延期")
+    # Resolve within 5 days of 11-27 10:00 → 12-02 10:00; three working days on: 12-07 (a weekend).
+    assert texts.EXTENSION_GRANTED.format(number=1, amount="3个工作日", deadline="12-07 10:00") \
+        in replies(posts, "g")
+    assert texts.EXTENSION_REFUSED.format(number=1, reason="先临时接个灯", deadline="12-07 10:00") \
+        in replies(posts, "r")
+    assert not [p for p in posts if p["text"].startswith("【吹哨】")]   # nothing due at the old deadline
+    assert replies(posts, "late") == [texts.EXTENSION_AFTER_DEADLINE.format(number=1)]
+    assert tickets(db)[0].deadline_at == at(2026, 12, 7, 10)
+
+
+def test_at_most_the_policys_extensions_per_ticket():
+    from flows import lifecycle, texts
+    from flows.lifecycle import Actor, Extensions, Role
+    from models.tables import Status, Ticket
+
+    ticket = Ticket(id=7, source_message_id="m", group_room="g", node_id="n", reporter_id="r",
+                    reporter_name="r", text="灯坏了", category="repair", status=Status.CLAIMED,
+                    assignee_id="h", assignee_name="邱煥武", created_at=at(2026, 11, 27, 10),
+                    deadline_at=at(2026, 12, 2, 10))
+    handler = Actor("h", "邱煥武", frozenset({Role.HANDLER}))
+    above = parse_config(_config()).network   # any node: its head is asked
+    outcome = lifecycle.ask_extension(ticket, handler, WorkingTime(days=1), "等配件",
+                                      at(2026, 11, 28, 10), Extensions(granted=2), 2, above)
+    assert outcome.replies[0].text == texts.EXTENSION_TOO_MANY.format(number=7, count=2)
+    allowed = lifecycle.ask_extension(ticket, handler, WorkingTime(days=1), "等配件",
+                                      at(2026, 11, 28, 10), Extensions(granted=1), 2, above)
+    assert allowed.accepted
