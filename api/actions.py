@@ -19,7 +19,7 @@ from api.auth import caller, not_found, the_bot
 from api.params import TicketNumber
 from api.schemas import TicketOut
 from api.tokens import Principal
-from bot.dispatch import apply_outcome, heads_of
+from bot.dispatch import apply_outcome, heads_of, verifiers_of
 from bot.outbox import PostPipeline, post_values, write_posts
 from bot.repeat_reports import followers
 from bot.runtime import Bot
@@ -153,7 +153,8 @@ async def progress(number: TicketNumber, body: Note, bot: TheBot, principal: Cal
 async def resolve(number: TicketNumber, body: Note, bot: TheBot, principal: Caller) -> TicketOut:
     note = written(bot, "note", body.note)
     return await done(bot, act(bot, principal, number,
-                               lambda b, s, t, a: lifecycle.resolve(t, a, note, b.clock())))
+                               lambda b, s, t, a: lifecycle.resolve(
+                                   t, a, note, b.clock(), verifiers_of(b.config, b.network, t, a.id))))
 
 
 @router.post("/{number}/return", response_model=TicketOut, responses=RESPONSES, summary="退单")

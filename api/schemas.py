@@ -21,7 +21,8 @@ class TicketOut(BaseModel):
     (neither the field nor in the description)."""
 
     number: int = Field(description="The ticket number people see as #N.")
-    status: str = Field(description="open, claimed, resolved, closed or cancelled.")
+    status: str = Field(description="open, claimed, verifying (resolved, waiting for 核查), resolved, "
+                                    "closed, cancelled, or merged (joined to `parent_id`).")
     category: str = Field(description=f"One of the ten category codes: {', '.join(CATEGORIES)}.")
     category_name: str = Field(description="The category in Chinese, as posted in chat.")
     urgent: bool

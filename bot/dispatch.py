@@ -727,7 +727,34 @@ def claim(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, conte
 
 
 def resolve(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, context: Context) -> Outcome:
-    return lifecycle.resolve(ticket, actor, rest, context.message.at)
+    return lifecycle.resolve(ticket, actor, rest, context.message.at,
+                             verifiers_of(dispatcher.config, dispatcher.network, ticket, actor.id))
+
+
+def verifiers_of(config: GridConfig, network: Network, ticket: Ticket,
+                 resolver_id: str) -> lifecycle.Verifiers | None:
+    """Who checks this ticket's resolution (policy.verification), the resolver left out; a head
+    who resolved it alone at their node is checked from above. None: no 核查 for this ticket."""
+    node = network.get(ticket.node_id)
+    if node is None:
+        return None
+    rule = config.policy.verification_for(ticket.category, node.level)
+    if rule is None:
+        return None
+    if rule.by == "head" and role_ids(node) - {resolver_id}:
+        return lifecycle.Verifiers("head", node, tuple(sorted(role_ids(node) - {resolver_id})))
+    above = network.parent(node.id) or node
+    return lifecycle.Verifiers("above", above, tuple(sorted(role_ids(above) - {resolver_id})))
+
+
+def verify(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, context: Context) -> Outcome:
+    resolver = context.session.exec(
+        select(TicketEvent.actor_id).where(TicketEvent.ticket_id == ticket.id,
+                                           TicketEvent.kind == "resolved")
+        .order_by(TicketEvent.id.desc()).limit(1)).first()
+    expected = verifiers_of(dispatcher.config, dispatcher.network, ticket, resolver or "")
+    return lifecycle.verify(ticket, actor, rest, expected.by if expected else "head", resolver,
+                            context.message.at)
 
 
 def rate(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, context: Context) -> Outcome:
@@ -961,6 +988,7 @@ COMMAND_TABLE: dict[str, CommandRow] = {row.keyword: row for row in (
     CommandRow("合并", "handler or a head of both tickets' grids or above", merge_tickets),
     CommandRow("拆分", "handler or a head of the ticket's grid or above", on_ticket(split_ticket)),
     CommandRow("公告", "a head of the group's grid or above", announce),
+    CommandRow("核查", "a head of the ticket's grid or above, not who resolved it", on_ticket(verify)),
     CommandRow("延期", "handler", on_ticket(ask_extension)),
     CommandRow("同意延期", "a head above the ticket's grid", on_ticket(decide_extension(True))),
     CommandRow("不同意延期", "a head above the ticket's grid", on_ticket(decide_extension(False))),

@@ -255,6 +255,27 @@ class RepeatReports(_Strict):
     min_similarity: Annotated[float, Field(gt=0, le=1)] = 0.5
 
 
+class VerificationRule(_Strict):
+    """核查: tickets matching `category` (a code or a list) and `level` (the ticket's node's) are
+    checked before the resident rates, `by` the head or a deputy of the ticket's own node
+    (`head`) or a head above it (`above`); never by the member who resolved it. A matcher left
+    out matches anything; the first rule that matches decides."""
+
+    category: str | list[str] | None = None
+    level: NonEmptyText | None = None
+    by: Literal["head", "above"] = "head"
+
+    @property
+    def categories(self) -> tuple[str, ...] | None:
+        if self.category is None:
+            return None
+        return (self.category,) if isinstance(self.category, str) else tuple(self.category)
+
+    def matches(self, category: str, level: str) -> bool:
+        return (self.categories is None or category in self.categories) and \
+            (self.level is None or self.level == level)
+
+
 class ExtensionPolicy(_Strict):
     """延期: how many extensions one ticket may be granted."""
 
@@ -300,6 +321,12 @@ class Policy(_Strict):
     request_limit: RequestLimit = RequestLimit()
     repeats: RepeatReports = RepeatReports()
     extensions: ExtensionPolicy = ExtensionPolicy()
+    verification: list[VerificationRule] = []
+
+    def verification_for(self, category: str, level: str) -> VerificationRule | None:
+        """The rule by which a resolved ticket of `category` at a node of `level` is checked
+        (核查), or None when it is not."""
+        return next((rule for rule in self.verification if rule.matches(category, level)), None)
     # A message's own time (the sender's clock) drives its timers only within this much of when
     # the bot received it; further off, the time received does.
     sender_clock_tolerance: PositiveDuration = timedelta(minutes=5)
@@ -730,6 +757,7 @@ def config_problems(config: GridConfig, transport: bool = True) -> list[str]:
         stack.extend((child, f"{path}{NODE_STEP}{node_label(child.name, child.id, index)}", node)
                      for index, child in reversed(list(enumerate(node.children))))
     return (problems + _co_handler_problems(config, set(first_id_path), levels_ok)
+            + _verification_problems(config, levels_ok)
             + (config.transport.problems() if transport else []))
 
 
@@ -752,6 +780,18 @@ def _co_handler_problems(config: GridConfig, node_ids: set[str], levels_ok: bool
         if rule.node is not None and rule.node not in node_ids:
             problems.append(f"{path}.node: no node has the id {rule.node!r}"
                             f"{_did_you_mean(rule.node, node_ids)}")
+    return problems
+
+
+def _verification_problems(config: GridConfig, levels_ok: bool) -> list[str]:
+    problems = []
+    for index, rule in enumerate(config.policy.verification):
+        path = f"policy.verification[{index}]"
+        problems += [f"{path}.category: unknown category {code!r}{_did_you_mean(code, CATEGORIES)}"
+                     for code in rule.categories or () if code not in CATEGORIES]
+        if levels_ok and rule.level is not None and rule.level not in config.levels:
+            problems.append(f"{path}.level: unknown level {rule.level!r}"
+                            f"{_did_you_mean(rule.level, config.levels)}")
     return problems
 
 

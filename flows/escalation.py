@@ -65,7 +65,7 @@ def clock_after(kind: str, from_status: Status | None, to_status: Status | None,
     if to_status == Status.CLAIMED and from_status == Status.OPEN:
         started = clock.started_at or now
         return _timer(started, timers.deadline(started, "resolve_within"))
-    if to_status == Status.CLAIMED and from_status == Status.RESOLVED:
+    if to_status == Status.CLAIMED and from_status in (Status.RESOLVED, Status.VERIFYING):
         return _timer(now, timers.deadline(now, "resolve_within"))
     if to_status is not None and to_status not in ACTIVE_STATUSES:
         return EscalationClock(clock.started_at, None, None)

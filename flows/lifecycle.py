@@ -195,9 +195,21 @@ def _take_over(ticket: Ticket, actor: Actor) -> Outcome:
     )
 
 
-def resolve(ticket: Ticket, actor: Actor, result: str, now: datetime) -> Outcome:
+@dataclass(frozen=True)
+class Verifiers:
+    """Who checks a resolution (核查, policy.verification): `by` (`head` or `above`), the node
+    whose group is asked, and the members there who may."""
+
+    by: str
+    node: Node
+    member_ids: tuple[str, ...]
+
+
+def resolve(ticket: Ticket, actor: Actor, result: str, now: datetime,
+            verifiers: Verifiers | None = None) -> Outcome:
     """`办结`: by the handler or a co-handler (协办); a grid head or a co-handler may also resolve
-    an open ticket in one step."""
+    an open ticket in one step. With `verifiers` it waits for their 核查 (status verifying, no
+    timer) before the reporter is asked to rate."""
     action = texts.ACTIONS["办结"]
     if refusal := _not_active(ticket, action):
         return refusal
@@ -213,12 +225,59 @@ def resolve(ticket: Ticket, actor: Actor, result: str, now: datetime) -> Outcome
         return refuse(texts.NOT_HANDLER.format(
             number=ticket.id, handler=ticket.assignee_name, action=action))
     note = result or None
+    if verifiers is not None:
+        return Outcome(
+            changes={**changes, "status": Status.VERIFYING, "resolution": note},
+            events=(*events, EventRecord("resolved", Status.CLAIMED, Status.VERIFYING, note)),
+            replies=(Reply(texts.VERIFY_CALL.format(number=ticket.id, result=result or "—",
+                                                    handler=actor.name),
+                           mentions=tuple(m for m in verifiers.member_ids if m != actor.id),
+                           room=verifiers.node.group.room),
+                     Reply(texts.VERIFY_TOLD.format(number=ticket.id), mentions=(ticket.reporter_id,),
+                           to=Audience.REPORTER)),
+        )
     reply_text = (texts.RESOLVED.format(number=ticket.id, result=result) if result
                   else texts.RESOLVED_WITHOUT_NOTE.format(number=ticket.id))
     return Outcome(
         changes={**changes, "status": Status.RESOLVED, "resolved_at": now, "resolution": note},
         events=(*events, EventRecord("resolved", Status.CLAIMED, Status.RESOLVED, note)),
         replies=(Reply(reply_text, mentions=(ticket.reporter_id,), to=Audience.REPORTER),
+                 Reply(texts.RESOLVED_ELSEWHERE.format(number=ticket.id, handler=actor.name),
+                       to=Audience.CALLS)),
+    )
+
+
+def verify(ticket: Ticket, actor: Actor, text: str, by: str, resolver_id: str | None,
+           now: datetime) -> Outcome:
+    """`核查 #12 通过` / `核查 #12 不通过 原因`: someone other than the member who resolved it
+    (`resolver_id`) checks the resolution: a head or deputy of the ticket's node (`by="head"`)
+    or a head above it (`by="above"`). Passed, it is resolved and the reporter asked to rate;
+    failed, it goes back to the handler with a fresh resolve timer (the practice of 核查结案:
+    GB/T 30428, the 12345 hotline rules)."""
+    if ticket.status != Status.VERIFYING:
+        return refuse(texts.NOT_VERIFYING.format(number=ticket.id))
+    allowed = actor.is_any(Role.GRID_HEAD, Role.SUPERIOR) if by == "head" else actor.is_any(Role.SUPERIOR)
+    if actor.id == resolver_id or not allowed:
+        return refuse(texts.NOT_VERIFIER.format(number=ticket.id, who=texts.VERIFIERS[by]))
+    words = text.strip()
+    if words.startswith("不通过"):
+        reason = words.removeprefix("不通过").strip(" ，,：:")
+        if not reason:
+            return refuse(texts.REASON_NEEDED.format(example=f"核查 #{ticket.id} 不通过 灯还是不亮"))
+        return Outcome(
+            changes={"status": Status.CLAIMED, "resolution": None},
+            events=(EventRecord("verification_failed", Status.VERIFYING, Status.CLAIMED, reason),),
+            replies=(Reply(texts.VERIFICATION_FAILED.format(number=ticket.id, reason=reason),
+                           mentions=(ticket.assignee_id,) if ticket.assignee_id else (),
+                           to=Audience.HANDLER),))
+    if not words.startswith("通过"):
+        return refuse(texts.VERIFY_USAGE.format(number=ticket.id))
+    return Outcome(
+        changes={"status": Status.RESOLVED, "resolved_at": now},
+        events=(EventRecord("verified", Status.VERIFYING, Status.RESOLVED,
+                            words.removeprefix("通过").strip(" ，,：:") or None),),
+        replies=(Reply(texts.VERIFIED.format(number=ticket.id, result=ticket.resolution or "—"),
+                       mentions=(ticket.reporter_id,), to=Audience.REPORTER),
                  Reply(texts.RESOLVED_ELSEWHERE.format(number=ticket.id, handler=actor.name),
                        to=Audience.CALLS)),
     )

@@ -37,6 +37,7 @@ STATUS_NAMES = {
     "closed": "已结单",
     "cancelled": "已撤单",
     "merged": "已并入同一问题的单",
+    "verifying": "已报办结，待核查",
 }
 
 EVENT_NAMES = {
@@ -63,6 +64,8 @@ EVENT_NAMES = {
     "follower_rated": "同报户评价",
     "split": "拆分",
     "notice_ended": "公告结束",
+    "verified": "核查通过",
+    "verification_failed": "核查不通过",
     "extension_asked": "申请延期",
     "extension_granted": "同意延期",
     "extension_refused": "不同意延期",
@@ -88,6 +91,17 @@ MERGED_TOLD = "您报的 #{number} 与 #{parent} 是同一问题，已并入 #{p
 NOT_MERGED = "#{number} 没有并入其他单，无需拆分。"
 SPLIT_DONE = "#{number} 已从 #{parent} 拆出，作为新单等待接单。"
 SPLIT_CALL = "#{number} 已从 #{parent} 拆出，是另一个问题，请网格长回复「接单 #{number}」认领。"
+# 核查: a resolution checked by someone other than the handler before the resident rates
+VERIFY_CALL = ("#{number} 已报办结：{result}（处理人：{handler}）\n"
+               "请核查后回复「核查 #{number} 通过」或「核查 #{number} 不通过 原因」。")
+VERIFY_TOLD = "#{number} 已报办结，正在核查，核查通过后请您评价。"
+VERIFY_USAGE = "请写明核查结果：核查 #{number} 通过，或 核查 #{number} 不通过 原因"
+NOT_VERIFYING = "#{number} 不在待核查状态。"
+NOT_VERIFIER = "抱歉，#{number} 须由处理人以外的{who}核查。"
+VERIFIERS = {"head": "本网格网格长", "above": "上级网格长"}
+VERIFIED = "#{number} 核查通过，已办结：{result}\n请回复「评价 #{number} 满意」「基本满意」或「不满意」。"
+VERIFICATION_FAILED = "#{number} 核查不通过：{reason}。请继续处理，办结后再报核查。"
+
 # 延期: the handler asks for more time, a head above grants or refuses it
 EXTENSION_USAGE = "请写明延长多久和原因，例如：延期 #12 3工作日 等配件"
 EXTENSION_AFTER_DEADLINE = "#{number} 已超过期限，不能再申请延期，请尽快办结，或请上级协调。"
@@ -240,8 +254,8 @@ TODO_HEADER = "「{scope}」待办 {count} 张："
 TODO_LINE = "#{number}{urgent}【{category}】{status} {location} {description}"
 TODO_MORE = "……另有 {count} 张，详见管理后台。"
 TODO_NONE = "「{scope}」暂无待办。"
-STATISTICS = ("「{scope}」共 {total} 张：待接单 {open}，处理中 {claimed}，待评价 {resolved}，"
-              "已结单 {closed}，已撤单 {cancelled}；满意率 {satisfaction}。")
+STATISTICS = ("「{scope}」共 {total} 张：待接单 {open}，处理中 {claimed}，待核查 {verifying}，"
+              "待评价 {resolved}，已结单 {closed}，已撤单 {cancelled}；满意率 {satisfaction}。")
 STATISTICS_JOINED = "另有 {joined} 条同一问题的反映已并入上述单。"
 NO_RATINGS = "暂无评价"
 
@@ -289,6 +303,7 @@ ACTIONS = {
     "延期": "申请延期",
     "同意延期": "批准延期",
     "不同意延期": "批准延期",
+    "核查": "核查",
 }
 
 # Examples shown when a command lacks its ticket number
@@ -315,6 +330,7 @@ EXAMPLES = {
     "延期": "延期 #12 3工作日 等配件",
     "同意延期": "同意延期 #12",
     "不同意延期": "不同意延期 #12 先临时处理",
+    "核查": "核查 #12 通过",
 }
 
 # Other words for a category a head may write after 改类 (besides its name above and its code).

@@ -408,7 +408,7 @@ async def test_todo_and_statistics_for_the_senders_subtree(sim, db):
     assert "#3" not in branch_todo.text and "#2" in branch_todo.text
     [stats] = await sim.say(BRANCH, BRANCH_HEAD, "统计")
     assert stats.text == texts.STATISTICS.format(
-        scope="第一党支部", total=2, open=1, claimed=0, resolved=0, closed=1, cancelled=0,
+        scope="第一党支部", total=2, open=1, claimed=0, verifying=0, resolved=0, closed=1, cancelled=0,
         satisfaction="100.0%（1/1）")
     [township] = await sim.say("jili@chatroom", "wxid_chen_jie", "统计")
     assert "共 3 张" in township.text

@@ -32,5 +32,5 @@ def test_satisfaction_counts_basic_satisfaction_as_satisfied():
 def test_statistics_fill_missing_statuses_with_zero():
     reply = statistics("一网格", {"open": 2, "closed": 1}, {"满意": 1})
     assert reply.text == texts.STATISTICS.format(scope="一网格", total=3, open=2, claimed=0,
-                                                 resolved=0, closed=1, cancelled=0,
+                                                 verifying=0, resolved=0, closed=1, cancelled=0,
                                                  satisfaction="100.0%（1/1）")

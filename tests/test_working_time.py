@@ -139,3 +139,69 @@ def test_at_most_the_policys_extensions_per_ticket():
     allowed = lifecycle.ask_extension(ticket, handler, WorkingTime(days=1), "等配件",
                                       at(2026, 11, 28, 10), Extensions(granted=1), 2, above)
     assert allowed.accepted
+
+
+# ---- 核查: a resolution checked by someone other than who resolved it -------------------------
+
+def _verified_config(**rule):
+    data = _config()
+    data["policy"]["verification"] = [rule]
+    return parse_config(data)
+
+
+async def test_verification_passed_and_failed_before_the_resident_rates(db):
+    from chat_script import replies
+    from flows import texts
+    from models.tables import Status
+
+    config = _verified_config(category="repair", by="head")
+    deputy = "wxid_zhou_min"
+    posts = await chat(db, config, [
+        ask("o", "下单 4栋2单元楼道灯不亮", "2026-11-27T10:00:00+08:00", ZHANG, "张阿姨"),
+        ask("c", "接单", "2026-11-27T10:01:00+08:00"),
+        ask("r", "办结 #1 换了灯管", "2026-11-27T10:02:00+08:00"),
+        ask("early", "评价 #1 满意", "2026-11-27T10:03:00+08:00", ZHANG, "张阿姨"),
+        ask("self", "核查 #1 通过", "2026-11-27T10:04:00+08:00"),               # who resolved it
+        ask("no", "核查 #1 不通过 三楼还是黑的", "2026-11-27T10:05:00+08:00", deputy, "周敏"),
+        ask("r2", "办结 #1 三楼也换了", "2026-11-27T10:06:00+08:00"),
+        ask("yes", "核查 #1 通过", "2026-11-27T10:07:00+08:00", deputy, "周敏"),
+        ask("rate", "评价 #1 满意", "2026-11-27T10:08:00+08:00", ZHANG, "张阿姨"),
+    ])
+    [call, told] = [p for p in posts if p["reply_to"] == "r"]
+    assert call["mentions"] == [deputy] and call["text"].startswith("#1 已报办结：换了灯管")
+    assert told["mentions"] == [ZHANG] and told["text"] == texts.VERIFY_TOLD.format(number=1)
+    assert replies(posts, "early") == [texts.NOT_RESOLVED_YET.format(number=1)]
+    assert replies(posts, "self") == [texts.NOT_VERIFIER.format(number=1, who="本网格网格长")]
+    assert replies(posts, "no") == [texts.VERIFICATION_FAILED.format(number=1, reason="三楼还是黑的")]
+    assert texts.VERIFIED.format(number=1, result="三楼也换了") in replies(posts, "yes")
+    assert replies(posts, "rate") == [texts.RATED.format(number=1, rating="满意")]
+    assert tickets(db)[0].status == Status.CLOSED
+
+
+async def test_a_head_who_resolved_alone_is_checked_from_above_and_the_clock_restarts(db):
+    from chat_script import replies
+    from flows import texts
+
+    config = _verified_config(category="repair", level="microgrid", by="head")
+    data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+    lone = data["network"]["children"][0]["children"][0]["children"][1]   # 第二微网格: no deputy
+    assert not lone.get("deputies")
+    posts = await chat(db, config, [
+        ask("o", "下单 路灯不亮", "2026-11-27T10:00:00+08:00", ZHANG, "张阿姨", lone["group"]["room"]),
+        ask("r", "办结 #1 修好了", "2026-11-27T10:01:00+08:00", lone["head"]["id"], lone["head"]["name"],
+            lone["group"]["room"]),
+        ask("no", "核查 #1 不通过 还是不亮", "2026-11-27T10:30:00+08:00", BRANCH_HEAD, "王国强", BRANCH),
+    ])
+    [call] = [p for p in posts if p["reply_to"] == "r" and p["room"] == BRANCH]
+    assert call["mentions"] == [BRANCH_HEAD]
+    assert texts.VERIFICATION_FAILED.format(number=1, reason="还是不亮") in replies(posts, "no")
+    # Back with its handler, a fresh resolve limit from the refusal (5 days, the default).
+    assert tickets(db)[0].deadline_at == at(2026, 12, 2, 10, 30)
+
+
+def test_a_verification_rule_naming_what_does_not_exist_stops_the_check():
+    with pytest.raises(ConfigError) as caught:
+        _verified_config(category="reapir", level="micrgrid")
+    assert caught.value.problems == [
+        "policy.verification[0].category: unknown category 'reapir', did you mean 'repair'?",
+        "policy.verification[0].level: unknown level 'micrgrid', did you mean 'microgrid'?"]
