@@ -23,6 +23,7 @@ from sqlmodel import Session, func, select
 from bot.outbox import PostPipeline, post_values, write_posts_each
 from bot.repeat_reports import (follower_names, followers, households, is_follower, join_quoted,
                                 join_repeat)
+from bot.stand_ins import end_leave, standing_in_for, start_leave
 from bot.transport import IncomingMessage, OutgoingPost
 from flows import lifecycle, overview, texts
 from flows.commands import (MAX_NUMBERS, CommandText, find_ticket_references, mention_spans,
@@ -41,6 +42,7 @@ from flows.notice_routing import route as route_notices
 from flows.open_tickets import open_in
 from flows.own_posts import is_notice_form, nearly_same, search_fragment
 from flows.repeats import is_me_too, read_notice, report_of
+from flows.stand_ins import acting_name, read_leave_until
 from flows.working_time import read_amount
 from flows.request_parser import analyse
 from flows.roles import may_handle, roles_for
@@ -484,9 +486,19 @@ class Dispatcher:
         message = context.message
         name = self.network.member_name(message.sender_id) or message.sender_name
         roles = roles_for(self.network, ticket, message.sender_id, context.group)
+        # Standing in for a head away (请假 … 代理): their roles too, and the history says so.
+        for head in self.standing_in_for(context):
+            theirs = roles_for(self.network, ticket, head, context.group) - {Role.REPORTER}
+            if theirs - roles:
+                roles |= theirs
+                name = acting_name(name, self.network.member_name(head) or head)
         if is_follower(context.session, ticket, message.sender_id):
             roles |= {Role.FOLLOWER}
         return Actor(message.sender_id, name, roles)
+
+    def standing_in_for(self, context: Context) -> list[str]:
+        """The heads the sender stands in for now (bot/stand_ins.py)."""
+        return standing_in_for(context.session, context.message.sender_id, context.message.at)
 
     def target(self, context: Context, ticket: Ticket, text: str) -> Target:
         """The member @-mentioned in `text`, among the heads and deputies this group can address,
@@ -551,7 +563,9 @@ class Dispatcher:
     def subtree_scope(self, context: Context) -> tuple[str, frozenset[str]] | None:
         """For 待办 / 统计: the names and node ids of what the sender heads; None for residents.
         In a group the sender heads, that group's subtree; elsewhere, everything they head."""
-        led = self.network.nodes_led_by(context.message.sender_id)
+        led = list(dict.fromkeys([*self.network.nodes_led_by(context.message.sender_id),
+                                  *(node for head in self.standing_in_for(context)
+                                    for node in self.network.nodes_led_by(head))]))
         if not led:
             return None
         if context.group in led:
@@ -592,7 +606,7 @@ class Dispatcher:
         # that does not exist: chat tells nobody which numbers are in use elsewhere.
         found = {ticket.id: ticket for ticket in context.session.exec(
             select(Ticket).where(Ticket.id.in_(numbers)).order_by(Ticket.id).with_for_update())
-            if roles_for(self.network, ticket, context.message.sender_id, context.group)}
+            if self.actor_for(context, ticket).roles}
         return [(number, found.get(number)) for number in numbers], rest, None
 
     def single_to_rate(self, context: Context) -> tuple[Ticket | None, Reply | None]:
@@ -854,6 +868,39 @@ def decide_extension(granted: bool) -> TicketTransition:
     return transition
 
 
+def take_leave(dispatcher: Dispatcher, context: Context) -> list[Reply]:
+    """`请假 至12月3日 代理 @周敏`: a head away names who stands in until the end of that day;
+    the stand-in is told (bot/stand_ins.py, flows/stand_ins.py)."""
+    message, network = context.message, dispatcher.network
+    if not network.nodes_led_by(message.sender_id):
+        return [Reply(texts.LEAVE_NOT_A_HEAD)]
+    rest = context.command.rest
+    until = read_leave_until(rest, message.at.astimezone(dispatcher.zone))
+    named = network.members_with_ids(message.mention_ids, context.group)
+    if len(named) != 1 and (spans := mention_spans(rest)):
+        named = list(dispatcher.mentioned(context, spans[0]).members)
+    if until is None or len(named) != 1:
+        return [Reply(texts.LEAVE_USAGE)]
+    stand_in = named[0]
+    if stand_in.id == message.sender_id:
+        return [Reply(texts.LEAVE_SELF)]
+    start_leave(context.session, message.sender_id, stand_in.id, stand_in.name, until, message.at)
+    head = network.member_name(message.sender_id) or message.sender_name
+    last = (until - timedelta(days=1)).astimezone(dispatcher.zone)
+    return [Reply(texts.LEAVE_SET.format(head=head, stand_in=stand_in.name,
+                                         last=f"{last.month}月{last.day}日"),
+                  mentions=(stand_in.id,))]
+
+
+def come_back(dispatcher: Dispatcher, context: Context) -> list[Reply]:
+    """`销假`: the head is back before their leave's end; the stand-in stops."""
+    message = context.message
+    if not end_leave(context.session, message.sender_id, message.at):
+        return [Reply(texts.NO_LEAVE)]
+    head = dispatcher.network.member_name(message.sender_id) or message.sender_name
+    return [Reply(texts.LEAVE_ENDED.format(head=head))]
+
+
 def announce(dispatcher: Dispatcher, context: Context) -> list[Reply]:
     """`公告 3栋 停水 至18:00 自来水公司抢修中`: a head of the group's node or above posts an
     area-wide notice. It is a ticket of its own (claimed by the head, no timer) that runs until
@@ -989,6 +1036,8 @@ COMMAND_TABLE: dict[str, CommandRow] = {row.keyword: row for row in (
     CommandRow("拆分", "handler or a head of the ticket's grid or above", on_ticket(split_ticket)),
     CommandRow("公告", "a head of the group's grid or above", announce),
     CommandRow("核查", "a head of the ticket's grid or above, not who resolved it", on_ticket(verify)),
+    CommandRow("请假", "any head or deputy", take_leave),
+    CommandRow("销假", "any head or deputy on leave", come_back),
     CommandRow("延期", "handler", on_ticket(ask_extension)),
     CommandRow("同意延期", "a head above the ticket's grid", on_ticket(decide_extension(True))),
     CommandRow("不同意延期", "a head above the ticket's grid", on_ticket(decide_extension(False))),

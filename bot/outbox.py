@@ -3,6 +3,8 @@
 Every post passes one path (design §7 "Every post the bot makes"), whoever makes it (the
 dispatcher, the escalation scan, digests, the API):
 
+0. **stand-ins** (`bot.stand_ins`): a head away (请假) has their stand-in @-mentioned beside them
+   and sent a copy of what goes to them alone;
 1. **mask** (`flows.masking`): a post into a group above the micro-grid, or privately to a head
    above it, has phone numbers, room numbers and reporters' full names masked; there it @-mentions
    officials only;
@@ -46,6 +48,7 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.pacing import DEFAULT_PER_MINUTE, RoomPacer, destination_column
+from bot.stand_ins import stand_ins_for
 from bot.transport import OutgoingPost, Transport
 from flows.config import GridConfig
 from flows.credentials import mask_credentials
@@ -112,7 +115,10 @@ class PostPipeline:
 
     def prepare_each(self, session: Session, batches: list[list[dict[str, Any]]]
                      ) -> list[list[dict[str, Any]]]:
-        """`prepare` for several sources' rows, the tickets they name read once."""
+        """`prepare` for several sources' rows, the tickets they name read once. A head away
+        (请假) has their stand-in @-mentioned beside them, and sent a copy of what is sent to
+        them alone (a digest to the head)."""
+        batches = with_stand_ins(session, batches)
         masked = [[masked_for_post(self.network, row["room"], row["recipient_id"]) for row in rows]
                   for rows in batches]
         people = self._personal(session, [row["text"] for rows, marks in zip(batches, masked)
@@ -164,6 +170,31 @@ class PostPipeline:
         return {row.id: Reporter(Personal((row.reporter_name,) if row.reporter_name else (),
                                           (row.room,) if row.room else ()),
                                  row.reporter_id, row.group_room) for row in rows}
+
+
+def with_stand_ins(session: Session, batches: list[list[dict[str, Any]]]
+                   ) -> list[list[dict[str, Any]]]:
+    """The rows with each away head's stand-in (bot/stand_ins.py) added to the mentions, and a
+    copy of each private row for the stand-in. One query for all the rows."""
+    people = {m for rows in batches for row in rows for m in row["mentions"]} | \
+        {row["recipient_id"] for rows in batches for row in rows if row["recipient_id"]}
+    if not people:
+        return batches
+    now = next(row["created_at"] for rows in batches for row in rows)
+    away = stand_ins_for(session, people, now)
+    if not away:
+        return batches
+    out = []
+    for rows in batches:
+        changed: list[dict[str, Any]] = []
+        for row in rows:
+            mentions = list(dict.fromkeys(
+                [*row["mentions"], *(away[m] for m in row["mentions"] if m in away)]))
+            changed.append({**row, "mentions": mentions})
+            if row["recipient_id"] in away:
+                changed.append({**row, "recipient_id": away[row["recipient_id"]]})
+        out.append(changed)
+    return out
 
 
 class Reporter(NamedTuple):

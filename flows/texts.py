@@ -91,6 +91,15 @@ MERGED_TOLD = "您报的 #{number} 与 #{parent} 是同一问题，已并入 #{p
 NOT_MERGED = "#{number} 没有并入其他单，无需拆分。"
 SPLIT_DONE = "#{number} 已从 #{parent} 拆出，作为新单等待接单。"
 SPLIT_CALL = "#{number} 已从 #{parent} 拆出，是另一个问题，请网格长回复「接单 #{number}」认领。"
+# 请假 / 销假: a head away, and who stands in (代理)
+LEAVE_USAGE = "请写明请假到哪天和代理人，例如：请假 至12月3日 代理 @周敏"
+LEAVE_NOT_A_HEAD = "请假代理是网格长用的：请假期间由代理人接收@提醒、吹哨和简报。"
+LEAVE_SELF = "代理人要是另一位网格长或网格员。"
+LEAVE_SET = ("已登记：{head} 请假至 {last}，期间由 {stand_in} 代理。发给 {head} 的@提醒、吹哨和简报同时发给 "
+             "{stand_in}，{stand_in} 可代为接单、办结；回来后请发「销假」。")
+LEAVE_ENDED = "{head} 已销假，代理结束。"
+NO_LEAVE = "您现在没有请假。"
+
 # 核查: a resolution checked by someone other than the handler before the resident rates
 VERIFY_CALL = ("#{number} 已报办结：{result}（处理人：{handler}）\n"
                "请核查后回复「核查 #{number} 通过」或「核查 #{number} 不通过 原因」。")
@@ -304,6 +313,8 @@ ACTIONS = {
     "同意延期": "批准延期",
     "不同意延期": "批准延期",
     "核查": "核查",
+    "请假": "请假",
+    "销假": "销假",
 }
 
 # Examples shown when a command lacks its ticket number
@@ -331,6 +342,8 @@ EXAMPLES = {
     "同意延期": "同意延期 #12",
     "不同意延期": "不同意延期 #12 先临时处理",
     "核查": "核查 #12 通过",
+    "请假": "请假 至12月3日 代理 @周敏",
+    "销假": "销假",
 }
 
 # Other words for a category a head may write after 改类 (besides its name above and its code).

@@ -104,6 +104,21 @@ class TicketEvent(SQLModel, table=True):
     note: str | None = None
 
 
+class StandIn(SQLModel, table=True):
+    """A head away (请假) and who stands in (代理) until `until`: the stand-in is @-mentioned and
+    sent what the head is, and may act as the head; `ended_at` when the head came back early."""
+
+    __tablename__ = "stand_in"
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: str = Field(index=True, max_length=ID_LENGTH)       # the head away
+    stand_in_id: str = Field(index=True, max_length=ID_LENGTH)
+    stand_in_name: str = Field(max_length=ID_LENGTH)
+    until: datetime = Field(sa_column=_time_column(nullable=False))
+    created_at: datetime = Field(sa_column=_time_column(nullable=False))
+    ended_at: datetime | None = Field(default=None, sa_column=_time_column())
+
+
 class TicketEscalation(SQLModel, table=True):
     """One escalation post: the ticket reaching `level`, or, at the top, reminder `round` n.
 
