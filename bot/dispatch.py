@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, update
 from sqlmodel import Session, func, select
 
+from bot import departments
 from bot.outbox import PostPipeline, post_values, write_posts_each
 from bot.repeat_reports import (follower_names, followers, households, is_follower, join_quoted,
                                 join_repeat)
@@ -206,7 +207,8 @@ class Dispatcher:
         self.zone = ZoneInfo(config.policy.timezone)
         self.lexicon = config.request_lexicon()
         self.bot_id = config.transport.bot_id
-        self.pipeline = PostPipeline.of(config, self.network)  # masked, split (bot/outbox.py)
+        self.pipeline = PostPipeline.of(config, self.network)
+        self.department_rooms = frozenset(d.group.room for d in config.departments if d.group)  # masked, split (bot/outbox.py)
 
     # -- the thin I/O layer -------------------------------------------------------------------
 
@@ -391,6 +393,9 @@ class Dispatcher:
         if recalled is not None:
             return self._rows(message, self.recall(session, message, recalled))
         group = self.network.node_for_room(message.room)
+        in_department = group is None and message.room in self.department_rooms
+        if in_department:
+            group = self.network.root   # a department's group: it acts on what it was called to
         if group is None:
             return self._skip(session, message, Skipped.UNKNOWN_ROOM)
         if message.system or form.form == Form.SYSTEM or message.sender_id == message.room:
@@ -411,6 +416,8 @@ class Dispatcher:
                 return []
             handler = rate_unquoted
             command = CommandText(keyword="评价", rest=message.text.strip())
+        elif in_department and command.keyword not in DEPARTMENT_COMMANDS:
+            return []
         elif command.keyword in COMMAND_TABLE:
             handler = COMMAND_TABLE[command.keyword].handler
         else:
@@ -486,6 +493,8 @@ class Dispatcher:
         message = context.message
         name = self.network.member_name(message.sender_id) or message.sender_name
         roles = roles_for(self.network, ticket, message.sender_id, context.group)
+        if message.room in self.department_rooms:
+            roles -= {Role.IN_SCOPE}   # a department's group sees only the tickets it was called to
         # Standing in for a head away (请假 … 代理): their roles too, and the history says so.
         for head in self.standing_in_for(context):
             theirs = roles_for(self.network, ticket, head, context.group) - {Role.REPORTER}
@@ -494,6 +503,8 @@ class Dispatcher:
                 name = acting_name(name, self.network.member_name(head) or head)
         if is_follower(context.session, ticket, message.sender_id):
             roles |= {Role.FOLLOWER}
+        if departments.is_called_member(context.session, self.config, ticket, message.sender_id):
+            roles |= {Role.CO_HANDLER}   # a department called in acts like a co-handler
         return Actor(message.sender_id, name, roles)
 
     def standing_in_for(self, context: Context) -> list[str]:
@@ -814,6 +825,9 @@ def dispatch_to(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str,
 
 
 def blow_whistle(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, context: Context) -> Outcome:
+    # `吹哨 #12 @城管`: sideways, to a department (街乡吹哨、部门报到), not up.
+    if rest.startswith(("@", "＠")) and dispatcher.config.department_named(rest.split()[0]):
+        return departments.call(dispatcher, ticket, actor, rest, context)
     network = dispatcher.network
     return lifecycle.blow_whistle(ticket, actor, rest, current_node(network, ticket),
                                   next_node(network, ticket))
@@ -1036,12 +1050,17 @@ COMMAND_TABLE: dict[str, CommandRow] = {row.keyword: row for row in (
     CommandRow("拆分", "handler or a head of the ticket's grid or above", on_ticket(split_ticket)),
     CommandRow("公告", "a head of the group's grid or above", announce),
     CommandRow("核查", "a head of the ticket's grid or above, not who resolved it", on_ticket(verify)),
+    CommandRow("呼叫", "handler or a head of the ticket's grid or above", on_ticket(departments.call)),
+    CommandRow("报到", "a member of a department called on the ticket", on_ticket(departments.report)),
     CommandRow("请假", "any head or deputy", take_leave),
     CommandRow("销假", "any head or deputy on leave", come_back),
     CommandRow("延期", "handler", on_ticket(ask_extension)),
     CommandRow("同意延期", "a head above the ticket's grid", on_ticket(decide_extension(True))),
     CommandRow("不同意延期", "a head above the ticket's grid", on_ticket(decide_extension(False))),
 )}
+
+# What a department's group may say: the commands of a department called in.
+DEPARTMENT_COMMANDS = frozenset({"报到", "进展", "办结"})
 
 # A bare rating is a short reply (`满意`, `非常满意，谢谢网格长`); a longer message is talk.
 _BARE_RATING_MAX = 40

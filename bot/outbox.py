@@ -145,9 +145,12 @@ class PostPipeline:
                 personal = personal + reporter.personal
                 if reporter.group_room == row["room"]:
                     asked_here.add(reporter.id)
+        # The members of a department called in (config `departments`) are officials too.
+        officials = {m.id for d in self.network.config.departments for m in d.members}
         return {**row, "text": mask_text(row["text"], personal),
                 "mentions": [m for m in row["mentions"]
-                             if self.network.member(m) is not None or m in asked_here]}
+                             if self.network.member(m) is not None or m in asked_here
+                             or m in officials]}
 
     def split(self, row: dict[str, Any]) -> list[dict[str, Any]]:
         """A row as rows that each fit the transport; the mentions go with the first, and room

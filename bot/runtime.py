@@ -70,6 +70,7 @@ class Bot:
         sweeps.escalate_due(self.config, self.db, self.network, now)
         sweeps.close_unrated(self.config, self.db, now)
         sweeps.end_notices(self.config, self.db, self.network, now)
+        sweeps.tell_departments_late(self.config, self.db, self.network, now)
         digest_runs.send_due_digests(self.config, self.db, self.network, now)
         await self.deliver()
 

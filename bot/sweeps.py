@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from bot import departments
 from bot.dispatch import ESCALATIONS, EVENTS, apply_outcome, escalation_row, event_row
 from bot.outbox import PostPipeline, post_values, write_posts
 from bot.repeat_reports import followers, households
@@ -58,6 +59,21 @@ def close_unrated(config: GridConfig, db: Database, now: datetime) -> list[Outgo
                                                for reply in outcome.replies], pipeline)
         if len(due) < BATCH:
             return posts
+
+
+def tell_departments_late(config: GridConfig, db: Database, network: Network,
+                          now: datetime) -> list[OutgoingPost]:
+    """Tell each head once that a department they called has not reported (报到) in time."""
+    if not config.departments:
+        return []
+    pipeline = PostPipeline.of(config, network)
+    with db.session() as session:
+        posts = []
+        for ticket, outcome, room in departments.tell_late(session, config, now):
+            apply_outcome(session, ticket, SYSTEM, outcome, now, None, config.policy)
+            posts += write_posts(session, [post_values(reply, room, None, now)
+                                           for reply in outcome.replies], pipeline)
+        return posts
 
 
 def end_notices(config: GridConfig, db: Database, network: Network,

@@ -467,11 +467,29 @@ class ApiConfig(_Strict):
     max_request_bytes: Annotated[int, Field(ge=16_384, le=100_000_000)] = 262_144
 
 
+class Department(_Strict):
+    """A department a head may call in on a ticket (部门报到, Beijing's 街乡吹哨、部门报到): 城管,
+    派出所, 市场监管, 供水, 供电, 物业… Its `group` is posted once (else each member privately);
+    a member answers `报到 #12` within `report_within`, then acts on the ticket like a co-handler."""
+
+    id: NonEmptyText
+    name: NonEmptyText
+    group: Group | None = None
+    members: Annotated[list[Member], Field(min_length=1)]
+    report_within: PositiveDuration = timedelta(minutes=30)
+
+
 class GridConfig(_Strict):
     levels: list[str] = list(DEFAULT_LEVELS)   # top first; the last one is the micro-grid
     network: Node
     policy: Policy = Policy()
     routing: Routing = Routing()
+    departments: list[Department] = []
+
+    def department_named(self, written: str) -> Department | None:
+        """The department whose name or id is `written` (`城管`, `@城管`, `chengguan`), or None."""
+        key = written.strip().lstrip("@＠").strip()
+        return next((d for d in self.departments if key in (d.name, d.id)), None)
     transport: TransportConfig = TransportConfig()
     api: ApiConfig = ApiConfig()
     # Words added to the request parser's vocabulary, in flows/lexicon.yaml's shape, e.g.
@@ -757,7 +775,7 @@ def config_problems(config: GridConfig, transport: bool = True) -> list[str]:
         stack.extend((child, f"{path}{NODE_STEP}{node_label(child.name, child.id, index)}", node)
                      for index, child in reversed(list(enumerate(node.children))))
     return (problems + _co_handler_problems(config, set(first_id_path), levels_ok)
-            + _verification_problems(config, levels_ok)
+            + _verification_problems(config, levels_ok) + _department_problems(config)
             + (config.transport.problems() if transport else []))
 
 
@@ -781,6 +799,29 @@ def _co_handler_problems(config: GridConfig, node_ids: set[str], levels_ok: bool
             problems.append(f"{path}.node: no node has the id {rule.node!r}"
                             f"{_did_you_mean(rule.node, node_ids)}")
     return problems
+
+
+def _department_problems(config: GridConfig) -> list[str]:
+    problems, seen = [], {}
+    rooms = {node.group.room for node in _nodes(config.network)}
+    for index, department in enumerate(config.departments):
+        path = f"departments[{index}]"
+        for key in (department.id, department.name):
+            if key in seen:
+                problems.append(f"{path}: {key!r} is also departments[{seen[key]}]")
+            seen.setdefault(key, index)
+        if department.group is not None and department.group.room in rooms:
+            problems.append(f"{path}.group.room: {department.group.room!r} is a group of the network")
+    return problems
+
+
+def _nodes(root: Node) -> list[Node]:
+    found, stack = [], [root]
+    while stack:
+        node = stack.pop()
+        found.append(node)
+        stack.extend(node.children)
+    return found
 
 
 def _verification_problems(config: GridConfig, levels_ok: bool) -> list[str]:

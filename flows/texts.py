@@ -66,6 +66,9 @@ EVENT_NAMES = {
     "notice_ended": "公告结束",
     "verified": "核查通过",
     "verification_failed": "核查不通过",
+    "department_called": "呼叫部门",
+    "department_reported": "部门报到",
+    "department_late": "部门超时未报到",
     "extension_asked": "申请延期",
     "extension_granted": "同意延期",
     "extension_refused": "不同意延期",
@@ -91,6 +94,18 @@ MERGED_TOLD = "您报的 #{number} 与 #{parent} 是同一问题，已并入 #{p
 NOT_MERGED = "#{number} 没有并入其他单，无需拆分。"
 SPLIT_DONE = "#{number} 已从 #{parent} 拆出，作为新单等待接单。"
 SPLIT_CALL = "#{number} 已从 #{parent} 拆出，是另一个问题，请网格长回复「接单 #{number}」认领。"
+# 呼叫 / 报到: a head calls a department in (街乡吹哨、部门报到), its members report
+DEPARTMENT_USAGE = "请写明呼叫哪个部门，例如：呼叫 #12 城管（可呼叫：{names}）"
+NO_DEPARTMENTS = "本系统还没有配置可呼叫的部门（config.yaml 的 departments）。"
+DEPARTMENT_CALL = ("【呼叫】#{number}{urgent}【{category}】{location}\n内容：{description}\n"
+                   "来自：{origin}（{caller}）\n请{department}在{limit}内回复「报到 #{number}」，"
+                   "之后可回复「进展」「办结」。")
+DEPARTMENT_CALLED = "已呼叫{department}，要求{limit}内报到。"
+DEPARTMENT_ALREADY = "#{number} 已呼叫过{department}。"
+DEPARTMENT_REPORTED = "#{number} {department}已报到（{name}）。"
+NOT_CALLED_HERE = "抱歉，#{number} 没有呼叫您所在的部门。"
+DEPARTMENT_LATE = "#{number} {department}超过{limit}未报到，请督促或另行协调。"
+
 # 请假 / 销假: a head away, and who stands in (代理)
 LEAVE_USAGE = "请写明请假到哪天和代理人，例如：请假 至12月3日 代理 @周敏"
 LEAVE_NOT_A_HEAD = "请假代理是网格长用的：请假期间由代理人接收@提醒、吹哨和简报。"
@@ -315,6 +330,8 @@ ACTIONS = {
     "核查": "核查",
     "请假": "请假",
     "销假": "销假",
+    "呼叫": "呼叫部门",
+    "报到": "报到",
 }
 
 # Examples shown when a command lacks its ticket number
@@ -344,6 +361,8 @@ EXAMPLES = {
     "核查": "核查 #12 通过",
     "请假": "请假 至12月3日 代理 @周敏",
     "销假": "销假",
+    "呼叫": "呼叫 #12 城管",
+    "报到": "报到 #12",
 }
 
 # Other words for a category a head may write after 改类 (besides its name above and its code).

@@ -119,6 +119,26 @@ class StandIn(SQLModel, table=True):
     ended_at: datetime | None = Field(default=None, sa_column=_time_column())
 
 
+class DepartmentCall(SQLModel, table=True):
+    """A department called in on a ticket (呼叫, 部门报到): by whom, from which group, until when
+    it must report (`报到`), when and by whom it did; `late_told_at` once the caller was told it
+    did not report in time."""
+
+    __tablename__ = "department_call"
+    __table_args__ = (sa.UniqueConstraint("ticket_id", "department_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    department_id: str = Field(max_length=ID_LENGTH)
+    called_by: str = Field(max_length=ID_LENGTH)
+    called_from_room: str = Field(max_length=ID_LENGTH)
+    called_at: datetime = Field(sa_column=_time_column(nullable=False))
+    report_due_at: datetime = Field(sa_column=_time_column(nullable=False, index=True))
+    reported_at: datetime | None = Field(default=None, sa_column=_time_column())
+    reported_by: str | None = Field(default=None, max_length=ID_LENGTH)
+    late_told_at: datetime | None = Field(default=None, sa_column=_time_column())
+
+
 class TicketEscalation(SQLModel, table=True):
     """One escalation post: the ticket reaching `level`, or, at the top, reminder `round` n.
 
