@@ -67,6 +67,11 @@ def gather_report(session: Session, network: Network, node: Node, start: datetim
         in_subtree, Ticket.claimed_at >= start, Ticket.claimed_at < end)).all()  # type: ignore[operator]
     resolved = session.exec(select(Ticket).where(
         in_subtree, Ticket.resolved_at >= start, Ticket.resolved_at < end)).all()  # type: ignore[operator]
+    practice = dict(session.exec(
+        select(TicketEvent.kind, func.count()).join(Ticket, Ticket.id == TicketEvent.ticket_id)  # type: ignore[arg-type]
+        .where(in_subtree, TicketEvent.kind.in_(("extension_granted", "department_late")),
+               TicketEvent.at >= start, TicketEvent.at < end)
+        .group_by(TicketEvent.kind)).all())
     rating_notes = session.exec(
         select(TicketEvent.note).join(Ticket, Ticket.id == TicketEvent.ticket_id)  # type: ignore[arg-type]
         .where(in_subtree, TicketEvent.kind == "rated", TicketEvent.at >= start,
@@ -82,6 +87,8 @@ def gather_report(session: Session, network: Network, node: Node, start: datetim
         claim_times=[t.claimed_at - t.created_at for t in claimed],
         resolve_times=[t.resolved_at - t.created_at for t in resolved],
         ratings=Counter(rating_in_note(note) for note in rating_notes),
+        extensions=practice.get("extension_granted", 0),
+        departments_late=practice.get("department_late", 0),
     )
     return NodeReport(figures, escalated, list(overdue))
 

@@ -34,6 +34,8 @@ class DigestFigures:
     claim_times: Sequence[timedelta] = ()     # created → claimed, for tickets claimed in the period
     resolve_times: Sequence[timedelta] = ()   # created → resolved, for those resolved in it
     ratings: Mapping[str, int] = field(default_factory=dict)
+    extensions: int = 0         # 延期 granted in the period
+    departments_late: int = 0   # departments that did not report (报到) in time, in the period
 
 
 def _average(durations: Sequence[timedelta]) -> str:
@@ -83,6 +85,9 @@ def compose_digest(scope: str, start: datetime, end: datetime, zone: ZoneInfo,
         texts.DIGEST_SATISFACTION.format(satisfied=ratings.get("满意", 0),
                                          fair=ratings.get("基本满意", 0),
                                          unsatisfied=ratings.get("不满意", 0)),
+        *([texts.DIGEST_PRACTICE.format(extensions=figures.extensions,
+                                        late=figures.departments_late)]
+          if figures.extensions or figures.departments_late else []),
         texts.DIGEST_ESCALATED.format(count=len(escalated)),
         *section(escalated),
         texts.DIGEST_OVERDUE.format(count=len(overdue)),

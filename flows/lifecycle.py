@@ -657,6 +657,8 @@ def decide_extension(ticket: Ticket, actor: Actor, granted: bool, reason: str,
     action = texts.ACTIONS["同意延期"]
     if not actor.is_any(Role.SUPERIOR):
         return refuse(texts.NOT_SUPERIOR.format(number=ticket.id, action=action))
+    if actor.id == ticket.assignee_id:   # a handler standing in above answers no request of theirs
+        return refuse(texts.EXTENSION_OWN.format(number=ticket.id))
     if refusal := _not_active(ticket, action):
         return refusal
     if so_far.waiting is None or ticket.deadline_at is None:

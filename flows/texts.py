@@ -136,6 +136,7 @@ EXTENSION_ASKED = ("#{number} 申请延期 {amount}：{reason}（处理人：{ha
 EXTENSION_ASKED_HERE = "#{number} 的延期申请已报上级批复。"
 EXTENSION_GRANTED = "#{number} 延期已同意（{amount}），新期限 {deadline}。"
 EXTENSION_REFUSED = "#{number} 延期未同意：{reason}。请按原期限 {deadline} 办结。"
+EXTENSION_OWN = "#{number} 的延期由处理人申请，须由另一位上级网格长批复。"
 NO_EXTENSION_ASKED = "#{number} 没有待批复的延期申请。"
 
 # 公告: a head's area-wide notice; reports of its problem in its area join it (一事多报)
@@ -288,6 +289,7 @@ DIGEST_HEADER = "【{scope}工作简报】{start} 至 {end}"
 DIGEST_COUNTS = ("新增 {new} 张，接单 {claimed} 张，办结 {resolved} 张，超期未办 {overdue} 张；"
                  "平均接单用时 {claim_time}，平均办结用时 {resolve_time}。")
 DIGEST_SATISFACTION = "评价：满意 {satisfied}，基本满意 {fair}，不满意 {unsatisfied}。"
+DIGEST_PRACTICE = "同意延期 {extensions} 次，部门超时未报到 {late} 次。"
 DIGEST_ESCALATED = "吹哨到本级 {count} 张："
 DIGEST_OVERDUE = "超期 {count} 张："
 DIGEST_TICKET_LINE = "#{number}{urgent}【{category}】{status} {location} {description}（{reporter}）"

@@ -185,7 +185,10 @@ def assert_invariants(db: Database, delivered_ids: set[str]) -> None:
     # nothing moves a ticket once it is closed or cancelled.
     for ticket in tickets:
         changes = [e for e in events if e.ticket_id == ticket.id and e.to_status is not None]
-        assert changes and changes[0].kind == "created" and changes[0].to_status == Status.OPEN
+        # Created open; a report joined to the ticket of its problem is created merged; an
+        # area-wide notice (公告) is created claimed by the head who posted it.
+        first = {Status.CLAIMED} if ticket.notice_until is not None else {Status.OPEN, Status.MERGED}
+        assert changes and changes[0].kind == "created" and changes[0].to_status in first
         for before, after in zip(changes, changes[1:]):
             assert after.from_status == before.to_status, (before.kind, after.kind)
             assert before.to_status not in (Status.CLOSED, Status.CANCELLED), after.kind
