@@ -26,15 +26,19 @@ from datetime import datetime
 
 from flows.escalation import ACTIVE_STATUSES, current_node
 from flows.network import Network
-from models.tables import Ticket
+from models.tables import Status, Ticket
 
-__all__ = ["ACTIVE_STATUSES", "OpenCount", "OpenFigures", "count_open", "is_open", "is_overdue",
-           "open_in", "overdue_at"]
+# Still to be done: waiting for a claim, being handled, or resolved and waiting for its 核查
+# (no timer runs then, so it is never overdue, but it is not done).
+OPEN_STATUSES = (*ACTIVE_STATUSES, Status.VERIFYING)
+
+__all__ = ["ACTIVE_STATUSES", "OPEN_STATUSES", "OpenCount", "OpenFigures", "count_open", "is_open",
+           "is_overdue", "open_in", "overdue_at"]
 
 
 def is_open(ticket: Ticket) -> bool:
-    """Still to be done: 待接单 (open) or 处理中 (claimed)."""
-    return ticket.status in ACTIVE_STATUSES
+    """Still to be done: 待接单 (open), 处理中 (claimed) or 待核查 (verifying)."""
+    return ticket.status in OPEN_STATUSES
 
 
 def is_overdue(ticket: Ticket, now: datetime) -> bool:
@@ -46,12 +50,12 @@ def open_in(node_ids: Collection[str]):
     """SQL condition (for `select(...).where(...)`): open tickets whose home node is one of
     `node_ids` (pass `Network.subtree_ids(n)` for n's subtree). Same rule as `is_open` plus the
     home node."""
-    return Ticket.node_id.in_(node_ids) & Ticket.status.in_(ACTIVE_STATUSES)  # type: ignore[attr-defined]
+    return Ticket.node_id.in_(node_ids) & Ticket.status.in_(OPEN_STATUSES)  # type: ignore[attr-defined]
 
 
 def overdue_at(now: datetime):
     """SQL condition: open tickets past their deadline at `now`. Same rule as `is_overdue`."""
-    return (Ticket.status.in_(ACTIVE_STATUSES) & Ticket.deadline_at.is_not(None)  # type: ignore[attr-defined,union-attr]
+    return (Ticket.status.in_(OPEN_STATUSES) & Ticket.deadline_at.is_not(None)  # type: ignore[attr-defined,union-attr]
             & (Ticket.deadline_at < now))  # type: ignore[operator]
 
 

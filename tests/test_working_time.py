@@ -205,3 +205,16 @@ def test_a_verification_rule_naming_what_does_not_exist_stops_the_check():
     assert caught.value.problems == [
         "policy.verification[0].category: unknown category 'reapir', did you mean 'repair'?",
         "policy.verification[0].level: unknown level 'micrgrid', did you mean 'microgrid'?"]
+
+
+async def test_a_ticket_waiting_for_verification_is_still_on_the_heads_list(db):
+    from chat_script import replies
+
+    config = _verified_config(category="repair", by="head")
+    posts = await chat(db, config, [
+        ask("o", "下单 4栋2单元楼道灯不亮", "2026-11-27T10:00:00+08:00", ZHANG, "张阿姨"),
+        ask("r", "办结 #1 换了灯管", "2026-11-27T10:02:00+08:00"),
+        ask("t", "待办", "2026-11-27T10:03:00+08:00", "wxid_zhou_min", "周敏"),
+    ])
+    [todo] = replies(posts, "t")
+    assert "#1【报修】已报办结，待核查" in todo
