@@ -27,10 +27,12 @@ DATA = [REPO / "tests" / "data", REPO / "flows" / "heldout"]  # the tune and the
 
 
 def texts() -> list[str]:
+    """Every labelled message (the labelled pairs of repeat reports are no messages)."""
     found = []
     for path in sorted(one for folder in DATA for one in folder.glob("**/*.jsonl")):
         with open(path, encoding="utf-8") as lines:
-            found += [json.loads(line)["text"] for line in lines if line.strip()]
+            rows = [json.loads(line) for line in lines if line.strip()]
+        found += [row["text"] for row in rows if "text" in row]
     return found
 
 
