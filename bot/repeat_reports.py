@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert
+from sqlalchemy import insert, or_
 from sqlmodel import Session, func, select
 
 from bot.transport import IncomingMessage
@@ -42,19 +42,29 @@ def stored_report(ticket: Ticket) -> Report:
 
 def join_repeat(dispatcher: Dispatcher, context: Context, description: str,
                 parsed: ParsedRequest, node: Node) -> list[Reply] | None:
-    """The answer when this 下单 reports the problem of an open ticket of `node` (routed there
-    already), the join recorded; None when it is a new problem (the caller opens a ticket)."""
+    """The answer when this 下单 reports what a running area-wide notice of `node` or a node
+    above announces, or the problem of an open ticket of `node` (routed there already), the join
+    recorded; None when it is a new problem (the caller opens a ticket)."""
     settings = dispatcher.config.policy.repeats
     if not settings.enabled:
         return None
     session, message = context.session, context.message
-    if (answer := join_notice(dispatcher, context, description, parsed, node)) is not None:
-        return answer
-    open_here = session.exec(
-        select(Ticket).where(Ticket.node_id == node.id,
-                             Ticket.status.in_((Status.OPEN, Status.CLAIMED)),
-                             Ticket.created_at > message.at - settings.window)
+    area = [node.id, *(above.id for above in dispatcher.network.ancestors(node.id))]
+    # One look-up for both, by node (a few tickets stand at a grid and the nodes above it); the
+    # status is checked here: a condition on it would have SQLite walk every open ticket.
+    nearby = session.exec(
+        select(Ticket).where(Ticket.node_id.in_(area),
+                             or_(Ticket.notice_until > message.at,
+                                 Ticket.created_at > message.at - settings.window))
         .order_by(Ticket.id.desc()).limit(MAX_CANDIDATES)).all()
+    if not nearby:
+        return None
+    running = [t for t in nearby if t.status == Status.CLAIMED and t.notice_until is not None
+               and t.notice_until > message.at]
+    if running and (answer := join_notice(context, description, parsed, node, running)):
+        return answer
+    open_here = [t for t in nearby if t.node_id == node.id and t.notice_until is None
+                 and t.status in (Status.OPEN, Status.CLAIMED)]
     if not open_here:
         return None
     new = report_of(description, parsed, dispatcher.lexicon)
@@ -102,20 +112,13 @@ def joined_answer(session: Session, original: Ticket, member_id: str) -> Reply:
                  mentions=(member_id,))
 
 
-def join_notice(dispatcher: Dispatcher, context: Context, description: str,
-                parsed: ParsedRequest, node: Node) -> list[Reply] | None:
-    """The answer when this 下单, routed to `node`, reports what a running area-wide notice
-    (公告) of `node` or a node above announces (`flows.repeats.notice_covers`): the household
-    joins the notice (told again, nothing added, when it had); None when no notice covers it."""
+def join_notice(context: Context, description: str, parsed: ParsedRequest, node: Node,
+                running: list[Ticket]) -> list[Reply] | None:
+    """The answer when this 下单, routed to `node`, reports what one of the `running` area-wide
+    notices (公告) of `node` or a node above announces (`flows.repeats.notice_covers`): the
+    household joins it (told again, nothing added, when it had); None when none covers it."""
     session, message = context.session, context.message
-    area = [node.id, *(above.id for above in dispatcher.network.ancestors(node.id))]
-    running = session.exec(
-        select(Ticket).where(Ticket.node_id.in_(area), Ticket.status == Status.CLAIMED,
-                             Ticket.notice_until > message.at)
-        .order_by(Ticket.id.desc()).limit(MAX_CANDIDATES)).all()
-    if not running:
-        return None
-    new = report_of(description, parsed, dispatcher.lexicon)
+    new = report_of(description, parsed)
     for notice in running:
         if notice_covers(stored_report(notice), new):
             if notice.reporter_id == message.sender_id or is_follower(session, notice, message.sender_id):

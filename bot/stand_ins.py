@@ -5,7 +5,7 @@ what is posted, the dispatcher gives them the heads' roles)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
@@ -19,11 +19,24 @@ def _active(now: datetime):
     return (_table.c.until > now) & _table.c.ended_at.is_(None) & (_table.c.created_at <= now)
 
 
+# Per database: until when (the bot's time) no leave runs at all, so that every post need not
+# ask. A leave started here clears it; one started by another instance sharing the database
+# takes effect within NONE_RECHECK.
+NONE_RECHECK = timedelta(seconds=30)
+_none_until: dict[int, datetime] = {}
+
+
 def stand_ins_for(session: Session, member_ids: Iterable[str], now: datetime) -> dict[str, str]:
     """{head's member id: stand-in's member id} for the heads among `member_ids` away at `now`
     (the latest leave of each)."""
     wanted = sorted(set(member_ids))
     if not wanted:
+        return {}
+    key = id(session.get_bind())
+    if key in _none_until and _none_until[key] - NONE_RECHECK <= now < _none_until[key]:
+        return {}
+    if session.execute(select(_table.c.id).where(_active(now)).limit(1)).first() is None:
+        _none_until[key] = now + NONE_RECHECK
         return {}
     rows = session.execute(select(_table.c.member_id, _table.c.stand_in_id)
                            .where(_table.c.member_id.in_(wanted), _active(now))
@@ -43,6 +56,7 @@ def start_leave(session: Session, member_id: str, stand_in_id: str, stand_in_nam
     """`member_id` is away until `until`, `stand_in_id` standing in; an earlier leave of theirs
     still running ends now."""
     end_leave(session, member_id, now)
+    _none_until.pop(id(session.get_bind()), None)
     session.execute(insert(_table).values(member_id=member_id, stand_in_id=stand_in_id,
                                           stand_in_name=stand_in_name, until=until,
                                           created_at=now))
