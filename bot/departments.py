@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from flows import lifecycle, texts
 from flows.config import Department, GridConfig
-from flows.escalation import format_chinese_duration
+from flows.escalation import ACTIVE_STATUSES, format_chinese_duration
 from flows.lifecycle import Actor, Audience, EventRecord, Outcome, Reply, Role, refuse
 from models.tables import DepartmentCall, Ticket
 
@@ -40,7 +40,7 @@ def call(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, written: str,
             names="、".join(d.name for d in config.departments)))
     if not actor.is_any(*_MAY_CALL):
         return refuse(texts.NOT_A_HEAD_OF_TICKET.format(number=ticket.id, action=action))
-    if ticket.status not in ("open", "claimed"):
+    if ticket.status not in ACTIVE_STATUSES:
         return refuse(texts.TICKET_FINISHED.format(
             number=ticket.id, status=texts.STATUS_NAMES[ticket.status], action=action))
     session, message = context.session, context.message
@@ -121,7 +121,7 @@ def tell_late(session: Session, config: GridConfig, now: datetime
         session.execute(update(_calls).where(_calls.c.id == row.id).values(late_told_at=now))
         department = departments.get(row.department_id)
         ticket = session.get(Ticket, row.ticket_id)
-        if department is None or ticket is None or ticket.status not in ("open", "claimed"):
+        if department is None or ticket is None or ticket.status not in ACTIVE_STATUSES:
             continue
         text = texts.DEPARTMENT_LATE.format(
             number=ticket.id, department=department.name,

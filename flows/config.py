@@ -255,21 +255,27 @@ class RepeatReports(_Strict):
     min_similarity: Annotated[float, Field(gt=0, le=1)] = 0.5
 
 
-class VerificationRule(_Strict):
+class _CategoryMatcher(_Strict):
+    """A rule matching tickets by `category`: one code or a list of them; left out, any."""
+
+    category: str | list[str] | None = None
+
+    @property
+    def categories(self) -> tuple[str, ...] | None:
+        """The category codes matched, None for any."""
+        if self.category is None:
+            return None
+        return (self.category,) if isinstance(self.category, str) else tuple(self.category)
+
+
+class VerificationRule(_CategoryMatcher):
     """核查: tickets matching `category` (a code or a list) and `level` (the ticket's node's) are
     checked before the resident rates, `by` the head or a deputy of the ticket's own node
     (`head`) or a head above it (`above`); never by the member who resolved it. A matcher left
     out matches anything; the first rule that matches decides."""
 
-    category: str | list[str] | None = None
     level: NonEmptyText | None = None
     by: Literal["head", "above"] = "head"
-
-    @property
-    def categories(self) -> tuple[str, ...] | None:
-        if self.category is None:
-            return None
-        return (self.category,) if isinstance(self.category, str) else tuple(self.category)
 
     def matches(self, category: str, level: str) -> bool:
         return (self.categories is None or category in self.categories) and \
@@ -371,7 +377,7 @@ class Policy(_Strict):
         return value
 
 
-class CoHandlerRule(_Strict):
+class CoHandlerRule(_CategoryMatcher):
     """A routing rule (design §6): `handler` co-handles (协办) every ticket that matches all the
     matchers given, the way an alert router matches labels to a receiver; a matcher left out
     matches anything.
@@ -382,18 +388,10 @@ class CoHandlerRule(_Strict):
     - `level`: the ticket's node is at this level (`microgrid`, `branch`…).
     """
 
-    category: str | list[str] | None = None
     urgent: bool | None = None
     node: NonEmptyText | None = None
     level: NonEmptyText | None = None
     handler: Member
-
-    @property
-    def categories(self) -> tuple[str, ...] | None:
-        """The category codes matched, None for any."""
-        if self.category is None:
-            return None
-        return (self.category,) if isinstance(self.category, str) else tuple(self.category)
 
 
 class Routing(_Strict):
@@ -775,7 +773,8 @@ def config_problems(config: GridConfig, transport: bool = True) -> list[str]:
         stack.extend((child, f"{path}{NODE_STEP}{node_label(child.name, child.id, index)}", node)
                      for index, child in reversed(list(enumerate(node.children))))
     return (problems + _co_handler_problems(config, set(first_id_path), levels_ok)
-            + _verification_problems(config, levels_ok) + _department_problems(config)
+            + _verification_problems(config, levels_ok)
+            + _department_problems(config, set(first_room_path))
             + (config.transport.problems() if transport else []))
 
 
@@ -801,9 +800,10 @@ def _co_handler_problems(config: GridConfig, node_ids: set[str], levels_ok: bool
     return problems
 
 
-def _department_problems(config: GridConfig) -> list[str]:
+def _department_problems(config: GridConfig, rooms: set[str]) -> list[str]:
+    """Two departments by one id or name; a department's group that is one of the network's
+    (`rooms`, gathered by config_problems' walk of the tree)."""
     problems, seen = [], {}
-    rooms = {node.group.room for node in _nodes(config.network)}
     for index, department in enumerate(config.departments):
         path = f"departments[{index}]"
         for key in (department.id, department.name):
@@ -813,15 +813,6 @@ def _department_problems(config: GridConfig) -> list[str]:
         if department.group is not None and department.group.room in rooms:
             problems.append(f"{path}.group.room: {department.group.room!r} is a group of the network")
     return problems
-
-
-def _nodes(root: Node) -> list[Node]:
-    found, stack = [], [root]
-    while stack:
-        node = stack.pop()
-        found.append(node)
-        stack.extend(node.children)
-    return found
 
 
 def _verification_problems(config: GridConfig, levels_ok: bool) -> list[str]:
