@@ -102,7 +102,7 @@ def act(bot: Bot, principal: Principal, number: int, transition: Transition,
     now = bot.clock()
     with bot.db.session() as session:
         ticket = session.exec(select(Ticket).where(Ticket.id == number).with_for_update()).first()
-        if ticket is None or ticket.node_id not in principal.subtree:
+        if ticket is None or not principal.sees(ticket):
             raise not_found(f"ticket #{number}")
         actor = Actor(principal.actor_id, principal.name,
                       roles_of(bot, principal, ticket, on_behalf))

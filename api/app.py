@@ -16,6 +16,7 @@ from bot.inbox import inbox_health
 from bot.outbox import dead_letter_count
 from bot.readiness import write_heartbeat
 from bot.runtime import Bot
+from models.subtrees import sync_network
 from flows.credentials import mask_credentials, url_secrets
 
 
@@ -59,6 +60,7 @@ def create_app(bot: Bot, *, webhook_secret: str | None = None,
         dead = dead_messages = None
         try:
             write_heartbeat(bot.db, bot.clock())
+            sync_network(bot.db, bot.network, bot.clock())   # what subtree views read
             dead = dead_letter_count(bot.db)
             dead_messages = inbox_health(bot.db)["dead"]
         except Exception as error:  # any driver error means not ready

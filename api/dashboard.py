@@ -13,12 +13,13 @@ from collections import Counter
 from datetime import datetime, timedelta
 from html import escape
 from pathlib import Path
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlmodel import select
+from sqlmodel import func, select
 
 from api import actions
 from api.csrf import served_over_https
@@ -29,12 +30,21 @@ from flows import lifecycle, texts
 from flows.masking import (mask_name, mask_text, masked_for_node, shown_actor,
                            ticket_personal)
 from flows.escalation import current_node, format_chinese_duration
-from flows.open_tickets import OpenCount, OpenFigures, count_open, is_overdue, open_in
+from flows.open_tickets import OpenCount, OpenFigures, is_overdue, open_in, overdue_at
 from flows.overview import satisfaction_text
+from models.subtrees import in_subtree, open_figures
 from models.tables import Ticket, TicketEvent
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def _merge_query(kept: dict[str, str], key: str, value: int) -> str:
+    """The query string of a page link: the filters kept, and `key` (a list's page) set."""
+    return urlencode({**kept, key: value})
+
+
+templates.env.filters["merge_query"] = _merge_query
 
 COOKIE = "gridbot_token"
 
@@ -127,29 +137,81 @@ def chart_rows(bot: Bot, figures: OpenFigures) -> list[tuple[str, str, OpenCount
     return rows
 
 
+PAGE_ROWS = 20   # rows per list on a page: the city has 96,000 open tickets, a page shows 20
+
+
+def _whole(text: str | None, default: int = 1) -> int:
+    """A page number from the query string: a whole number ≥ 1, else `default`."""
+    return int(text) if text and text.isdigit() and 0 < int(text) < 10**6 else default
+
+
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> Response:
+    """The open tickets of my subtree: the headline and the per-level chart (counted in SQL by
+    home node and escalation level), and per urgency the first page of its list, oldest first,
+    narrowed by the filters (a node of my subtree, a category, overdue only). Never every row:
+    the page costs the same for a micro-grid and for the city."""
     principal = _principal(request)
     if principal is None:
         return _page(request, "login.html", None)
     bot = _bot(request)
     now = bot.clock()
     masked = masked_for_node(bot.network, principal.node_id)
+    query = request.query_params
+    node_id = query.get("node") or principal.node_id
+    if node_id not in principal.subtree:
+        node_id = principal.node_id
+    category = query.get("category") or None
+    if category not in texts.CATEGORY_NAMES:
+        category = None
+    late_only = query.get("overdue") == "1"
+    narrowed = []
+    if category is not None:
+        narrowed.append(Ticket.category == category)
+    if late_only:
+        narrowed.append(overdue_at(now))
+    filters = [open_in(in_subtree(bot.network, node_id)), *narrowed]
+    listed = [open_in(in_subtree(bot.network, node_id, per_row=True)), *narrowed]
     with bot.db.session() as session:
-        active = session.exec(select(Ticket).where(open_in(principal.subtree))
-                              .order_by(Ticket.created_at)).all()
-        ratings = Counter(lifecycle.rating_in_note(note) for note in session.exec(
-            select(TicketEvent.note).join(Ticket, Ticket.id == TicketEvent.ticket_id)  # type: ignore[arg-type]
-            .where(Ticket.node_id.in_(principal.subtree), TicketEvent.kind == "rated",  # type: ignore[attr-defined]
-                   TicketEvent.at >= now - timedelta(days=30))).all() if note)
-    figures = count_open(bot.network, principal.node_id, active, now)
-    rows = [_row(bot, t, now, masked) for t in active]
-    groups = [{"title": "紧急", "tickets": [r for r in rows if r["urgent"]]},
-              {"title": "一般", "tickets": [r for r in rows if not r["urgent"]]}]
+        figures = open_figures(session, bot.network, principal.node_id, now)
+        sizes = dict(session.exec(select(Ticket.urgent, func.count()).where(*filters)
+                                  .group_by(Ticket.urgent)).all())
+        groups = []
+        for title, urgent, key in (("紧急", True, "urgent_page"), ("一般", False, "page")):
+            total = sizes.get(urgent, 0)
+            pages = max(1, -(-total // PAGE_ROWS))
+            number = min(_whole(query.get(key)), pages)
+            # The oldest first: walk the open tickets by age, testing the subtree on each.
+            shown = session.exec(select(Ticket).where(*listed, Ticket.urgent.is_(urgent))  # type: ignore[attr-defined]
+                                 .order_by(Ticket.created_at, Ticket.id)
+                                 .offset((number - 1) * PAGE_ROWS).limit(PAGE_ROWS)).all()
+            groups.append({"title": title, "total": total, "page": number, "pages": pages,
+                           "key": key, "tickets": [_row(bot, t, now, masked) for t in shown]})
+        rated = (select(TicketEvent.note, func.count())
+                 .where(TicketEvent.kind == "rated", TicketEvent.at >= now - timedelta(days=30))
+                 .group_by(TicketEvent.note))
+        if not principal.top:   # at the top, every rating counts: no ticket to look up
+            # A month of ratings is many rows: start from the subtree's tickets and their
+            # events' (ticket, kind, time) index.
+            rated = rated.join(Ticket, Ticket.id == TicketEvent.ticket_id).where(  # type: ignore[arg-type]
+                in_subtree(bot.network, principal.node_id))
+        ratings: Counter = Counter()
+        for note, count in session.exec(rated).all():
+            if note:
+                ratings[lifecycle.rating_in_note(note)] += count
+    home_node = bot.network.node(principal.node_id)
+    nodes = [home_node, *home_node.children]
+    if node_id not in {node.id for node in nodes}:
+        nodes.append(bot.network.node(node_id))
+    kept = {key: value for key, value in (("node", node_id if node_id != principal.node_id else ""),
+                                          ("category", category or ""),
+                                          ("overdue", "1" if late_only else "")) if value}
     return _page(request, "home.html", principal, groups=groups, open_count=figures.total.open,
                  overdue_count=figures.total.overdue, chart=bar_chart(chart_rows(bot, figures)),
                  ratings={r: ratings.get(r, 0) for r in ("满意", "基本满意", "不满意")},
-                 satisfaction=satisfaction_text(ratings))
+                 satisfaction=satisfaction_text(ratings), filter_nodes=nodes, node_id=node_id,
+                 categories=texts.CATEGORY_NAMES, category=category, late_only=late_only,
+                 kept=kept)
 
 
 @router.post("/login")
@@ -184,7 +246,7 @@ def _ticket_view(request: Request, principal: Principal, number: int, *, status_
     bot = _bot(request)
     with bot.db.session() as session:
         ticket = session.get(Ticket, number)
-        if ticket is None or ticket.node_id not in principal.subtree:
+        if ticket is None or not principal.sees(ticket):
             return _page(request, "base.html", principal,
                          status_code=404, flash=f"没有找到 #{number}。", flash_error=True)
         events = session.exec(select(TicketEvent).where(TicketEvent.ticket_id == number)

@@ -17,6 +17,7 @@ from api.tokens import Principal
 from bot.runtime import Bot
 from flows.masking import masked_for_node
 from flows.open_tickets import overdue_at
+from models.subtrees import in_subtree
 from flows.request_parser import CATEGORIES
 from models.tables import Status, Ticket, TicketEvent
 
@@ -51,9 +52,9 @@ def list_tickets(
                                  f"got {category!r}")
     zone = ZoneInfo(bot.config.policy.timezone)
     since, until = moment("since", since, zone), moment("until", until, zone)
-    scope = bot.network.subtree_ids(node) if node else principal.subtree
     now = bot.clock()
-    filters = [Ticket.node_id.in_(scope)]  # type: ignore[attr-defined]
+    where = node or principal.node_id
+    filters = []
     if status:
         filters.append(Ticket.status.in_(status))  # type: ignore[attr-defined]
     if category is not None:
@@ -70,8 +71,13 @@ def list_tickets(
     if until is not None:
         filters.append(Ticket.created_at < until)
     with bot.db.session() as session:
-        total = session.exec(select(func.count()).select_from(Ticket).where(*filters)).one()
-        rows = session.exec(select(Ticket).where(*filters).order_by(Ticket.id.desc())  # type: ignore[union-attr]
+        # With filters, start from their index and test the subtree per row; without, count the
+        # subtree's rows in its own index.
+        total = session.exec(select(func.count()).select_from(Ticket).where(
+            in_subtree(bot.network, where, per_row=bool(filters)), *filters)).one()
+        # The newest first: walk the ids from the top and test the subtree on each.
+        rows = session.exec(select(Ticket).where(in_subtree(bot.network, where, per_row=True),
+                                                 *filters).order_by(Ticket.id.desc())  # type: ignore[union-attr]
                             .offset((page - 1) * per_page).limit(per_page)).all()
     masked = masked_for(bot, principal)
     return TicketPage(items=[TicketOut.of(t, bot.network, now, masked) for t in rows],
@@ -81,7 +87,7 @@ def list_tickets(
 def ticket_in_scope(bot: Bot, principal: Principal, number: int) -> Ticket:
     with bot.db.session() as session:
         ticket = session.get(Ticket, number)
-    if ticket is None or ticket.node_id not in principal.subtree:
+    if ticket is None or not principal.sees(ticket):
         raise not_found(f"ticket #{number}")
     return ticket
 

@@ -29,9 +29,17 @@ class Principal:
     node_id: str
     subtree: frozenset[str]
 
+    top: bool = False   # a token of the network's top node
+
     @property
     def actor_id(self) -> str:
         return f"api:{self.name}"
+
+    def sees(self, ticket) -> bool:
+        """Whether the ticket is the caller's: its home node is in the token's subtree; at the
+        network's top every ticket is (also one whose node a later config removed: the top
+        answers for what nobody below can see; `models.subtrees.in_subtree`)."""
+        return self.top or ticket.node_id in self.subtree
 
 
 class TokenError(ValueError):
@@ -72,4 +80,5 @@ def principal_for(db: Database, network: Network, token: str) -> Principal | Non
                                                   ApiToken.revoked_at.is_(None))).first()  # type: ignore[union-attr]
     if row is None or row.node_id not in network:
         return None
-    return Principal(row.name, row.node_id, network.subtree_ids(row.node_id))
+    return Principal(row.name, row.node_id, network.subtree_ids(row.node_id),
+                     top=network.parent(row.node_id) is None)

@@ -195,6 +195,7 @@ def digest(node: str = typer.Option(..., "--node", help="Id of the node the dige
     from bot.digest_runs import gather_digest
     from flows.durations import parse_duration
     from flows.network import Network
+    from models.subtrees import sync_network
 
     grid = _config(config)
     network = Network(grid)
@@ -214,6 +215,7 @@ def digest(node: str = typer.Option(..., "--node", help="Id of the node the dige
             raise typer.Exit(2) from None
         start = start if start.tzinfo else start.replace(tzinfo=zone)
     database = _database(db, create=False)
+    sync_network(database, network, now)
     with database.session() as session:
         messages = gather_digest(session, grid, network, network.node(node), start, now)
     database.dispose()

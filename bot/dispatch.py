@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
@@ -18,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, update
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, func, select
 
 from bot import departments
@@ -49,6 +51,7 @@ from flows.request_parser import analyse
 from flows.roles import may_handle, roles_for
 from flows.routing import co_handlers, responsible_members, route
 from models.db import Database
+from models.subtrees import in_subtrees, sync_network
 from models.tables import (ID_LENGTH, InboundMessage, MemberName, OutboundPost, Skipped, Status,
                            Ticket, TicketEscalation, TicketEvent)
 
@@ -209,6 +212,11 @@ class Dispatcher:
         self.bot_id = config.transport.bot_id
         self.pipeline = PostPipeline.of(config, self.network)
         self.department_rooms = frozenset(d.group.room for d in config.departments if d.group)  # masked, split (bot/outbox.py)
+        try:   # scoped queries read subtrees as ranges of the network's numbering
+            sync_network(db, self.network, clock())
+        except OperationalError as error:   # a full disk or a read-only database: /readyz says so
+            log.error("the network's numbering could not be written (%s); views of subtrees "
+                      "stay empty until it is", type(error).__name__)
 
     # -- the thin I/O layer -------------------------------------------------------------------
 
@@ -571,9 +579,10 @@ class Dispatcher:
             window=format_chinese_duration(limit.within), limit=limit.requests),
             mentions=(message.sender_id,))]
 
-    def subtree_scope(self, context: Context) -> tuple[str, frozenset[str]] | None:
-        """For 待办 / 统计: the names and node ids of what the sender heads; None for residents.
-        In a group the sender heads, that group's subtree; elsewhere, everything they head."""
+    def subtree_scope(self, context: Context) -> tuple[str, list[str]] | None:
+        """For 待办 / 统计: the names and the ids of the nodes the sender heads (their subtrees
+        are the scope); None for residents. In a group the sender heads, that group's subtree;
+        elsewhere, everything they head."""
         led = list(dict.fromkeys([*self.network.nodes_led_by(context.message.sender_id),
                                   *(node for head in self.standing_in_for(context)
                                     for node in self.network.nodes_led_by(head))]))
@@ -581,8 +590,7 @@ class Dispatcher:
             return None
         if context.group in led:
             led = [context.group]
-        ids = frozenset().union(*(self.network.subtree_ids(node.id) for node in led))
-        return "、".join(node.name for node in led), ids
+        return "、".join(node.name for node in led), [node.id for node in led]
 
     def find_tickets(self, context: Context
                      ) -> tuple[list[tuple[int, Ticket | None]], str, Reply | None]:
@@ -990,7 +998,7 @@ def split_ticket(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str
     return own
 
 
-def on_subtree(report: Callable[[Session, str, frozenset[str]], Reply]) -> Handler:
+def on_subtree(report: Callable[[Session, str, Network, list[str]], Reply]) -> Handler:
     """A handler for a head's view of what they lead (待办, 统计); residents are told it is for
     heads."""
 
@@ -999,30 +1007,33 @@ def on_subtree(report: Callable[[Session, str, frozenset[str]], Reply]) -> Handl
         if scope is None:
             return [Reply(texts.NOT_A_HEAD.format(action=texts.ACTIONS[context.command.keyword]))]
         name, node_ids = scope
-        return [report(context.session, name, node_ids)]
+        return [report(context.session, name, dispatcher.network, node_ids)]
 
     return handler
 
 
-def todo(session: Session, scope: str, node_ids: frozenset[str]) -> Reply:
+def todo(session: Session, scope: str, network: Network, node_ids: list[str]) -> Reply:
     """`待办`: the tickets open in the subtree (flows/open_tickets.py: escalated ones too), the
     oldest first, and how many there are (the dashboard's headline for the same node)."""
-    waiting = open_in(node_ids)
-    total = session.exec(select(func.count()).select_from(Ticket).where(waiting)).one()
-    first = session.exec(select(Ticket).where(waiting).order_by(Ticket.id)
-                         .limit(overview.TODO_LINES)).all()
+    mine = in_subtrees(network, node_ids)
+    total = session.exec(select(func.count()).select_from(Ticket).where(open_in(mine))).one()
+    # The oldest first: walk the open tickets by age, testing the subtree on each.
+    first = session.exec(select(Ticket).where(open_in(in_subtrees(network, node_ids, per_row=True)))
+                         .order_by(Ticket.created_at, Ticket.id).limit(overview.TODO_LINES)).all()
     return overview.todo_list(scope, first, total)
 
 
-def statistics(session: Session, scope: str, node_ids: frozenset[str]) -> Reply:
+def statistics(session: Session, scope: str, network: Network, node_ids: list[str]) -> Reply:
     """`统计`: every ticket routed into the subtree by status; 待接单 + 处理中 is the subtree's open
     count of flows/open_tickets.py (same home-node rule, escalated ones included)."""
-    mine = Ticket.node_id.in_(node_ids)
-    by_status = dict(session.exec(select(Ticket.status, func.count()).where(mine)
-                                  .group_by(Ticket.status)).all())
-    ratings = dict(session.exec(select(Ticket.rating, func.count())
-                                .where(mine, Ticket.rating.is_not(None))
-                                .group_by(Ticket.rating)).all())
+    mine = in_subtrees(network, node_ids)
+    by_status: Counter = Counter()
+    ratings: Counter = Counter()
+    for status, rating, count in session.exec(select(Ticket.status, Ticket.rating, func.count())
+                                              .where(mine).group_by(Ticket.status, Ticket.rating)):
+        by_status[status] += count
+        if rating is not None:
+            ratings[rating] += count
     return overview.statistics(scope, by_status, ratings)
 
 

@@ -45,18 +45,16 @@ EXPORT_FIELDS = (
 )
 
 
-def export_row(ticket: Ticket) -> dict:
-    """One `tickets export` line: {key: JSON value} with the keys of EXPORT_FIELDS in order."""
-    dumped = ticket.model_dump(mode="json", warnings=False)
-    return {key: dumped[key] for key in EXPORT_FIELDS}
-
-
 def _setup(config: Path | None, db: str | None):
     from bot.cli import _config, _database
     from flows.network import Network
 
+    from models.subtrees import sync_network
+
     grid = _config(config)
-    return grid, Network(grid), _database(db, create=False)
+    network, database = Network(grid), _database(db, create=False)
+    sync_network(database, network, datetime.now(timezone.utc))
+    return grid, network, database
 
 
 STATUS_CELLS = 14  # the status column's width in terminal cells: 已办结，待评价 (CJK: 2 each)
@@ -101,6 +99,7 @@ def list_tickets(node: str | None = typer.Option(None, help="Only this node's su
     from sqlmodel import func, select
 
     from flows.open_tickets import overdue_at
+    from models.subtrees import in_subtree
     from models.tables import Ticket
 
     grid, network, database = _setup(config, db)
@@ -110,7 +109,7 @@ def list_tickets(node: str | None = typer.Option(None, help="Only this node's su
     now = datetime.now(timezone.utc)
     filters = []
     if node:
-        filters.append(Ticket.node_id.in_(network.subtree_ids(node)))  # type: ignore[attr-defined]
+        filters.append(in_subtree(network, node))
     if status:
         filters.append(Ticket.status.in_(status))  # type: ignore[attr-defined]
     if overdue:
@@ -157,32 +156,40 @@ def show_ticket(number: int = typer.Argument(..., help="The ticket number (#N)."
 @tickets_app.command("export")
 def export_tickets(output: Path | None = typer.Option(None, "--output", "-o",
                                                       help="File to write (default: stdout)."),
-                   config: Path | None = ConfigOption, db: str | None = DbOption) -> None:
+                   config: Path | None = typer.Option(
+                       None, "--config", help="Not needed: the export reads the database "
+                                              "alone (accepted for older scripts)."),
+                   db: str | None = DbOption) -> None:
     """Every ticket as JSON Lines, oldest first, with a progress bar on stderr. Each line has
     the keys of EXPORT_FIELDS, always in that order (the ticket's columns, as the table
-    declares them)."""
+    declares them). Rows are read in batches of plain columns, so a year of a city's tickets
+    streams in constant memory."""
+    from pydantic_core import to_jsonable_python
     from rich.console import Console
     from rich.progress import Progress
-    from sqlmodel import func, select
+    from sqlalchemy import func, select
 
+    from bot.cli import _database
     from models.tables import Ticket
 
-    grid, network, database = _setup(config, db)
+    database = _database(db, create=False)
+    table = Ticket.__table__
+    columns = [table.c[key] for key in EXPORT_FIELDS]
     out = output.open("w", encoding="utf-8") if output else sys.stdout
     written = 0
-    with database.session() as session:
-        total = session.exec(select(func.count()).select_from(Ticket)).one()
+    with database.engine.connect() as connection:
+        total = connection.execute(select(func.count()).select_from(table)).scalar_one()
     with Progress(transient=True, console=Console(stderr=True)) as progress:
         task = progress.add_task("exporting tickets", total=total)
         last_id = 0
         while True:
-            with database.session() as session:
-                batch = session.exec(select(Ticket).where(Ticket.id > last_id)
-                                     .order_by(Ticket.id).limit(EXPORT_BATCH)).all()
+            with database.engine.connect() as connection:
+                batch = connection.execute(select(*columns).where(table.c.id > last_id)
+                                           .order_by(table.c.id).limit(EXPORT_BATCH)).all()
             if not batch:
                 break
-            for ticket in batch:
-                out.write(json.dumps(export_row(ticket), ensure_ascii=False) + "\n")
+            out.write("".join(json.dumps(to_jsonable_python(dict(zip(EXPORT_FIELDS, row))),
+                                         ensure_ascii=False) + "\n" for row in batch))
             written += len(batch)
             last_id = batch[-1].id
             progress.update(task, advance=len(batch))
@@ -195,26 +202,19 @@ def export_tickets(output: Path | None = typer.Option(None, "--output", "-o",
 @network_app.command("show")
 def show_network(config: Path | None = ConfigOption, db: str | None = DbOption) -> None:
     """The network as a tree, with the open tickets standing at each node."""
-    from sqlmodel import select
-
-    from flows.open_tickets import count_open, open_in
-    from models.tables import Ticket
+    from models.subtrees import open_figures
 
     grid, network, database = _setup(config, db)
-    everything = network.subtree_ids(network.root.id)
     with database.session() as session:
-        active = session.exec(select(Ticket).where(open_in(everything))).all()
+        figures = open_figures(session, network, network.root.id, datetime.now(timezone.utc))
     database.dispose()
-    figures = count_open(network, network.root.id, active, datetime.now(timezone.utc))
-
-    def walk(node, depth: int) -> None:
+    lines = []
+    for node in network.nodes():   # parents first, depth-first: the tree's order
         here = figures.at(node.id).open
         count = f"  待办 {here}" if here else ""
-        typer.echo(f"{'  ' * depth}{node.name} ({node.id}, {node.level}, {node.head.name}){count}")
-        for child in node.children:
-            walk(child, depth + 1)
-
-    walk(grid.network, 0)
+        lines.append(f"{'  ' * network.depth(node.id)}{node.name} ({node.id}, {node.level}, "
+                     f"{node.head.name}){count}")
+    typer.echo("\n".join(lines))
 
 
 def _outbox_db(db: str | None):

@@ -31,17 +31,15 @@ class DigestFigures:
     claimed: int = 0
     resolved: int = 0
     overdue: int = 0
-    claim_times: Sequence[timedelta] = ()     # created → claimed, for tickets claimed in the period
-    resolve_times: Sequence[timedelta] = ()   # created → resolved, for those resolved in it
+    average_claim: timedelta | None = None    # created → claimed, over tickets claimed in the period
+    average_resolve: timedelta | None = None  # created → resolved, over those resolved in it
     ratings: Mapping[str, int] = field(default_factory=dict)
     extensions: int = 0         # 延期 granted in the period
     departments_late: int = 0   # departments that did not report (报到) in time, in the period
 
 
-def _average(durations: Sequence[timedelta]) -> str:
-    if not durations:
-        return texts.NO_AVERAGE
-    return format_chinese_duration(sum(durations, timedelta()) / len(durations))
+def _average(duration: timedelta | None) -> str:
+    return texts.NO_AVERAGE if duration is None else format_chinese_duration(duration)
 
 
 def _ticket_line(ticket: Ticket, masked: bool) -> str:
@@ -61,18 +59,22 @@ def _ticket_line(ticket: Ticket, masked: bool) -> str:
 def compose_digest(scope: str, start: datetime, end: datetime, zone: ZoneInfo,
                    figures: DigestFigures, escalated: Sequence[Ticket],
                    overdue: Sequence[Ticket], *, masked: bool, listed: int = 20,
-                   limit: int | None = None) -> list[str]:
+                   limit: int | None = None, escalated_count: int | None = None) -> list[str]:
     """The digest as chat messages: one text, which the outbox splits to the transport's limits
     as every post; with `limit` (characters), already split by the same splitter, each part
-    after the first marked (续 n/m). Each list shows its first `listed` tickets."""
+    after the first marked (续 n/m). Each list shows its first `listed` tickets of how many
+    there are (`escalated_count`; `figures.overdue`), the given lists when not told."""
 
-    def section(tickets: Sequence[Ticket]) -> list[str]:
+    def section(tickets: Sequence[Ticket], count: int) -> list[str]:
         if not tickets:
             return [texts.DIGEST_NONE]
         lines = [_ticket_line(t, masked) for t in tickets[:listed]]
-        if len(tickets) > listed:
-            lines.append(texts.TODO_MORE.format(count=len(tickets) - listed))
+        if count > min(listed, len(tickets)):
+            lines.append(texts.TODO_MORE.format(count=count - min(listed, len(tickets))))
         return lines
+
+    escalated_count = len(escalated) if escalated_count is None else escalated_count
+    overdue_count = max(figures.overdue, len(overdue))
 
     ratings = figures.ratings
     lines = [
@@ -80,18 +82,18 @@ def compose_digest(scope: str, start: datetime, end: datetime, zone: ZoneInfo,
                                    end=end.astimezone(zone).strftime(texts.TIME_FORMAT)),
         texts.DIGEST_COUNTS.format(new=figures.new, claimed=figures.claimed,
                                    resolved=figures.resolved, overdue=figures.overdue,
-                                   claim_time=_average(figures.claim_times),
-                                   resolve_time=_average(figures.resolve_times)),
+                                   claim_time=_average(figures.average_claim),
+                                   resolve_time=_average(figures.average_resolve)),
         texts.DIGEST_SATISFACTION.format(satisfied=ratings.get("满意", 0),
                                          fair=ratings.get("基本满意", 0),
                                          unsatisfied=ratings.get("不满意", 0)),
         *([texts.DIGEST_PRACTICE.format(extensions=figures.extensions,
                                         late=figures.departments_late)]
           if figures.extensions or figures.departments_late else []),
-        texts.DIGEST_ESCALATED.format(count=len(escalated)),
-        *section(escalated),
-        texts.DIGEST_OVERDUE.format(count=len(overdue)),
-        *section(overdue),
+        texts.DIGEST_ESCALATED.format(count=escalated_count),
+        *section(escalated, escalated_count),
+        texts.DIGEST_OVERDUE.format(count=overdue_count),
+        *section(overdue, overdue_count),
     ]
     text = "\n".join(lines)
     if limit is None:

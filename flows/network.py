@@ -6,6 +6,7 @@ room, who is above it, which micro-grid covers 7栋) is a dict look-up, never a 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -169,6 +170,7 @@ class Network:
         # Nearest first; shared tuples keep 32,000 micro-grids × depth small.
         self._ancestors: dict[str, tuple[Node, ...]] = {}
         self._subtree_cache: dict[str, frozenset[str]] = {}
+        self._chains: dict[str, tuple[str, ...]] = {}
         # Keys carry the id of each ancestor (and the micro-grid itself), so "which micro-grid
         # under X covers this place" is one look-up whatever X is. Values are a node id or
         # _AMBIGUOUS when two micro-grids under X claim the place (1栋 of two communities).
@@ -333,6 +335,15 @@ class Network:
         self.node(node_id)
         return list(self._ancestors[node_id])
 
+    def chain(self, node_id: str) -> tuple[str, ...]:
+        """The ids of the node, its parent, … up to the root: `(node_id, *ancestors' ids)`.
+        Cached per node: the figures of a city walk it once per node with open tickets."""
+        found = self._chains.get(node_id)
+        if found is None:
+            self.node(node_id)
+            found = self._chains[node_id] = (node_id, *(a.id for a in self._ancestors[node_id]))
+        return found
+
     def depth(self, node_id: str) -> int:
         """0 for the root, 1 for its children, …"""
         self.node(node_id)
@@ -363,6 +374,38 @@ class Network:
                 stack.extend(node.children)
             cached = self._subtree_cache[node_id] = frozenset(ids)
         return cached
+
+    @cached_property
+    def intervals(self) -> dict[str, tuple[int, int]]:
+        """Each node's (first, last) position in a depth-first numbering of the tree (a nested
+        set): the root is (0, len-1), and a node's subtree is exactly the nodes whose first
+        position lies in its interval. The database holds the same numbering
+        (`models.subtrees`), so "in the subtree of N" is one range, whatever N's size."""
+        order = list(self._nodes)                # parents before their children, depth-first
+        position = {node_id: index for index, node_id in enumerate(order)}
+        last = dict(position)
+        for node_id in reversed(order):          # children are done before their parent
+            parent = self._parent[node_id]
+            if parent is not None and last[node_id] > last[parent.id]:
+                last[parent.id] = last[node_id]
+        return {node_id: (position[node_id], last[node_id]) for node_id in order}
+
+    @cached_property
+    def order(self) -> list[str]:
+        """Every node id in depth-first order (parents first, children in config order): the
+        positions of `intervals`, so `order[first:last + 1]` is a node's subtree."""
+        return list(self.intervals)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """16 hex digits naming the tree's shape (ids in depth-first order with their intervals,
+        and their groups' rooms): equal for two configs that differ only in names, heads or
+        policy."""
+        digest = hashlib.sha256()
+        for node_id, (first, last) in self.intervals.items():
+            room = self._nodes[node_id].group.room
+            digest.update(f"{node_id}\t{first}\t{last}\t{room}\n".encode())
+        return digest.hexdigest()[:16]
 
     def nodes(self) -> Iterator[Node]:
         """Every node, parents before their children (depth-first, in config order)."""

@@ -12,19 +12,23 @@ digests, `/api/tickets?overdue=`, `gridbot tickets list --overdue`, `gridbot net
 
 The rule is written twice, side by side, and nowhere else: as predicates on a ticket
 (`is_open`, `is_overdue`) for tickets already loaded, and as SQL conditions (`open_in`,
-`overdue_at`) for queries that count or filter in the database. Both only build values; nothing
-here reads or writes the database. `count_open` turns a subtree's open tickets into the figures
-every view shows, so that they always add up.
+`overdue_at`, and `open_groups` which counts with them) for queries that count or filter in the
+database. Both only build values; nothing here reads or writes the database. `count_open` turns
+a subtree's open tickets, counted by home node and escalation level, into the figures every view
+shows, so that they always add up.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flows.escalation import ACTIVE_STATUSES, current_node
+from sqlalchemy import bindparam
+from sqlmodel import func, select
+
+from flows.escalation import ACTIVE_STATUSES
 from flows.network import Network
 from models.tables import Status, Ticket
 
@@ -32,8 +36,13 @@ from models.tables import Status, Ticket
 # (no timer runs then, so it is never overdue, but it is not done).
 OPEN_STATUSES = (*ACTIVE_STATUSES, Status.VERIFYING)
 
-__all__ = ["ACTIVE_STATUSES", "OPEN_STATUSES", "OpenCount", "OpenFigures", "count_open", "is_open",
-           "is_overdue", "open_in", "overdue_at"]
+# The statuses written into the statement as literals: the planner then matches the partial index
+# of open tickets (models.tables.OPEN_WHERE) without statistics (a bound value it cannot match).
+_OPEN = Ticket.status.in_(bindparam("open_statuses", [s.value for s in OPEN_STATUSES],  # type: ignore[attr-defined]
+                                    expanding=True, literal_execute=True))
+
+__all__ = ["ACTIVE_STATUSES", "OPEN_STATUSES", "OpenCount", "OpenFigures", "OpenGroup", "count_open",
+           "group_open", "is_open", "is_overdue", "open_groups", "open_in", "overdue_at", "past_deadline"]
 
 
 def is_open(ticket: Ticket) -> bool:
@@ -46,17 +55,22 @@ def is_overdue(ticket: Ticket, now: datetime) -> bool:
     return is_open(ticket) and ticket.deadline_at is not None and now > ticket.deadline_at
 
 
-def open_in(node_ids: Collection[str]):
-    """SQL condition (for `select(...).where(...)`): open tickets whose home node is one of
-    `node_ids` (pass `Network.subtree_ids(n)` for n's subtree). Same rule as `is_open` plus the
-    home node."""
-    return Ticket.node_id.in_(node_ids) & Ticket.status.in_(OPEN_STATUSES)  # type: ignore[attr-defined]
+def open_in(scope):
+    """SQL condition (for `select(...).where(...)`): open tickets within `scope`, an SQL
+    condition on the home node (`models.subtrees.in_subtree(network, n)` for n's subtree).
+    Same rule as `is_open` plus the home node."""
+    return scope & _OPEN
 
 
 def overdue_at(now: datetime):
     """SQL condition: open tickets past their deadline at `now`. Same rule as `is_overdue`."""
-    return (Ticket.status.in_(OPEN_STATUSES) & Ticket.deadline_at.is_not(None)  # type: ignore[attr-defined,union-attr]
-            & (Ticket.deadline_at < now))  # type: ignore[operator]
+    return _OPEN & past_deadline(now)
+
+
+def past_deadline(now: datetime):
+    """SQL condition: past the deadline of the running timer at `now`; with `open_in`, the
+    overdue tickets (written apart so a statement names the statuses once)."""
+    return Ticket.deadline_at.is_not(None) & (Ticket.deadline_at < now)  # type: ignore[union-attr,operator]
 
 
 @dataclass(frozen=True)
@@ -112,43 +126,88 @@ def _counts(opened: Counter, overdue: Counter) -> dict[str, OpenCount]:
     return {key: OpenCount(opened[key], overdue[key]) for key in opened}
 
 
-def count_open(network: Network, root_id: str, tickets: Iterable[Ticket],
-               now: datetime) -> OpenFigures:
-    """The open figures of `root_id`'s subtree at `now`.
+@dataclass(frozen=True)
+class OpenGroup:
+    """Open tickets of one home node standing at one escalation level (0: at the home node), and
+    how many of them are overdue: what `open_groups` counts in SQL, one row per pair, so the
+    figures of the city cost as many rows as it has nodes, not as it has open tickets."""
 
-    `tickets` may hold anything (closed ones, other subtrees', ones whose node left the network):
-    only those open in the root's subtree count. Loaded with `open_in(network.subtree_ids(root))`
-    it holds exactly those. KeyError when `root_id` is not a node of the network.
+    node_id: str
+    escalation_level: int
+    open: int
+    overdue: int = 0
+
+
+def open_groups(scope, now: datetime):
+    """SQL statement: (node_id, escalation_level, open, overdue) over the open tickets within
+    `scope` (an SQL condition on the home node, see `open_in`), overdue at `now` (aware). Rows
+    make `OpenGroup`s for `count_open`, which leaves out nodes no longer in the network."""
+    return (select(Ticket.node_id, Ticket.escalation_level, func.count(),
+                   func.count().filter(past_deadline(now)))
+            .where(open_in(scope))
+            .group_by(Ticket.node_id, Ticket.escalation_level))
+
+
+def group_open(tickets: Iterable[Ticket], now: datetime) -> list[OpenGroup]:
+    """The `OpenGroup`s of tickets already loaded (the rule of `is_open`/`is_overdue`): what
+    `open_groups` answers in SQL."""
+    opened, late = Counter(), Counter()
+    for ticket in tickets:
+        if is_open(ticket):
+            key = (ticket.node_id, ticket.escalation_level)
+            opened[key] += 1
+            late[key] += is_overdue(ticket, now)
+    return [OpenGroup(node_id, level, count, late[node_id, level])
+            for (node_id, level), count in opened.items()]
+
+
+def count_open(network: Network, root_id: str, groups: Iterable[OpenGroup]) -> OpenFigures:
+    """The open figures of `root_id`'s subtree from its open tickets counted by home node and
+    escalation level (`open_groups` in SQL, `group_open` for loaded tickets).
+
+    `groups` may hold anything (other subtrees', nodes that left the network): only those whose
+    home node is in the root's subtree count. KeyError when `root_id` is not a node of the
+    network. Cost: O(groups + nodes of the subtree), whatever the number of tickets.
     """
     subtree = network.subtree_ids(root_id)
-    ancestors_of_root = {node.id for node in network.ancestors(root_id)}
     total = [0, 0]
-    standing, standing_late = Counter(), Counter()
-    inside, inside_late = Counter(), Counter()
-    above, above_late = Counter(), Counter()
+    home, home_late = Counter(), Counter()            # by home node
+    standing, standing_late = Counter(), Counter()    # by the node they stand at now
     level, level_late = Counter(), Counter()
-    for ticket in tickets:
-        if ticket.node_id not in subtree or not is_open(ticket):
+    for group in groups:
+        if group.node_id not in subtree or group.open <= 0:
             continue
-        late = is_overdue(ticket, now)
-        where = current_node(network, ticket)
-        total[0] += 1
+        count, late = group.open, group.overdue
+        chain = network.chain(group.node_id)   # the home node, its parent, … the top
+        where = chain[min(max(group.escalation_level, 0), len(chain) - 1)]
+        total[0] += count
         total[1] += late
-        if where.id in subtree:
-            standing[where.id] += 1
-            standing_late[where.id] += late
-            level[where.level] += 1
-            level_late[where.level] += late
-        # The home node and its ancestors up to the root hold the ticket in their subtrees; of
-        # those, the ones below where it stands now see it as escalated above them.
-        holders = {ticket.node_id} | ({node.id for node in network.ancestors(ticket.node_id)}
-                                      - ancestors_of_root)
-        for node_id in holders:
-            inside[node_id] += 1
-            inside_late[node_id] += late
-            if network.depth(node_id) > network.depth(where.id):   # on one chain: below it
-                above[node_id] += 1
-                above_late[node_id] += late
+        home[group.node_id] += count
+        home_late[group.node_id] += late
+        if where in subtree:
+            where_level = network.node(where).level
+            standing[where] += count
+            standing_late[where] += late
+            level[where_level] += count
+            level_late[where_level] += late
+    # Up the tree once, children before parents: a node's subtree holds its own tickets and its
+    # children's; of those, the ones standing inside the subtree are its standing ones and its
+    # children's, and the rest stand above it.
+    inside, inside_late = Counter(home), Counter(home_late)
+    within, within_late = Counter(standing), Counter(standing_late)
+    first, last = network.intervals[root_id]
+    for node_id in reversed(network.order[first + 1:last + 1]):
+        if inside[node_id] or within[node_id]:
+            parent = network.chain(node_id)[1]
+            inside[parent] += inside[node_id]
+            inside_late[parent] += inside_late[node_id]
+            within[parent] += within[node_id]
+            within_late[parent] += within_late[node_id]
+    above = Counter({node_id: inside[node_id] - within[node_id] for node_id in inside
+                     if inside[node_id] > within[node_id]})
+    above_late = Counter({node_id: inside_late[node_id] - within_late[node_id]
+                          for node_id in above})
+    inside = +inside   # leave out the zeros the walk touched
     return OpenFigures(root_id=root_id, total=OpenCount(*total),
                        standing_at=_counts(standing, standing_late),
                        in_subtree=_counts(inside, inside_late), above=_counts(above, above_late),

@@ -9,7 +9,9 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from pathlib import Path
 
-from sqlalchemy import Engine, Insert, Table, event, inspect
+from sqlalchemy import Engine, Float, Insert, Table, event, inspect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.engine import make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, create_engine
@@ -19,6 +21,27 @@ from flows.environment import DATABASE_URL_ENV
 from flows.environment import secret as read_secret
 
 DEFAULT_DATABASE_URL = "sqlite:///gridbot.sqlite3"  # a file in the working directory
+
+
+class seconds_between(FunctionElement):
+    """SQL expression: seconds from `earlier` to `later` (two time columns), as a float, on
+    both backends; averages of waiting times are then one aggregate in the database."""
+
+    type = Float()
+    inherit_cache = True
+    name = "seconds_between"
+
+
+@compiles(seconds_between, "sqlite")
+def _seconds_sqlite(element, compiler, **kw) -> str:
+    later, earlier = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
+
+
+@compiles(seconds_between, "postgresql")
+def _seconds_postgresql(element, compiler, **kw) -> str:
+    later, earlier = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"EXTRACT(EPOCH FROM ({later} - {earlier}))"
 
 
 def database_url(explicit: str | None = None) -> str:

@@ -41,6 +41,9 @@ def _time_column(*, nullable: bool = True, index: bool = False) -> Column:
     return Column(UTCDateTime(), nullable=nullable, index=index)
 
 
+# The statuses of an open ticket (flows/open_tickets.py's OPEN_STATUSES), as the partial index's
+# condition; a test holds the two equal.
+OPEN_WHERE = "status IN ('open', 'claimed', 'verifying')"
 ID_LENGTH = 200  # ids and names from a chat service are kept in columns this wide
 
 
@@ -49,13 +52,30 @@ FINAL_STATUSES = frozenset({Status.CLOSED, Status.CANCELLED})
 
 class Ticket(SQLModel, table=True):
     # A member's recent requests are counted at each 下单 (policy.request_limit).
-    __table_args__ = (sa.Index("ix_ticket_reporter_created", "reporter_id", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_ticket_reporter_created", "reporter_id", "created_at"),
+        # By home node, with what 统计 counts: a subtree's figures read the index alone.
+        sa.Index("ix_ticket_node", "node_id", "status", "rating"),
+        # The open tickets (a tenth of a year's), by home node: every view's first question.
+        # Partial, so it stays small and no planner needs statistics to prefer it; queries name
+        # the statuses as literals (flows/open_tickets.py) for the planner to match it.
+        sa.Index("ix_ticket_open", "node_id", "status", "escalation_level", "deadline_at",
+                 "urgent", "category", sqlite_where=sa.text(OPEN_WHERE), postgresql_where=sa.text(OPEN_WHERE)),
+        # The open tickets oldest first: a list's first page walks it and stops.
+        sa.Index("ix_ticket_open_age", "created_at",
+                 sqlite_where=sa.text(OPEN_WHERE), postgresql_where=sa.text(OPEN_WHERE)),
+        sa.Index("ix_ticket_open_deadline", "deadline_at",
+                 sqlite_where=sa.text(OPEN_WHERE), postgresql_where=sa.text(OPEN_WHERE)),
+        sa.Index("ix_ticket_category", "category", "urgent"),
+        # 统计 at the top: every ticket by status and rating, from the index alone.
+        sa.Index("ix_ticket_rating_status", "rating", "status"),
+    )
 
     # The primary key is the number people see as `#N`.
     id: int | None = Field(default=None, primary_key=True)
     source_message_id: str = Field(unique=True, max_length=ID_LENGTH)
     group_room: str = Field(index=True, max_length=ID_LENGTH)  # where the request was posted
-    node_id: str = Field(index=True, max_length=ID_LENGTH)     # the micro-grid (or higher node) it belongs to
+    node_id: str = Field(max_length=ID_LENGTH)     # the micro-grid (or higher node) it belongs to
     reporter_id: str = Field(max_length=ID_LENGTH)
     reporter_name: str = Field(max_length=ID_LENGTH)
     text: str
@@ -65,7 +85,7 @@ class Ticket(SQLModel, table=True):
     unit: str | None = Field(default=None, max_length=20)
     floor: str | None = Field(default=None, max_length=20)
     room: str | None = Field(default=None, max_length=20)
-    status: Status = Field(default=Status.OPEN, index=True, sa_type=sa.String(20))
+    status: Status = Field(default=Status.OPEN, sa_type=sa.String(20))
     assignee_id: str | None = Field(default=None, max_length=ID_LENGTH)
     assignee_name: str | None = Field(default=None, max_length=ID_LENGTH)
     escalation_level: int = 0
@@ -73,14 +93,15 @@ class Ticket(SQLModel, table=True):
     rating: str | None = Field(default=None, max_length=20)
     rating_comment: str | None = None
     created_at: datetime = Field(sa_column=_time_column(nullable=False, index=True))
-    claimed_at: datetime | None = Field(default=None, sa_column=_time_column())
-    resolved_at: datetime | None = Field(default=None, sa_column=_time_column())
+    # Indexed: digests and figures count by period on each of these times.
+    claimed_at: datetime | None = Field(default=None, sa_column=_time_column(index=True))
+    resolved_at: datetime | None = Field(default=None, sa_column=_time_column(index=True))
     closed_at: datetime | None = Field(default=None, sa_column=_time_column())
     # The escalation clock (flows.escalation.clock_after): when it last (re)started, when the
     # running timer runs out (past it the ticket is overdue), and when the ticket next escalates;
     # None once it is resolved. Indexed: a scan reads only due tickets, a report only overdue ones.
     clock_started_at: datetime | None = Field(default=None, sa_column=_time_column())
-    deadline_at: datetime | None = Field(default=None, sa_column=_time_column(index=True))
+    deadline_at: datetime | None = Field(default=None, sa_column=_time_column())
     escalation_due_at: datetime | None = Field(default=None, sa_column=_time_column(index=True))
     # A report joined to the ticket of the same problem (status merged): no timers of its own,
     # told of the claim and the resolution of that ticket (一事多报, design §7).
@@ -91,9 +112,15 @@ class Ticket(SQLModel, table=True):
 
 class TicketEvent(SQLModel, table=True):
     __tablename__ = "ticket_event"
+    __table_args__ = (
+        # Digests count events of a few kinds over a period (延期 granted, ratings, late
+        # departments): from the period, or from a subtree's tickets.
+        sa.Index("ix_ticket_event_kind_at", "kind", "at"),
+        sa.Index("ix_ticket_event_ticket_kind_at", "ticket_id", "kind", "at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    ticket_id: int = Field(foreign_key="ticket.id")
     kind: str = Field(max_length=40)  # created, claimed, resolved, rated, reopened, …
     actor_id: str = Field(max_length=ID_LENGTH)
     actor_name: str = Field(max_length=ID_LENGTH)
@@ -155,6 +182,35 @@ class TicketEscalation(SQLModel, table=True):
     round: int = 0                     # 0: arrival at the level; 1, 2, …: reminders at the top
     cause: str = Field(max_length=20)  # claim / resolve (timers) or whistle (by hand)
     at: datetime = Field(sa_column=_time_column(nullable=False))
+
+
+class GridNetwork(SQLModel, table=True):
+    """A shape of the network (`Network.fingerprint`) whose numbering `grid_node` holds; an
+    instance writes its own on start when it is missing (`models.subtrees.sync_network`)."""
+
+    __tablename__ = "grid_network"
+
+    fingerprint: str = Field(primary_key=True, max_length=16)
+    nodes: int
+    used_at: datetime = Field(sa_column=_time_column(nullable=False))
+
+
+class GridNode(SQLModel, table=True):
+    """A node's interval in the depth-first numbering of one network shape (a nested set,
+    `Network.intervals`): the subtree of a node is the nodes whose `position` lies in
+    [its position, its subtree_last], so a query scoped to any subtree is one range over this
+    table's index."""
+
+    __tablename__ = "grid_node"
+    __table_args__ = (sa.Index("ix_grid_node_range", "fingerprint", "position", "node_id"),)
+
+    fingerprint: str = Field(primary_key=True, max_length=16)
+    node_id: str = Field(primary_key=True, max_length=ID_LENGTH)
+    position: int
+    subtree_last: int
+    room: str = Field(max_length=ID_LENGTH, index=True)   # the node's group
+    depth: int             # 0 for the top node: a ticket of this home node escalated `depth - d`
+                           # levels stands at its ancestor of depth d
 
 
 class DigestRun(SQLModel, table=True):

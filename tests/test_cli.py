@@ -17,6 +17,7 @@ from bot.cli import NO_LABELLED_DATA
 from bot.operator_cli import EXPORT_FIELDS
 from conftest import REPO
 from local_server import free_port
+from models.db import Database
 from models.tables import Ticket
 
 CONFIG = str(REPO / "config.yaml")
@@ -230,8 +231,13 @@ def test_operator_commands_tickets_network_and_tokens(tmp_path):
     exported = gridbot("tickets", "export", "--config", CONFIG, "--db", db)
     rows = [json.loads(line) for line in exported.stdout.splitlines()]
     assert [row["id"] for row in rows] == [1, 2] and "2 ticket(s) exported" in exported.stderr
-    # The keys in the documented order, every column of the table among them.
+    # The keys in the documented order, every column of the table among them; each value as
+    # the ticket's JSON form gives it (times in UTC with a Z).
     assert all(list(row) == list(EXPORT_FIELDS) for row in rows)
+    with Database(db).session() as session:
+        stored = session.get(Ticket, 1).model_dump(mode="json", warnings=False)
+    assert rows[0] == {key: stored[key] for key in EXPORT_FIELDS}
+    assert rows[0]["created_at"].endswith("Z") and rows[0]["status"] == "claimed"
     assert set(EXPORT_FIELDS) == set(Ticket.model_fields)
     documented = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
     assert ", ".join(f"`{key}`" for key in EXPORT_FIELDS) in documented

@@ -37,8 +37,7 @@ def a_ticket(**fields) -> Ticket:
 
 
 FIGURES = DigestFigures(new=5, claimed=4, resolved=3, overdue=1,
-                        claim_times=[timedelta(minutes=10), timedelta(minutes=50)],
-                        resolve_times=[timedelta(hours=2), timedelta(hours=4), timedelta(hours=6)],
+                        average_claim=timedelta(minutes=30), average_resolve=timedelta(hours=4),
                         ratings={"满意": 2, "基本满意": 1, "不满意": 1})
 
 

@@ -5,20 +5,26 @@ resolved, at several levels."""
 
 from __future__ import annotations
 
+import copy
 import re
 from datetime import timedelta
 
 import httpx
 import pytest
+import yaml
 from sqlmodel import select
 
 from api.app import create_app
 from api.tokens import create_token
 from flows import texts
-from flows.open_tickets import count_open, is_open, is_overdue, open_in, overdue_at
-from models.tables import Status, Ticket
+from flows.config import parse_config
+from flows.network import Network
+from flows.open_tickets import (OpenGroup, count_open, group_open, is_open, is_overdue,
+                                open_groups, open_in, overdue_at)
+from models.subtrees import in_subtree, sync_network
+from models.tables import GridNode, Status, Ticket
 
-from conftest import START
+from conftest import REPO, START
 from test_csrf import token_in
 
 S1, S2, B1, B2_1, HEHUA_1 = ("shibalong-1@chatroom", "shibalong-2@chatroom", "baiyi-b1@chatroom",
@@ -137,14 +143,88 @@ async def test_the_sql_conditions_and_the_predicates_agree(spread, db, network, 
     subtree = network.subtree_ids("baiyi-b1")
     with db.session() as session:
         everything = session.exec(select(Ticket)).all()
-        loaded_open = {t.id for t in session.exec(select(Ticket).where(open_in(subtree))).all()}
+        loaded_open = {t.id for t in session.exec(
+            select(Ticket).where(open_in(in_subtree(network, "baiyi-b1")))).all()}
         loaded_late = {t.id for t in session.exec(select(Ticket).where(overdue_at(now))).all()}
         on_time = {t.id for t in session.exec(select(Ticket).where(~overdue_at(now))).all()}
     assert loaded_open == {t.id for t in everything if is_open(t) and t.node_id in subtree}
     assert loaded_late == {t.id for t in everything if is_overdue(t, now)} == {1, 3}
     assert on_time == {t.id for t in everything} - loaded_late
-    figures = count_open(network, "baiyi-b1", everything, now)   # other tickets are left out
+    figures = count_open(network, "baiyi-b1", group_open(everything, now))  # others left out
     assert (figures.total.open, figures.total.overdue) == (4, 2)
     # Past every deadline, every open ticket is overdue.
     later = now + timedelta(days=30)
-    assert count_open(network, "jili", everything, later).total.overdue == 6
+    assert count_open(network, "jili", group_open(everything, later)).total.overdue == 6
+
+
+async def test_every_subtree_in_sql_is_the_subtree_of_the_network(spread, db, network, clock):
+    """Both forms of `in_subtree` select exactly the tickets whose home node is in the subtree,
+    for every node; the counts by home node and level in SQL are those of the loaded tickets."""
+    now = clock()
+    with db.session() as session:
+        everything = session.exec(select(Ticket)).all()
+        for node in network.nodes():
+            mine = {t.id for t in everything if t.node_id in network.subtree_ids(node.id)}
+            for per_row in (False, True):
+                found = session.exec(select(Ticket.id).where(
+                    in_subtree(network, node.id, per_row=per_row))).all()
+                assert set(found) == mine, (node.id, per_row)
+            in_sql = {(g.node_id, g.escalation_level, g.open, g.overdue) for g in (
+                OpenGroup(*row) for row in session.exec(
+                    open_groups(in_subtree(network, node.id), now)))}
+            loaded = {(g.node_id, g.escalation_level, g.open, g.overdue)
+                      for g in group_open(everything, now) if g.node_id in network.subtree_ids(node.id)}
+            assert in_sql == loaded, node.id
+
+
+def test_a_moved_node_is_a_new_shape_and_the_old_one_stays_for_its_instance(db, config, network,
+                                                                            clock):
+    """A config that moves a micro-grid to another branch numbers the tree anew; an instance
+    still running the old config keeps its own numbering, until unused for a month."""
+    sync_network(db, network, clock())
+    data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+    other = Network(parse_config({**data, "network": _move(data["network"], "shibalong-3",
+                                                           to="baiyi-b2")}))
+    assert other.fingerprint != network.fingerprint
+    assert sync_network(db, other, clock()) is True
+    assert sync_network(db, other, clock()) is False          # written once
+    assert "shibalong-3" in other.subtree_ids("baiyi-b2")
+    with db.session() as session:
+        def where(net, node_id):
+            return {row for row in session.exec(select(GridNode.node_id).where(
+                in_subtree(net, node_id, GridNode.node_id), GridNode.fingerprint == net.fingerprint))}
+        assert where(other, "baiyi-b2") == set(other.subtree_ids("baiyi-b2"))
+        assert where(network, "baiyi-b2") == set(network.subtree_ids("baiyi-b2"))
+    assert sync_network(db, other, clock() + timedelta(days=40)) is False
+    # A month on, a third shape is written and the unused first one is dropped; the second,
+    # in use, stays.
+    third = Network(parse_config({**data, "network": _move(data["network"], "shibalong-2",
+                                                           to="baiyi-b2")}))
+    assert sync_network(db, third, clock() + timedelta(days=40)) is True
+    with db.session() as session:
+        shapes = set(session.exec(select(GridNode.fingerprint).distinct()).all())
+    assert shapes == {other.fingerprint, third.fingerprint}
+
+
+def _move(tree: dict, node_id: str, to: str) -> dict:
+    """A copy of the config's tree with `node_id` moved under `to`."""
+    tree = copy.deepcopy(tree)
+    found = []
+
+    def cut(node):
+        for child in list(node.get("children", ())):
+            if child["id"] == node_id:
+                node["children"].remove(child)
+                found.append(child)
+            else:
+                cut(child)
+
+    def paste(node):
+        if node["id"] == to:
+            node.setdefault("children", []).append(found[0])
+        for child in node.get("children", ()):
+            paste(child)
+
+    cut(tree)
+    paste(tree)
+    return tree
