@@ -44,6 +44,8 @@ def network_tree(bot: Annotated[Bot, Depends(the_bot)],
     deepest = None if depth is None else bot.network.depth(top.id) + depth
     shaped: dict[str, dict] = {}
     for node_id in _subtree_in_order(bot.network, top):
+        if deepest is not None and bot.network.depth(node_id) > deepest:
+            continue
         node = bot.network.node(node_id)
         here, inside = figures.at(node_id), figures.subtree(node_id)
         above = figures.escalated_above(node_id)
@@ -54,11 +56,8 @@ def network_tree(bot: Annotated[Bot, Depends(the_bot)],
             "subtree_open": inside.open, "subtree_overdue": inside.overdue,
             "escalated_above_open": above.open, "escalated_above_overdue": above.overdue,
             "children": []}
-        parent = bot.network.parent(node_id)
-        if node_id != top.id and parent is not None:
-            if deepest is not None and bot.network.depth(node_id) > deepest:
-                continue
-            shaped[parent.id]["children"].append(entry)
+        if node_id != top.id:
+            shaped[bot.network.chain(node_id)[1]]["children"].append(entry)
     return Response(json.dumps(shaped[top.id], ensure_ascii=False, separators=(",", ":")),
                     media_type="application/json")
 

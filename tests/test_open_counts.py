@@ -228,3 +228,25 @@ def _move(tree: dict, node_id: str, to: str) -> dict:
     cut(tree)
     paste(tree)
     return tree
+
+
+async def test_the_tree_cut_to_a_depth_keeps_every_count(spread, sim, db, network):
+    """`/api/network?depth=N`: N levels below the token's node, each with the same counts as in
+    the whole tree (a city asks for its townships without 33,000 nodes below them)."""
+    token = create_token(db, network, "jili", "depth", START)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(sim.bot)),
+                                 base_url="http://api") as client:
+        async def tree(query: str) -> dict:
+            response = await client.get(f"/api/network{query}",
+                                        headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == 200, response.text
+            return response.json()
+
+        whole, one, none = await tree(""), await tree("?depth=1"), await tree("?depth=0")
+        assert none["children"] == [] and none["subtree_open"] == whole["subtree_open"] == 6
+        assert [c["id"] for c in one["children"]] == [c["id"] for c in whole["children"]]
+        assert all(c["children"] == [] for c in one["children"])
+        assert [{k: v for k, v in c.items() if k != "children"} for c in one["children"]] == \
+            [{k: v for k, v in c.items() if k != "children"} for c in whole["children"]]
+        assert (await client.get("/api/network?depth=-1", headers={
+            "Authorization": f"Bearer {token}"})).status_code == 422
