@@ -15,6 +15,7 @@ import yaml
 from sqlmodel import select
 
 from api.app import create_app
+from api.schemas import NodeOut
 from api.tokens import create_token
 from flows import texts
 from flows.config import parse_config
@@ -243,6 +244,9 @@ async def test_the_tree_cut_to_a_depth_keeps_every_count(spread, sim, db, networ
             return response.json()
 
         whole, one, none = await tree(""), await tree("?depth=1"), await tree("?depth=0")
+        # The JSON written by hand is the documented model's, key for key.
+        assert NodeOut.model_validate(whole).model_dump(mode="json") == whole
+        assert list(whole) == list(NodeOut.model_fields)
         assert none["children"] == [] and none["subtree_open"] == whole["subtree_open"] == 6
         assert [c["id"] for c in one["children"]] == [c["id"] for c in whole["children"]]
         assert all(c["children"] == [] for c in one["children"])
