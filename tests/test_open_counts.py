@@ -254,3 +254,32 @@ async def test_the_tree_cut_to_a_depth_keeps_every_count(spread, sim, db, networ
             [{k: v for k, v in c.items() if k != "children"} for c in whole["children"]]
         assert (await client.get("/api/network?depth=-1", headers={
             "Authorization": f"Bearer {token}"})).status_code == 422
+
+
+def test_two_instances_starting_at_once_write_a_new_shape_once(db, clock):
+    """Two bots starting together with the same new config: one writes the numbering, the other
+    finds it written (its insert collides on the key and is dropped), neither fails."""
+    import threading
+
+    data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+    shape = Network(parse_config({**data, "network": _move(data["network"], "shibalong-3",
+                                                           to="hehua-b1")}))
+    start, results, errors = threading.Barrier(2), [], []
+
+    def instance() -> None:
+        start.wait()
+        try:
+            results.append(sync_network(db, shape, clock()))
+        except Exception as error:  # noqa: BLE001 - the test reports it
+            errors.append(error)
+
+    threads = [threading.Thread(target=instance) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and sorted(results) == [False, True]
+    with db.session() as session:
+        rows = session.exec(select(GridNode.node_id).where(
+            GridNode.fingerprint == shape.fingerprint)).all()
+    assert sorted(rows) == sorted(node.id for node in shape.nodes())
