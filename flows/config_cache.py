@@ -1,13 +1,13 @@
 """A validated config kept between runs: what a cache entry holds and how it is built back
 (bot/config_loading.py keeps the entries in files).
 
-Validating Liuyang's 33,000-node config takes seconds (YAML, the models, the checks of the
-network's meaning); building it back from an entry takes a tenth of that. An entry holds:
+Validating Liuyang's 33,000-node config takes about a second (YAML, the models, the checks of
+the network's meaning); building it back from an entry takes a fifth of that. An entry holds:
 
 - `rest`: the file's data outside `network`, as read from YAML. It is validated again on load
   (a few hundred values, a few milliseconds), so its models need no format of their own;
 - `network`: the network as validated (text stripped, ids as text), one list per node, built back
-  into `Node`s without validating again: that is the part that takes seconds.
+  into `Node`s without validating again: that is the part that takes the time.
 
 An entry is JSON: reading one runs no code, whatever is in the file. It is only used under the
 key it was written for (`cache_key`): the config file's bytes and the code that validated them.
