@@ -35,13 +35,16 @@ CACHE_DIR_NAME = "gridbot"
 
 def cache_dir() -> Path | None:
     """The cache folder by the XDG convention, or None when $GRIDBOT_NO_CACHE is set (to
-    anything but empty or 0)."""
+    anything but empty or 0) or there is no home folder to put it in."""
     if os.environ.get(NO_CACHE_ENV, "").strip() not in ("", "0"):
         return None
     base = os.environ.get("XDG_CACHE_HOME", "")
-    # The XDG spec: a relative $XDG_CACHE_HOME is invalid and ignored.
-    root = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
-    return root / CACHE_DIR_NAME
+    if os.path.isabs(base):   # the XDG spec: a relative one is invalid and ignored
+        return Path(base) / CACHE_DIR_NAME
+    try:
+        return Path.home() / ".cache" / CACHE_DIR_NAME
+    except (RuntimeError, KeyError):   # a container's user with no home nor $HOME
+        return None
 
 
 @cache

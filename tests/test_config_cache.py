@@ -107,6 +107,16 @@ def test_a_folder_that_cannot_be_written_only_means_validating(tmp_path, monkeyp
     assert blocker.read_text() == "a file where the cache folder would be"
 
 
+def test_no_home_folder_only_means_validating(tmp_path, monkeypatch):
+    monkeypatch.delenv("XDG_CACHE_HOME")
+
+    def homeless():
+        raise RuntimeError("Could not determine home directory.")
+    monkeypatch.setattr(Path, "home", homeless)
+    path = write(tmp_path)
+    assert loading.load_config(path, transport=False) == load_config(path, transport=False)
+
+
 def test_no_cache_when_turned_off(tmp_path, cache, monkeypatch):
     monkeypatch.setenv(loading.NO_CACHE_ENV, "1")
     path = write(tmp_path)
