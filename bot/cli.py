@@ -7,6 +7,7 @@ Only typer and the standard library are imported here: each command imports what
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -45,15 +46,18 @@ DbOption = typer.Option(None, "--db", help="Database URL (default: $GRIDBOT_DATA
                         "sqlite:///gridbot.sqlite3).")
 
 
-def _config(path: Path | None, transport: bool = False) -> GridConfig:
-    """The config of `--config` / $GRIDBOT_CONFIG / ./config.yaml; what the transport needs to
-    start is checked only with `transport` (`run`, `config check`): a token or a digest needs
-    no webhook secret. Problems go to stderr, masked, and raise typer.Exit(2)."""
-    from flows.config import ConfigError, load_config
+def _config(path: Path | None, transport: bool = False, refresh: bool = False) -> GridConfig:
+    """The config of `--config` / $GRIDBOT_CONFIG / ./config.yaml, through the cache of
+    validated configs (bot/config_loading.py; `refresh` validates in full whatever it holds);
+    what the transport needs to start is checked only with `transport` (`run`, `config check`):
+    a token or a digest needs no webhook secret. Problems go to stderr, masked, and raise
+    typer.Exit(2)."""
+    from bot.config_loading import load_config
+    from flows.config import ConfigError
 
     path = path or Path(os.environ.get(CONFIG_ENV, "config.yaml"))
     try:
-        return load_config(path, transport)
+        config = load_config(path, transport, refresh)
     except ConfigError as error:
         typer.echo(f"{path}: the configuration has {len(error.problems)} problem(s):", err=True)
         from flows.credentials import mask_credentials
@@ -61,6 +65,10 @@ def _config(path: Path | None, transport: bool = False) -> GridConfig:
         for problem in error.problems:  # a problem may quote a URL or a token: masked
             typer.echo(f"  {mask_credentials(problem)}", err=True)
         raise typer.Exit(2) from None
+    # The config lives as long as the command: the garbage collector's full passes need not walk
+    # its objects (a million for Liuyang's network) again and again.
+    gc.freeze()
+    return config
 
 
 def _database(url: str | None, *, create: bool = True, announce: bool = True) -> Database:
@@ -417,7 +425,7 @@ def config_check(config: Path | None = ConfigOption) -> None:
     """Validate config.yaml; print one line per problem."""
     from flows.network import Network
 
-    grid = _config(config, transport=True)
+    grid = _config(config, transport=True, refresh=True)
     network = Network(grid)
     nodes = list(network.nodes())
     typer.echo(f"ok: {len(nodes)} nodes, {sum(network.is_microgrid(n) for n in nodes)} micro-grids, "

@@ -36,7 +36,8 @@ from flows.yaml_problems import explain
 __all__ = [
     "CoHandlerRule", "ConfigError", "DEFAULT_LEVELS", "DEFAULT_TIMERS", "DigestSchedule",
     "GridConfig", "Group", "Member", "Node", "Policy", "QuietHours", "RequestLimit", "Routing", "TimerSettings",
-    "TimerTable", "Timers", "TransportConfig", "config_problems", "load_config", "parse_config",
+    "TimerTable", "Timers", "TransportConfig", "config_data", "config_problems", "load_config",
+    "parse_config", "read_config_file",
 ]
 
 DEFAULT_LEVELS = ("township", "village", "branch", "microgrid")
@@ -527,23 +528,35 @@ def load_config(path: str | Path, transport: bool = True) -> GridConfig:
     `transport=False` what the transport lacks to start (a secret, a callback URL) is not a
     problem: for the commands that never start it (a token, a digest, `gridbot chat`)."""
     path = Path(path)
+    return parse_config(config_data(path, read_config_file(path)), transport)
+
+
+def read_config_file(path: Path) -> bytes:
+    """The bytes of the config file; ConfigError (one line) when it cannot be read."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        return path.read_bytes()
     except FileNotFoundError:
         # The whole path: a command run in another folder says where it looked.
         raise ConfigError([f"cannot read {path.absolute()}: no such file"]) from None
-    except UnicodeDecodeError:
-        raise ConfigError([f"cannot read {path}: not UTF-8 text"]) from None
     except OSError as error:
         reason = error.strerror or str(error)
         raise ConfigError([f"cannot read {path}: {reason[:1].lower()}{reason[1:]}"]) from None
+
+
+def config_data(path: Path, raw: bytes) -> object:
+    """The YAML data of the config file's bytes `raw` (read from `path`, named in problems);
+    ConfigError when it is not UTF-8 or not YAML."""
+    try:
+        # Line ends as reading the file in text mode gives them (\r\n and \r as \n).
+        text = raw.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError:
+        raise ConfigError([f"cannot read {path}: not UTF-8 text"]) from None
     try:
         # yaml-rs (YAML 1.2, in Rust) reads Liuyang's 10 MB network in 0.4 s; PyYAML needs 10 s.
-        data = yaml_rs.loads(text, parse_datetime=False,
-                             duplicate_key_policy=yaml_rs.DuplicateKeyPolicy.Error)
+        return yaml_rs.loads(text, parse_datetime=False,
+                              duplicate_key_policy=yaml_rs.DuplicateKeyPolicy.Error)
     except yaml_rs.YAMLDecodeError as error:
         raise ConfigError([_yaml_problem(path, text, error)]) from None
-    return parse_config(data, transport)
 
 
 def parse_config(data: object, transport: bool = True) -> GridConfig:

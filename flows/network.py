@@ -138,7 +138,7 @@ class _Ambiguous:
 _AMBIGUOUS = _Ambiguous()
 
 
-def _claim(index: dict, key: tuple, node_id: str) -> None:
+def _claim(index: dict, key: str | tuple[str, str], node_id: str) -> None:
     current = index.get(key)
     if current is None:
         index[key] = node_id
@@ -146,11 +146,34 @@ def _claim(index: dict, key: tuple, node_id: str) -> None:
         index[key] = _AMBIGUOUS
 
 
+class _CoverIndex:
+    """The places the micro-grids under one node cover: each to a node id, or _AMBIGUOUS when
+    two of them claim it (1栋 of two communities)."""
+
+    __slots__ = ("any", "unit", "whole")
+
+    def __init__(self) -> None:
+        self.any: dict[str, str | _Ambiguous] = {}                # building, any unit of it
+        self.whole: dict[str, str | _Ambiguous] = {}              # building, as a whole
+        self.unit: dict[tuple[str, str], str | _Ambiguous] = {}   # (building, unit)
+
+    def claim(self, cover: Cover, node_id: str) -> None:
+        _claim(self.any, cover.building, node_id)
+        if cover.units is None:
+            _claim(self.whole, cover.building, node_id)
+        else:
+            for unit in cover.units:
+                _claim(self.unit, (cover.building, unit), node_id)
+
+
 class Network:
     """Read-only index over a validated GridConfig (use flows.config.load_config / parse_config).
 
-    Building it is O(nodes × depth); every look-up below is O(1) apart from `ancestors` (O(depth))
-    and the first `subtree_ids` of a node (O(subtree), then cached).
+    Building it is O(nodes); every look-up below is O(1) apart from `ancestors` (O(depth)), the
+    first `subtree_ids` or `microgrid_covering` under a node (O(subtree), then cached) and the
+    first `resolve_mention` (O(members), then indexed). What only some commands ask is indexed
+    when first asked: Liuyang's 33,000 nodes take a second to index in full, and a command
+    answering one message should not wait for that.
     """
 
     def __init__(self, config: GridConfig) -> None:
@@ -163,20 +186,14 @@ class Network:
         self._member_names: dict[str, str] = {}  # member id -> display name, first seen wins
         self._led_by: dict[str, list[Node]] = {}    # member id -> nodes they head or deputise
         self._named: dict[str, list[tuple[Member, Node]]] = {}  # display name -> (member, node)
-        self._folded: dict[str, list[tuple[Member, Node]]] = {}  # fold_name(name) -> (member, node)
-        self._by_initial: dict[str, list[tuple[Member, Node]]] = {}  # first character of a name
         self._members: dict[str, Member] = {}
         self._parent: dict[str, Node | None] = {}
         # Nearest first; shared tuples keep 32,000 micro-grids × depth small.
         self._ancestors: dict[str, tuple[Node, ...]] = {}
         self._subtree_cache: dict[str, frozenset[str]] = {}
         self._chains: dict[str, tuple[str, ...]] = {}
-        # Keys carry the id of each ancestor (and the micro-grid itself), so "which micro-grid
-        # under X covers this place" is one look-up whatever X is. Values are a node id or
-        # _AMBIGUOUS when two micro-grids under X claim the place (1栋 of two communities).
-        self._unit_index: dict[tuple[str, str, str], str | _Ambiguous] = {}   # (within, building, unit)
-        self._whole_index: dict[tuple[str, str], str | _Ambiguous] = {}       # (within, building)
-        self._any_index: dict[tuple[str, str], str | _Ambiguous] = {}         # (within, building), any unit
+        # Per node X asked about, which micro-grid under X covers a place (_CoverIndex).
+        self._cover_cache: dict[str, _CoverIndex] = {}
         self._index()
 
     def _index(self) -> None:
@@ -193,27 +210,45 @@ class Network:
                 self._member_names.setdefault(member.id, member.name)
                 self._led_by.setdefault(member.id, []).append(node)
                 self._named.setdefault(member.name, []).append((member, node))
-                folded = fold_name(member.name)
-                self._folded.setdefault(folded, []).append((member, node))
-                if folded:
-                    self._by_initial.setdefault(folded[0], []).append((member, node))
                 self._members.setdefault(member.id, member)
-            if node.covers:
-                self._index_covers(node, ancestors)
             below = (node, *ancestors)
             stack.extend((child, node, below) for child in reversed(node.children))
 
-    def _index_covers(self, node: Node, ancestors: tuple[Node, ...]) -> None:
-        within_ids = [node.id, *(ancestor.id for ancestor in ancestors)]
-        for text in node.covers:
-            cover = parse_cover(text)
-            for within in within_ids:
-                _claim(self._any_index, (within, cover.building), node.id)
-                if cover.units is None:
-                    _claim(self._whole_index, (within, cover.building), node.id)
-                else:
-                    for unit in cover.units:
-                        _claim(self._unit_index, (within, cover.building, unit), node.id)
+    @cached_property
+    def _names(self) -> tuple[dict[str, list[tuple[Member, Node]]], dict[str, list[tuple[Member, Node]]]]:
+        """Heads and deputies by fold_name(name), and by its first character; config order."""
+        folded: dict[str, list[tuple[Member, Node]]] = {}
+        by_initial: dict[str, list[tuple[Member, Node]]] = {}
+        for node in self._nodes.values():
+            for member in members_of(node):
+                name = fold_name(member.name)
+                folded.setdefault(name, []).append((member, node))
+                if name:
+                    by_initial.setdefault(name[0], []).append((member, node))
+        return folded, by_initial
+
+    @property
+    def _folded(self) -> dict[str, list[tuple[Member, Node]]]:
+        return self._names[0]
+
+    @property
+    def _by_initial(self) -> dict[str, list[tuple[Member, Node]]]:
+        return self._names[1]
+
+    def _covers_under(self, within_id: str) -> _CoverIndex:
+        """Which micro-grid at or under the node covers each place, from the covers of its
+        subtree; built when first asked, then kept."""
+        index = self._cover_cache.get(within_id)
+        if index is None:
+            index = _CoverIndex()
+            stack = [self.node(within_id)]
+            while stack:
+                node = stack.pop()
+                for text in node.covers:
+                    index.claim(parse_cover(text), node.id)
+                stack.extend(node.children)
+            self._cover_cache[within_id] = index
+        return index
 
     # ---- look-ups -------------------------------------------------------------------------
 
@@ -422,12 +457,12 @@ class Network:
         when two micro-grids under `within_id` do (the same 1栋 in two communities).
         `building` and `unit` are Arabic-digit strings, as the request parser returns them.
         """
-        self.node(within_id)
+        index = self._covers_under(within_id)
         if unit is None:
-            found = self._any_index.get((within_id, building))
+            found = index.any.get(building)
         else:
-            whole = self._whole_index.get((within_id, building))
-            in_unit = self._unit_index.get((within_id, building, unit))
+            whole = index.whole.get(building)
+            in_unit = index.unit.get((building, unit))
             if whole is not None and in_unit is not None and whole != in_unit:
                 return None  # two micro-grids under within_id claim it
             found = whole if whole is not None else in_unit

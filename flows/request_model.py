@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 MODEL_FILE = "request_model.json"
 URGENT = "urgent"  # the column of the urgency model, after the category codes
@@ -79,6 +80,8 @@ class RequestModel:
     def __init__(self, classes: Sequence[str], weights: Mapping[str, Sequence[float]],
                  bias: Sequence[float], platt: tuple[float, float], threshold: float,
                  about: Mapping[str, Any] | None = None) -> None:
+        import numpy as np  # here, not at the top: a command reading no request needs no NumPy
+
         self.classes = tuple(classes)
         self._index = {name: i for i, name in enumerate(weights)}
         self._weights = np.asarray(list(weights.values()) or np.zeros((0, len(bias))),
@@ -98,6 +101,8 @@ class RequestModel:
 
     def read(self, text: str, cues: Cues | None = None) -> Reading:
         """Category and urgency of a normalised description."""
+        import numpy as np
+
         found = features(text, cues)
         scores = self.scores(found)
         category_scores = scores[:len(self.classes)]
@@ -131,8 +136,23 @@ def load(path: str | Path | None = None) -> RequestModel:
 
 @cache
 def _shipped() -> RequestModel:
-    return _from_json(json.loads(
-        resources.files("flows").joinpath(MODEL_FILE).read_text(encoding="utf-8")))
+    return _ShippedModel()
+
+
+class _ShippedModel(RequestModel):
+    """The shipped model, its weights read when first used: 4.5 MB of JSON, a third of a second
+    that a command reading no request (`gridbot chat` answering 收到) need not wait."""
+
+    def __init__(self) -> None:  # noqa: D107 - nothing until an attribute is asked for
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only for an attribute not set yet: the first use of the weights.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        self.__dict__.update(_from_json(json.loads(
+            resources.files("flows").joinpath(MODEL_FILE).read_text(encoding="utf-8"))).__dict__)
+        return object.__getattribute__(self, name)
 
 
 def _from_json(data: Mapping[str, Any]) -> RequestModel:
@@ -158,6 +178,7 @@ def train(examples: Sequence[Example], classes: Sequence[str], cues: Cues | None
     is still `min_recall` or more (texts that tell only of the past need PAST_ONLY_THRESHOLD
     besides, settled ones are never urgent; the figures count those rules). Raises ImportError without scikit-learn (`pip install -e '.[dev]'`).
     """
+    import numpy as np
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold

@@ -305,7 +305,8 @@ def _extended(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str
 @cache
 def _default_data() -> dict[str, Any]:
     text = resources.files("flows").joinpath(_DEFAULT_FILE).read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    # libyaml's SafeLoader when PyYAML has it: the same reading, a tenth of the time at start.
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
 
 
 @cache

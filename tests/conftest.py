@@ -19,6 +19,20 @@ REPO = Path(__file__).resolve().parent.parent
 START = datetime(2026, 11, 24, 9, 0, tzinfo=timezone(timedelta(hours=8)))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def config_cache_folder(tmp_path_factory):
+    """The cache of validated configs (bot/config_loading.py) in a folder of the run's own, for
+    the commands the tests run too, never the user's."""
+    folder = tmp_path_factory.mktemp("cache")
+    before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(folder)
+    yield folder
+    if before is None:
+        del os.environ["XDG_CACHE_HOME"]
+    else:
+        os.environ["XDG_CACHE_HOME"] = before
+
+
 @pytest.fixture(scope="session")
 def config():
     return load_config(REPO / "config.yaml")

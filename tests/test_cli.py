@@ -436,3 +436,17 @@ def test_a_token_needs_no_transport_secret_but_run_and_config_check_do(tmp_path)
     assert token.returncode == 0 and token.stdout.strip()
     check = gridbot("config", "check", "--config", str(webhook), env=env_free)
     assert check.returncode == 2 and "transport.secret: required" in check.stderr
+
+
+def test_chat_answering_no_request_loads_neither_numpy_nor_alembic(tmp_path):
+    # NumPy and the request model are for reading a request, Alembic for a migration that is
+    # due: a chat line that is neither (收到, on a database at the newest schema) waits for none.
+    db = f"sqlite:///{tmp_path / 'chat.sqlite3'}"
+    gridbot("db", "upgrade", "--db", db)
+    probe = ("import sys\nfrom bot.cli import app\n"
+             "try:\n    app(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in ['numpy', 'alembic'] if m in sys.modules), file=sys.stderr)\n")
+    result = subprocess.run([sys.executable, "-c", probe, "chat", "--config", CONFIG, "--db", db],
+                            input=jsonl(message("m1", "收到")), capture_output=True, text=True,
+                            cwd=REPO, timeout=60)
+    assert result.stderr.strip().splitlines()[-1] == "[]", result.stderr

@@ -9,7 +9,7 @@ from alembic import command
 from sqlalchemy import inspect
 from sqlmodel import select
 
-from models.db import Database, alembic_config
+from models.db import Database, alembic_config, at_newest, newest_revision
 from models.tables import Ticket
 
 
@@ -19,6 +19,21 @@ def test_migrations_create_every_table_and_match_the_models(tmp_path):
         set(inspect(db.engine).get_table_names())
     command.check(alembic_config(db.engine))  # raises when the models drifted from the migrations
     Database(db.url)  # a second start upgrades nothing and does not fail
+
+
+def test_the_newest_revision_read_from_the_file_names_is_alembics_head():
+    from alembic.script import ScriptDirectory
+
+    assert newest_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def test_a_database_behind_is_upgraded_at_open_and_one_at_the_newest_is_left_alone(tmp_path):
+    url = f"sqlite:///{tmp_path / 'behind.sqlite3'}"
+    behind = Database(url, migrate=False)
+    command.upgrade(alembic_config(behind.engine), "0002")
+    assert not at_newest(behind.engine)
+    opened = Database(url)
+    assert at_newest(opened.engine) and "department_call" in inspect(opened.engine).get_table_names()
 
 
 def test_times_come_back_aware_and_in_utc(tmp_path):

@@ -1,0 +1,143 @@
+"""A validated config kept between runs: what a cache entry holds and how it is built back
+(bot/config_loading.py keeps the entries in files).
+
+Validating Liuyang's 33,000-node config takes about a second (YAML, the models, the checks of
+the network's meaning); building it back from an entry takes a fifth of that. An entry holds:
+
+- `rest`: the file's data outside `network`, as read from YAML. It is validated again on load
+  (a few hundred values, a few milliseconds), so its models need no format of their own;
+- `network`: the network as validated (text stripped, ids as text), one list per node, built back
+  into `Node`s without validating again: that is the part that takes the time.
+
+An entry is JSON: reading one runs no code, whatever is in the file. It is only used under the
+key it was written for (`cache_key`): the config file's bytes and the code that validated them.
+
+Secrets: a GridConfig holds nothing read from the environment (the transport reads its token and
+its secret when it needs them, flows/environment.py), so an entry holds none. A config that
+carries a credential in the file itself (`transport.token`, `transport.secret`, a
+`callback_url` with a password or key) is not kept: its copy would outlive the file's
+permissions and its edits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from flows.config import GridConfig, Group, Member, Node
+from flows.credentials import mask_url
+
+__all__ = ["FORMAT", "cache_key", "config_from", "entry", "holds_credentials"]
+
+FORMAT = 1   # the shape of an entry; part of the key
+
+# A network placeholder for validating `rest` alone; the real network replaces it.
+_PLACEHOLDER_NODE = {"id": "-", "level": "-", "name": "-", "group": {"room": "-", "name": "-"},
+                     "head": {"id": "-", "name": "-"}}
+
+
+def cache_key(raw: bytes, code: str) -> str:
+    """The key of an entry: a SHA-256 hex digest of the config file's bytes `raw` and of `code`,
+    a digest of everything else the validated config depends on (the validating code, the
+    libraries' versions; see bot/config_loading.py)."""
+    digest = hashlib.sha256(f"gridbot-config-cache {FORMAT} {code}\n".encode())
+    digest.update(raw)
+    return digest.hexdigest()
+
+
+def holds_credentials(config: GridConfig) -> bool:
+    """Whether the config file itself carries a credential: a transport token or secret, or a
+    callback URL with a password or a secret query value (`?key=…`)."""
+    transport = config.transport
+    url = transport.callback_url
+    return bool(transport.token or transport.secret or (url and mask_url(url) != url))
+
+
+def entry(data: Any, config: GridConfig) -> dict | None:
+    """What to keep of `config`, validated from the YAML `data`: a JSON-ready dict, or None when
+    it is not to be kept (it holds a credential, or its data is not plain JSON)."""
+    if holds_credentials(config) or not isinstance(data, dict):
+        return None
+    rest = {key: value for key, value in data.items() if key != "network"}
+    try:
+        if json.loads(json.dumps(rest, allow_nan=False)) != rest:
+            return None   # e.g. a number as a mapping's key: JSON would hand it back as text
+    except (TypeError, ValueError):
+        return None
+    return {"format": FORMAT, "rest": rest, "network": _row(config.network)}
+
+
+def config_from(kept: dict) -> GridConfig:
+    """The GridConfig of an entry made by `entry`. Raises (ValueError, KeyError, TypeError,
+    pydantic's ValidationError…) when `kept` is not such an entry: the caller validates the
+    file instead."""
+    if kept.get("format") != FORMAT:
+        raise ValueError(f"entry format {kept.get('format')!r}, expected {FORMAT}")
+    rest = kept["rest"]
+    if not isinstance(rest, dict) or "network" in rest:
+        raise ValueError("rest: a mapping without network expected")
+    shell = GridConfig.model_validate({**rest, "network": _PLACEHOLDER_NODE})
+    return shell.model_copy(update={"network": _network(kept["network"])})
+
+
+# ---- the network, one list per node: [id, level, name, room, group name, head id, head name,
+# [deputy id, deputy name, …], [cover, …], [child, …]] -------------------------------------
+
+def _row(root: Node) -> list:
+    def row(node: Node, children: list) -> list:
+        deputies = [text for member in node.deputies for text in (member.id, member.name)]
+        return [node.id, node.level, node.name, node.group.room, node.group.name, node.head.id,
+                node.head.name, deputies, list(node.covers), children]
+
+    top = row(root, [])
+    stack = [(root, top[9])]
+    while stack:  # iterative: no recursion limit, whatever the network's depth
+        node, into = stack.pop()
+        for child in node.children:
+            kept = row(child, [])
+            into.append(kept)
+            stack.append((child, kept[9]))
+    return top
+
+
+# The models are frozen dataclasses: their fields are set as their own __init__ sets them.
+_set = object.__setattr__
+_new = object.__new__
+
+
+def _member(member_id: str, name: str) -> Member:
+    member = _new(Member)
+    _set(member, "id", member_id)
+    _set(member, "name", name)
+    return member
+
+
+def _node(row: list, children: list[Node]) -> Node:
+    node_id, level, name, room, group_name, head_id, head_name, deputies, covers, _ = row
+    group = _new(Group)
+    _set(group, "room", room)
+    _set(group, "name", group_name)
+    node = _new(Node)
+    _set(node, "id", node_id)
+    _set(node, "level", level)
+    _set(node, "name", name)
+    _set(node, "group", group)
+    _set(node, "head", _member(head_id, head_name))
+    _set(node, "deputies", [_member(deputies[at], deputies[at + 1])
+                            for at in range(0, len(deputies), 2)])
+    _set(node, "children", children)
+    _set(node, "covers", covers)
+    return node
+
+
+def _network(top: list) -> Node:
+    root = _node(top, [])
+    stack = [(top[9], root.children)]
+    while stack:
+        rows, into = stack.pop()
+        for row in rows:
+            node = _node(row, [])
+            into.append(node)
+            stack.append((row[9], node.children))
+    return root
