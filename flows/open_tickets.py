@@ -5,7 +5,8 @@ digests, `/api/tickets?overdue=`, `gridbot tickets list --overdue`, `gridbot net
 - **open in the subtree of N**: a ticket that is still to be done (待接单 or 处理中) whose home
   node (the grid it was routed to, `Ticket.node_id`) is N or below N, wherever it stands now: a
   ticket whistled up (吹哨) past N is still N's. Resolved (待评价), closed and cancelled tickets
-  are not open.
+  are not open. A building or unit head's (楼栋长、单元长) are those of their micro-grid whose
+  parsed place lies in their building or units.
 - **overdue**: open, and past the deadline of its running timer (claim or resolve) at `now`.
 - **standing at** a node: the node whose group is answerable for it now (its home node, or the
   node it was escalated to; `flows.escalation.current_node`).
@@ -25,15 +26,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flows.escalation import ACTIVE_STATUSES, current_node
-from flows.network import Network
+from flows.network import Network, PlaceHeadOf
 from models.tables import Status, Ticket
 
 # Still to be done: waiting for a claim, being handled, or resolved and waiting for its 核查
 # (no timer runs then, so it is never overdue, but it is not done).
 OPEN_STATUSES = (*ACTIVE_STATUSES, Status.VERIFYING)
 
-__all__ = ["ACTIVE_STATUSES", "OPEN_STATUSES", "OpenCount", "OpenFigures", "count_open", "is_open",
-           "is_overdue", "open_in", "overdue_at"]
+__all__ = ["ACTIVE_STATUSES", "OPEN_STATUSES", "OpenCount", "OpenFigures", "count_open", "homed_in",
+           "is_open", "is_overdue", "open_in", "overdue_at"]
 
 
 def is_open(ticket: Ticket) -> bool:
@@ -46,11 +47,24 @@ def is_overdue(ticket: Ticket, now: datetime) -> bool:
     return is_open(ticket) and ticket.deadline_at is not None and now > ticket.deadline_at
 
 
-def open_in(node_ids: Collection[str]):
+def homed_in(node_ids: Collection[str], places: Iterable[PlaceHeadOf] = ()):
+    """SQL condition: tickets whose home node is one of `node_ids`, or that lie in one of
+    `places` (the buildings and units a 楼栋长 or 单元长 heads: home node that micro-grid, parsed
+    building that building and, for some units, parsed unit one of them; `Cover.holds`)."""
+    condition = Ticket.node_id.in_(node_ids)  # type: ignore[attr-defined]
+    for led in places:
+        here = (Ticket.node_id == led.grid.id) & (Ticket.building == led.place.building)
+        if led.place.units is not None:
+            here &= Ticket.unit.in_(sorted(led.place.units))  # type: ignore[union-attr]
+        condition |= here
+    return condition
+
+
+def open_in(node_ids: Collection[str], places: Iterable[PlaceHeadOf] = ()):
     """SQL condition (for `select(...).where(...)`): open tickets whose home node is one of
-    `node_ids` (pass `Network.subtree_ids(n)` for n's subtree). Same rule as `is_open` plus the
-    home node."""
-    return Ticket.node_id.in_(node_ids) & Ticket.status.in_(OPEN_STATUSES)  # type: ignore[attr-defined]
+    `node_ids` (pass `Network.subtree_ids(n)` for n's subtree), or in one of `places`
+    (`homed_in`). Same rule as `is_open` plus the home node."""
+    return homed_in(node_ids, places) & Ticket.status.in_(OPEN_STATUSES)  # type: ignore[attr-defined]
 
 
 def overdue_at(now: datetime):
