@@ -7,6 +7,7 @@ room, who is above it, which micro-grid covers 7栋) is a dict look-up, never a 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -226,6 +227,8 @@ class Network:
         # grid id -> {(building, unit or None for the whole building): its head}.
         self._place_heads: dict[str, dict[tuple[str, str | None], PlaceHeadOf]] = {}
         self._places_led: dict[str, list[PlaceHeadOf]] = {}  # member id -> the places they head
+        self._unfolded: list[PlaceHeadOf] = []  # place heads whose names are not indexed yet
+        self._folding = threading.Lock()
         self._index()
 
     def _index(self) -> None:
@@ -277,11 +280,22 @@ class Network:
         # Named and @-mentioned like a deputy of their micro-grid.
         self._member_names.setdefault(head.id, head.name)
         self._members.setdefault(head.id, head)
-        self._named.setdefault(head.name, []).append((head, led.grid))
-        folded = fold_name(head.name)
-        self._folded.setdefault(folded, []).append((head, led.grid))
-        if folded:
-            self._by_initial.setdefault(folded[0], []).append((head, led.grid))
+        # Their names are indexed when a name is first looked up: folding costs ~20 µs a name,
+        # and a city with a head for each of 64,000 buildings would spend a second of each start.
+        self._unfolded.append(led)
+
+    def _index_place_head_names(self) -> None:
+        """Index the building and unit heads' names as written and as mentions read them
+        (`fold_name`), once, at the first look-up by name."""
+        with self._folding:
+            pending, self._unfolded = self._unfolded, []
+            for led in pending:
+                head, grid = led.head, led.grid
+                self._named.setdefault(head.name, []).append((head, grid))
+                folded = fold_name(head.name)
+                self._folded.setdefault(folded, []).append((head, grid))
+                if folded:
+                    self._by_initial.setdefault(folded[0], []).append((head, grid))
 
     # ---- look-ups -------------------------------------------------------------------------
 
@@ -345,6 +359,8 @@ class Network:
     def members_named(self, name: str, seen_from: Node) -> list[Member]:
         """Heads and deputies with that display name whom a group can address: those of its own
         node, the nodes above it and the nodes below it. Distinct members, config order."""
+        if self._unfolded:
+            self._index_place_head_names()
         above = {ancestor.id for ancestor in self.ancestors(seen_from.id)}
         below = self.subtree_ids(seen_from.id)
         found = {member.id: member for member, node in self._named.get(name, ())
@@ -376,7 +392,9 @@ class Network:
 
     def resolve_mention(self, written: str, seen_from: Node,
                         seen_names: Mapping[str, Iterable[str]] | None = None) -> Mention:
-        """Whom an @-mention names, among the heads and deputies `seen_from`'s group can address.
+        """Whom an @-mention names, among the heads and deputies `seen_from`'s group can address
+        (building and unit heads of its micro-grids among them; their names are indexed at
+        the first call).
 
         `written` is what follows the `@`, up to the mention's end (U+2005, a line break or the
         end of the text), so it may hold a name with spaces (`Amy 周`) or run on into the
@@ -386,6 +404,8 @@ class Network:
         text is a name; a name starts it (the longest); a name is inside it (`4栋楼长周敏`); a
         surname with a title (`邱师傅`, `老周`), when one addressable member has that surname.
         """
+        if self._unfolded:
+            self._index_place_head_names()
         seen_names = seen_names or {}
         folded = fold_name(written)
         shown = written.split()[0] if written.split() else written
