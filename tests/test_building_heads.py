@@ -172,6 +172,17 @@ async def test_the_grid_head_may_hand_the_building_head_their_buildings_ticket_o
     assert [t.assignee_id for t in tickets(db)] == [FANG, LIU]
 
 
+async def test_a_building_head_away_names_a_stand_in_who_is_called_in_their_place(db, demo):
+    posts = await chat(db, demo, [
+        fang("l1", "请假 至11月30日 代理 @王国强"),
+        resident("o1", "下单 6栋楼道灯不亮"),
+    ])
+    assert replies(posts, "l1") == [texts.LEAVE_SET.format(head="方兰", stand_in="王国强",
+                                                           last="11月30日")]
+    [call] = calls(posts, "o1")
+    assert call["mentions"] == [LIU, FANG, "wxid_wang_guoqiang"]
+
+
 def test_the_network_finds_the_nearest_head_of_a_place(with_unit_head):
     network = Network(with_unit_head)
 
