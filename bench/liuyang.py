@@ -45,9 +45,18 @@ def _node(node_id: str, level: str, name: str, head: int, children: list | None 
     return node
 
 
-def network_tree(microgrids: list[Microgrid] | None = None, total: int = MICROGRIDS) -> dict:
+def _covers(grid_id: str, buildings: tuple[int, ...], building_heads: bool) -> list:
+    if not building_heads:
+        return [f"{number}栋" for number in buildings]
+    return [{"place": f"{number}栋", "head": {"id": f"wxid_{grid_id}-{number}", "name": f"楼栋长{grid_id}-{number}"}}
+            for number in buildings]
+
+
+def network_tree(microgrids: list[Microgrid] | None = None, total: int = MICROGRIDS,
+                 building_heads: bool = False) -> dict:
     """The network as the config's `network:` mapping, with `total` micro-grids under Liuyang's
-    townships, villages and branches; appends each micro-grid to `microgrids`."""
+    townships, villages and branches; appends each micro-grid to `microgrids`. With
+    `building_heads` every building names its own head (楼栋长), as in Pingxiang's grids."""
     villages_per_township = spread(VILLAGES, TOWNSHIPS)
     branches_per_village = spread(BRANCHES, VILLAGES)
     microgrids_per_branch = spread(total, BRANCHES)
@@ -66,7 +75,7 @@ def network_tree(microgrids: list[Microgrid] | None = None, total: int = MICROGR
                     next_building += BUILDINGS_PER_MICROGRID
                     head += 1
                     grids.append(_node(grid_id, "microgrid", f"第{grid_id}微网格", head,
-                                       covers=[f"{number}栋" for number in buildings]))
+                                       covers=_covers(grid_id, buildings, building_heads)))
                     if microgrids is not None:
                         microgrids.append(Microgrid(grid_id, f"{grid_id}@chatroom",
                                                     f"wxid_{grid_id}", buildings))
@@ -84,16 +93,19 @@ def network_tree(microgrids: list[Microgrid] | None = None, total: int = MICROGR
     return _node("liuyang", "city", "浏阳市", 0, townships)
 
 
-def liuyang_config(microgrids: list[Microgrid] | None = None, total: int = MICROGRIDS) -> dict:
+def liuyang_config(microgrids: list[Microgrid] | None = None, total: int = MICROGRIDS,
+                   building_heads: bool = False) -> dict:
     """The demo config's policy and transport over the Liuyang-sized network."""
     demo = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
     demo["levels"] = ["city", "township", "village", "branch", "microgrid"]
-    demo["network"] = network_tree(microgrids, total)
+    demo["network"] = network_tree(microgrids, total, building_heads)
     return demo
 
 
-def write_config(path: Path, microgrids: list[Microgrid] | None = None) -> Path:
-    text = yaml.dump(liuyang_config(microgrids), Dumper=yaml.CSafeDumper, allow_unicode=True,
+def write_config(path: Path, microgrids: list[Microgrid] | None = None,
+                 building_heads: bool = False) -> Path:
+    text = yaml.dump(liuyang_config(microgrids, building_heads=building_heads),
+                     Dumper=yaml.CSafeDumper, allow_unicode=True,
                      sort_keys=False, width=200)
     path.write_text(text, encoding="utf-8")
     return path

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, or_, update
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, func, select
 
@@ -38,11 +38,11 @@ from flows.escalation import (EscalationClock, clock_after, clock_time, current_
                               format_chinese_duration, next_node)
 from flows.lifecycle import Actor, Outcome, Reply, Role, Target
 from flows.message_forms import Form, read_form
-from flows.network import Mention, Network, fold_name, role_ids
+from flows.network import Mention, Network, PlaceHeadOf, fold_name, role_ids
 from flows.normalize import is_placeholder_only
 from flows.notice_routing import places_for
 from flows.notice_routing import route as route_notices
-from flows.open_tickets import open_in
+from flows.open_tickets import in_places, open_in
 from flows.own_posts import is_notice_form, nearly_same, search_fragment
 from flows.repeats import is_me_too, read_notice, report_of
 from flows.stand_ins import acting_name, read_leave_until
@@ -411,7 +411,7 @@ class Dispatcher:
         if message.quoted is None and form.form == Form.QUOTE:
             message = replace(message, text=form.text, quoted=form.quoted)
         command = recognize(message.text) or rating_reply(message.text, message.quoted)
-        if command is None and self.network.nodes_led_by(message.sender_id):
+        if command is None and self.network.leads_anything(message.sender_id):
             # A head's command inside a short sentence (`好的，我接单了`); a resident's is talk.
             command = recognize_in_sentence(message.text)
         if command is None and message.quoted and is_me_too(message.text):
@@ -513,7 +513,11 @@ class Dispatcher:
             roles |= {Role.FOLLOWER}
         if departments.is_called_member(context.session, self.config, ticket, message.sender_id):
             roles |= {Role.CO_HANDLER}   # a department called in acts like a co-handler
-        return Actor(message.sender_id, name, roles)
+        places = None
+        if not roles & {Role.GRID_HEAD, Role.SUPERIOR, Role.CO_HANDLER, Role.PLACE_HEAD}:
+            # A building or unit head of another place hears which places are theirs.
+            places = "、".join(str(led.place) for led in self.network.places_led_by(message.sender_id)) or None
+        return Actor(message.sender_id, name, roles, places)
 
     def standing_in_for(self, context: Context) -> list[str]:
         """The heads the sender stands in for now (bot/stand_ins.py)."""
@@ -579,18 +583,22 @@ class Dispatcher:
             window=format_chinese_duration(limit.within), limit=limit.requests),
             mentions=(message.sender_id,))]
 
-    def subtree_scope(self, context: Context) -> tuple[str, list[str]] | None:
-        """For 待办 / 统计: the names and the ids of the nodes the sender heads (their subtrees
-        are the scope); None for residents. In a group the sender heads, that group's subtree;
-        elsewhere, everything they head."""
-        led = list(dict.fromkeys([*self.network.nodes_led_by(context.message.sender_id),
-                                  *(node for head in self.standing_in_for(context)
-                                    for node in self.network.nodes_led_by(head))]))
-        if not led:
+    def subtree_scope(self, context: Context) -> Scope | None:
+        """For 待办 / 统计: what the sender heads (also as a stand-in); None for residents. In a
+        group the sender heads, that group's subtree; in the group of a micro-grid where they
+        head buildings or units (楼栋长、单元长), those places' tickets; elsewhere, everything."""
+        network = self.network
+        heads = [context.message.sender_id, *self.standing_in_for(context)]
+        led = list(dict.fromkeys(node for head in heads for node in network.nodes_led_by(head)))
+        places = list(dict.fromkeys(led for head in heads for led in network.places_led_by(head)))
+        if not led and not places:
             return None
         if context.group in led:
-            led = [context.group]
-        return "、".join(node.name for node in led), [node.id for node in led]
+            led, places = [context.group], []
+        elif any(place.grid.id == context.group.id for place in places):
+            led, places = [], [place for place in places if place.grid.id == context.group.id]
+        names = [*(node.name for node in led), *(f"{place.grid.name}{place.place}" for place in places)]
+        return Scope("、".join(names), tuple(node.id for node in led), tuple(places))
 
     def find_tickets(self, context: Context
                      ) -> tuple[list[tuple[int, Ticket | None]], str, Reply | None]:
@@ -740,19 +748,25 @@ def place_order(dispatcher: Dispatcher, context: Context) -> list[Reply]:
     number = context.session.execute(insert(_TICKETS).returning(_TICKETS.c.id), row).scalar_one()
     record_events(context.session, number, Actor(message.sender_id, message.sender_name),
                   (created,), message.at, message.id)
-    helpers = co_handlers(dispatcher.network, node, parsed.category, urgent)
+    network = dispatcher.network
+    helpers = co_handlers(network, node, parsed.category, urgent)
+    place = network.place_head(node.id, parsed.building, parsed.unit)
+    called = responsible_members(network, node, parsed.category, urgent, parsed.building, parsed.unit)
     return list(lifecycle.new_ticket_notice(
-        number, row, [m.id for m in responsible_members(dispatcher.network, node, parsed.category, urgent)],
-        node, [m.name for m in helpers]))
+        number, row, [m.id for m in called], node, [m.name for m in helpers],
+        (place.title, place.head.name) if place and place.head.id != node.head.id else None))
 
 
 def heads_of(dispatcher: Dispatcher, ticket: Ticket) -> list[str]:
-    """Who must claim the ticket where it stands now: that node's head, and the co-handlers (协办)
-    of the ticket's own node."""
+    """Who must claim the ticket where it stands now: that node's head, the head of its building
+    or unit (楼栋长、单元长) while it stands at its own grid, and the co-handlers (协办) of the
+    ticket's own node."""
     network = dispatcher.network
-    return [current_node(network, ticket).head.id,
-            *(m.id for m in co_handlers(network, network.node(ticket.node_id), ticket.category,
-                                        ticket.urgent))]
+    home = network.node(ticket.node_id)
+    here = current_node(network, ticket)
+    place = network.place_head(home.id, ticket.building, ticket.unit) if here.id == home.id else None
+    return [here.head.id, *((place.head.id,) if place else ()),
+            *(m.id for m in co_handlers(network, home, ticket.category, ticket.urgent))]
 
 
 def claim(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, context: Context) -> Outcome:
@@ -894,7 +908,7 @@ def take_leave(dispatcher: Dispatcher, context: Context) -> list[Reply]:
     """`请假 至12月3日 代理 @周敏`: a head away names who stands in until the end of that day;
     the stand-in is told (bot/stand_ins.py, flows/stand_ins.py)."""
     message, network = context.message, dispatcher.network
-    if not network.nodes_led_by(message.sender_id):
+    if not network.leads_anything(message.sender_id):
         return [Reply(texts.LEAVE_NOT_A_HEAD)]
     rest = context.command.rest
     until = read_leave_until(rest, message.at.astimezone(dispatcher.zone))
@@ -998,7 +1012,24 @@ def split_ticket(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str
     return own
 
 
-def on_subtree(report: Callable[[Session, str, Network, list[str]], Reply]) -> Handler:
+@dataclass(frozen=True)
+class Scope:
+    """What a head's 待办 and 统计 cover: the subtrees of `node_ids` and the buildings or units of
+    `places` (楼栋长、单元长), under `name`."""
+
+    name: str
+    node_ids: tuple[str, ...]
+    places: tuple[PlaceHeadOf, ...] = ()
+
+    def condition(self, network: Network, *, per_row: bool = False):
+        """SQL condition on a ticket's home node and place (`models.subtrees.in_subtrees`,
+        `flows.open_tickets.in_places`); `per_row` as for `in_subtree`."""
+        parts = [*([in_subtrees(network, self.node_ids, per_row=per_row)] if self.node_ids else []),
+                 *([in_places(self.places)] if self.places else [])]
+        return parts[0] if len(parts) == 1 else or_(*parts)
+
+
+def on_subtree(report: Callable[[Session, Network, Scope], Reply]) -> Handler:
     """A handler for a head's view of what they lead (待办, 统计); residents are told it is for
     heads."""
 
@@ -1006,35 +1037,36 @@ def on_subtree(report: Callable[[Session, str, Network, list[str]], Reply]) -> H
         scope = dispatcher.subtree_scope(context)
         if scope is None:
             return [Reply(texts.NOT_A_HEAD.format(action=texts.ACTIONS[context.command.keyword]))]
-        name, node_ids = scope
-        return [report(context.session, name, dispatcher.network, node_ids)]
+        return [report(context.session, dispatcher.network, scope)]
 
     return handler
 
 
-def todo(session: Session, scope: str, network: Network, node_ids: list[str]) -> Reply:
-    """`待办`: the tickets open in the subtree (flows/open_tickets.py: escalated ones too), the
-    oldest first, and how many there are (the dashboard's headline for the same node)."""
-    mine = in_subtrees(network, node_ids)
-    total = session.exec(select(func.count()).select_from(Ticket).where(open_in(mine))).one()
-    # The oldest first: walk the open tickets by age, testing the subtree on each.
-    first = session.exec(select(Ticket).where(open_in(in_subtrees(network, node_ids, per_row=True)))
+def todo(session: Session, network: Network, scope: Scope) -> Reply:
+    """`待办`: the tickets open in the subtree, or in a building head's building
+    (flows/open_tickets.py: escalated ones too), the oldest first, and how many there are (the
+    dashboard's headline for the same node)."""
+    total = session.exec(select(func.count()).select_from(Ticket)
+                         .where(open_in(scope.condition(network)))).one()
+    # The oldest first: walk the open tickets by age, testing the scope on each.
+    first = session.exec(select(Ticket).where(open_in(scope.condition(network, per_row=True)))
                          .order_by(Ticket.created_at, Ticket.id).limit(overview.TODO_LINES)).all()
-    return overview.todo_list(scope, first, total)
+    return overview.todo_list(scope.name, first, total)
 
 
-def statistics(session: Session, scope: str, network: Network, node_ids: list[str]) -> Reply:
-    """`统计`: every ticket routed into the subtree by status; 待接单 + 处理中 is the subtree's open
-    count of flows/open_tickets.py (same home-node rule, escalated ones included)."""
-    mine = in_subtrees(network, node_ids)
+def statistics(session: Session, network: Network, scope: Scope) -> Reply:
+    """`统计`: every ticket routed into the subtree (or a building head's building) by status;
+    待接单 + 处理中 is the open count of flows/open_tickets.py (same home-node rule, escalated
+    ones included)."""
     by_status: Counter = Counter()
     ratings: Counter = Counter()
     for status, rating, count in session.exec(select(Ticket.status, Ticket.rating, func.count())
-                                              .where(mine).group_by(Ticket.status, Ticket.rating)):
+                                              .where(scope.condition(network))
+                                              .group_by(Ticket.status, Ticket.rating)):
         by_status[status] += count
         if rating is not None:
             ratings[rating] += count
-    return overview.statistics(scope, by_status, ratings)
+    return overview.statistics(scope.name, by_status, ratings)
 
 
 COMMAND_TABLE: dict[str, CommandRow] = {row.keyword: row for row in (

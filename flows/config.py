@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 import yaml_rs
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError, field_validator,
-                      model_validator)
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, StringConstraints, Tag,
+                      ValidationError, field_validator, model_validator)
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 from pydantic_core import ErrorDetails
 
@@ -29,15 +29,15 @@ from flows.durations import parse_duration
 from flows.working_time import WorkCalendar, WorkingTime, parse_working_time
 from flows.environment import WEBHOOK_SECRET_ENV, WECHATY_TOKEN_ENV
 from flows.environment import secret as read_secret
-from flows.network import Cover, parse_cover
+from flows.network import Cover, cover_text, parse_cover
 from flows.request_parser import CATEGORIES, Lexicon, LexiconError, load_lexicon
 from flows.yaml_problems import explain
 
 __all__ = [
     "CoHandlerRule", "ConfigError", "DEFAULT_LEVELS", "DEFAULT_TIMERS", "DigestSchedule",
-    "GridConfig", "Group", "Member", "Node", "Policy", "QuietHours", "RequestLimit", "Routing", "TimerSettings",
-    "TimerTable", "Timers", "TransportConfig", "config_data", "config_problems", "load_config",
-    "parse_config", "read_config_file",
+    "GridConfig", "Group", "Member", "Node", "PlaceHead", "Policy", "QuietHours", "RequestLimit",
+    "Routing", "TimerSettings", "TimerTable", "Timers", "TransportConfig", "config_data",
+    "config_problems", "load_config", "parse_config", "read_config_file",
 ]
 
 DEFAULT_LEVELS = ("township", "village", "branch", "microgrid")
@@ -88,6 +88,30 @@ class Group:
 
 
 @pydantic_dataclass(config=_STRICT_KEYS, frozen=True, slots=True)
+class PlaceHead:
+    """An item of a micro-grid's `covers` that names the head of a building or of some units
+    (楼栋长、单元长: Pingxiang's 三长, Qingzhou's 红色楼长): `{place: "4栋", head: {id, name}}`.
+    `place` is written as a cover (`4栋`, `8栋1-2单元`). In a building the grid's plain texts
+    name, it names a head for part of them; in any other building it covers its place too."""
+
+    place: NonEmptyText
+    head: Member
+
+
+# A cover is text (`"7栋"`) or a place with its head. Told apart by their shape, so a mistake in
+# a mapping is reported against the mapping's keys alone (the tags are left out of key paths).
+_COVER_TEXT, _COVER_WITH_HEAD = "cover text", "cover with head"
+
+
+def _cover_kind(value: Any) -> str:
+    return _COVER_WITH_HEAD if isinstance(value, dict | PlaceHead) else _COVER_TEXT
+
+
+CoverItem = Annotated[Annotated[str, Tag(_COVER_TEXT)] | Annotated[PlaceHead, Tag(_COVER_WITH_HEAD)],
+                      Discriminator(_cover_kind)]
+
+
+@pydantic_dataclass(config=_STRICT_KEYS, frozen=True, slots=True)
 class Node:
     id: NonEmptyText
     level: NonEmptyText
@@ -96,7 +120,8 @@ class Node:
     head: Member
     deputies: Annotated[list[Member], EmptyIfBlank] = Field(default_factory=list)
     children: Annotated[list[Node], EmptyIfBlank] = Field(default_factory=list)
-    covers: Annotated[list[str], EmptyIfBlank] = Field(default_factory=list)  # micro-grids: `7栋`, `8栋1-2单元`
+    # Micro-grids: `7栋`, `8栋1-2单元`, or a place with its head, `{place: 4栋, head: {id, name}}`.
+    covers: Annotated[list[CoverItem], EmptyIfBlank] = Field(default_factory=list)
 
     def __hash__(self) -> int:
         # Ids are unique in a valid network; the default would hash the whole subtree.
@@ -636,7 +661,7 @@ def _key_path(loc: tuple[int | str, ...], data: object = None) -> str:
     'policy.digests[0].cron'; a network node by its name and id, read from the loaded `data`:
     ('network', 'children', 0, 'head') → 'network › 百宜社区 (baiyi) › head'."""
     path, node, at_node = "", data.get("network") if isinstance(data, dict) else None, False
-    parts = list(loc)
+    parts = [part for part in loc if part not in _COVER_TAGS]
     position = 0
     while position < len(parts):
         part = parts[position]
@@ -683,10 +708,16 @@ _TYPE_WORDS = {
 }
 
 
+_COVER_TAGS = frozenset({_COVER_TEXT, _COVER_WITH_HEAD})
+
+
 def _pydantic_problem(detail: ErrorDetails, data: object = None) -> str:
     kind, given = detail["type"], detail.get("input")
     if kind in ("missing", "missing_argument"):  # a model's / a network dataclass's
         text = "missing"
+    elif kind == "string_type" and detail["loc"][-1:] == (_COVER_TEXT,) and given is not None:
+        text = (f"should be a building such as '7栋', or a place with its head such as "
+                f"{{place: 4栋, head: {{id: …, name: …}}}}, got {_describe(given)}")
     elif kind in ("extra_forbidden", "unexpected_keyword_argument"):
         text = "unknown key"
     elif given is None:
@@ -755,6 +786,7 @@ def config_problems(config: GridConfig, transport: bool = True) -> list[str]:
     microgrid_level = config.levels[-1] if config.levels else None
     first_id_path: dict[str, str] = {}
     first_room_path: dict[str, str] = {}
+    place_heads: list[tuple[str, Member]] = []   # (path, member) of each building or unit head
 
     stack: list[tuple[Node, str, Node | None]] = [(config.network, "network", None)]
     while stack:
@@ -776,15 +808,24 @@ def config_problems(config: GridConfig, transport: bool = True) -> list[str]:
         if levels_ok and known and node.covers and node.level != microgrid_level:
             problems.append(f"{path}{NODE_STEP}covers: only a {microgrid_level!r} node covers buildings, "
                             f"this node is a {node.level!r}")
-        for index, text in enumerate(node.covers):
+        read: list[tuple[int, Cover, PlaceHead | None]] = []
+        for index, item in enumerate(node.covers):
+            text = cover_text(item)
             try:
-                parse_cover(text)
+                read.append((index, parse_cover(text), None if isinstance(item, str) else item))
             except ValueError as error:
-                problems.append(f"{path}{NODE_STEP}covers[{index}]: cannot read {text!r}: {error}")
+                key = "covers[{}]" if isinstance(item, str) else "covers[{}].place"
+                problems.append(f"{path}{NODE_STEP}{key.format(index)}: cannot read {text!r}: {error}")
+        if any(head for _, _, head in read):
+            problems += _place_head_problems(read, f"{path}{NODE_STEP}covers", config.transport.bot_id)
+            place_heads += [(f"{path}{NODE_STEP}covers[{index}].head", head.head)
+                            for index, _, head in read if head]
         problems += _sibling_overlaps(node, path, microgrid_level)
         # Reversed so problems come out in file order.
         stack.extend((child, f"{path}{NODE_STEP}{node_label(child.name, child.id, index)}", node)
                      for index, child in reversed(list(enumerate(node.children))))
+    if place_heads:
+        problems += _place_head_names(config.network, place_heads)
     return (problems + _co_handler_problems(config, set(first_id_path), levels_ok)
             + _verification_problems(config, levels_ok)
             + _department_problems(config, set(first_room_path))
@@ -857,6 +898,72 @@ def _level_problems(levels: list[str]) -> list[str]:
     return problems
 
 
+def _place_head_problems(read: list[tuple[int, Cover, PlaceHead | None]], path: str,
+                         bot_id: str) -> list[str]:
+    """A micro-grid's building and unit heads (楼栋长、单元长), `read` being its covers as
+    (index, place, the item when it names a head) and `path` that of its `covers`:
+
+    - in a building the grid's plain texts name, a head's place lies within them (the head of a
+      part of the grid; `8栋1-2单元` when the grid covers only `8栋3单元` is a typo, not a
+      widening), the nearest of them named;
+    - one head per place: two building heads of one building, or two unit heads sharing a unit,
+      are refused; a unit head inside a building that has a building head is allowed (for that
+      unit the unit head is the nearer one);
+    - the head is a member, not the bot itself (`transport.bot_id`).
+    """
+    problems = []
+    plain: dict[str, list[Cover]] = {}
+    for _, cover, head in read:
+        if head is None:
+            plain.setdefault(cover.building, []).append(cover)
+    named: list[tuple[int, Cover, PlaceHead]] = []
+    for index, cover, head in read:
+        if head is None:
+            continue
+        where = f"{path}[{index}]"
+        covered = plain.get(cover.building)
+        if covered and not any(cover.within(one) for one in covered):
+            problems.append(
+                f"{where}.place: {head.place!r} is not a place this grid covers (of "
+                f"{cover.building}栋 it covers only {', '.join(repr(str(one)) for one in covered)})")
+        for other_index, other, other_head in named:
+            if (other.units is None) == (cover.units is None) and cover.overlaps(other):
+                shared = cover if cover.units is None else Cover(
+                    cover.building, cover.units & other.units)  # type: ignore[operator]
+                problems.append(
+                    f"{where}: {shared} already has a {cover.title}, {other_head.head.name} "
+                    f"(at {path}[{other_index}]); one head per place")
+                break
+        named.append((index, cover, head))
+        if head.head.id == bot_id:
+            problems.append(f"{where}.head.id: {bot_id!r} is the bot itself (transport.bot_id); "
+                            f"name the {cover.title}'s own member id")
+    return problems
+
+
+def _place_head_names(root: Node, place_heads: list[tuple[str, Member]]) -> list[str]:
+    """A building or unit head whose id the network gives another name (as a head, a deputy or
+    another building's head): one member id is one person, so the id or the name is mistyped."""
+    wanted = {member.id for _, member in place_heads}
+    first: dict[str, tuple[str, str]] = {}   # member id -> (name, where)
+    stack: list[tuple[Node, str]] = [(root, "network")]
+    while stack:
+        node, path = stack.pop()
+        for key, member in (("head", node.head), *((f"deputies[{index}]", deputy)
+                                                    for index, deputy in enumerate(node.deputies))):
+            if member.id in wanted:
+                first.setdefault(member.id, (member.name, f"{path}{NODE_STEP}{key}"))
+        stack.extend((child, f"{path}{NODE_STEP}{node_label(child.name, child.id, index)}")
+                     for index, child in reversed(list(enumerate(node.children))))
+    problems = []
+    for where, member in place_heads:
+        name, there = first.setdefault(member.id, (member.name, where))
+        if name != member.name:
+            problems.append(f"{where}: member {member.id!r} is named {member.name!r} here but "
+                            f"{name!r} at {there}; one id is one person")
+    return problems
+
+
 def _sibling_overlaps(parent: Node, path: str, microgrid_level: str | None) -> list[str]:
     """Two micro-grids of one parent covering the same building or unit: whose is the ticket?"""
     problems: list[str] = []
@@ -866,7 +973,8 @@ def _sibling_overlaps(parent: Node, path: str, microgrid_level: str | None) -> l
         if child.level != microgrid_level:
             continue
         child_path = f"{path}{NODE_STEP}{node_label(child.name, child.id, child_index)}"
-        for cover_index, text in enumerate(child.covers):
+        for cover_index, item in enumerate(child.covers):
+            text = cover_text(item)
             try:
                 cover = parse_cover(text)
             except ValueError:

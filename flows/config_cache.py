@@ -25,7 +25,7 @@ import hashlib
 import json
 from typing import Any
 
-from flows.config import GridConfig, Group, Member, Node
+from flows.config import GridConfig, Group, Member, Node, PlaceHead
 from flows.credentials import mask_url
 
 __all__ = ["FORMAT", "cache_key", "config_from", "entry", "holds_credentials"]
@@ -82,13 +82,14 @@ def config_from(kept: dict) -> GridConfig:
 
 
 # ---- the network, one list per node: [id, level, name, room, group name, head id, head name,
-# [deputy id, deputy name, …], [cover, …], [child, …]] -------------------------------------
+# [deputy id, deputy name, …], [cover, …], [child, …]]; a cover is its text, or [place, head id,
+# head name] for one that names a building or unit head ---------------------------------------
 
 def _row(root: Node) -> list:
     def row(node: Node, children: list) -> list:
         deputies = [text for member in node.deputies for text in (member.id, member.name)]
         return [node.id, node.level, node.name, node.group.room, node.group.name, node.head.id,
-                node.head.name, deputies, list(node.covers), children]
+                node.head.name, deputies, [_cover_row(item) for item in node.covers], children]
 
     top = row(root, [])
     stack = [(root, top[9])]
@@ -113,6 +114,20 @@ def _member(member_id: str, name: str) -> Member:
     return member
 
 
+def _cover_row(item: str | PlaceHead) -> str | list[str]:
+    return item if isinstance(item, str) else [item.place, item.head.id, item.head.name]
+
+
+def _cover(kept: str | list[str]) -> str | PlaceHead:
+    if isinstance(kept, str):
+        return kept
+    place, head_id, head_name = kept
+    item = _new(PlaceHead)
+    _set(item, "place", place)
+    _set(item, "head", _member(head_id, head_name))
+    return item
+
+
 def _node(row: list, children: list[Node]) -> Node:
     node_id, level, name, room, group_name, head_id, head_name, deputies, covers, _ = row
     group = _new(Group)
@@ -127,7 +142,7 @@ def _node(row: list, children: list[Node]) -> Node:
     _set(node, "deputies", [_member(deputies[at], deputies[at + 1])
                             for at in range(0, len(deputies), 2)])
     _set(node, "children", children)
-    _set(node, "covers", covers)
+    _set(node, "covers", [_cover(kept) for kept in covers])
     return node
 
 

@@ -32,6 +32,7 @@ class Role(StrEnum):
     ESCALATED_TO = "escalated_to"  # head or deputy of a node the ticket has been escalated to
     IN_SCOPE = "in_scope"          # speaks in a group of the ticket's node, an ancestor, or its origin
     CO_HANDLER = "co_handler"      # added by a routing rule (协办, design §6): may claim, note progress, resolve
+    PLACE_HEAD = "place_head"      # heads the ticket's building or unit (楼栋长、单元长): may claim and resolve like a deputy
     FOLLOWER = "follower"          # reported the same problem, joined to the ticket (一事多报): may rate
 
 
@@ -40,6 +41,9 @@ class Actor:
     id: str
     name: str
     roles: frozenset[Role] = frozenset()
+    # The buildings or units the actor heads (`4栋`), when none of them holds this ticket: a
+    # refusal names them (`#3 不在您负责的4栋`).
+    places: str | None = None
 
     def is_any(self, *roles: Role) -> bool:
         return not self.roles.isdisjoint(roles)
@@ -86,6 +90,19 @@ class Outcome:
 
 def refuse(text: str) -> Outcome:
     return Outcome(replies=(Reply(text),))
+
+
+# Who may claim a ticket, or resolve one nobody has claimed yet.
+_MAY_CLAIM = (Role.GRID_HEAD, Role.SUPERIOR, Role.CO_HANDLER, Role.PLACE_HEAD)
+
+
+def _not_grid_head(ticket: Ticket, actor: Actor, action: str) -> Outcome:
+    """The refusal for someone who may not claim the ticket: a building or unit head is told
+    the ticket is not in their place, anyone else that they are not its grid's head."""
+    if actor.places:
+        return refuse(texts.NOT_YOUR_PLACE.format(number=ticket.id, places=actor.places,
+                                                  action=action))
+    return refuse(texts.NOT_GRID_HEAD.format(number=ticket.id, action=action))
 
 
 def _merged(ticket: Ticket, action: str) -> Outcome | None:
@@ -135,12 +152,14 @@ def _headline(number: int | None, urgent: bool, category: str, text: str,
 
 def new_ticket_notice(number: int, request: Mapping[str, Any], responsible_ids: Iterable[str],
                       home: Node | None = None,
-                      co_handler_names: Sequence[str] = ()) -> tuple[Reply, ...]:
+                      co_handler_names: Sequence[str] = (),
+                      place_head: tuple[str, str] | None = None) -> tuple[Reply, ...]:
     """The bot's answer to a request: number, category, location, and @ whoever must claim it.
     `request` is the new ticket's row, as written; `home` the node it was routed to;
-    `co_handler_names` the co-handlers (协办) the routing rules add, named in the call. When its
-    group is not the one the request was posted in, the call to claim goes to the heads' own
-    group and the reporter is told there where it went."""
+    `co_handler_names` the co-handlers (协办) the routing rules add, named in the call;
+    `place_head` the (title, name) of the head of its building or unit (`("楼栋长", "方兰")`),
+    named in the call too. When its group is not the one the request was posted in, the call
+    to claim goes to the heads' own group and the reporter is told there where it went."""
     location = texts.location_text(request["building"], request["unit"], request["floor"],
                                    request["room"])
     fields = _headline(number, request["urgent"], request["category"], request["text"], location)
@@ -148,6 +167,10 @@ def new_ticket_notice(number: int, request: Mapping[str, Any], responsible_ids: 
     if co_handler_names:
         template = texts.TICKET_CREATED_WITH_CO_HANDLERS
         fields["co_handlers"] = "、".join(co_handler_names)
+    if place_head is not None:
+        template = (texts.TICKET_CREATED_WITH_PLACE_HEAD_AND_CO_HANDLERS if co_handler_names
+                    else texts.TICKET_CREATED_WITH_PLACE_HEAD)
+        fields["title"], fields["place_head"] = place_head
     call = Reply(template.format(**fields),
                  mentions=tuple(dict.fromkeys(responsible_ids)))
     if home is None or home.group.room == request["group_room"]:
@@ -166,8 +189,8 @@ def claim(ticket: Ticket, actor: Actor, now: datetime) -> Outcome:
     if ticket.status != Status.OPEN:
         template = texts.ALREADY_YOURS if ticket.assignee_id == actor.id else texts.ALREADY_CLAIMED
         return refuse(template.format(number=ticket.id, handler=ticket.assignee_name))
-    if not actor.is_any(Role.GRID_HEAD, Role.SUPERIOR, Role.CO_HANDLER):
-        return refuse(texts.NOT_GRID_HEAD.format(number=ticket.id, action=action))
+    if not actor.is_any(*_MAY_CLAIM):
+        return _not_grid_head(ticket, actor, action)
     return Outcome(
         changes={"status": Status.CLAIMED, "assignee_id": actor.id,
                  "assignee_name": actor.name, "claimed_at": now},
@@ -207,8 +230,8 @@ class Verifiers:
 
 def resolve(ticket: Ticket, actor: Actor, result: str, now: datetime,
             verifiers: Verifiers | None = None) -> Outcome:
-    """`办结`: by the handler or a co-handler (协办); a grid head or a co-handler may also resolve
-    an open ticket in one step. With `verifiers` it waits for their 核查 (status verifying, no
+    """`办结`: by the handler or a co-handler (协办); a grid head, the head of the ticket's
+    building or unit (楼栋长、单元长) or a co-handler may also resolve an open ticket in one step. With `verifiers` it waits for their 核查 (status verifying, no
     timer) before the reporter is asked to rate."""
     action = texts.ACTIONS["办结"]
     if refusal := _not_active(ticket, action):
@@ -216,8 +239,8 @@ def resolve(ticket: Ticket, actor: Actor, result: str, now: datetime,
     events: tuple[EventRecord, ...] = ()
     changes: dict[str, Any] = {}
     if ticket.status == Status.OPEN:
-        if not actor.is_any(Role.GRID_HEAD, Role.SUPERIOR, Role.CO_HANDLER):
-            return refuse(texts.NOT_GRID_HEAD.format(number=ticket.id, action=action))
+        if not actor.is_any(*_MAY_CLAIM):
+            return _not_grid_head(ticket, actor, action)
         # Solved on the spot without a separate 接单: record the claim so the history stays whole.
         changes = {"assignee_id": actor.id, "assignee_name": actor.name, "claimed_at": now}
         events = (EventRecord("claimed", Status.OPEN, Status.CLAIMED),)
@@ -355,7 +378,8 @@ def summary(ticket: Ticket, events: Iterable[TicketEvent], actor: Actor, zone: t
     """`查询` / `进度`: the ticket's state, its co-handlers (协办), the other households that
     reported its problem (一事多报: `households` of them in all, by default the reporter and
     those others) and its history, for people in its groups."""
-    if not actor.is_any(Role.IN_SCOPE, Role.REPORTER, Role.HANDLER, Role.GRID_HEAD, Role.SUPERIOR):
+    if not actor.is_any(Role.IN_SCOPE, Role.REPORTER, Role.HANDLER, Role.GRID_HEAD, Role.SUPERIOR,
+                        Role.PLACE_HEAD):
         return refuse(texts.NOT_IN_THIS_GROUP.format(number=ticket.id, action=action))
     status = texts.STATUS_NAMES[ticket.status]
     if ticket.assignee_name and ticket.status == Status.CLAIMED:

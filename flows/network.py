@@ -19,7 +19,8 @@ from flows.numerals import CHINESE_NUMERAL_CHARS, to_arabic
 if TYPE_CHECKING:  # only types: flows.config imports parse_cover from here to check covers
     from flows.config import GridConfig, Member, Node
 
-__all__ = ["Cover", "Mention", "Network", "fold_name", "members_of", "parse_cover", "role_ids"]
+__all__ = ["Cover", "Mention", "Network", "PlaceHeadOf", "cover_head", "cover_text", "fold_name",
+           "members_of", "parse_cover", "role_ids"]
 
 # A building or unit number: Arabic, full-width or Chinese digits.
 _NUMBER = f"[0-9０-９{CHINESE_NUMERAL_CHARS}]+"
@@ -40,6 +41,28 @@ class Cover:
 
     building: str
     units: frozenset[str] | None = None
+
+    def holds(self, building: str | None, unit: str | None) -> bool:
+        """Whether a parsed place (Arabic-digit strings, as the request parser gives them) lies
+        in this cover: its building, and for a cover of some units one of those units. The
+        same rule as `flows.open_tickets.in_places` writes in SQL."""
+        if building != self.building:
+            return False
+        return self.units is None or unit in self.units
+
+    def within(self, other: Cover) -> bool:
+        """Whether every unit of this cover is one of `other`'s (a whole building only within a
+        whole building)."""
+        if self.building != other.building:
+            return False
+        if other.units is None:
+            return True
+        return self.units is not None and self.units <= other.units
+
+    @property
+    def title(self) -> str:
+        """What the head of this place is called: 楼栋长 for a building, 单元长 for units."""
+        return "楼栋长" if self.units is None else "单元长"
 
     def overlaps(self, other: Cover) -> bool:
         if self.building != other.building:
@@ -92,6 +115,30 @@ def _number(text: str, what: str) -> str:
     if number == "0":
         raise ValueError(f"{what} number cannot be 0")
     return number
+
+
+def cover_text(item: object) -> str:
+    """The place an item of a micro-grid's `covers` names: the item itself when it is text
+    (`"7栋"`), else its `place` (`{place: "4栋", head: …}`, flows.config.PlaceHead)."""
+    return item if isinstance(item, str) else item.place  # type: ignore[attr-defined]
+
+
+def cover_head(item: object) -> Member | None:
+    """The building or unit head (楼栋长、单元长) an item of `covers` names; None for text."""
+    return None if isinstance(item, str) else item.head  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceHeadOf:
+    """A building or unit head (楼栋长、单元长) and the place of a micro-grid they head."""
+
+    head: Member
+    grid: Node
+    place: Cover
+
+    @property
+    def title(self) -> str:
+        return self.place.title
 
 
 def members_of(node: Node) -> list[Member]:
@@ -194,6 +241,10 @@ class Network:
         self._chains: dict[str, tuple[str, ...]] = {}
         # Per node X asked about, which micro-grid under X covers a place (_CoverIndex).
         self._cover_cache: dict[str, _CoverIndex] = {}
+        # Building and unit heads (楼栋长、单元长), only for the micro-grids that name them:
+        # grid id -> {(building, unit or None for the whole building): its head}.
+        self._place_heads: dict[str, dict[tuple[str, str | None], PlaceHeadOf]] = {}
+        self._places_led: dict[str, list[PlaceHeadOf]] = {}  # member id -> the places they head
         self._index()
 
     def _index(self) -> None:
@@ -211,20 +262,25 @@ class Network:
                 self._led_by.setdefault(member.id, []).append(node)
                 self._named.setdefault(member.name, []).append((member, node))
                 self._members.setdefault(member.id, member)
+            if node.covers:
+                self._index_place_heads(node)
             below = (node, *ancestors)
             stack.extend((child, node, below) for child in reversed(node.children))
 
     @cached_property
     def _names(self) -> tuple[dict[str, list[tuple[Member, Node]]], dict[str, list[tuple[Member, Node]]]]:
-        """Heads and deputies by fold_name(name), and by its first character; config order."""
+        """Heads and deputies, then building and unit heads (with their micro-grid), by
+        fold_name(name), and by its first character; config order. Folding costs ~20 µs a
+        name: built at the first look-up by name, not at start."""
         folded: dict[str, list[tuple[Member, Node]]] = {}
         by_initial: dict[str, list[tuple[Member, Node]]] = {}
-        for node in self._nodes.values():
-            for member in members_of(node):
-                name = fold_name(member.name)
-                folded.setdefault(name, []).append((member, node))
-                if name:
-                    by_initial.setdefault(name[0], []).append((member, node))
+        everyone = [(member, node) for node in self._nodes.values() for member in members_of(node)]
+        everyone += [(led.head, led.grid) for places in self._places_led.values() for led in places]
+        for member, node in everyone:
+            name = fold_name(member.name)
+            folded.setdefault(name, []).append((member, node))
+            if name:
+                by_initial.setdefault(name[0], []).append((member, node))
         return folded, by_initial
 
     @property
@@ -244,11 +300,27 @@ class Network:
             stack = [self.node(within_id)]
             while stack:
                 node = stack.pop()
-                for text in node.covers:
-                    index.claim(parse_cover(text), node.id)
+                for item in node.covers:
+                    index.claim(parse_cover(cover_text(item)), node.id)
                 stack.extend(node.children)
             self._cover_cache[within_id] = index
         return index
+
+    def _index_place_heads(self, node: Node) -> None:
+        for item in node.covers:
+            head = cover_head(item)
+            if head is None:
+                continue
+            led = PlaceHeadOf(head, node, parse_cover(cover_text(item)))
+            places = self._place_heads.setdefault(node.id, {})
+            units = (None,) if led.place.units is None else sorted(led.place.units)
+            for unit in units:
+                places.setdefault((led.place.building, unit), led)
+            self._places_led.setdefault(head.id, []).append(led)
+            # Named and @-mentioned like a deputy of their micro-grid.
+            self._member_names.setdefault(head.id, head.name)
+            self._members.setdefault(head.id, head)
+            self._named.setdefault(head.name, []).append((head, node))
 
     # ---- look-ups -------------------------------------------------------------------------
 
@@ -272,12 +344,42 @@ class Network:
         return self._by_room.get(room)
 
     def member_name(self, member_id: str) -> str | None:
-        """The display name the config gives a head or deputy; None for anyone else."""
+        """The display name the config gives a head, deputy, or building or unit head; None
+        for anyone else."""
         return self._member_names.get(member_id)
 
     def nodes_led_by(self, member_id: str) -> list[Node]:
-        """The nodes a member heads or deputises, in config order; empty for residents."""
+        """The nodes a member heads or deputises, in config order; empty for residents (and for
+        a building or unit head who heads no node: `places_led_by`)."""
         return list(self._led_by.get(member_id, ()))
+
+    def places_led_by(self, member_id: str) -> list[PlaceHeadOf]:
+        """The buildings and units a member heads (楼栋长、单元长), in config order."""
+        return list(self._places_led.get(member_id, ()))
+
+    def leads_anything(self, member_id: str) -> bool:
+        """Whether a member heads or deputises a node, or heads a building or unit."""
+        return member_id in self._led_by or member_id in self._places_led
+
+    def place_head(self, node_id: str, building: str | None, unit: str | None) -> PlaceHeadOf | None:
+        """The head nearest a parsed place in micro-grid `node_id`: its unit's head (单元长), else
+        its building's (楼栋长); None when no building was parsed or the grid names no head for
+        it. A unit head inside a building that has a building head is the nearer one. O(1).
+        `building` and `unit` are Arabic-digit strings, as the request parser returns them."""
+        places = self._place_heads.get(node_id)
+        if not places or not building:
+            return None
+        if unit is not None and (found := places.get((building, unit))) is not None:
+            return found
+        return places.get((building, None))
+
+    def heads_place(self, member_id: str, node_id: str, building: str | None,
+                    unit: str | None) -> bool:
+        """Whether a member heads a place of micro-grid `node_id` that holds a parsed place: its
+        unit, or its whole building (a building head's building holds every unit of it, those
+        with a unit head of their own too). False with no building parsed."""
+        return any(led.grid.id == node_id and led.place.holds(building, unit)
+                   for led in self._places_led.get(member_id, ()))
 
     def members_named(self, name: str, seen_from: Node) -> list[Member]:
         """Heads and deputies with that display name whom a group can address: those of its own
@@ -289,13 +391,15 @@ class Network:
         return list(found.values())
 
     def member(self, member_id: str) -> Member | None:
-        """The head or deputy with that id (as the config first names them); None otherwise."""
+        """The head, deputy, or building or unit head with that id (as the config first names
+        them); None otherwise."""
         return self._members.get(member_id)
 
     def addressable(self, member_id: str, seen_from: Node) -> bool:
-        """Whether a member heads or deputises a node a group can address: its own node, a node
-        above it or a node below it."""
-        led = self._led_by.get(member_id, ())
+        """Whether a member heads or deputises a node a group can address (its own node, a node
+        above it or a node below it), or heads a building or unit of such a micro-grid."""
+        led = [*self._led_by.get(member_id, ()),
+               *(place.grid for place in self._places_led.get(member_id, ()))]
         if not led:
             return False
         above = {ancestor.id for ancestor in self._ancestors[seen_from.id]}
@@ -311,7 +415,9 @@ class Network:
 
     def resolve_mention(self, written: str, seen_from: Node,
                         seen_names: Mapping[str, Iterable[str]] | None = None) -> Mention:
-        """Whom an @-mention names, among the heads and deputies `seen_from`'s group can address.
+        """Whom an @-mention names, among the heads and deputies `seen_from`'s group can address
+        (building and unit heads of its micro-grids among them; their names are indexed at
+        the first call).
 
         `written` is what follows the `@`, up to the mention's end (U+2005, a line break or the
         end of the text), so it may hold a name with spaces (`Amy 周`) or run on into the

@@ -57,10 +57,13 @@ class Places:
 
 def member_room(network: Network, ticket: Ticket, member_id: str | None) -> str | None:
     """The group of the nearest node, from the ticket's own node up, that `member_id` heads or
-    is a deputy of; None when there is none (an API user, a member outside the network)."""
+    is a deputy of (the ticket's own group for the head of its building or unit, 楼栋长、单元长);
+    None when there is none (an API user, a member outside the network)."""
     if not member_id or ticket.node_id not in network:
         return None
     home = network.node(ticket.node_id)
+    if network.heads_place(member_id, home.id, ticket.building, ticket.unit):
+        return home.group.room
     for node in (home, *network.ancestors(home.id)):
         if is_head_or_deputy(node, member_id):
             return node.group.room

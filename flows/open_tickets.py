@@ -5,7 +5,8 @@ digests, `/api/tickets?overdue=`, `gridbot tickets list --overdue`, `gridbot net
 - **open in the subtree of N**: a ticket that is still to be done (待接单 or 处理中) whose home
   node (the grid it was routed to, `Ticket.node_id`) is N or below N, wherever it stands now: a
   ticket whistled up (吹哨) past N is still N's. Resolved (待评价), closed and cancelled tickets
-  are not open.
+  are not open. A building or unit head's (楼栋长、单元长) are those of their micro-grid whose
+  parsed place lies in their building or units.
 - **overdue**: open, and past the deadline of its running timer (claim or resolve) at `now`.
 - **standing at** a node: the node whose group is answerable for it now (its home node, or the
   node it was escalated to; `flows.escalation.current_node`).
@@ -25,11 +26,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, false
 from sqlmodel import func, select
 
 from flows.escalation import ACTIVE_STATUSES
-from flows.network import Network
+from flows.network import Network, PlaceHeadOf
 from models.tables import Status, Ticket
 
 # Still to be done: waiting for a claim, being handled, or resolved and waiting for its 核查
@@ -42,7 +43,8 @@ _OPEN = Ticket.status.in_(bindparam("open_statuses", [s.value for s in OPEN_STAT
                                     expanding=True, literal_execute=True))
 
 __all__ = ["ACTIVE_STATUSES", "OPEN_STATUSES", "OpenCount", "OpenFigures", "OpenGroup", "count_open",
-           "group_open", "is_open", "is_overdue", "open_groups", "open_in", "overdue_at", "past_deadline"]
+           "group_open", "in_places", "is_open", "is_overdue", "open_groups", "open_in", "overdue_at",
+           "past_deadline"]
 
 
 def is_open(ticket: Ticket) -> bool:
@@ -55,10 +57,23 @@ def is_overdue(ticket: Ticket, now: datetime) -> bool:
     return is_open(ticket) and ticket.deadline_at is not None and now > ticket.deadline_at
 
 
+def in_places(places: Iterable[PlaceHeadOf]):
+    """SQL condition: tickets that lie in one of `places` (the buildings and units a 楼栋长 or
+    单元长 heads: home node that micro-grid, parsed building that building and, for some units,
+    parsed unit one of them; `Cover.holds`). False for no places."""
+    condition = false()
+    for led in places:
+        here = (Ticket.node_id == led.grid.id) & (Ticket.building == led.place.building)
+        if led.place.units is not None:
+            here &= Ticket.unit.in_(sorted(led.place.units))  # type: ignore[union-attr]
+        condition |= here
+    return condition
+
+
 def open_in(scope):
     """SQL condition (for `select(...).where(...)`): open tickets within `scope`, an SQL
-    condition on the home node (`models.subtrees.in_subtree(network, n)` for n's subtree).
-    Same rule as `is_open` plus the home node."""
+    condition on the home node (`models.subtrees.in_subtree(network, n)` for n's subtree, or
+    `in_places` for a building head's buildings). Same rule as `is_open` plus the home node."""
     return scope & _OPEN
 
 

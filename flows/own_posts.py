@@ -32,6 +32,7 @@ __all__ = ["comparable", "is_notice_form", "nearly_same", "search_fragment"]
 # Every notice of the bot a member might paste, matched in full.
 _FULL_FORMS = (
     texts.TICKET_CREATED, texts.TICKET_CREATED_ELSEWHERE, texts.ESCALATED, texts.REMINDER,
+    texts.TICKET_CREATED_WITH_PLACE_HEAD, texts.TICKET_CREATED_WITH_PLACE_HEAD_AND_CO_HANDLERS,
     texts.SUPERVISED, texts.CLAIMED, texts.ALREADY_CLAIMED, texts.ALREADY_YOURS, texts.RESOLVED,
     texts.RESOLVED_WITHOUT_NOTE, texts.TAKEN_OVER, texts.SEVERAL_WAITING, texts.GIVEN_BACK,
     texts.TRANSFERRED, texts.DISPATCHED, texts.WHISTLE_BLOWN, texts.REOPENED, texts.RATED,

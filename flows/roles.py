@@ -16,11 +16,12 @@ def is_head_or_deputy(node: Node, member_id: str) -> bool:
 
 def may_handle(network: Network, ticket: Ticket, member_id: str) -> bool:
     """Whether a ticket may be handed to this member (转派, 派单): a head or deputy of the ticket's
-    node or of a node above it."""
+    node or of a node above it, or the head of the ticket's building or unit (楼栋长、单元长)."""
     node = network.get(ticket.node_id)
-    return node is not None and any(
+    return node is not None and (any(
         is_head_or_deputy(chain_node, member_id)
         for chain_node in (node, *network.ancestors(node.id)))
+        or network.heads_place(member_id, node.id, ticket.building, ticket.unit))
 
 
 def roles_for(network: Network, ticket: Ticket, member_id: str, speaking_in: Node | None) -> frozenset[Role]:
@@ -36,6 +37,8 @@ def roles_for(network: Network, ticket: Ticket, member_id: str, speaking_in: Nod
         elif any(member.id == member_id for member in co_handlers(
                 network, ticket_node, ticket.category, ticket.urgent)):
             roles.add(Role.CO_HANDLER)
+        if network.heads_place(member_id, ticket_node.id, ticket.building, ticket.unit):
+            roles.add(Role.PLACE_HEAD)
         ancestors = network.ancestors(ticket_node.id)
         if any(is_head_or_deputy(ancestor, member_id) for ancestor in ancestors):
             roles.add(Role.SUPERIOR)

@@ -1,5 +1,5 @@
-"""Which node a new ticket belongs to, and who must be told: its heads and the co-handlers
-(协办) the routing rules add (design §6)."""
+"""Which node a new ticket belongs to, and who must be told: its heads, the head of its building
+or unit (楼栋长、单元长) and the co-handlers (协办) the routing rules add (design §6)."""
 
 from __future__ import annotations
 
@@ -49,6 +49,14 @@ def co_handlers(network: Network, node: Node, category: str, urgent: bool) -> li
     return list(found.values())
 
 
-def responsible_members(network: Network, node: Node, category: str, urgent: bool) -> list[Member]:
-    """Who is @-mentioned to claim a ticket: the node's head, then its co-handlers."""
-    return [node.head, *co_handlers(network, node, category, urgent)]
+def responsible_members(network: Network, node: Node, category: str, urgent: bool,
+                        building: str | None = None, unit: str | None = None) -> list[Member]:
+    """Who is @-mentioned to claim a ticket: the node's head, the head of the building or unit
+    its parsed place lies in (楼栋长、单元长, the nearer one: `Network.place_head`), then its
+    co-handlers; each member once. With no place parsed, the head and co-handlers alone."""
+    place = network.place_head(node.id, building, unit)
+    found: dict[str, Member] = {}
+    for member in (node.head, *((place.head,) if place else ()),
+                   *co_handlers(network, node, category, urgent)):
+        found.setdefault(member.id, member)
+    return list(found.values())

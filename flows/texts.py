@@ -83,6 +83,12 @@ TICKET_CREATED = "已受理 #{number}{urgent}【{category}】{location}\n内容�
 # … when routing rules add co-handlers (协办), who may claim it too
 TICKET_CREATED_WITH_CO_HANDLERS = ("已受理 #{number}{urgent}【{category}】{location}\n内容：{description}\n"
                                    "协办：{co_handlers}\n请网格长或协办人回复「接单」认领。")
+# … when the request's building or unit has its own head (楼栋长、单元长), who may claim it too
+TICKET_CREATED_WITH_PLACE_HEAD = ("已受理 #{number}{urgent}【{category}】{location}\n内容：{description}\n"
+                                  "{title}：{place_head}\n请网格长或{title}回复「接单」认领。")
+TICKET_CREATED_WITH_PLACE_HEAD_AND_CO_HANDLERS = (
+    "已受理 #{number}{urgent}【{category}】{location}\n内容：{description}\n"
+    "{title}：{place_head}\n协办：{co_handlers}\n请网格长、{title}或协办人回复「接单」认领。")
 # 一事多报: a request of the same problem as an open ticket of the grid
 REPEAT_ADDED = "您已报过 #{number}，这条已作为补充记入 #{number}，不再另开新单；处理进展会在群里告知。"
 JOINED_EXISTING = "已有 #{number} 同样的问题（{households} 户反映），已为您登记，处理结果会通知您。"
@@ -172,6 +178,8 @@ CLAIMED = "#{number} 已由 {handler} 接单，正在处理。"
 ALREADY_CLAIMED = "#{number} 已由 {handler} 接单，无需重复接单。"
 ALREADY_YOURS = "#{number} 您已接单，请处理后回复「办结 #{number} 处理结果」。"
 NOT_GRID_HEAD = "抱歉，您不是 #{number} 所属网格的网格长，不能{action}。"
+# … said to a building or unit head (楼栋长、单元长) about a ticket of another place
+NOT_YOUR_PLACE = "抱歉，#{number} 不在您负责的{places}，不能{action}。"
 
 # 办结
 RESOLVED = "#{number} 已办结：{result}\n请回复「评价 #{number} 满意」「基本满意」或「不满意」。"

@@ -12,7 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from bot.cli import app
-from flows.config import ConfigError, GridConfig, load_config, parse_config
+from flows.config import ConfigError, GridConfig, Member, PlaceHead, load_config, parse_config
 
 REPO = Path(__file__).resolve().parent.parent
 LEVELS = "(levels: township, village, branch, microgrid)"
@@ -77,7 +77,8 @@ def test_the_shipped_config_loads_with_the_demo_network():
     assert grid.id == "shibalong-1" and grid.head.id == "wxid_qiu_huanwu"
     assert grid.group.name == "石坝垅小区第一微网格联户群"
     assert [d.id for d in grid.deputies] == ["wxid_zhou_min"]
-    assert b1.children[1].covers == ["5栋", "6栋", "7栋", "8栋1-2单元"]
+    assert b1.children[1].covers == ["5栋", PlaceHead(place="6栋", head=Member(id="wxid_fang_lan", name="方兰")),
+                                     "7栋", "8栋1-2单元"]   # 6栋 has its own head (楼栋长)
     assert config.policy.timezone == "Asia/Shanghai"
     assert config.routing.co_handlers == [] and config.transport.kind == "simulator"
 
