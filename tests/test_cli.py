@@ -377,7 +377,7 @@ def test_parse_report_measures_the_shipped_held_out_data_from_an_installed_wheel
     assert result.returncode == 0, result.stderr
     assert result.stderr.startswith(str(site / "bot" / "cli.py"))
     assert result.stdout.startswith("requests_heldout.jsonl: ")
-    assert "2026-12-workers.jsonl: " in result.stdout and "all 9 files: " in result.stdout
+    assert "2026-12-workers.jsonl: " in result.stdout and "all 10 files: " in result.stdout
 
     shutil.rmtree(site / "flows" / "heldout")   # an installation without them
     missing = report()
