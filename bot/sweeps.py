@@ -7,14 +7,13 @@ unique keys so that overlapping or repeated sweeps, in one process or several, p
 
 from __future__ import annotations
 
-import heapq
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, insert, or_
+from sqlalchemy import and_, case, insert, or_
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, func, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -168,20 +167,38 @@ class _Staged:
 
 
 def waiting_at(session: Session, network: Network, node: Node) -> Waiting:
-    """The tickets standing at `node` (flows.escalation.current_node) with a timer running:
-    counted from their home node and level alone (columns, not objects; every ticket escalated
-    anywhere is read, so this runs once per group per reminder interval), the oldest loaded."""
-    rows = session.execute(select(Ticket.id, Ticket.node_id, Ticket.escalation_level,
-                                  Ticket.urgent, Ticket.created_at).where(
-        Ticket.status.in_(ACTIVE_STATUSES),  # type: ignore[attr-defined]
-        or_(Ticket.escalation_level > 0, Ticket.node_id == node.id))).all()
-    # A row has the two columns current_node reads (node_id, escalation_level): no ORM object.
-    here = [row for row in rows if row.node_id in network and current_node(network, row) == node]
-    oldest = heapq.nsmallest(OLDEST_SHOWN, here, key=lambda row: (row.created_at, row.id))
+    """The tickets standing at `node` (flows.escalation.current_node) with a timer running.
+
+    Counted by (home node, level) in the database (every escalated ticket counts: at the top
+    that is most of them), each pair placed once; the oldest read in order of creation, through
+    its index, until OLDEST_SHOWN of them stand here. Once per group per reminder interval.
+    """
+    waiting = and_(Ticket.status.in_(ACTIVE_STATUSES),  # type: ignore[attr-defined]
+                   or_(Ticket.escalation_level > 0, Ticket.node_id == node.id))
+    count = urgent = 0
+    here: set[tuple[str, int]] = set()
+    for row in session.execute(
+            select(Ticket.node_id, Ticket.escalation_level, func.count(),
+                   func.sum(case((Ticket.urgent, 1), else_=0))).where(waiting)  # type: ignore[arg-type]
+            .group_by(Ticket.node_id, Ticket.escalation_level)):
+        # A row has the two columns current_node reads (node_id, escalation_level).
+        if row.node_id in network and current_node(network, row) == node:
+            here.add((row.node_id, row.escalation_level))
+            count, urgent = count + row[2], urgent + int(row[3] or 0)
+    oldest: list[int] = []
+    if here:
+        rows = session.execute(select(Ticket.id, Ticket.node_id, Ticket.escalation_level)
+                               .where(waiting).order_by(Ticket.created_at, Ticket.id)
+                               .execution_options(yield_per=100))
+        for row in rows:
+            if (row.node_id, row.escalation_level) in here:
+                oldest.append(row.id)
+                if len(oldest) == OLDEST_SHOWN:
+                    break
+        rows.close()
     loaded = {ticket.id: ticket for ticket in session.exec(
-        select(Ticket).where(Ticket.id.in_([row.id for row in oldest])))}  # type: ignore[union-attr]
-    return Waiting(count=len(here), urgent=sum(row.urgent for row in here),
-                   oldest=tuple(loaded[row.id] for row in oldest))
+        select(Ticket).where(Ticket.id.in_(oldest)))}  # type: ignore[union-attr]
+    return Waiting(count=count, urgent=urgent, oldest=tuple(loaded[number] for number in oldest))
 
 
 def due_tickets(now: datetime, after: tuple[datetime, int] | None = None, *,
