@@ -8,7 +8,7 @@ higher), their reminders are grouped further (policy.reminders): a scan that fin
 `group_after` or more of them due there posts one reminder for the interval, with the count
 waiting and the oldest few (`reminder_summary`), and the group's reminders of the rest of that
 interval are recorded for each ticket but not posted (`plan_reminders`). 83,000 tickets standing
-at Liuyang's city group: one post every two hours, not ~150 a minute.
+at Liuyang's city group: one post every two hours, not ~150 reminder lines (5 posts) a minute.
 
 Pure: notices in, posts out. A group that gets a single notice gets it as it is.
 """
