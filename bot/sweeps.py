@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, insert, or_
+from sqlalchemy import and_, case, insert, or_
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, func, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -24,21 +24,26 @@ from bot.outbox import PostPipeline, post_values, write_posts
 from bot.repeat_reports import followers, households
 from bot.transport import OutgoingPost
 from flows import lifecycle, texts
-from flows.config import GridConfig
-from flows.escalation import ACTIVE_STATUSES, overdue_reason, plan_escalation
-from flows.grouping import ESCALATED, REMINDED, Notice, group_by_room, notice_line
-from flows.lifecycle import Actor, EventRecord
+from flows.config import GridConfig, Node, Policy
+from flows.escalation import ACTIVE_STATUSES, current_node, overdue_reason, plan_escalation
+from flows.grouping import (ESCALATED, OLDEST_SHOWN, REMINDED, Notice, Waiting, group_by_room,
+                            notice_line, plan_reminders, reminder_interval, reminder_summary,
+                            reminders_by_room)
+from flows.lifecycle import Actor, EventRecord, Reply
 from flows.masking import masked_for_post
 from flows.network import Network
 from flows.notice_routing import places_for
 from flows.notice_routing import route as route_notices
 from models.db import Database
-from models.tables import Status, Ticket, TicketEscalation
+from models.tables import DigestRun, Status, Ticket, TicketEscalation
 
 log = logging.getLogger(__name__)
 
 SYSTEM = Actor(id="gridbot", name=texts.BOT_NAME)
 BATCH = 500  # tickets per transaction, so a long backlog never holds one huge lock
+# A group's grouped reminder of one interval (policy.reminders) is a digest of what waits there:
+# kept as a digest run of this schedule, (node, interval start) unique, so it goes once.
+REMINDER_RUNS = "reminders"
 
 
 def close_unrated(config: GridConfig, db: Database, now: datetime) -> list[OutgoingPost]:
@@ -105,20 +110,95 @@ class _Staged:
 
     pipeline: PostPipeline
     now: datetime
+    policy: Policy
+    # Groups known to have had policy.reminders.group_after reminders due in this batch, when
+    # the batch is done again ticket by ticket (flows.grouping.plan_reminders).
+    grouped: frozenset[str | None] = frozenset()
     escalations: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
 
     def write(self, session: Session) -> list[OutgoingPost]:
-        """Insert the rows after the tickets' own changes; the unique escalation keys are
-        checked here, before any post exists. Returns the posts, numbered."""
+        """Insert the rows after the tickets' own changes; the unique escalation keys (and a
+        grouped reminder's interval) are checked here, before any post exists. Returns the
+        posts, numbered."""
         session.flush()
         if self.escalations:
             session.execute(insert(ESCALATIONS), self.escalations)
         if self.events:
             session.execute(insert(EVENTS), self.events)
+        summaries, covered = self._group_reminders(session)
         return write_posts(session, [post_values(reply, reply.room, None, self.now)
-                                     for reply in group_by_room(self.notices)], self.pipeline)
+                                     for reply in group_by_room(self.notices, summaries, covered)],
+                           self.pipeline)
+
+    def crowded(self) -> frozenset[str | None]:
+        """The groups with policy.reminders.group_after reminders or more in this batch."""
+        return plan_reminders(reminders_by_room(self.notices), (),
+                              self.policy.reminders.group_after, self.grouped).summarise
+
+    def _group_reminders(self, session: Session) -> tuple[dict[str | None, Reply], frozenset]:
+        """The grouped reminders this batch posts (by room), and the groups whose reminders
+        the grouped reminder of this interval covers already (flows.grouping.plan_reminders).
+        Each grouped reminder takes its (node, interval) digest run first: a second scan
+        overlapping this one fails there and does its batch again ticket by ticket."""
+        counts = reminders_by_room(self.notices)
+        if not counts:
+            return {}, frozenset()
+        network, policy = self.pipeline.network, self.policy
+        tops = {room: node for room in counts
+                if room is not None and (node := network.node_for_room(room)) is not None}
+        interval = reminder_interval(self.now, policy.reminder_every(), ZoneInfo(policy.timezone))
+        taken = set(session.exec(select(DigestRun.node_id).where(
+            DigestRun.schedule == REMINDER_RUNS, DigestRun.fire_at == interval,
+            DigestRun.node_id.in_([node.id for node in tops.values()]))).all())  # type: ignore[attr-defined]
+        plan = plan_reminders({room: count for room, count in counts.items() if room in tops},
+                              {room for room, node in tops.items() if node.id in taken},
+                              policy.reminders.group_after, self.grouped)
+        summaries = {}
+        for room in plan.summarise:
+            top = tops[room]
+            session.add(DigestRun(schedule=REMINDER_RUNS, node_id=top.id, fire_at=interval,
+                                  period_start=interval, sent_at=self.now))
+            session.flush()
+            summaries[room] = reminder_summary(top, waiting_at(session, network, top), self.now,
+                                               masked_for_post(network, room, None))
+        return summaries, plan.covered
+
+
+def waiting_at(session: Session, network: Network, node: Node) -> Waiting:
+    """The tickets standing at `node` (flows.escalation.current_node) with a timer running.
+
+    Counted by (home node, level) in the database (every escalated ticket counts: at the top
+    that is most of them), each pair placed once; the oldest read in order of creation, through
+    its index, until OLDEST_SHOWN of them stand here. Once per group per reminder interval.
+    """
+    waiting = and_(Ticket.status.in_(ACTIVE_STATUSES),  # type: ignore[attr-defined]
+                   or_(Ticket.escalation_level > 0, Ticket.node_id == node.id))
+    count = urgent = 0
+    here: set[tuple[str, int]] = set()
+    for row in session.execute(
+            select(Ticket.node_id, Ticket.escalation_level, func.count(),
+                   func.sum(case((Ticket.urgent, 1), else_=0))).where(waiting)  # type: ignore[arg-type]
+            .group_by(Ticket.node_id, Ticket.escalation_level)):
+        # A row has the two columns current_node reads (node_id, escalation_level).
+        if row.node_id in network and current_node(network, row) == node:
+            here.add((row.node_id, row.escalation_level))
+            count, urgent = count + row[2], urgent + int(row[3] or 0)
+    oldest: list[int] = []
+    if here:
+        rows = session.execute(select(Ticket.id, Ticket.node_id, Ticket.escalation_level)
+                               .where(waiting).order_by(Ticket.created_at, Ticket.id)
+                               .execution_options(yield_per=100))
+        for row in rows:
+            if (row.node_id, row.escalation_level) in here:
+                oldest.append(row.id)
+                if len(oldest) == OLDEST_SHOWN:
+                    break
+        rows.close()
+    loaded = {ticket.id: ticket for ticket in session.exec(
+        select(Ticket).where(Ticket.id.in_(oldest)))}  # type: ignore[union-attr]
+    return Waiting(count=count, urgent=urgent, oldest=tuple(loaded[number] for number in oldest))
 
 
 def due_tickets(now: datetime, after: tuple[datetime, int] | None = None, *,
@@ -155,13 +235,15 @@ def escalate_due(config: GridConfig, db: Database, network: Network,
     after: tuple[datetime, int] | None = None  # (due time, id) of the last ticket looked at
     while True:
         query = due_tickets(now, after, urgent_only=quiet)
+        crowded: frozenset[str | None] = frozenset()
         try:
             with db.session() as session:
                 due = session.exec(query.with_for_update(skip_locked=True)).all()
                 positions = [(ticket.escalation_due_at, ticket.id) for ticket in due]
-                staged = _Staged(pipeline, now)
+                staged = _Staged(pipeline, now, config.policy)
                 for ticket in due:
                     _escalate(session, config, network, ticket, now, staged)
+                crowded = staged.crowded()
                 posts += staged.write(session)
         except (IntegrityError, OperationalError) as error:
             log.info("a scan overlapped this one (%s); escalating ticket by ticket",
@@ -169,22 +251,25 @@ def escalate_due(config: GridConfig, db: Database, network: Network,
             with db.session() as session:
                 positions = [tuple(row) for row in session.execute(
                     query.with_only_columns(Ticket.escalation_due_at, Ticket.id)).all()]
+            # Ticket by ticket, a crowded group's reminders stay grouped: the first takes the
+            # interval's grouped reminder, it covers the rest.
             posts += [post for _, ticket_id in positions for post in _escalate_alone(
-                db, config, network, pipeline, ticket_id, now)]
+                db, config, network, pipeline, ticket_id, now, crowded)]
         if len(positions) < BATCH:
             return posts
         after = positions[-1]
 
 
 def _escalate_alone(db: Database, config: GridConfig, network: Network, pipeline: PostPipeline,
-                    ticket_id: int, now: datetime) -> list[OutgoingPost]:
+                    ticket_id: int, now: datetime,
+                    crowded: frozenset[str | None] = frozenset()) -> list[OutgoingPost]:
     try:
         with db.session() as session:
             ticket = session.exec(select(Ticket).where(Ticket.id == ticket_id)
                                   .with_for_update(skip_locked=True)).first()
             if ticket is None:
                 return []
-            staged = _Staged(pipeline, now)
+            staged = _Staged(pipeline, now, config.policy, crowded)
             _escalate(session, config, network, ticket, now, staged)
             return staged.write(session)
     except (IntegrityError, OperationalError) as error:

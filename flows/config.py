@@ -336,6 +336,17 @@ class OfficeHours(QuietHours):
         return self
 
 
+class ReminderGrouping(_Strict):
+    """Reminders at the top of the network (design §7): where a scan finds `group_after` or more
+    tickets due for a reminder in one group, the group gets one post per `every` (the count
+    waiting and the oldest few) instead of one line per ticket; the rest of that interval its
+    reminders are recorded, not posted. `every` left out: the shortest `escalate_every` of the
+    timers."""
+
+    group_after: Annotated[int, Field(ge=1)] = 3
+    every: PositiveDuration | None = None
+
+
 class Policy(_Strict):
     timezone: str = "Asia/Shanghai"
     # Where working time (3wd, 4wh) is counted: these hours of China's working days.
@@ -354,6 +365,7 @@ class Policy(_Strict):
     repeats: RepeatReports = RepeatReports()
     extensions: ExtensionPolicy = ExtensionPolicy()
     verification: list[VerificationRule] = []
+    reminders: ReminderGrouping = ReminderGrouping()
 
     def verification_for(self, category: str, level: str) -> VerificationRule | None:
         """The rule by which a resolved ticket of `category` at a node of `level` is checked
@@ -388,6 +400,15 @@ class Policy(_Strict):
 
         return Timers(*(pick(name) for name in ("claim_within", "resolve_within",
                                                  "escalate_every")), calendar=self.calendar())
+
+    def reminder_every(self) -> timedelta:
+        """How often a group whose reminders are grouped gets its post: `reminders.every`, else
+        the shortest `escalate_every` of any kind of ticket (urgent ones are not left waiting
+        longer than their own timer says)."""
+        if self.reminders.every is not None:
+            return self.reminders.every
+        return min(self.timers_for(category, urgent).escalate_every
+                   for category in ("", *self.category_timers) for urgent in (True, False))
 
     def calendar(self) -> WorkCalendar:
         """The working calendar of these office hours, in this time zone."""

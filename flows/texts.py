@@ -417,6 +417,13 @@ GROUPED_ESCALATED = "【吹哨】{count} 张单升级到本群，请回复「接
 GROUPED_REMINDED = "【再次提醒】{count} 张单在本群仍未处理，请尽快「接单 #编号」或「派单 #编号 @网格员」："
 GROUPED_LINE = "#{number}{urgent}【{category}】{location} {description}（{why}）"
 GROUPED_FROM = "来自{origin}：{reason}"
+# Many tickets waiting in one group (policy.reminders): one reminder per interval, not one each.
+REMINDER_SUMMARY = ("【再次提醒】本群仍有 {count} 张单未接单或未办结{urgent}，"
+                    "请尽快「接单 #编号」或「派单 #编号 @网格员」。等待最久的 {shown} 张：")
+REMINDER_SUMMARY_URGENT = "（其中紧急 {count} 张）"
+REMINDER_OVERDUE = "超期{duration}"
+REMINDER_WAITING = "已等{duration}"   # whistled up by hand before its timer ran out
+REMINDER_SEE_ALL = "全部待办请在本群发「待办」查看，或见管理后台。"
 
 # The dashboard: a form sent without its CSRF token (another site, or a page open too long)
 CSRF_REFUSED = "页面已过期或来源不明，操作未执行。请返回后台刷新页面再试。"

@@ -202,6 +202,22 @@ def test_policy_durations_and_limits_are_checked():
     assert parse_config(data).policy.rating_window.total_seconds() == 12 * 3600
 
 
+def test_grouped_reminders_take_their_interval_from_the_timers_unless_given():
+    data = small()
+    assert parse_config(data).policy.reminders.group_after == 3
+    assert parse_config(data).policy.reminder_every() == timedelta(hours=2)  # urgent's escalate_every
+    data["policy"] = {"timers": {"urgent": {"escalate_every": "4h"}},
+                      "category_timers": {"care": {"normal": {"escalate_every": "3h"}}}}
+    assert parse_config(data).policy.reminder_every() == timedelta(hours=3)
+    data["policy"]["reminders"] = {"group_after": 10, "every": "1d"}
+    assert parse_config(data).policy.reminder_every() == timedelta(days=1)
+    data["policy"]["reminders"] = {"group_after": 0, "every": "0m"}
+    assert problems_of(data) == [
+        "policy.reminders.group_after: should be at least 1, got 0",
+        "policy.reminders.every: a duration must be longer than zero, got '0m'",
+    ]
+
+
 def test_added_parser_words_are_checked_with_their_key_path():
     data = small()
     data["lexicon"] = {"categories": {"repairs": ["x"], "sanitation": ["坏了"]}, "urgent": "冒烟"}

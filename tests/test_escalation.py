@@ -7,7 +7,8 @@ import asyncio
 import re
 import threading
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -19,6 +20,7 @@ from bot.simulator import Simulator
 from flows import texts
 from flows.config import DEFAULT_TIMERS, QuietHours, Timers, parse_config
 from flows.escalation import EscalationClock, clock_after, plan_escalation
+from flows.grouping import plan_reminders, reminder_interval
 from models.db import Database
 from models.tables import OutboundPost, Status, Ticket, TicketEscalation, TicketEvent
 
@@ -129,6 +131,21 @@ def test_timers_per_urgency_and_category_fall_back_one_by_one():
     assert policy.timers_for("dispute", False) == Timers(timedelta(hours=2), timedelta(days=15),
                                                          timedelta(days=1))
     assert policy.timers_for("repair", False) == NORMAL
+
+
+def test_reminder_intervals_start_at_local_midnight_and_every_interval_after():
+    zone = ZoneInfo("Asia/Shanghai")
+    at = datetime(2026, 11, 24, 10, 37, tzinfo=zone)
+    assert reminder_interval(at, timedelta(hours=2), zone) == at.replace(minute=0)
+    assert reminder_interval(at, timedelta(days=1), zone) == at.replace(hour=0, minute=0)
+    assert reminder_interval(at.replace(hour=11, minute=59), timedelta(hours=2), zone) == \
+        at.replace(minute=0)
+
+
+def test_which_groups_reminders_are_grouped():
+    plan = plan_reminders({"a": 3, "b": 2, "c": 5, "d": 1}, taken={"c"}, group_after=3,
+                          grouped={"b"})
+    assert plan.summarise == {"a", "b"} and plan.covered == {"c"}   # "d": as before
 
 
 # -- the scan through the simulator ---------------------------------------------------------------
@@ -356,3 +373,134 @@ async def test_a_claim_in_the_same_minute_as_the_deadline(sim, db, clock, minute
     clock.advance(hours=2, minutes=-minutes)
     await sim.say(GRID, HEAD, "接单")
     assert await tick(sim, clock) == []
+
+
+# -- many tickets waiting at the top: one grouped reminder per interval (policy.reminders) --------
+
+async def urgent_orders(sim, count, first=0):
+    """`count` urgent requests from as many households, each with a room and a phone number."""
+    for number in range(first, first + count):
+        await sim.say(GRID, f"{RESIDENT}_{number}",
+                      f"下单 {number + 1}号楼2单元50{number}室电梯困人了，快来人，电话1391234567{number}",
+                      name="张阿姨")
+
+
+def reminded(db):
+    """(ticket, reminder round) of every reminder recorded, and each ticket's `reminded` events."""
+    with db.session() as session:
+        rounds = sorted((e.ticket_id, e.round) for e in session.exec(
+            select(TicketEscalation).where(TicketEscalation.round > 0)).all())
+        events = Counter(session.exec(select(TicketEvent.ticket_id)
+                                      .where(TicketEvent.kind == "reminded")).all())
+    return rounds, events
+
+
+async def seven_at_the_top(sim, db, clock):
+    """Four urgent tickets at 09:00 and three at 09:30, escalated to the township (the top):
+    its first reminders fall due at 15:10 (#1–#4) and 15:40 (#5–#7)."""
+    await urgent_orders(sim, 4)
+    await tick(sim, clock, minutes=10)                      # 09:10: #1–#4 to the branch
+    clock.advance(minutes=20)
+    await urgent_orders(sim, 3, first=4)                    # 09:30
+    for step in ({"minutes": 10}, {"hours": 1, "minutes": 30}, {"minutes": 30},
+                 {"hours": 1, "minutes": 30}):              # 09:40, 11:10, 11:40, 13:10
+        await tick(sim, clock, **step)
+    [arrived] = await tick(sim, clock, minutes=30)          # 13:40: #5–#7 reach the top
+    assert arrived.text.startswith("【吹哨】3 张单升级到本群") and arrived.room == TOWNSHIP
+    assert {ticket(db, n).escalation_level for n in range(1, 8)} == {3}
+
+
+async def test_many_tickets_at_the_top_get_one_reminder_per_interval(sim, db, clock):
+    await seven_at_the_top(sim, db, clock)
+    # 15:10, the interval 14:00–16:00: #1–#4 due, at least policy.reminders.group_after (3).
+    [post] = await tick(sim, clock, hours=1, minutes=30)
+    assert post.room == TOWNSHIP and post.mentions == (TOWNSHIP_HEAD,)
+    lines = post.text.splitlines()
+    assert lines[0].startswith("【再次提醒】本群仍有 7 张单未接单或未办结（其中紧急 7 张）")
+    assert lines[0].endswith("等待最久的 5 张：")
+    # The oldest five, oldest first (#5–#7 came at the same minute: by number), how late each.
+    assert [re.match(r"#(\d+)", line)[1] for line in lines[1:6]] == ["1", "2", "3", "4", "5"]
+    assert lines[1].startswith("#1【紧急】【") and lines[1].endswith("（超期6小时）")
+    assert lines[5].endswith("（超期5小时）")   # #5's deadline was 09:40
+    assert "「待办」" in lines[-1]
+    # Each ticket's reminder recorded as before: its round, its event, its next due time.
+    assert reminded(db) == ([(n, 1) for n in range(1, 5)], Counter({n: 1 for n in range(1, 5)}))
+    assert ticket(db, 1).escalation_due_at == clock.now + timedelta(hours=2)
+
+    # 15:40: #5–#7 are reminded too (recorded), but the interval's post went already.
+    assert await tick(sim, clock, minutes=30) == []
+    rounds, events = reminded(db)
+    assert rounds == [(n, 1) for n in range(1, 8)] and events == Counter({n: 1 for n in range(1, 8)})
+    assert ticket(db, 5).escalation_due_at == clock.now + timedelta(hours=2)
+    assert await tick(sim, clock, minutes=1) == []
+
+    # 17:10, the next interval: one post again; 17:40 nothing.
+    [again] = await tick(sim, clock, hours=1, minutes=29)
+    assert again.room == TOWNSHIP and again.mentions == (TOWNSHIP_HEAD,)
+    assert again.text.startswith("【再次提醒】本群仍有 7 张单")
+    assert await tick(sim, clock, minutes=30) == []
+    rounds, events = reminded(db)
+    assert rounds == sorted((n, r) for n in range(1, 8) for r in (1, 2))
+    assert events == Counter({n: 2 for n in range(1, 8)})
+    # The history of each ticket still reads reminder by reminder.
+    with db.session() as session:
+        notes = session.exec(select(TicketEvent.note).where(
+            TicketEvent.ticket_id == 6, TicketEvent.kind == "reminded")).all()
+    assert notes == ["集里街道：超过10分钟未接单"] * 2
+
+
+async def test_the_grouped_reminder_is_masked_above_the_micro_grid(sim, db, clock):
+    await seven_at_the_top(sim, db, clock)
+    [post] = await tick(sim, clock, hours=1, minutes=30)
+    assert post.text.startswith("【再次提醒】本群仍有 7 张单")
+    # No room numbers, no phone numbers, no reporter's name: only the building and unit.
+    assert not re.search(r"50\d", post.text) and "1391234567" not in post.text
+    assert "张阿姨" not in post.text and "1号楼2单元" in post.text
+    assert ticket(db, 1).room == "500"   # parsed, and kept where the ticket is seen in full
+
+
+async def test_a_few_tickets_at_the_top_are_reminded_each_as_before(sim, db, clock):
+    await urgent_orders(sim, 2)
+    for hours in (0, 2, 2):                                 # 09:10, 11:10, 13:10: at the top
+        await tick(sim, clock, hours=hours, minutes=10 if hours == 0 else 0)
+    [post] = await tick(sim, clock, hours=2)                # 15:10: two due, under group_after
+    assert post.room == TOWNSHIP and post.mentions == (TOWNSHIP_HEAD,)
+    assert post.text.startswith("【再次提醒】2 张单在本群仍未处理")
+    assert [re.match(r"#(\d+)", line)[1] for line in post.text.splitlines()[1:]] == ["1", "2"]
+    [alone] = await tick(sim, clock, hours=2)               # 17:10: the next reminders
+    assert alone.text.startswith("【再次提醒】2 张单在本群仍未处理")
+    assert reminded(db)[0] == [(1, 1), (1, 2), (2, 1), (2, 2)]
+
+
+def test_two_scans_at_once_post_the_grouped_reminder_once(config, network, tmp_path, clock):
+    url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    setup = Database(url)
+    sim = Simulator(network, clock=clock)
+    sim.attach(Bot(config, setup, sim, network, clock=clock))
+    asyncio.run(urgent_orders(sim, 12))
+    asyncio.run(sim.bot.tick(clock.advance(hours=4, minutes=10)))   # 13:10: at the top
+    later = clock.advance(hours=2)                                  # 15:10: all twelve due
+
+    bots = [Bot(config, Database(url, migrate=False), Simulator(network, clock=clock), network,
+                clock=clock) for _ in range(4)]
+    start = threading.Barrier(len(bots))
+
+    def scan(bot):
+        start.wait()
+        asyncio.run(bot.tick(later))
+
+    threads = [threading.Thread(target=scan, args=(bot,)) for bot in bots]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    asyncio.run(bots[0].tick(later + MINUTE))
+
+    with setup.session() as session:
+        reminders = session.exec(select(OutboundPost).where(
+            OutboundPost.room == TOWNSHIP, OutboundPost.text.startswith("【再次提醒】"))).all()
+    assert len(reminders) == 1 and reminders[0].text.startswith("【再次提醒】本群仍有 12 张单")
+    rounds, events = reminded(setup)
+    assert rounds == [(n, 1) for n in range(1, 13)] and set(events.values()) == {1}
+    for database in [setup, *(bot.db for bot in bots)]:
+        database.dispose()
