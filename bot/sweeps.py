@@ -35,6 +35,7 @@ from flows.network import Network
 from flows.notice_routing import places_for
 from flows.notice_routing import route as route_notices
 from models.db import Database
+from models.subtrees import in_subtree
 from models.tables import DigestRun, Status, Ticket, TicketEscalation
 
 log = logging.getLogger(__name__)
@@ -173,7 +174,8 @@ def waiting_at(session: Session, network: Network, node: Node) -> Waiting:
     that is most of them), each pair placed once; the oldest read in order of creation, through
     its index, until OLDEST_SHOWN of them stand here. Once per group per reminder interval.
     """
-    waiting = and_(Ticket.status.in_(ACTIVE_STATUSES),  # type: ignore[attr-defined]
+    # Only the node's subtree can stand at it (one range: models/subtrees.py).
+    waiting = and_(Ticket.status.in_(ACTIVE_STATUSES), in_subtree(network, node.id),  # type: ignore[attr-defined]
                    or_(Ticket.escalation_level > 0, Ticket.node_id == node.id))
     count = urgent = 0
     here: set[tuple[str, int]] = set()

@@ -55,6 +55,10 @@ def upgrade() -> None:
                     sqlite_where=sa.text(OPEN_WHERE), postgresql_where=sa.text(OPEN_WHERE))
     op.drop_index('ix_ticket_status', table_name='ticket')
     op.create_index('ix_ticket_rating_status', 'ticket', ['rating', 'status'], unique=False)
+    op.drop_index('ix_ticket_parent_id', table_name='ticket')
+    op.create_index('ix_ticket_parent', 'ticket', ['parent_id'], unique=False,
+                    sqlite_where=sa.text('parent_id IS NOT NULL'),
+                    postgresql_where=sa.text('parent_id IS NOT NULL'))
     op.create_index('ix_ticket_claimed_at', 'ticket', ['claimed_at'], unique=False)
     op.create_index('ix_ticket_resolved_at', 'ticket', ['resolved_at'], unique=False)
     op.create_index('ix_ticket_event_kind_at', 'ticket_event', ['kind', 'at'], unique=False)
@@ -69,6 +73,8 @@ def downgrade() -> None:
     op.drop_index('ix_ticket_event_kind_at', table_name='ticket_event')
     op.drop_index('ix_ticket_resolved_at', table_name='ticket')
     op.drop_index('ix_ticket_claimed_at', table_name='ticket')
+    op.drop_index('ix_ticket_parent', table_name='ticket')
+    op.create_index('ix_ticket_parent_id', 'ticket', ['parent_id'], unique=False)
     op.drop_index('ix_ticket_rating_status', table_name='ticket')
     op.create_index('ix_ticket_status', 'ticket', ['status'], unique=False)
     op.drop_index('ix_ticket_open_deadline', table_name='ticket')
