@@ -14,15 +14,17 @@ from api.limits import BodySizeLimit
 from api.webhook import webhook_router
 from bot.inbox import inbox_health
 from bot.outbox import dead_letter_count
-from bot.readiness import write_heartbeat
+from bot.readiness import CatchUp, write_heartbeat
 from bot.runtime import Bot
 from models.subtrees import sync_network
 from flows.credentials import mask_credentials, url_secrets
 
 
 def create_app(bot: Bot, *, webhook_secret: str | None = None,
-               on_message: Callable[[], None] = lambda: None) -> FastAPI:
-    """The app; with a webhook secret it also takes messages at `POST /webhook/messages`."""
+               on_message: Callable[[], None] = lambda: None,
+               catch_up: CatchUp | None = None) -> FastAPI:
+    """The app; with a webhook secret it also takes messages at `POST /webhook/messages`. With
+    `catch_up` (`gridbot run`), `/readyz` says whether the first scan after start is done."""
     # FastAPIOffline serves the Swagger UI and ReDoc assets from the package, not a CDN: /docs
     # works where the office network reaches no CDN.
     app = FastAPIOffline(title="GridBot API", summary="网格小助手 operators' API",
@@ -41,7 +43,7 @@ def create_app(bot: Bot, *, webhook_secret: str | None = None,
         app.include_router(webhook_router(bot, webhook_secret, on_message))
 
     @app.get("/healthz", summary="The process is up")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:  # on the loop: no worker thread to wait for
         return {"status": "ok", "transport": bot.config.transport.kind}
 
     @app.get("/readyz", summary="The database takes a write and the transport is not failing",
@@ -54,8 +56,11 @@ def create_app(bot: Bot, *, webhook_secret: str | None = None,
         wechaty before its first login; a shorter blip leaves it ready, and the next success
         makes it ready at once. `dead_letters` counts the posts set aside (`gridbot outbox
         dead`), `dead_messages` the received messages set aside after their last failed try
-        (`gridbot inbox dead`); they do not make the bot unready. `/api/transport` shows the
-        transport's last success, last error and target."""
+        (`gridbot inbox dead`); they do not make the bot unready. Under `gridbot run`,
+        `catch_up` is `running` while the first scan after start (what fell due while the bot
+        was down) runs, then `done`; it does not make the bot unready either: messages and
+        requests are served meanwhile. `/api/transport` shows the transport's last success,
+        last error and target."""
         problems = []
         dead = dead_messages = None
         try:
@@ -70,10 +75,12 @@ def create_app(bot: Bot, *, webhook_secret: str | None = None,
         unready = health and health.unready_reason(bot.config.transport.unready_after)
         if unready:
             problems.append(f"transport {health.target}: {unready}")
+        scheduler = {} if catch_up is None else {"catch_up": catch_up.state}
         if problems:
             return JSONResponse({"status": "not ready", "detail": problems,
-                                 "dead_letters": dead, "dead_messages": dead_messages},
-                                status_code=503)
-        return {"status": "ready", "dead_letters": dead, "dead_messages": dead_messages}
+                                 "dead_letters": dead, "dead_messages": dead_messages,
+                                 **scheduler}, status_code=503)
+        return {"status": "ready", "dead_letters": dead, "dead_messages": dead_messages,
+                **scheduler}
 
     return app

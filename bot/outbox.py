@@ -39,7 +39,7 @@ import os
 import re
 import socket
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
@@ -74,6 +74,16 @@ _table = OutboundPost.__table__  # Core statements: delivery runs once per messa
 PAGE = 500  # posts read per query
 MAX_FAILURES = 3  # rooms whose post failed before a delivery run gives up (the service is down)
 _TICKET_NUMBER = re.compile(r"[#＃](\d{1,9})")
+
+# How a delivery runs its blocking database calls: `asyncio.to_thread`'s shape, (function, *args,
+# **kwargs) -> awaitable of the result. `gridbot run` passes `asyncio.to_thread` so that a
+# commit waiting on SQLite's write lock never holds up the event loop (the API, the transport).
+Offload = Callable[..., Awaitable[Any]]
+
+
+async def inline(function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """The `Offload` that runs the call at once in the caller's thread."""
+    return function(*args, **kwargs)
 
 
 def pending_posts(db: Database, after_id: int = 0, limit: int = PAGE,
@@ -412,9 +422,11 @@ def destination(post: OutgoingPost) -> str:
 async def deliver_pending(db: Database, transport: Transport,
                           clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                           per_minute: int = DEFAULT_PER_MINUTE,
-                          dead_after: timedelta = DEAD_LETTER_AFTER) -> int:
+                          dead_after: timedelta = DEAD_LETTER_AFTER,
+                          offload: Offload | None = None) -> int:
     """Send the undelivered posts each room may have now, each room's in order; return how
-    many this sender sent.
+    many this sender sent. The transport's sends run here, on the caller's event loop; the
+    database calls through `offload` (default: inline).
 
     A room stops for this run at its pacing limit (`per_minute` posts in any minute), at a post
     another sender holds, and at a post that failed: its later posts wait, and go on a later
@@ -425,9 +437,10 @@ async def deliver_pending(db: Database, transport: Transport,
     sent = 0
     failures = 0
     after_id = 0
-    pacer = RoomPacer.load(db, per_minute, clock())
+    run = offload or inline
+    pacer = await run(RoomPacer.load, db, per_minute, clock())
     stopped: set[str] = set()  # rooms whose next post waits: paced, held elsewhere, or failed
-    while posts := pending_posts(db, after_id, per_room=per_minute):
+    while posts := await run(pending_posts, db, after_id, per_room=per_minute):
         after_id = posts[-1].id
         now = clock()
         chosen: list[OutgoingPost] = []
@@ -442,9 +455,10 @@ async def deliver_pending(db: Database, transport: Transport,
                 continue
             room_left[where] = left - 1
             chosen.append(post)
-        taken = take_for_sending(db, [post.id for post in chosen], now)
+        taken = await run(take_for_sending, db, [post.id for post in chosen], now)
         delivered: set[int] = set()
-        renewing = asyncio.create_task(_keep_leases(db, taken, delivered, clock)) if taken else None
+        renewing = asyncio.create_task(_keep_leases(db, taken, delivered, clock, run)) \
+            if taken else None
         try:
             for post in chosen:
                 where = destination(post)
@@ -458,10 +472,10 @@ async def deliver_pending(db: Database, transport: Transport,
                     # URL's key or a token in the error's text is masked first.
                     reason = mask_credentials(f"{type(error).__name__}: {error}")
                     if getattr(error, "refused_for_good", False):
-                        set_aside(db, post.id, clock(), reason)  # the room goes on
+                        await run(set_aside, db, post.id, clock(), reason)  # the room goes on
                         delivered.add(post.id)  # no longer held
                         continue
-                    if not count_failure(db, post.id, clock(), reason, dead_after):
+                    if not await run(count_failure, db, post.id, clock(), reason, dead_after):
                         log.warning("post %s not delivered yet (%s); it stays in the outbox",
                                     post.id, reason)
                     stopped.add(where)
@@ -470,7 +484,7 @@ async def deliver_pending(db: Database, transport: Transport,
                         return sent
                     continue
                 at = clock()
-                mark_delivered(db, post.id, at)
+                await run(mark_delivered, db, post.id, at)
                 pacer.sent(where, at)
                 delivered.add(post.id)
                 sent += 1
@@ -486,20 +500,20 @@ async def deliver_pending(db: Database, transport: Transport,
                     if current is not None and current.cancelling():
                         raise
             # Taken but not sent (behind a held post, or after a failure): free for the next try.
-            release(db, sorted(taken - delivered))
+            await run(release, db, sorted(taken - delivered))
         if len(posts) < PAGE:
             break
     return sent
 
 
 async def _keep_leases(db: Database, taken: set[int], done: set[int],
-                       clock: Callable[[], datetime]) -> None:
+                       clock: Callable[[], datetime], run: Offload = inline) -> None:
     """Renew the lease of the posts this sender holds (`taken` not yet `done`) every
     `RENEW_EVERY`, for as long as it sends: a slow chat service never lets another sender take a
     post that is being sent, and a dead sender's lease lapses within `SEND_LEASE`."""
     while True:
         await asyncio.sleep(RENEW_EVERY.total_seconds())
         try:
-            renew(db, sorted(taken - done), clock())
+            await run(renew, db, sorted(taken - done), clock())
         except Exception:  # noqa: BLE001 - a missed renewal only shortens the lease
             log.warning("could not renew the lease of posts being sent", exc_info=True)

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from bot import digest_runs, sweeps
 from bot.dispatch import Dispatcher
-from bot.outbox import deliver_pending
+from bot.outbox import Offload, deliver_pending
 from bot.transport import IncomingMessage, Transport
 from flows.config import GridConfig
 from flows.network import Network
@@ -33,6 +33,9 @@ class Bot:
         self.dispatcher = Dispatcher(config, db, self.network, clock)
         self._arrived: list[tuple[IncomingMessage, asyncio.Future[None]]] = []
         self._worker: asyncio.Task[None] | None = None
+        # How delivery runs its database calls: inline by default (`gridbot chat`, the tests);
+        # `gridbot run` gives `asyncio.to_thread`, so they never hold up its event loop.
+        self.offload: Offload | None = None
 
     async def receive(self, message: IncomingMessage) -> None:
         """Act on a message, then deliver what it wrote to the outbox (and anything older).
@@ -67,14 +70,27 @@ class Bot:
 
     async def tick(self, now: datetime) -> None:
         """Run what the scheduler runs at `now`, then deliver what it posted."""
-        sweeps.escalate_due(self.config, self.db, self.network, now)
-        sweeps.close_unrated(self.config, self.db, now)
-        sweeps.end_notices(self.config, self.db, self.network, now)
-        sweeps.tell_departments_late(self.config, self.db, self.network, now)
-        digest_runs.send_due_digests(self.config, self.db, self.network, now)
+        self.run_due(now)
         await self.deliver()
+
+    def run_due(self, now: datetime, stopping: Callable[[], bool] = lambda: False) -> None:
+        """What falls due by `now`, written to the database with its posts (not sent): the
+        escalations, the rating window, the notices' ends, the departments' lateness, the
+        digests. Blocking database work only, no transport: `gridbot run` runs it in a thread
+        of its own (bot/service.py). Once `stopping()` is true it stops at the next safe point
+        (between two transactions of the escalations, or between two sweeps); what it left is
+        still due at the next run."""
+        sweeps.escalate_due(self.config, self.db, self.network, now, stopping)
+        for sweep in (lambda: sweeps.close_unrated(self.config, self.db, now),
+                      lambda: sweeps.end_notices(self.config, self.db, self.network, now),
+                      lambda: sweeps.tell_departments_late(self.config, self.db, self.network, now),
+                      lambda: digest_runs.send_due_digests(self.config, self.db, self.network,
+                                                           now)):
+            if stopping():
+                return
+            sweep()
 
     async def deliver(self) -> int:
         return await deliver_pending(self.db, self.transport, self.clock,
                                      self.config.transport.posts_per_room_per_minute,
-                                     self.config.transport.dead_letter_after)
+                                     self.config.transport.dead_letter_after, self.offload)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TypeVar
 
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -16,6 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from api.app import create_app
 from bot.logs import configure_logging as _configure_logging
 from bot.outbox import pending_count, take_back_dead_leases
+from bot.readiness import CatchUp
 from bot.runtime import Bot
 from bot.simulator import Simulator
 from bot.webhook_transport import DeliveryLoop, WebhookTransport
@@ -27,6 +32,7 @@ from models.db import Database
 log = logging.getLogger(__name__)
 
 SCAN_EVERY = timedelta(minutes=1)
+T = TypeVar("T")
 
 
 class SchedulerClock:
@@ -68,33 +74,90 @@ class SchedulerClock:
         return now
 
 
-def make_scan(bot: Bot, after_scan: Callable[[], None] = lambda: None,
-              clock: Callable[[], datetime] | None = None) -> Callable[[], Awaitable[None]]:
-    """One scheduled run: messages due for another try, then what is due at `clock`'s time."""
-    clock = clock or SchedulerClock(bot.clock, bot.config.policy.max_clock_jump)
+class ScanWorker:
+    """The one thread the scheduler's work runs in, off the event loop: while a scan or the
+    digests run, the loop goes on serving the API and the transport.
 
-    async def scan() -> None:
-        now = clock()
+    One thread, so scans of this process never overlap, even one abandoned by a cancelled job
+    (the next waits for it); several processes sharing a database rely on its unique keys as
+    before (bot/sweeps.py). The work uses sessions of its own (`Database.session`), never one
+    of the loop's. `stop` asks the work to stop at its next safe point and waits for the thread.
+    """
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gridbot-scan")
+        self._stopping = threading.Event()
+        self._running: Future | None = None
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    async def run(self, work: Callable[..., T], *args) -> T:
+        """`work(*args)` in the worker's thread; raises what it raises. Raises
+        `asyncio.CancelledError` once the worker is stopping."""
+        if self._stopping.is_set():
+            raise asyncio.CancelledError("the scan worker is stopping")
+        future = self._executor.submit(work, *args)
+        self._running = future
+        return await asyncio.wrap_future(future)
+
+    async def stop(self) -> None:
+        """Let the work in progress reach its next safe point (between two transactions, see
+        `Bot.run_due`) and end the thread; what was not done is still due at the next start."""
+        self._stopping.set()
+        running = self._running
+        if running is not None and not running.done():
+            log.info("waiting for the scan in progress to reach a safe point")
+            await asyncio.wait([asyncio.wrap_future(running)])
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        await asyncio.to_thread(self._executor.shutdown, wait=True)
+
+
+def make_scan(bot: Bot, after_scan: Callable[[], None] = lambda: None,
+              clock: Callable[[], datetime] | None = None,
+              worker: ScanWorker | None = None) -> Callable[[], Awaitable[None]]:
+    """One scheduled run: messages due for another try, then what is due at `clock`'s time.
+
+    The clock is read on the loop (its guard against jumps keeps state); the database work runs
+    in `worker`'s thread (a new worker when none is given); the posts it wrote are then
+    delivered from the loop, where the transport sends."""
+    clock = clock or SchedulerClock(bot.clock, bot.config.policy.max_clock_jump)
+    worker = worker or ScanWorker()
+
+    def work(now: datetime) -> None:
         try:
             bot.dispatcher.retry_due(now)
         except Exception:
             log.exception("retrying stored messages failed; the next scan tries again")
+        if worker.stopping:
+            return
         try:
-            await bot.tick(now)
+            bot.run_due(now, lambda: worker.stopping)
         except Exception:
             log.exception("scheduled scan failed; the next one tries again")
+
+    async def scan() -> None:
+        now = clock()
+        await worker.run(work, now)
+        try:
+            await bot.deliver()
+        except Exception:
+            log.exception("delivering after the scan failed; the next scan tries again")
         after_scan()
 
     return scan
 
 
-def make_scheduler(bot: Bot, after_scan: Callable[[], None] = lambda: None) -> AsyncIOScheduler:
+def make_scheduler(bot: Bot, after_scan: Callable[[], None] = lambda: None,
+                   worker: ScanWorker | None = None) -> AsyncIOScheduler:
     """The scheduler of the bot's process: every minute, try again the stored messages whose
     handling failed, and run what is due (escalations, the rating window, digests) at the
-    bot's clock, guarded against jumps (SchedulerClock). It runs once at start too, so what
-    fell due while the bot was down goes at once; a scan still running when the next is due is
-    not doubled (max_instances), and missed ones are not replayed one by one (coalesce)."""
-    scan = make_scan(bot, after_scan)
+    bot's clock, guarded against jumps (SchedulerClock), in `worker`'s thread (`make_scan`). It
+    runs once as soon as it starts too, so what fell due while the bot was down goes at once; a
+    scan still running when the next is due is not doubled (max_instances), and missed ones are
+    not replayed one by one (coalesce)."""
+    scan = make_scan(bot, after_scan, worker=worker)
     scheduler = AsyncIOScheduler()
     scheduler.add_job(scan, IntervalTrigger(seconds=SCAN_EVERY.total_seconds()), id="scan",
                       max_instances=1, coalesce=True, misfire_grace_time=int(SCAN_EVERY.total_seconds()),
@@ -138,9 +201,15 @@ def startup_lines(config: GridConfig, db: Database, host: str, port: int,
 
 
 async def serve(config: GridConfig, db: Database, host: str, port: int,
-                config_path: Path | None = None) -> None:
-    """Run the bot, its transport, the scheduler and the HTTP API until stopped; logs first
-    what it runs (`startup_lines`). `config_path` is only shown."""
+                config_path: Path | None = None, stop: asyncio.Event | None = None) -> None:
+    """Run the bot, its transport, the scheduler and the HTTP API until stopped (Ctrl-C,
+    SIGTERM, or `stop` set); logs first what it runs (`startup_lines`). `config_path` is only
+    shown.
+
+    The API listens first; only then the scheduler starts, its first scan (the catch-up of what
+    fell due while the bot was down) at once, in a thread of its own (`ScanWorker`): `/healthz`
+    answers while it runs, and `/readyz` says `"catch_up": "running"` until it is done. At stop
+    a scan in progress stops at its next safe point and its thread ends before this returns."""
     for line in startup_lines(config, db, host, port, config_path):
         log.info("%s", line)
     network = Network(config)
@@ -170,24 +239,49 @@ async def serve(config: GridConfig, db: Database, host: str, port: int,
         transport.attach(bot)
         background.append(asyncio.create_task(transport.run(), name="wechaty"))
         wake = lambda: None  # noqa: E731 - the supervisor delivers on each (re)connect
-    if kind == "simulator":
-        await bot.deliver()  # anything left in the outbox by the last run
-    wake()  # the same, for a transport that delivers in the background
-    scheduler = make_scheduler(bot, after_scan=wake)
-    scheduler.start()
+    bot.offload = asyncio.to_thread  # deliveries' database calls never hold up the loop
+    catch_up = CatchUp()
+    worker = ScanWorker()
+    scheduler = make_scheduler(bot, after_scan=lambda: (catch_up.done(), wake()), worker=worker)
     # log_config=None: uvicorn's records go to the process's log (bot.logs), credentials masked.
-    server = uvicorn.Server(uvicorn.Config(create_app(bot, **app_options), host=host, port=port,
-                                           log_level="info", log_config=None))
-    log.info("GridBot running with the %s transport", kind)
+    server = uvicorn.Server(uvicorn.Config(create_app(bot, catch_up=catch_up, **app_options),
+                                           host=host, port=port, log_level="info",
+                                           log_config=None))
+    # The network and the app live as long as the process: out of the collector's sight, a full
+    # collection, which a scan's many objects bring on, no longer walks them (0.25 s at
+    # Liuyang's size, every thread held meanwhile, the API's with them).
+    gc.freeze()
+
+    async def start_when_listening() -> None:
+        while not server.started:
+            await asyncio.sleep(0.01)  # uvicorn has no event for it
+        scheduler.start()  # its first scan at once: the catch-up
+        log.info("GridBot running with the %s transport", kind)
+        wake()  # anything left in the outbox by the last run, for a transport in the background
+        if kind == "simulator":
+            await bot.deliver()  # the same, meanwhile (the leases keep each room's order)
+
+    starting = asyncio.create_task(start_when_listening(), name="start-scheduler")
+    if stop is not None:
+        background.append(asyncio.create_task(_stop_when(stop, server), name="stop"))
     try:
         await server.serve()
     finally:
-        scheduler.shutdown(wait=False)
+        starting.cancel()
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
         for task in background:
             task.cancel()
+        await worker.stop()
+        gc.unfreeze()
+
+
+async def _stop_when(stop: asyncio.Event, server: uvicorn.Server) -> None:
+    await stop.wait()
+    server.should_exit = True  # what uvicorn does on Ctrl-C
 
 
 async def _deliver_and_count(bot: Bot) -> tuple[int, int]:
     """Deliver what may go now; (how many went, how many still wait)."""
     sent = await bot.deliver()
-    return sent, pending_count(bot.db)
+    return sent, await asyncio.to_thread(pending_count, bot.db)

@@ -8,6 +8,7 @@ unique keys so that overlapping or repeated sweeps, in one process or several, p
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -221,13 +222,14 @@ def due_tickets(now: datetime, after: tuple[datetime, int] | None = None, *,
     return query.order_by(Ticket.escalation_due_at, Ticket.id).limit(BATCH)
 
 
-def escalate_due(config: GridConfig, db: Database, network: Network,
-                 now: datetime) -> list[OutgoingPost]:
+def escalate_due(config: GridConfig, db: Database, network: Network, now: datetime,
+                 stopping: Callable[[], bool] = lambda: False) -> list[OutgoingPost]:
     """Escalate every ticket whose escalation clock ran out by `now`; returns the posts written.
 
     Due tickets go in batches, one transaction each (rows locked, skipping those another scan
     holds). When the unique escalation key says another scan got to a ticket of the batch first,
     the batch is rolled back and done again ticket by ticket, so only that ticket is skipped.
+    Once `stopping()` is true (the process stops) no further batch begins: the rest stays due.
     """
     pipeline = PostPipeline.of(config, network)
     quiet_hours = config.policy.quiet_hours
@@ -257,7 +259,7 @@ def escalate_due(config: GridConfig, db: Database, network: Network,
             # interval's grouped reminder, it covers the rest.
             posts += [post for _, ticket_id in positions for post in _escalate_alone(
                 db, config, network, pipeline, ticket_id, now, crowded)]
-        if len(positions) < BATCH:
+        if len(positions) < BATCH or stopping():
             return posts
         after = positions[-1]
 

@@ -1,0 +1,143 @@
+"""The scheduler's work runs in a thread of its own, off the event loop of `gridbot run`: the API
+answers while a scan runs, `/healthz` answers before the catch-up scan after start is done (and
+`/readyz` says it is running), and a stop during a scan waits for a safe point and leaves no
+thread behind. A scan is held in its escalations by the test, so nothing here depends on speed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+
+import httpx
+import pytest
+
+from api.app import create_app
+from api.tokens import create_token
+from bot import sweeps
+from bot.service import ScanWorker, make_scan, serve
+
+from conftest import START
+from local_server import free_port
+
+GRID, BRANCH = "shibalong-1@chatroom", "baiyi-b1@chatroom"
+HOLD = 30  # seconds a held scan waits for the test at most, so that a failure never hangs
+
+
+class Held:
+    """`sweeps.escalate_due` held (in whatever thread runs it) until the test releases it."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.entered, self.release = threading.Event(), threading.Event()
+        self.released_by_test: bool | None = None
+        escalate = sweeps.escalate_due
+
+        def held(*args, **kwargs):
+            self.entered.set()
+            self.released_by_test = self.release.wait(HOLD)
+            return escalate(*args, **kwargs)
+
+        monkeypatch.setattr(sweeps, "escalate_due", held)
+
+    async def wait_entered(self) -> None:
+        assert await asyncio.to_thread(self.entered.wait, HOLD)
+
+
+def scan_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("gridbot-scan")]
+
+
+async def test_the_api_answers_while_a_scan_runs(sim, db, network, clock, monkeypatch):
+    # A ticket whose claim timer ran out: the scan escalates it to the branch.
+    await sim.say(GRID, "wxid_resident_zhang", "下单 4号楼二单元4楼的灯不亮", name="张阿姨")
+    clock.advance(hours=3)
+    token = create_token(db, network, "baiyi-b1", "branch office", START)
+    held = Held(monkeypatch)
+    worker = ScanWorker()
+    scanning = asyncio.create_task(make_scan(sim.bot, worker=worker)())
+    await held.wait_entered()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(sim.bot)),
+                                 base_url="http://bot") as client:
+        health = await client.get("/healthz")
+        tickets = await client.get("/api/tickets?page=1",
+                                   headers={"Authorization": f"Bearer {token}"})
+    assert not scanning.done() and not held.release.is_set()  # answered while the scan is held
+    assert health.status_code == 200
+    assert tickets.status_code == 200
+    assert [t["escalation_level"] for t in tickets.json()["items"]] == [0]  # not escalated yet
+    held.release.set()
+    await scanning
+    await worker.stop()
+    assert held.released_by_test
+    assert [p.room for p in sim.posts if p.text.startswith("【吹哨】")] == [BRANCH]  # delivered
+    assert scan_threads() == []
+
+
+@pytest.fixture
+def served(config, db, monkeypatch):
+    """`gridbot run`'s serve() on a free port with its first scan held; yields (held, client,
+    the serving task, the stop event)."""
+    held = Held(monkeypatch)
+
+    async def start():
+        port, stop = free_port(), asyncio.Event()
+        serving = asyncio.create_task(serve(config, db, "127.0.0.1", port, stop=stop))
+        return serving, stop, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}")
+
+    return held, start
+
+
+async def test_healthz_answers_while_the_catch_up_scan_runs(served):
+    held, start = served
+    serving, stop, client = await start()
+    async with client:
+        await held.wait_entered()  # the first scan is in its escalations, held
+        health = await client.get("/healthz")
+        ready = await client.get("/readyz")
+        assert not held.release.is_set()
+        assert health.status_code == 200 and health.json()["status"] == "ok"
+        assert ready.status_code == 200 and ready.json()["catch_up"] == "running"
+        held.release.set()
+
+        async def caught_up():
+            while (await client.get("/readyz")).json()["catch_up"] != "done":
+                await asyncio.sleep(0.02)
+
+        await asyncio.wait_for(caught_up(), HOLD)
+    stop.set()
+    await asyncio.wait_for(serving, HOLD)
+    assert held.released_by_test
+    assert scan_threads() == []
+
+
+async def test_a_stop_during_a_scan_waits_for_a_safe_point_and_leaves_no_thread(
+        served, monkeypatch, caplog):
+    held, start = served
+    later_sweeps = []
+    monkeypatch.setattr(sweeps, "close_unrated", lambda *args: later_sweeps.append(args) or [])
+    serving, stop, client = await start()
+    async with client:
+        await held.wait_entered()
+    with caplog.at_level(logging.INFO, logger="bot.service"):
+        stop.set()
+
+        async def stopping():
+            while "waiting for the scan in progress" not in caplog.text:
+                await asyncio.sleep(0.02)
+
+        await asyncio.wait_for(stopping(), HOLD)
+        assert not serving.done()  # it waits for the scan's thread
+        held.release.set()
+        await asyncio.wait_for(serving, HOLD)
+    assert held.released_by_test
+    assert later_sweeps == []  # the escalations' batch ended; the next sweep did not begin
+    assert scan_threads() == []
+
+
+async def test_a_stopped_worker_takes_no_more_work():
+    worker = ScanWorker()
+    assert await worker.run(lambda: 42) == 42
+    await worker.stop()
+    with pytest.raises(asyncio.CancelledError):
+        await worker.run(lambda: 42)
+    assert scan_threads() == []
