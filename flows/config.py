@@ -309,9 +309,11 @@ class VerificationRule(_CategoryMatcher):
 
 
 class ExtensionPolicy(_Strict):
-    """延期: how many extensions one ticket may be granted."""
+    """延期: how many extensions one ticket may be granted, and up to how long one is granted
+    at once, by the bot, without asking the head above (`1wd`, `4wh`, `4h`; None: never)."""
 
     max_per_ticket: Annotated[int, Field(ge=0, le=20)] = 2
+    auto_grant_up_to: Limit | None = None
 
 
 class RequestLimit(_Strict):
