@@ -19,7 +19,7 @@ from api.auth import caller, not_found, the_bot
 from api.params import TicketNumber
 from api.schemas import TicketOut
 from api.tokens import Principal
-from bot.dispatch import apply_outcome, heads_of, verifiers_of
+from bot.dispatch import apply_outcome, extensions_of, heads_of, verifiers_of
 from bot.outbox import PostPipeline, post_values, write_posts
 from bot.repeat_reports import followers
 from bot.runtime import Bot
@@ -50,6 +50,13 @@ class Note(BaseModel):
 class Handover(BaseModel):
     to: str = Field(max_length=ID_LENGTH,
                     description="Member id of the head or deputy to hand the ticket to.")
+
+
+class Refusal(BaseModel):
+    reason: str = Field("", description="Why the extension is refused (required, as in chat); at "
+                                        "most policy.max_message_length characters.")
+
+    _clean = field_validator("reason")(_without_nul)
 
 
 class Rating(BaseModel):
@@ -190,3 +197,30 @@ async def rate(number: TicketNumber, body: Rating, bot: TheBot, principal: Calle
     return await done(bot, act(bot, principal, number,
                                lambda b, s, t, a: lifecycle.rate(t, a, text, b.clock()),
                                on_behalf=True))
+
+
+def _decide_extension(granted: bool, reason: str) -> Transition:
+    """同意延期 / 不同意延期 by the token's node: the chat's transition with the chat's context
+    (the ticket's extensions so far from its history, its timers and the working calendar)."""
+    def transition(bot: Bot, session: Session, ticket: Ticket, actor: Actor) -> Outcome:
+        return lifecycle.decide_extension(
+            ticket, actor, granted, reason, extensions_of(session, ticket),
+            bot.config.policy.timers_for(ticket.category, ticket.urgent), bot.dispatcher.zone)
+    return transition
+
+
+@router.post("/{number}/extension/grant", response_model=TicketOut, responses=RESPONSES,
+             summary="同意延期: grant the extension the handler asked for")
+async def grant_extension(number: TicketNumber, bot: TheBot, principal: Caller) -> TicketOut:
+    """As `同意延期 #12` by a head of the token's node: only above the ticket's grid (the
+    token's node an ancestor of the ticket's), and only while an extension waits."""
+    return await done(bot, act(bot, principal, number, _decide_extension(True, "")))
+
+
+@router.post("/{number}/extension/refuse", response_model=TicketOut, responses=RESPONSES,
+             summary="不同意延期: refuse the extension the handler asked for, with a reason")
+async def refuse_extension(number: TicketNumber, body: Refusal, bot: TheBot,
+                           principal: Caller) -> TicketOut:
+    """As `不同意延期 #12 原因`: the same rule as granting; without a reason, 409 as in chat."""
+    reason = written(bot, "reason", body.reason)
+    return await done(bot, act(bot, principal, number, _decide_extension(False, reason)))

@@ -27,6 +27,7 @@ from api.params import TicketNumber
 from api.tokens import Principal, principal_for
 from bot.runtime import Bot
 from flows import lifecycle, texts
+from flows.deadlines import DeadlineView
 from flows.masking import (mask_name, mask_text, masked_for_node, shown_actor,
                            ticket_personal)
 from flows.escalation import current_node, format_chinese_duration
@@ -89,7 +90,14 @@ def _row(bot: Bot, ticket: Ticket, now: datetime, masked: bool) -> dict:
         "where": where.name if where else ticket.node_id,
         "age": format_chinese_duration(now - ticket.created_at),
         "overdue": is_overdue(ticket, now),
+        "deadline": _deadlines(bot, now).of(ticket) or texts.NO_DEADLINE,
     }
+
+
+def _deadlines(bot: Bot, now: datetime) -> DeadlineView:
+    """Deadlines read at `now` on the policy's working calendar (flows/deadlines.py)."""
+    policy = bot.config.policy
+    return DeadlineView(now, ZoneInfo(policy.timezone), policy.calendar(), policy.timers_for)
 
 
 def bar_chart(rows: list[tuple[str, str, OpenCount]]) -> str:

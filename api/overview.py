@@ -102,7 +102,8 @@ def node_figures(node_id: str, bot: Annotated[Bot, Depends(the_bot)],
                       claimed=figures.claimed, resolved=figures.resolved,
                       overdue=figures.overdue, average_claim_minutes=minutes(figures.average_claim),
                       average_resolve_minutes=minutes(figures.average_resolve),
-                      ratings={r: figures.ratings.get(r, 0) for r in ("满意", "基本满意", "不满意")})
+                      ratings={r: figures.ratings.get(r, 0) for r in ("满意", "基本满意", "不满意")},
+                      extensions=figures.extensions, departments_late=figures.departments_late)
 
 
 def outbox_in_scope(bot: Bot, principal: Principal | None) -> tuple[int, int]:

@@ -140,6 +140,10 @@ class FiguresOut(BaseModel):
     average_claim_minutes: float | None = Field(description="Created → claimed, for tickets claimed in the period.")
     average_resolve_minutes: float | None = Field(description="Created → resolved, for tickets resolved in the period.")
     ratings: dict[str, int] = Field(description="Ratings given in the period: 满意, 基本满意, 不满意.")
+    extensions: int = Field(0, description="Extensions (延期) granted in the period, by a head or "
+                                           "automatically, as the digest counts them.")
+    departments_late: int = Field(0, description="Departments called (呼叫) that did not report "
+                                                 "(报到) in time, in the period, as the digest counts them.")
 
 
 class TransportHealth(BaseModel):

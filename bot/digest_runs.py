@@ -19,6 +19,7 @@ from sqlmodel import Session, func, select
 from bot.outbox import PostPipeline, post_values, write_posts
 from bot.transport import OutgoingPost
 from flows.config import DigestSchedule, GridConfig, Node, cron_trigger
+from flows.deadlines import DeadlineView
 from flows.digests import DigestFigures, compose_digest
 from flows.lifecycle import Reply, rating_in_note
 from flows.network import Network
@@ -51,10 +52,13 @@ def gather_digest(session: Session, config: GridConfig, network: Network, node: 
     """The digest of `node`'s subtree for [start, end), as one chat message (masked above the
     micro-grid; the outbox splits it to the transport's limits)."""
     report = gather_report(session, network, node, start, end)
-    return compose_digest(node.name, start, end, ZoneInfo(config.policy.timezone),
+    policy = config.policy
+    zone = ZoneInfo(policy.timezone)
+    return compose_digest(node.name, start, end, zone,
                           report.figures, report.escalated, report.overdue,
                           masked=not network.is_microgrid(node), listed=LISTED,
-                          escalated_count=report.escalated_count)
+                          escalated_count=report.escalated_count,
+                          deadlines=DeadlineView(end, zone, policy.calendar(), policy.timers_for))
 
 
 def _period(column, start: datetime, end: datetime):

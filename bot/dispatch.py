@@ -168,8 +168,9 @@ def record_events(session: Session, ticket_id: int, actor: Actor,
 def event_row(ticket_id: int, actor: Actor, event: lifecycle.EventRecord, at: datetime,
               source_message_id: str | None) -> dict[str, Any]:
     """The ticket_event row of one event, column by column."""
-    return {"ticket_id": ticket_id, "kind": event.kind, "actor_id": actor.id,
-            "actor_name": actor.name, "at": at, "source_message_id": source_message_id,
+    by = event.by or actor
+    return {"ticket_id": ticket_id, "kind": event.kind, "actor_id": by.id,
+            "actor_name": by.name, "at": at, "source_message_id": source_message_id,
             "from_status": event.from_status, "to_status": event.to_status, "note": event.note}
 
 
@@ -890,9 +891,12 @@ def ask_extension(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: st
     amount, reason = read_amount(rest)
     network = dispatcher.network
     above = network.parent(ticket.node_id) or network.node(ticket.node_id)
+    policy = dispatcher.config.policy
     return lifecycle.ask_extension(ticket, actor, amount, reason, context.message.at,
                                    extensions_of(context.session, ticket),
-                                   dispatcher.config.policy.extensions.max_per_ticket, above)
+                                   policy.extensions.max_per_ticket, above,
+                                   policy.extensions.auto_grant_up_to,
+                                   policy.timers_for(ticket.category, ticket.urgent), dispatcher.zone)
 
 
 def decide_extension(granted: bool) -> TicketTransition:

@@ -52,14 +52,14 @@ def standing_in_for(session: Session, member_id: str, now: datetime) -> list[str
 
 
 def start_leave(session: Session, member_id: str, stand_in_id: str, stand_in_name: str,
-                until: datetime, now: datetime) -> None:
+                until: datetime, now: datetime) -> int:
     """`member_id` is away until `until`, `stand_in_id` standing in; an earlier leave of theirs
-    still running ends now."""
+    still running ends now. Returns the new leave's id."""
     end_leave(session, member_id, now)
     _none_until.pop(id(session.get_bind()), None)
-    session.execute(insert(_table).values(member_id=member_id, stand_in_id=stand_in_id,
-                                          stand_in_name=stand_in_name, until=until,
-                                          created_at=now))
+    return session.execute(insert(_table).returning(_table.c.id).values(
+        member_id=member_id, stand_in_id=stand_in_id, stand_in_name=stand_in_name, until=until,
+        created_at=now)).scalar_one()
 
 
 def end_leave(session: Session, member_id: str, now: datetime) -> bool:

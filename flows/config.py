@@ -150,6 +150,15 @@ def _parse_limit(value: Any) -> timedelta | WorkingTime:
 Limit = Annotated[timedelta | WorkingTime, BeforeValidator(_parse_limit)]
 
 
+def _positive_limit(value: timedelta | WorkingTime) -> timedelta | WorkingTime:
+    return _longer_than_zero(value) if isinstance(value, timedelta) else value
+
+
+# A limit that must be longer than zero (working time always is).
+PositiveLimit = Annotated[timedelta | WorkingTime, BeforeValidator(_parse_limit),
+                          AfterValidator(_positive_limit)]
+
+
 @dataclass(frozen=True)
 class Timers:
     """The three timers of one kind of ticket (design §7); the limits in working time are counted
@@ -309,9 +318,11 @@ class VerificationRule(_CategoryMatcher):
 
 
 class ExtensionPolicy(_Strict):
-    """延期: how many extensions one ticket may be granted."""
+    """延期: how many extensions one ticket may be granted, and up to how long one is granted
+    at once, by the bot, without asking the head above (`1wd`, `4wh`, `4h`; None: never)."""
 
     max_per_ticket: Annotated[int, Field(ge=0, le=20)] = 2
+    auto_grant_up_to: PositiveLimit | None = None
 
 
 class RequestLimit(_Strict):

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flows import texts
+from flows.deadlines import DeadlineView
 from flows.escalation import format_chinese_duration
 from flows.masking import Personal, mask_name, mask_text, shorten
 from flows.splitting import PostLimits, split_post
@@ -42,7 +43,7 @@ def _average(duration: timedelta | None) -> str:
     return texts.NO_AVERAGE if duration is None else format_chinese_duration(duration)
 
 
-def _ticket_line(ticket: Ticket, masked: bool) -> str:
+def _ticket_line(ticket: Ticket, masked: bool, deadlines: DeadlineView | None = None) -> str:
     location = texts.location_text(ticket.building, ticket.unit, ticket.floor,
                                    None if masked else ticket.room)
     description = ticket.text
@@ -53,22 +54,27 @@ def _ticket_line(ticket: Ticket, masked: bool) -> str:
         category=texts.CATEGORY_NAMES.get(ticket.category, ticket.category),
         status=texts.STATUS_NAMES[ticket.status], location=location,
         description=shorten(description, DESCRIPTION_CHARS + 1),
-        reporter=mask_name(ticket.reporter_name) if masked else ticket.reporter_name)
+        reporter=mask_name(ticket.reporter_name) if masked else ticket.reporter_name) + (
+        texts.DIGEST_DEADLINE.format(deadline=shown)
+        if deadlines is not None and (shown := deadlines.of(ticket)) else "")
 
 
 def compose_digest(scope: str, start: datetime, end: datetime, zone: ZoneInfo,
                    figures: DigestFigures, escalated: Sequence[Ticket],
                    overdue: Sequence[Ticket], *, masked: bool, listed: int = 20,
-                   limit: int | None = None, escalated_count: int | None = None) -> list[str]:
+                   limit: int | None = None, escalated_count: int | None = None,
+                   deadlines: DeadlineView | None = None) -> list[str]:
     """The digest as chat messages: one text, which the outbox splits to the transport's limits
     as every post; with `limit` (characters), already split by the same splitter, each part
     after the first marked (续 n/m). Each list shows its first `listed` tickets of how many
-    there are (`escalated_count`; `figures.overdue`), the given lists when not told."""
+    there are (`escalated_count`; `figures.overdue`), the given lists when not told. With
+    `deadlines`, each ticket's line ends with its deadline in the calendar's terms
+    (`限 12-03 周三 17:00 前，已超 3 工作小时`, flows/deadlines.py), read at `deadlines.now`."""
 
     def section(tickets: Sequence[Ticket], count: int) -> list[str]:
         if not tickets:
             return [texts.DIGEST_NONE]
-        lines = [_ticket_line(t, masked) for t in tickets[:listed]]
+        lines = [_ticket_line(t, masked, deadlines) for t in tickets[:listed]]
         if count > min(listed, len(tickets)):
             lines.append(texts.TODO_MORE.format(count=count - min(listed, len(tickets))))
         return lines

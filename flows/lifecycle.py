@@ -75,6 +75,7 @@ class EventRecord:
     from_status: Status | None = None
     to_status: Status | None = None
     note: str | None = None
+    by: Actor | None = None   # recorded as done by this actor, not the sender (the bot's own acts)
 
 
 @dataclass(frozen=True)
@@ -645,13 +646,23 @@ class Extensions:
     waiting: tuple[timedelta | WorkingTime, str] | None = None
 
 
+# The bot itself, as the actor of what it does on its own (an extension granted automatically).
+BOT_ACTOR = Actor(id="gridbot", name=texts.BOT_NAME)
+
+
 def ask_extension(ticket: Ticket, actor: Actor, amount: timedelta | WorkingTime | None,
                   reason: str, now: datetime, so_far: Extensions, most: int,
-                  above: Node) -> Outcome:
+                  above: Node, auto_up_to: timedelta | WorkingTime | None = None,
+                  timers: Timers | None = None, zone: tzinfo | None = None) -> Outcome:
     """`延期 #12 3工作日 等配件`: the handler asks, before the deadline, for more time; the head
     of `above` (the node one level up from the ticket's, or its own at the top) is asked in
     their group. At most `most` extensions per ticket (policy.extensions.max_per_ticket); one
-    waits at a time (Beijing's 接诉即办 practice: extensions are asked for and approved above)."""
+    waits at a time (Beijing's 接诉即办 practice: extensions are asked for and approved above).
+
+    An extension no longer than `auto_up_to` (policy.extensions.auto_grant_up_to; compared by
+    the deadlines they give on `timers.calendar`, so `1wd` and `8h` compare as they would move
+    this deadline) is granted at once, by the bot (BOT_ACTOR, the note saying so), and told in
+    the handler's group; the head above is not asked. It counts against `most` as any other."""
     action = texts.ACTIONS["延期"]
     if refusal := _handler_only(ticket, actor, action):
         return refusal
@@ -664,8 +675,19 @@ def ask_extension(ticket: Ticket, actor: Actor, amount: timedelta | WorkingTime 
     if so_far.granted >= most:
         return refuse(texts.EXTENSION_TOO_MANY.format(number=ticket.id, count=so_far.granted))
     shown = format_amount(amount)
+    asked = EventRecord("extension_asked", note=f"{written_amount(amount)}：{reason}")
+    if auto_up_to is not None and timers is not None and zone is not None \
+            and _deadline_after(ticket.deadline_at, amount, timers) \
+            <= _deadline_after(ticket.deadline_at, auto_up_to, timers):
+        granted = _grant(ticket, amount, timers, zone, automatic=True)
+        return Outcome(
+            changes=granted.changes, events=(asked, *granted.events),
+            replies=(Reply(texts.EXTENSION_AUTO_GRANTED.format(
+                number=ticket.id, amount=shown, reason=reason, limit=format_amount(auto_up_to),
+                deadline=granted.changes["deadline_at"].astimezone(zone).strftime(texts.TIME_FORMAT)),
+                mentions=_who_to_tell(ticket, ()), to=Audience.HANDLER),))
     return Outcome(
-        events=(EventRecord("extension_asked", note=f"{written_amount(amount)}：{reason}"),),
+        events=(asked,),
         replies=(Reply(texts.EXTENSION_ASKED.format(number=ticket.id, amount=shown, reason=reason,
                                                     handler=actor.name),
                        mentions=(above.head.id,), room=above.group.room),
@@ -697,15 +719,29 @@ def decide_extension(ticket: Ticket, actor: Actor, granted: bool, reason: str,
                 number=ticket.id, reason=reason,
                 deadline=ticket.deadline_at.astimezone(zone).strftime(texts.TIME_FORMAT)),
                 mentions=_who_to_tell(ticket, ()), to=Audience.HANDLER),))
+    return _grant(ticket, amount, timers, zone, automatic=False)
+
+
+def _deadline_after(deadline: datetime, amount: timedelta | WorkingTime, timers: Timers) -> datetime:
     calendar = timers.calendar
-    deadline = calendar.after(ticket.deadline_at, amount) if calendar is not None \
-        else ticket.deadline_at + amount  # type: ignore[operator]
+    return calendar.after(deadline, amount) if calendar is not None \
+        else deadline + amount  # type: ignore[operator]
+
+
+def _grant(ticket: Ticket, amount: timedelta | WorkingTime, timers: Timers, zone: tzinfo,
+           automatic: bool) -> Outcome:
+    """The deadline moves by `amount` (on the working calendar when it is in working time) and
+    the escalation waits for it; granted by the bot when `automatic`."""
+    assert ticket.deadline_at is not None
+    deadline = _deadline_after(ticket.deadline_at, amount, timers)
     due = ticket.escalation_due_at
     shown = deadline.astimezone(zone).strftime(texts.TIME_FORMAT)
+    note = f"{written_amount(amount)} → {shown}" + (texts.EXTENSION_AUTO_NOTE if automatic else "")
     return Outcome(
         changes={"deadline_at": deadline,
                  "escalation_due_at": deadline if due is None or due < deadline else due},
-        events=(EventRecord("extension_granted", note=f"{written_amount(amount)} → {shown}"),),
+        events=(EventRecord("extension_granted", note=note,
+                            by=BOT_ACTOR if automatic else None),),
         replies=(Reply(texts.EXTENSION_GRANTED.format(number=ticket.id,
                                                       amount=format_amount(amount), deadline=shown),
                        mentions=_who_to_tell(ticket, ()), to=Audience.HANDLER),))

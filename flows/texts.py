@@ -120,6 +120,7 @@ LEAVE_SET = ("已登记：{head} 请假至 {last}，期间由 {stand_in} 代理�
              "{stand_in}，{stand_in} 可代为接单、办结；回来后请发「销假」。")
 LEAVE_ENDED = "{head} 已销假，代理结束。"
 NO_LEAVE = "您现在没有请假。"
+LEAVE_NOT_RUNNING = "这次请假已经结束，无需销假。"
 
 # 核查: a resolution checked by someone other than the handler before the resident rates
 VERIFY_CALL = ("#{number} 已报办结：{result}（处理人：{handler}）\n"
@@ -144,6 +145,10 @@ EXTENSION_GRANTED = "#{number} 延期已同意（{amount}），新期限 {deadli
 EXTENSION_REFUSED = "#{number} 延期未同意：{reason}。请按原期限 {deadline} 办结。"
 EXTENSION_OWN = "#{number} 的延期由处理人申请，须由另一位上级网格长批复。"
 NO_EXTENSION_ASKED = "#{number} 没有待批复的延期申请。"
+# policy.extensions.auto_grant_up_to: short extensions are granted at once, by the bot
+EXTENSION_AUTO_GRANTED = ("#{number} 申请延期 {amount}：{reason}（不超过 {limit}，自动同意），"
+                          "新期限 {deadline}。")
+EXTENSION_AUTO_NOTE = "（自动同意）"
 
 # 公告: a head's area-wide notice; reports of its problem in its area join it (一事多报)
 NOTICE_USAGE = "请写明公告的内容，例如：公告 3栋 停水 至18:00 自来水公司抢修中"
@@ -400,6 +405,18 @@ RATING_WORDS = (
 SATISFIED_RATINGS = frozenset({"满意", "基本满意"})
 
 TIME_FORMAT = "%m-%d %H:%M"
+
+# A ticket's deadline in the calendar's terms (flows/deadlines.py): the digest's lines, the dashboard
+WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+DEADLINE_AT = "限 {date} {weekday} {time} 前"
+WORKING_DAYS = "工作日"
+WORKING_HOURS = "工作小时"
+DEADLINE_LEFT = "剩 {amount} 个{unit}"
+DEADLINE_OVERDUE = "已超 {amount} {unit}"
+DEADLINE_LEFT_WALL = "剩 {span}"
+DEADLINE_OVERDUE_WALL = "已超 {span}"
+DIGEST_DEADLINE = " {deadline}"
+NO_DEADLINE = "—"
 
 
 def location_text(building: str | None, unit: str | None, floor: str | None,

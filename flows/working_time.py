@@ -134,3 +134,26 @@ class WorkCalendar:
                 return cursor + left
             left -= closes - cursor
             cursor = datetime.combine(day + timedelta(days=1), self.opens, self.zone)
+
+    @property
+    def day_length(self) -> timedelta:
+        """The office hours of one working day (9 hours with 08:30–17:30)."""
+        return datetime.combine(date.min, self.closes) - datetime.combine(date.min, self.opens)
+
+    def working_between(self, start: datetime, end: datetime) -> timedelta:
+        """The office time of working days within [start, end) (aware datetimes): how much
+        working time lies between two moments; zero when `end` is not after `start`. One step
+        per calendar day, so a span of years costs a few hundred steps."""
+        if end <= start:
+            return timedelta(0)
+        start, end = start.astimezone(self.zone), end.astimezone(self.zone)
+        total = timedelta(0)
+        day = start.date()
+        while day <= end.date():
+            if is_workday(day):
+                opens = max(datetime.combine(day, self.opens, self.zone), start)
+                closes = min(datetime.combine(day, self.closes, self.zone), end)
+                if closes > opens:
+                    total += closes - opens
+            day += timedelta(days=1)
+        return total

@@ -64,21 +64,29 @@ async def test_a_branch_sees_its_tickets_with_history(world):
     assert masked["room"] is None
 
 
-def concrete(path: str, foreign_ticket: int, foreign_node: str) -> str:
-    return path.replace("{number}", str(foreign_ticket)).replace("{node_id}", foreign_node)
+def concrete(path: str, foreign_ticket: int, foreign_node: str, foreign_leave: int = 1) -> str:
+    return path.replace("{number}", str(foreign_ticket)).replace("{node_id}", foreign_node) \
+        .replace("{leave_id}", str(foreign_leave))
 
 
 async def test_every_endpoint_with_a_token_of_another_branch_leaks_nothing(world):
     app, client, tokens = world
     other = bearer(tokens["hehua-b1"])           # 荷花's branch: ticket #3 only
     leaks = 0
+    # A leave of 百宜's branch head, which 荷花's token may neither see nor end.
+    leave = (await client.post("/api/stand-ins", headers=bearer(tokens["baiyi-b1"]), json={
+        "member_id": "wxid_wang_guoqiang", "stand_in": "wxid_zhou_min",
+        "until": "2026-11-30"})).json()["id"]
     # Every endpoint the API documents, so a new one is tried without changing this test.
     endpoints = [(method.upper(), path) for path, operations in app.openapi()["paths"].items()
                  if path.startswith("/api") for method in operations]
-    assert len(endpoints) == 13  # 2 reads and 8 actions on tickets, network, figures, transport
+    # 2 reads and 10 actions on tickets, network, figures, transport, 3 on stand-ins
+    assert len(endpoints) == 18
     for method, template in endpoints:
-        path = concrete(template, foreign_ticket=1, foreign_node="baiyi-b1")
-        body_for_any_action = {"note": "x", "to": "wxid_zhou_min", "rating": "满意"}
+        path = concrete(template, foreign_ticket=1, foreign_node="baiyi-b1", foreign_leave=leave)
+        body_for_any_action = {"note": "x", "to": "wxid_zhou_min", "rating": "满意",
+                               "reason": "x", "member_id": "wxid_wang_guoqiang",
+                               "stand_in": "wxid_zhou_min", "until": "2026-12-30"}
         response = await client.request(method, path, headers=other,
                                         json=body_for_any_action if method == "POST" else None)
         body = response.text
@@ -86,7 +94,11 @@ async def test_every_endpoint_with_a_token_of_another_branch_leaks_nothing(world
             leaks += response.status_code != 404
         # Nothing of the other branch in any answer (a 404 may repeat the id it was asked for).
         leaks += any(secret in body for secret in ("4号楼二单元", "王小明", "王*", "邱煥武",
-                                                    "shibalong", "百宜", "石坝垅"))
+                                                    "shibalong", "百宜", "石坝垅", "王国强",
+                                                    "周敏"))
+        # Setting a leave for a head outside the subtree is 404 too.
+        if template == "/api/stand-ins" and method == "POST":
+            leaks += response.status_code != 404
     assert leaks == 0
     # And the filters cannot reach outside either.
     assert (await client.get("/api/tickets?node=baiyi-b1", headers=other)).status_code == 404

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from chat_script import BRANCH, GRID, ZHANG, chat, replies, say, tickets
+from chat_script import BRANCH, ZHANG, chat, replies, say, tickets
 from flows import texts
 from flows.stand_ins import acting_name, read_leave_until
 
@@ -53,8 +53,11 @@ async def test_a_digest_to_an_away_head_goes_to_the_stand_in_too(db, config):
         say("l", village_head, "请假 至12月9日 代理 @王国强", "李文华", room="baiyi@chatroom",
             at="2026-12-06T10:00:00+08:00"),
         {"tick": "2026-12-07T08:01:00+08:00"},
+        {"tick": "2026-12-14T08:01:00+08:00"},   # the next Monday: the leave is over
     ])
     # gridbot chat writes a private post with no room, its recipient as its one mention.
     private = [p for p in posts if p["room"] is None and p["text"].startswith("【百宜社区工作简报】")]
-    assert sorted(p["mentions"][0] for p in private) == sorted([village_head, BRANCH_HEAD])
-    assert len({p["text"] for p in private}) == 1
+    first = [p for p in private if "12-07 08:00 至" not in p["text"]]
+    assert sorted(p["mentions"][0] for p in first) == sorted([village_head, BRANCH_HEAD])
+    assert len({p["text"] for p in first}) == 1
+    assert [p["mentions"] for p in private if "12-07 08:00 至" in p["text"]] == [[village_head]]
