@@ -78,14 +78,14 @@ def fill(database: Database, rows: list[dict], label: str) -> None:
 
 def settle(database: Database) -> None:
     """What a live database has done long before a scan: the bulk load checkpointed out of
-    SQLite's write-ahead log, PostgreSQL's table vacuumed; statistics gathered on both."""
+    SQLite's write-ahead log, PostgreSQL's tables vacuumed; statistics gathered on both."""
     if database.engine.dialect.name == "sqlite":
         with database.engine.begin() as connection:
             connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
             connection.exec_driver_sql("ANALYZE")
     else:
         with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.exec_driver_sql("VACUUM ANALYZE ticket")
+            connection.exec_driver_sql("VACUUM ANALYZE")
 
 
 def scan(url: str, network: Network, open_count: int, due: int, grids: list[Microgrid],

@@ -37,6 +37,7 @@ from sqlalchemy import func, insert, select, text  # noqa: E402
 from api.app import create_app  # noqa: E402
 from api.tokens import create_token  # noqa: E402
 from bench.databases import BACKENDS, fresh_databases  # noqa: E402
+from bench.escalation_scan import settle  # noqa: E402
 from bench.liuyang import REPO, Microgrid, liuyang_config, write_config  # noqa: E402
 from bench.report import print_table, progress  # noqa: E402
 from bot.digest_runs import gather_digest  # noqa: E402
@@ -133,13 +134,7 @@ def build(database: Database, count: int, grids: list[Microgrid], label: str) ->
                 connection.execute(insert(TicketEvent.__table__), events)
             written += len(tickets)
             progress(written, count, f"{label}: tickets written")
-    if database.engine.dialect.name == "sqlite":
-        with database.engine.begin() as connection:
-            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            connection.exec_driver_sql("ANALYZE")
-    else:
-        with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-            c.exec_driver_sql("VACUUM ANALYZE")
+    settle(database)
 
 
 def timed(action, rounds: int) -> tuple[float, float, object]:

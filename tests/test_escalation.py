@@ -334,17 +334,7 @@ def test_two_scans_at_once_post_each_escalation_once(config, network, tmp_path, 
     # Four bots on their own connections scan the same due tickets at the same instant.
     bots = [Bot(config, Database(url, migrate=False), Simulator(network, clock=clock), network,
                 clock=clock) for _ in range(4)]
-    start = threading.Barrier(len(bots))
-
-    def scan(bot):
-        start.wait()
-        asyncio.run(bot.tick(later))
-
-    threads = [threading.Thread(target=scan, args=(bot,)) for bot in bots]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    scan_at_once(bots, later)
     # Whatever a scan skipped because another held the lock, the next minute picks up.
     asyncio.run(bots[0].tick(later + MINUTE))
 
@@ -483,17 +473,7 @@ def test_two_scans_at_once_post_the_grouped_reminder_once(config, network, tmp_p
 
     bots = [Bot(config, Database(url, migrate=False), Simulator(network, clock=clock), network,
                 clock=clock) for _ in range(4)]
-    start = threading.Barrier(len(bots))
-
-    def scan(bot):
-        start.wait()
-        asyncio.run(bot.tick(later))
-
-    threads = [threading.Thread(target=scan, args=(bot,)) for bot in bots]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    scan_at_once(bots, later)
     asyncio.run(bots[0].tick(later + MINUTE))
 
     with setup.session() as session:
@@ -504,3 +484,18 @@ def test_two_scans_at_once_post_the_grouped_reminder_once(config, network, tmp_p
     assert rounds == [(n, 1) for n in range(1, 13)] and set(events.values()) == {1}
     for database in [setup, *(bot.db for bot in bots)]:
         database.dispose()
+
+
+def scan_at_once(bots, at) -> None:
+    """Each bot scans at `at` in a thread of its own, all starting at the same instant."""
+    start = threading.Barrier(len(bots))
+
+    def scan(bot):
+        start.wait()
+        asyncio.run(bot.tick(at))
+
+    threads = [threading.Thread(target=scan, args=(bot,)) for bot in bots]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
