@@ -181,7 +181,8 @@ def home(request: Request) -> Response:
     filters = [open_in(in_subtree(bot.network, node_id)), *narrowed]
     listed = [open_in(in_subtree(bot.network, node_id, per_row=True)), *narrowed]
     with bot.db.session() as session:
-        figures = open_figures(session, bot.network, principal.node_id, now)
+        # The headline and the chart need the top node's figures alone.
+        figures = open_figures(session, bot.network, principal.node_id, now, per_node=False)
         sizes = dict(session.exec(select(Ticket.urgent, func.count()).where(*filters)
                                   .group_by(Ticket.urgent)).all())
         groups = []

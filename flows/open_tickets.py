@@ -176,9 +176,13 @@ def group_open(tickets: Iterable[Ticket], now: datetime) -> list[OpenGroup]:
             for (node_id, level), count in opened.items()]
 
 
-def count_open(network: Network, root_id: str, groups: Iterable[OpenGroup]) -> OpenFigures:
+def count_open(network: Network, root_id: str, groups: Iterable[OpenGroup], *,
+               per_node: bool = True) -> OpenFigures:
     """The open figures of `root_id`'s subtree from its open tickets counted by home node and
-    escalation level (`open_groups` in SQL, `group_open` for loaded tickets).
+    escalation level (`open_groups` in SQL, `group_open` for loaded tickets). With
+    `per_node=False` only the root's own figures are filled in (`total`, `by_level`, the root's
+    `subtree` and `escalated_above`; the dashboard's headline and chart), without the walk up
+    the tree.
 
     `groups` may hold anything (other subtrees', nodes that left the network): only those whose
     home node is in the root's subtree count. KeyError when `root_id` is not a node of the
@@ -197,14 +201,21 @@ def count_open(network: Network, root_id: str, groups: Iterable[OpenGroup]) -> O
         where = chain[min(max(group.escalation_level, 0), len(chain) - 1)]
         total[0] += count
         total[1] += late
-        home[group.node_id] += count
-        home_late[group.node_id] += late
+        if per_node:
+            home[group.node_id] += count
+            home_late[group.node_id] += late
         if where in subtree:
             where_level = network.node(where).level
             standing[where] += count
             standing_late[where] += late
             level[where_level] += count
             level_late[where_level] += late
+    if not per_node:
+        above = total[0] - sum(standing.values()), total[1] - sum(standing_late.values())
+        return OpenFigures(root_id=root_id, total=OpenCount(*total),
+                           in_subtree={root_id: OpenCount(*total)} if total[0] else {},
+                           above={root_id: OpenCount(*above)} if above[0] else {},
+                           by_level=_counts(level, level_late))
     # Up the tree once, children before parents: a node's subtree holds its own tickets and its
     # children's; of those, the ones standing inside the subtree are its standing ones and its
     # children's, and the rest stand above it.

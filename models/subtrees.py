@@ -150,11 +150,13 @@ def rooms_of_subtree(network: Network, node_id: str):
                                        _NODES.c.position.between(first, last))
 
 
-def open_figures(session, network: Network, node_id: str, now: datetime) -> OpenFigures:
+def open_figures(session, network: Network, node_id: str, now: datetime, *,
+                 per_node: bool = True) -> OpenFigures:
     """The open figures of `node_id`'s subtree at `now` (aware): one statement counting the open
     tickets by home node and escalation level (`flows.open_tickets.open_groups`), folded up
     the tree in memory. At the network's top no subtree condition is needed (count_open leaves
-    out nodes no longer in the network), so the city reads its partial index once."""
+    out nodes no longer in the network), so the city reads its partial index once. `per_node`
+    as for `count_open`."""
     groups = [OpenGroup(*row) for row in session.exec(open_groups(in_subtree(network, node_id),
                                                                   now))]
-    return count_open(network, node_id, groups)
+    return count_open(network, node_id, groups, per_node=per_node)

@@ -176,6 +176,13 @@ async def test_every_subtree_in_sql_is_the_subtree_of_the_network(spread, db, ne
             loaded = {(g.node_id, g.escalation_level, g.open, g.overdue)
                       for g in group_open(everything, now) if g.node_id in network.subtree_ids(node.id)}
             assert in_sql == loaded, node.id
+            # The top node's figures alone (the dashboard's) agree with the full ones.
+            groups = group_open(everything, now)
+            full = count_open(network, node.id, groups)
+            light = count_open(network, node.id, groups, per_node=False)
+            assert (light.total, light.by_level) == (full.total, full.by_level), node.id
+            assert (light.subtree(node.id), light.escalated_above(node.id)) == \
+                (full.subtree(node.id), full.escalated_above(node.id)), node.id
 
 
 def test_a_moved_node_is_a_new_shape_and_the_old_one_stays_for_its_instance(db, config, network,
