@@ -151,8 +151,10 @@ def reminder_summary(top: Node, waiting: Waiting, now: datetime, masked: bool) -
     """A group's grouped reminder: how many tickets wait there (and how many are urgent), the
     oldest of them with how long each is overdue (masked, as every line of a post above the
     micro-grid, when `masked`), how to see them all (待办), @ the head once."""
-    urgent = texts.REMINDER_SUMMARY_URGENT.format(count=waiting.urgent) if waiting.urgent else ""
-    lines = [texts.REMINDER_SUMMARY.format(count=waiting.count, urgent=urgent,
+    # Named apart from the {urgent} of other phrases, which is the 【紧急】 mark.
+    urgent_share = (texts.REMINDER_SUMMARY_URGENT.format(count=waiting.urgent)
+                    if waiting.urgent else "")
+    lines = [texts.REMINDER_SUMMARY.format(count=waiting.count, urgent_share=urgent_share,
                                            shown=len(waiting.oldest))]
     lines += [notice_line(ticket, overdue_text(ticket, now), masked) for ticket in waiting.oldest]
     lines.append(texts.REMINDER_SEE_ALL)

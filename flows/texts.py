@@ -435,7 +435,7 @@ GROUPED_REMINDED = "【再次提醒】{count} 张单在本群仍未处理，请�
 GROUPED_LINE = "#{number}{urgent}【{category}】{location} {description}（{why}）"
 GROUPED_FROM = "来自{origin}：{reason}"
 # Many tickets waiting in one group (policy.reminders): one reminder per interval, not one each.
-REMINDER_SUMMARY = ("【再次提醒】本群仍有 {count} 张单未接单或未办结{urgent}，"
+REMINDER_SUMMARY = ("【再次提醒】本群仍有 {count} 张单未接单或未办结{urgent_share}，"
                     "请尽快「接单 #编号」或「派单 #编号 @网格员」。等待最久的 {shown} 张：")
 REMINDER_SUMMARY_URGENT = "（其中紧急 {count} 张）"
 REMINDER_OVERDUE = "超期{duration}"
