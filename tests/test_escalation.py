@@ -449,6 +449,19 @@ async def test_the_grouped_reminder_is_masked_above_the_micro_grid(sim, db, cloc
     assert ticket(db, 1).room == "500"   # parsed, and kept where the ticket is seen in full
 
 
+async def test_the_grouped_reminder_is_a_post_the_bot_knows(sim, db, clock):
+    """Every line of it is one of the bot's phrases (the property test's rule), the count of
+    urgent tickets too."""
+    from test_dispatch_properties import KNOWN_POST
+
+    await urgent_orders(sim, 4)
+    for hours in (0, 2, 2):                                 # 09:10, 11:10, 13:10: at the top
+        await tick(sim, clock, hours=hours, minutes=10 if hours == 0 else 0)
+    [post] = await tick(sim, clock, hours=2)                # 15:10: four due, grouped
+    assert "（其中紧急 4 张）" in post.text.splitlines()[0]
+    assert KNOWN_POST.fullmatch(post.text), post.text
+
+
 async def test_a_few_tickets_at_the_top_are_reminded_each_as_before(sim, db, clock):
     await urgent_orders(sim, 2)
     for hours in (0, 2, 2):                                 # 09:10, 11:10, 13:10: at the top
