@@ -112,11 +112,18 @@ def in_subtree(network: Network, node_id: str, column=None, *,
         # which only the top can still see (api.tokens.Principal.sees). No condition at all
         # lets the database count a year of a city's tickets from its narrowest index.
         return true()
-    nodes = _NODES.c
-    in_range = (nodes.fingerprint == network.fingerprint, nodes.position.between(first, last))
     if per_row:
-        return select(nodes.node_id).where(nodes.node_id == column, *in_range).exists()
-    return column.in_(select(nodes.node_id).where(*in_range))
+        return _nodes_of(network, node_id, _NODES.c.node_id).where(
+            _NODES.c.node_id == column).exists()
+    return column.in_(_nodes_of(network, node_id, _NODES.c.node_id))
+
+
+def _nodes_of(network: Network, node_id: str, column):
+    """SQL select of `column` of `grid_node` over `node_id`'s subtree in this network's
+    numbering: one range of its index."""
+    first, last = network.intervals[network.node(node_id).id]
+    return select(column).where(_NODES.c.fingerprint == network.fingerprint,
+                                _NODES.c.position.between(first, last))
 
 
 def in_subtrees(network: Network, node_ids, column=None, *,
@@ -145,9 +152,7 @@ def standing_at(network: Network, node_id: str) -> ColumnElement[bool]:
 
 def rooms_of_subtree(network: Network, node_id: str):
     """SQL select of the group rooms of `node_id`'s subtree (for `room IN (...)`)."""
-    first, last = network.intervals[network.node(node_id).id]
-    return select(_NODES.c.room).where(_NODES.c.fingerprint == network.fingerprint,
-                                       _NODES.c.position.between(first, last))
+    return _nodes_of(network, node_id, _NODES.c.room)
 
 
 def open_figures(session, network: Network, node_id: str, now: datetime, *,
