@@ -51,7 +51,7 @@ def create_app(bot: Bot, *, webhook_secret: str | None = None,
              responses={503: {"description": "Not ready; the body says what is missing"}})
     def readyz():
         """Ready when a write commits (a heartbeat row: a read-only database or a full disk
-        is not ready) and the transport is not failing (`bot.transport_health`): not ready once
+        is not ready) and the transport is not failing (`bot.transports.health`): not ready once
         every try to reach the chat service (a post to the webhook's callback, a connection to
         the wechaty gateway) has failed for `transport.unready_after` (default 5 min), and for
         wechaty before its first login; a shorter blip leaves it ready, and the next success

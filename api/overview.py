@@ -123,7 +123,7 @@ def outbox_in_scope(bot: Bot, principal: Principal | None) -> tuple[int, int]:
 
 
 def transport_health(bot: Bot, principal: Principal | None = None) -> TransportHealth:
-    """The transport's health (`bot.transport_health`; a transport without one, the simulator,
+    """The transport's health (`bot.transports.health`; a transport without one, the simulator,
     is always connected) with the outbox counts of the caller's scope."""
     health = getattr(bot.transport, "health", None)
     pending, dead = outbox_in_scope(bot, principal)

@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from bot.chat_jsonl import ChatMessageLine, RecallLine, incoming, unknown_room
 from bot.runtime import Bot
-from bot.webhook_transport import SIGNATURE_HEADER, signature_is_valid
+from bot.transports.webhook import SIGNATURE_HEADER, signature_is_valid
 
 
 log = logging.getLogger(__name__)

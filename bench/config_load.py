@@ -44,7 +44,7 @@ LOOKUPS = 200_000
 _HOLD_NETWORK = """
 import asyncio, sys
 from bot.runtime import Bot
-from bot.simulator import Simulator
+from bot.transports.simulator import Simulator
 from flows.config import load_config
 from flows.network import Network
 from models.db import Database

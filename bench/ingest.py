@@ -29,7 +29,7 @@ from bench.databases import BACKENDS, fresh_databases  # noqa: E402
 from bench.liuyang import Microgrid, liuyang_config  # noqa: E402
 from bench.report import print_table, progress  # noqa: E402
 from bot.runtime import Bot  # noqa: E402
-from bot.simulator import Simulator  # noqa: E402
+from bot.transports.simulator import Simulator  # noqa: E402
 from flows.config import parse_config  # noqa: E402
 from flows.network import Network  # noqa: E402
 from models.db import Database  # noqa: E402

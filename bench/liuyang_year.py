@@ -42,7 +42,7 @@ from bench.liuyang import REPO, Microgrid, liuyang_config, write_config  # noqa:
 from bench.report import print_table, progress  # noqa: E402
 from bot.digest_runs import gather_digest  # noqa: E402
 from bot.runtime import Bot  # noqa: E402
-from bot.simulator import Simulator  # noqa: E402
+from bot.transports.simulator import Simulator  # noqa: E402
 from bot.transport import IncomingMessage  # noqa: E402
 from flows.config import parse_config  # noqa: E402
 from flows.network import Network  # noqa: E402

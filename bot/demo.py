@@ -17,7 +17,7 @@ from datetime import datetime, time, timedelta
 
 from bot.chat_jsonl import ScriptClock, drain
 from bot.runtime import Bot
-from bot.simulator import Simulator, TranscriptLine
+from bot.transports.simulator import Simulator, TranscriptLine
 from flows.config import GridConfig
 from flows.network import Network
 from models.db import Database

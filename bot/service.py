@@ -22,8 +22,8 @@ from bot.logs import configure_logging as _configure_logging
 from bot.outbox import pending_count, take_back_dead_leases
 from bot.readiness import CatchUp
 from bot.runtime import Bot
-from bot.simulator import Simulator
-from bot.webhook_transport import DeliveryLoop, WebhookTransport
+from bot.transports.simulator import Simulator
+from bot.transports.webhook import DeliveryLoop, WebhookTransport
 from flows.config import GridConfig
 from flows.credentials import mask_url, url_secrets
 from flows.network import Network
@@ -231,7 +231,7 @@ async def serve(config: GridConfig, db: Database, host: str, port: int,
         wake = delivery.wake
         app_options = {"webhook_secret": secret, "on_message": wake}
     else:
-        from bot.wechaty_transport import WechatyTransport
+        from bot.transports.wechaty_client import WechatyTransport
 
         transport = WechatyTransport(endpoint=config.transport.endpoint,
                                      token=config.transport.wechaty_token())

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from bot.runtime import Bot
-from bot.simulator import Simulator
+from bot.transports.simulator import Simulator
 from flows.config import load_config
 from flows.network import Network
 from models.db import Database

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.runtime import Bot
-from bot.simulator import Simulator
+from bot.transports.simulator import Simulator
 from flows.config import DigestSchedule, GridConfig
 
 from conftest import START, Clock

@@ -10,7 +10,7 @@ import pytest
 
 from api.app import create_app
 from api.tokens import create_token, revoke_token
-from bot.transport_health import ConnectionHealth
+from bot.transports.health import ConnectionHealth
 
 from conftest import START
 

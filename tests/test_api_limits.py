@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from api.app import create_app
 from bot.runtime import Bot
-from bot.webhook_transport import SIGNATURE_HEADER, WebhookTransport, sign
+from bot.transports.webhook import SIGNATURE_HEADER, WebhookTransport, sign
 from flows.config import ConfigError, parse_config
 from models.tables import InboundMessage, TicketEvent
 

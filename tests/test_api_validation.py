@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from api.app import create_app
 from api.params import MAX_TICKET_NUMBER
 from bot.runtime import Bot
-from bot.webhook_transport import SIGNATURE_HEADER, WebhookTransport, sign
+from bot.transports.webhook import SIGNATURE_HEADER, WebhookTransport, sign
 
 from test_api import bearer, world  # noqa: F401 - the fixture
 

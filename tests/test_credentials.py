@@ -14,9 +14,9 @@ from api.app import create_app
 from bot.logs import CredentialsFilter, configure_logging
 from bot.outbox import dead_letters, deliver_pending
 from bot.runtime import Bot
-from bot.simulator import Simulator
+from bot.transports.simulator import Simulator
 from bot.transport import OutgoingPost
-from bot.webhook_transport import CallbackRefused
+from bot.transports.webhook import CallbackRefused
 from flows.credentials import mask_credentials, mask_url, url_secrets
 from models.db import Database
 

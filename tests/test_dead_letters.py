@@ -15,7 +15,7 @@ import bot.outbox as outbox
 from bot.cli import app as cli
 from bot.outbox import dead_letters, deliver_pending, pending_count
 from bot.transport import OutgoingPost
-from bot.webhook_transport import SIGNATURE_HEADER, CallbackRefused, sign
+from bot.transports.webhook import SIGNATURE_HEADER, CallbackRefused, sign
 
 from local_server import ServedApp
 from test_pacing import OTHER, Recorder, sent_in, write

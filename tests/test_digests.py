@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import select
 
 from bot.runtime import Bot
-from bot.simulator import Simulator
+from bot.transports.simulator import Simulator
 from flows import texts
 from flows.config import DigestSchedule
 from flows.digests import DigestFigures, compose_digest

@@ -372,7 +372,7 @@ async def test_dispatch_and_supervise_are_for_heads_above(sim, db):
 
 async def test_an_ambiguous_name_is_answered(config, db, clock):
     from bot.runtime import Bot
-    from bot.simulator import Simulator
+    from bot.transports.simulator import Simulator
     from flows.config import parse_config
     from flows.network import Network
 

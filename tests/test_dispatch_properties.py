@@ -23,7 +23,7 @@ from sqlalchemy import delete
 from sqlmodel import select
 
 from bot.runtime import Bot
-from bot.simulator import Simulator
+from bot.transports.simulator import Simulator
 from bot.transport import IncomingMessage
 from flows import texts
 from flows.commands import KEYWORDS

@@ -16,7 +16,7 @@ from sqlmodel import select
 
 from bot import sweeps
 from bot.runtime import Bot
-from bot.simulator import Simulator
+from bot.transports.simulator import Simulator
 from flows import texts
 from flows.config import DEFAULT_TIMERS, QuietHours, Timers, parse_config
 from flows.escalation import EscalationClock, clock_after, plan_escalation

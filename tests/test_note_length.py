@@ -9,7 +9,7 @@ from api.app import create_app
 from api.tokens import create_token
 from bot.outbox import pending_count
 from bot.runtime import Bot
-from bot.simulator import Simulator
+from bot.transports.simulator import Simulator
 
 GRID = "shibalong-1@chatroom"
 

@@ -27,7 +27,7 @@ from sqlmodel import func, select
 import bot.outbox as outbox
 from bot.outbox import deliver_pending, take_back_dead_leases, take_for_sending
 from bot.transport import OutgoingPost
-from bot.webhook_transport import SIGNATURE_HEADER, sign, signature_is_valid
+from bot.transports.webhook import SIGNATURE_HEADER, sign, signature_is_valid
 from models.tables import OutboundPost, Ticket
 
 from conftest import REPO
@@ -248,7 +248,7 @@ def test_kill_9_while_sending_restart_resend_all(db, tmp_path):
 # -- the delivery loop ---------------------------------------------------------------------------
 
 async def test_a_new_message_cuts_a_long_backoff_short_but_a_flood_does_not_hammer():
-    from bot.webhook_transport import Backoff, DeliveryLoop
+    from bot.transports.webhook import Backoff, DeliveryLoop
 
     tries: list[float] = []
     state = {"pending": 1, "sent": 0}

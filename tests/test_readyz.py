@@ -10,7 +10,7 @@ from sqlalchemy.exc import OperationalError
 
 from api.app import create_app
 from bot.runtime import Bot
-from bot.simulator import Simulator
+from bot.transports.simulator import Simulator
 from models.db import Database, make_engine
 
 

@@ -19,10 +19,10 @@ from api.app import create_app
 from api.tokens import create_token
 from bot.runtime import Bot
 from bot.service import _deliver_and_count
-from bot.transport_health import (ConnectionHealth, TransportHealth, masked_url, scrub_logger,
+from bot.transports.health import (ConnectionHealth, TransportHealth, masked_url, scrub_logger,
                                   scrubbed)
-from bot.webhook_transport import Backoff, DeliveryLoop, WebhookTransport
-from bot.wechaty_transport import WechatyTransport
+from bot.transports.webhook import Backoff, DeliveryLoop, WebhookTransport
+from bot.transports.wechaty_client import WechatyTransport
 
 from conftest import START
 from local_server import ServedApp, free_port

@@ -20,7 +20,7 @@ from sqlmodel import func, select
 from api.app import create_app
 from bot.runtime import Bot
 from bot.service import _deliver_and_count
-from bot.webhook_transport import (SIGNATURE_HEADER, Backoff, DeliveryLoop, WebhookTransport,
+from bot.transports.webhook import (SIGNATURE_HEADER, Backoff, DeliveryLoop, WebhookTransport,
                                    sign, signature_is_valid)
 from models.tables import InboundMessage, OutboundPost, Ticket
 

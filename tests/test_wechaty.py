@@ -23,8 +23,8 @@ from sqlmodel import select
 from bot.outbox import dead_letters, pending_count
 from bot.runtime import Bot
 from bot.transport import IncomingMessage, OutgoingPost
-from bot.webhook_transport import Backoff
-from bot.wechaty_transport import WechatyTransport
+from bot.transports.webhook import Backoff
+from bot.transports.wechaty_client import WechatyTransport
 from flows.config import load_config
 from flows.network import Network
 from models.db import Database
@@ -311,7 +311,7 @@ def test_endpoint_and_token_are_required():
 
 def test_importing_the_client_leaves_the_working_directory_alone(tmp_path):
     env = {name: value for name, value in os.environ.items() if name not in ("CACHE_DIR", "WECHATY_LOG")}
-    result = subprocess.run([sys.executable, "-c", "import bot.wechaty_transport"],
+    result = subprocess.run([sys.executable, "-c", "import bot.transports.wechaty_client"],
                             cwd=tmp_path, env={**env, "PYTHONPATH": str(REPO)}, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert list(tmp_path.iterdir()) == []

@@ -21,7 +21,7 @@ event stream ends) with a fresh client per connection, notices a lost gateway (t
 fails, or it stays silent and a `ding` gets no answer), and tries again for ever with capped
 exponential backoff. Messages sent in WeChat while the gateway was down are whatever the gateway
 announces after; nothing is made up here. Each login calls `bot.deliver()`, so what the outbox
-gathered meanwhile goes out, in order. `health` (`bot.transport_health.ConnectionHealth`)
+gathered meanwhile goes out, in order. `health` (`bot.transports.health.ConnectionHealth`)
 shows the state (`/readyz`, `/api/transport`): connected or not, the last success (a login, a
 post sent) and the last error (a gateway unreachable, a lost stream, a post that failed), with
 the tries since; the token is scrubbed from every error kept.
@@ -43,10 +43,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError, ProtocolError, StreamTerminatedError
 
-from bot import wechaty_compat as wx
+from bot.transports import wechaty_compat as wx
 from bot.transport import IncomingMessage, OutgoingPost
-from bot.transport_health import ConnectionHealth
-from bot.webhook_transport import Backoff
+from bot.transports.health import ConnectionHealth
+from bot.transports.webhook import Backoff
 
 log = logging.getLogger(__name__)
 

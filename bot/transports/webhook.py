@@ -6,7 +6,7 @@ Out: each bot post is POSTed as JSON to `transport.callback_url`. Both direction
 A post that does not get a 2xx stays in the outbox and is retried with capped exponential
 backoff, unless the callback refuses it for good (a 4xx other than 408, 425 or 429: it becomes a
 dead letter, see `bot.outbox`); the outbox's order is kept, so posts to a room arrive in the order they were written.
-Each try's outcome goes to the transport's `health` (`bot.transport_health`: `/api/transport`,
+Each try's outcome goes to the transport's `health` (`bot.transports.health`: `/api/transport`,
 `/readyz`); errors and log lines name the callback URL masked.
 """
 
@@ -25,7 +25,7 @@ from datetime import timedelta
 import httpx
 
 from bot.transport import OutgoingPost
-from bot.transport_health import TransportHealth, masked_url, scrub_logger
+from bot.transports.health import TransportHealth, masked_url, scrub_logger
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class CallbackUnreachable(RuntimeError):
 
 class WebhookTransport:
     """A Transport that POSTs each post to the callback URL, signed. `health` keeps how the
-    callback is doing (`bot.transport_health`); `target` is the callback URL masked, as every
+    callback is doing (`bot.transports.health`); `target` is the callback URL masked, as every
     log line and error message names it."""
 
     def __init__(self, callback_url: str, secret: str, *, timeout: float = 10.0,
