@@ -9,6 +9,23 @@ from typing import Protocol
 
 
 @dataclass(frozen=True)
+class Media:
+    """A photo, voice note, video, file or location carried by a message, as its transport read
+    it: the content itself when the transport downloaded it, else the platform's media id."""
+
+    kind: str                    # "image", "voice", "video", "file" or "location"
+    media_id: str | None = None  # the platform's id for the content, when it keeps it
+    data: bytes | None = field(default=None, repr=False)  # the content, when downloaded
+    filename: str | None = None
+    mime: str | None = None
+    size: int | None = None      # bytes, as the platform states it (before downloading)
+    duration_s: int | None = None  # voice and video, seconds
+    latitude: float | None = None  # location only (WGS-84 or the platform's GCJ-02, as sent)
+    longitude: float | None = None
+    label: str | None = None     # location only: the place's name or address as sent
+
+
+@dataclass(frozen=True)
 class IncomingMessage:
     id: str                      # the transport's message id; a redelivered message has the same one
     room: str                    # chat room (group) id
@@ -28,6 +45,8 @@ class IncomingMessage:
     # A notice of the chat service (a pat 拍了拍, someone joining), not a member's words: kept,
     # never acted on.
     system: bool = False
+    # Photos, voice, files and locations the message carries (its `text` may then be empty).
+    media: tuple[Media, ...] = ()
 
 
 @dataclass(frozen=True)
