@@ -3,6 +3,7 @@ scan, and how soon it answers after a restart with a backlog, on the Liuyang-siz
 (SQLite, simulator transport).
 
     python bench/api_during_scan.py [--due 50000] [--idle-seconds 10] [--checkout DIR]
+                                    [--scan-in auto|process|thread]
 
 `gridbot run` runs as a child process on a free port; this process asks it, one request at a
 time, `GET /healthz` and `GET /api/tickets?page=1` with a token of a township (t0):
@@ -98,8 +99,10 @@ def write_tickets(db: Database, rows: list[dict]) -> None:
 class Service:
     """`gridbot run` as a child process."""
 
-    def __init__(self, config: Path, url: str, port: int, log: Path, checkout: Path) -> None:
+    def __init__(self, config: Path, url: str, port: int, log: Path, checkout: Path,
+                 scan_in: str | None = None) -> None:
         self.config, self.url, self.port, self.log_path = config, url, port, log
+        self.scan_in = scan_in
         self.checkout = checkout
         self.process: subprocess.Popen | None = None
         self.base = f"http://127.0.0.1:{port}"
@@ -110,7 +113,9 @@ class Service:
         started = time.perf_counter()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "run", "--config", str(self.config), "--db",
-             self.url, "--port", str(self.port)], cwd=self.checkout, stdout=log, stderr=log,
+             self.url, "--port", str(self.port),
+             *(("--scan-in", self.scan_in) if self.scan_in else ())],
+            cwd=self.checkout, stdout=log, stderr=log,
             env={**os.environ, "PYTHONPATH": str(self.checkout)})
         with httpx.Client(timeout=5) as client:
             while time.perf_counter() - started < START_TIMEOUT:
@@ -215,6 +220,8 @@ def main() -> None:
     options.add_argument("--checkout", type=Path, default=REPO,
                          help="the source tree whose `gridbot run` is measured (an earlier "
                               "commit's, to compare; same schema)")
+    options.add_argument("--scan-in", choices=("auto", "process", "thread"),
+                         help="`gridbot run --scan-in`: where its scans run (default: its own)")
     arguments = options.parse_args()
     grids: list[Microgrid] = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -229,7 +236,7 @@ def main() -> None:
         db = Database(url)
         token = create_token(db, network, TOKEN_NODE, "bench", datetime.now(timezone.utc))
         service = Service(config_path, url, free_port(), folder / "gridbot.log",
-                          arguments.checkout.resolve())
+                          arguments.checkout.resolve(), arguments.scan_in)
         results: dict[str, float] = {}
 
         # 1. The scan of a running bot.
@@ -269,8 +276,9 @@ def main() -> None:
     during = {name: sampler.between(began, done, name) for name in ("healthz", "tickets")}
     catch_up = {name: restart.between(catch_up_from, catch_up_to, name)
                 for name in ("healthz", "tickets")}
-    print(f"\nSQLite, Liuyang network ({branches:,} branches), simulator transport; requests one "
-          f"at a time, /api/tickets with a token of {TOKEN_NODE}")
+    print(f"\nSQLite, Liuyang network ({branches:,} branches), simulator transport, scans in "
+          f"{arguments.scan_in or 'the default'} worker; requests one at a time, /api/tickets "
+          f"with a token of {TOKEN_NODE}")
     print_table(("requests", "count", "p50", "p95", "max"), [
         row("idle: /healthz", idle["healthz"]),
         row(f"scan of {arguments.due:,} due: /healthz", during["healthz"]),
@@ -292,6 +300,7 @@ def main() -> None:
     print(f"stop (Ctrl-C): {results['stop_s']:.2f} s idle, {results['stop_after_catch_up_s']:.2f} s "
           f"after the catch-up")
     print(json.dumps({"bench": "api_during_scan", "due": arguments.due,
+                      "scan_in": arguments.scan_in or "default",
                       **{key: round(value, 3) for key, value in results.items()},
                       **{f"{phase}_{name}_p95_ms": round(p(values, 0.95), 1)
                          for phase, group in (("idle", idle), ("scan", during),

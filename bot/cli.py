@@ -14,6 +14,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from enum import Enum
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -98,6 +99,14 @@ def _database(url: str | None, *, create: bool = True, announce: bool = True) ->
 DEMO_DB = "gridbot-demo.sqlite3"  # what `gridbot demo --serve` leaves in the working directory
 
 
+class ScanIn(str, Enum):
+    """`gridbot run --scan-in`: where the scheduled scans run (bot/service.py `serve`)."""
+
+    auto = "auto"
+    process = "process"
+    thread = "thread"
+
+
 @app.command()
 def demo(config: Path | None = ConfigOption,
          db: str | None = typer.Option(None, "--db", help="Database URL (default: a new SQLite "
@@ -170,23 +179,29 @@ def chat(config: Path | None = ConfigOption, db: str | None = DbOption) -> None:
 @app.command()
 def run(config: Path | None = ConfigOption, db: str | None = DbOption,
         host: str = typer.Option("127.0.0.1", help="Address the HTTP API listens on."),
-        port: int = typer.Option(8000, help="Port of the HTTP API.")) -> None:
+        port: int = typer.Option(8000, help="Port of the HTTP API."),
+        scan_in: ScanIn = typer.Option(
+            "auto", help="Where the scheduled scans (escalations, digests) run: a process of "
+            "their own (the API answers as fast during a scan as idle), a thread of the bot's "
+            "process, or auto: a process unless the database is an in-memory SQLite one.")
+        ) -> None:
     """Run the bot with its transport and the HTTP API until stopped. It logs at start what it
     runs: the config file, the database, the transport and its target, the dashboard's URL
     (credentials masked, as everywhere in its log)."""
     grid = _config(config, transport=True)
     database = _database(db, announce=False)
-    _serve(grid, database, config, host, port)
+    _serve(grid, database, config, host, port, scan_in.value)
 
 
 def _serve(grid: GridConfig, database: Database, config: Path | None, host: str,
-           port: int) -> None:
+           port: int, scan_in: str = "auto") -> None:
     import asyncio
 
     from bot.service import configure_logging, serve
 
     configure_logging(grid, database)
-    asyncio.run(serve(grid, database, host, port, config_path=_config_path(config)))
+    asyncio.run(serve(grid, database, host, port, config_path=_config_path(config),
+                      scan_in=scan_in))
 
 
 def _config_path(path: Path | None) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from datetime import datetime, timezone
 
@@ -14,6 +15,8 @@ from flows.config import GridConfig
 from flows.network import Network
 from models.db import Database
 
+
+log = logging.getLogger(__name__)
 
 MAX_BATCH = 200  # messages acted on in one transaction
 
@@ -72,6 +75,22 @@ class Bot:
         """Run what the scheduler runs at `now`, then deliver what it posted."""
         self.run_due(now)
         await self.deliver()
+
+    def run_scan(self, now: datetime, stopping: Callable[[], bool] = lambda: False) -> None:
+        """One scheduled scan's database work at `now` (aware): the stored messages due for
+        another try (`Dispatcher.retry_due`), then what is due (`run_due`). A failure of either
+        is logged, never raised: the next scan tries again. Blocking: `gridbot run` runs it in
+        a scan worker (bot/service.py), never on its event loop."""
+        try:
+            self.dispatcher.retry_due(now)
+        except Exception:
+            log.exception("retrying stored messages failed; the next scan tries again")
+        if stopping():
+            return
+        try:
+            self.run_due(now, stopping)
+        except Exception:
+            log.exception("scheduled scan failed; the next one tries again")
 
     def run_due(self, now: datetime, stopping: Callable[[], bool] = lambda: False) -> None:
         """What falls due by `now`, written to the database with its posts (not sent): the

@@ -22,6 +22,7 @@ from bot.logs import configure_logging as _configure_logging
 from bot.outbox import pending_count, take_back_dead_leases
 from bot.readiness import CatchUp
 from bot.runtime import Bot
+from bot.scan_process import ScanProcess, shares_database
 from bot.transports.simulator import Simulator
 from bot.transports.webhook import DeliveryLoop, WebhookTransport
 from flows.config import GridConfig
@@ -102,6 +103,10 @@ class ScanWorker:
         self._running = future
         return await asyncio.wrap_future(future)
 
+    async def scan(self, bot: Bot, now: datetime) -> None:
+        """`bot.run_scan` at `now`, in the worker's thread."""
+        await self.run(bot.run_scan, now, lambda: self.stopping)
+
     async def stop(self) -> None:
         """Let the work in progress reach its next safe point (between two transactions, see
         `Bot.run_due`) and end the thread; what was not done is still due at the next start."""
@@ -116,30 +121,17 @@ class ScanWorker:
 
 def make_scan(bot: Bot, after_scan: Callable[[], None] = lambda: None,
               clock: Callable[[], datetime] | None = None,
-              worker: ScanWorker | None = None) -> Callable[[], Awaitable[None]]:
+              worker: ScanWorker | ScanProcess | None = None) -> Callable[[], Awaitable[None]]:
     """One scheduled run: messages due for another try, then what is due at `clock`'s time.
 
     The clock is read on the loop (its guard against jumps keeps state); the database work runs
-    in `worker`'s thread (a new worker when none is given); the posts it wrote are then
-    delivered from the loop, where the transport sends."""
+    in `worker` (a thread, or a process of its own: `ScanProcess`; a new thread when none is
+    given); the posts it wrote are then delivered from the loop, where the transport sends."""
     clock = clock or SchedulerClock(bot.clock, bot.config.policy.max_clock_jump)
     worker = worker or ScanWorker()
 
-    def work(now: datetime) -> None:
-        try:
-            bot.dispatcher.retry_due(now)
-        except Exception:
-            log.exception("retrying stored messages failed; the next scan tries again")
-        if worker.stopping:
-            return
-        try:
-            bot.run_due(now, lambda: worker.stopping)
-        except Exception:
-            log.exception("scheduled scan failed; the next one tries again")
-
     async def scan() -> None:
-        now = clock()
-        await worker.run(work, now)
+        await worker.scan(bot, clock())
         try:
             await bot.deliver()
         except Exception:
@@ -150,7 +142,7 @@ def make_scan(bot: Bot, after_scan: Callable[[], None] = lambda: None,
 
 
 def make_scheduler(bot: Bot, after_scan: Callable[[], None] = lambda: None,
-                   worker: ScanWorker | None = None) -> AsyncIOScheduler:
+                   worker: ScanWorker | ScanProcess | None = None) -> AsyncIOScheduler:
     """The scheduler of the bot's process: every minute, try again the stored messages whose
     handling failed, and run what is due (escalations, the rating window, digests) at the
     bot's clock, guarded against jumps (SchedulerClock), in `worker`'s thread (`make_scan`). It
@@ -201,15 +193,21 @@ def startup_lines(config: GridConfig, db: Database, host: str, port: int,
 
 
 async def serve(config: GridConfig, db: Database, host: str, port: int,
-                config_path: Path | None = None, stop: asyncio.Event | None = None) -> None:
+                config_path: Path | None = None, stop: asyncio.Event | None = None,
+                scan_in: str = "auto") -> None:
     """Run the bot, its transport, the scheduler and the HTTP API until stopped (Ctrl-C,
     SIGTERM, or `stop` set); logs first what it runs (`startup_lines`). `config_path` is only
     shown.
 
     The API listens first; only then the scheduler starts, its first scan (the catch-up of what
-    fell due while the bot was down) at once, in a thread of its own (`ScanWorker`): `/healthz`
-    answers while it runs, and `/readyz` says `"catch_up": "running"` until it is done. At stop
-    a scan in progress stops at its next safe point and its thread ends before this returns."""
+    fell due while the bot was down) at once, in a worker of its own: `/healthz` answers while
+    it runs, and `/readyz` says `"catch_up": "running"` until it is done. `scan_in` chooses the
+    worker: "process" (`ScanProcess`: the API's answers do not wait for the interpreter's lock
+    while a scan runs), "thread" (`ScanWorker`), or "auto": a process when the database can be
+    opened by a second one (a SQLite file or a server), else a thread. At stop a scan in
+    progress stops at its next safe point and its worker ends before this returns."""
+    if scan_in not in ("auto", "process", "thread"):
+        raise ValueError(f"scan_in: expected auto, process or thread, not {scan_in!r}")
     for line in startup_lines(config, db, host, port, config_path):
         log.info("%s", line)
     network = Network(config)
@@ -241,12 +239,35 @@ async def serve(config: GridConfig, db: Database, host: str, port: int,
         wake = lambda: None  # noqa: E731 - the supervisor delivers on each (re)connect
     bot.offload = asyncio.to_thread  # deliveries' database calls never hold up the loop
     catch_up = CatchUp()
-    worker = ScanWorker()
+    if scan_in == "process" or (scan_in == "auto" and shares_database(db.url)):
+        transport_secrets = [config.transport.wechaty_token(), config.transport.webhook_secret()]
+        worker: ScanWorker | ScanProcess = ScanProcess(config, db.url,
+                                                       [*transport_secrets, *url_secrets(db.url)])
+    else:
+        worker = ScanWorker()
+    log.info("scans run in %s", "a process of their own" if isinstance(worker, ScanProcess)
+             else "a thread of their own")
     scheduler = make_scheduler(bot, after_scan=lambda: (catch_up.done(), wake()), worker=worker)
     # log_config=None: uvicorn's records go to the process's log (bot.logs), credentials masked.
-    server = uvicorn.Server(uvicorn.Config(create_app(bot, catch_up=catch_up, **app_options),
-                                           host=host, port=port, log_level="info",
-                                           log_config=None))
+    stopped = False
+
+    async def stop_work() -> None:
+        """The scheduler, the background tasks and the scan worker, stopped once."""
+        nonlocal stopped
+        if stopped:
+            return
+        stopped = True
+        starting.cancel()
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+        for task in background:
+            task.cancel()
+        await worker.stop()
+        gc.unfreeze()
+
+    server = _Server(uvicorn.Config(create_app(bot, catch_up=catch_up, **app_options),
+                                    host=host, port=port, log_level="info", log_config=None),
+                     stop_work)
     # The network and the app live as long as the process: out of the collector's sight, a full
     # collection, which a scan's many objects bring on, no longer walks them (0.25 s at
     # Liuyang's size, every thread held meanwhile, the API's with them).
@@ -267,13 +288,21 @@ async def serve(config: GridConfig, db: Database, host: str, port: int,
     try:
         await server.serve()
     finally:
-        starting.cancel()
-        if scheduler.running:
-            scheduler.shutdown(wait=False)
-        for task in background:
-            task.cancel()
-        await worker.stop()
-        gc.unfreeze()
+        await stop_work()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, stopping the bot's work as part of its own shutdown: after a SIGTERM or
+    Ctrl-C uvicorn raises the signal again once `serve` returns (its default action then ends
+    the process at once), so a scan in progress must reach its safe point before that."""
+
+    def __init__(self, config: uvicorn.Config, stop_work: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(config)
+        self._stop_work = stop_work
+
+    async def shutdown(self, sockets=None) -> None:
+        await super().shutdown(sockets)
+        await self._stop_work()
 
 
 async def _stop_when(stop: asyncio.Event, server: uvicorn.Server) -> None:

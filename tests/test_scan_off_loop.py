@@ -1,23 +1,32 @@
-"""The scheduler's work runs in a thread of its own, off the event loop of `gridbot run`: the API
-answers while a scan runs, `/healthz` answers before the catch-up scan after start is done (and
-`/readyz` says it is running), and a stop during a scan waits for a safe point and leaves no
-thread behind. A scan is held in its escalations by the test, so nothing here depends on speed."""
+"""The scheduler's work runs off the event loop of `gridbot run`, in a thread or in a process of
+its own: the API answers while a scan runs, `/healthz` answers before the catch-up scan after
+start is done (and `/readyz` says it is running), and a stop during a scan waits for a safe
+point and leaves no thread or process behind. A scan is held in its escalations by the test (in
+the thread's case), so nothing here depends on speed."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import signal
+import subprocess
+import sys
 import threading
+import time
 
 import httpx
 import pytest
+from sqlmodel import select
 
 from api.app import create_app
 from api.tokens import create_token
 from bot import sweeps
+from bot.scan_process import ScanProcess, shares_database
 from bot.service import ScanWorker, make_scan, serve
+from models.tables import OutboundPost, Ticket, TicketEscalation
 
-from conftest import START
+from conftest import REPO, START
 from local_server import free_port
 
 GRID, BRANCH = "shibalong-1@chatroom", "baiyi-b1@chatroom"
@@ -81,7 +90,8 @@ def served(config, db, monkeypatch):
 
     async def start():
         port, stop = free_port(), asyncio.Event()
-        serving = asyncio.create_task(serve(config, db, "127.0.0.1", port, stop=stop))
+        serving = asyncio.create_task(serve(config, db, "127.0.0.1", port, stop=stop,
+                                            scan_in="thread"))  # held by a patch of this process
         return serving, stop, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}")
 
     return held, start
@@ -141,3 +151,78 @@ async def test_a_stopped_worker_takes_no_more_work():
     with pytest.raises(asyncio.CancelledError):
         await worker.run(lambda: 42)
     assert scan_threads() == []
+
+
+async def test_a_scan_process_escalates_what_fell_due_while_the_api_serves(sim, config, db):
+    """`gridbot run`'s default with a database a second process can open: the catch-up scan
+    runs in a child process; the ticket is escalated once, its post delivered by the parent,
+    and at stop no child is left."""
+    await sim.say(GRID, "wxid_resident_zhang", "下单 4号楼二单元4楼的灯不亮", name="张阿姨")
+    port, stop = free_port(), asyncio.Event()
+    serving = asyncio.create_task(serve(config, db, "127.0.0.1", port, stop=stop))
+    children: list[multiprocessing.Process] = []
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+
+        async def caught_up():
+            while True:
+                try:
+                    if (await client.get("/readyz")).json()["catch_up"] == "done":
+                        return
+                except httpx.TransportError:
+                    pass  # not listening yet
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(caught_up(), 120)
+        children = multiprocessing.active_children()
+    stop.set()
+    await asyncio.wait_for(serving, HOLD)
+    assert [c.pid for c in children]  # the scan ran in a child
+    assert multiprocessing.active_children() == []
+    with db.session() as session:
+        ticket = session.exec(select(Ticket)).one()
+        records = session.exec(select(TicketEscalation)).all()
+        posts = [p for p in session.exec(select(OutboundPost).order_by(OutboundPost.id))
+                 if p.text.startswith("【吹哨】")]
+    assert ticket.escalation_level >= 1
+    assert len(records) == ticket.escalation_level  # each level once
+    assert [p.room for p in posts][:1] == [BRANCH]
+    assert posts[0].delivered_at is not None  # written by the child, sent by the parent
+
+
+def test_a_scan_process_needs_a_database_a_second_process_can_open(config, tmp_path):
+    assert shares_database(f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    assert shares_database("postgresql+psycopg://u@localhost/gridbot")
+    assert not shares_database("sqlite://")
+    assert not shares_database("sqlite:///:memory:")
+    with pytest.raises(ValueError, match="in-memory"):
+        ScanProcess(config, "sqlite://")
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_gridbot_run_leaves_no_scan_process_behind(tmp_path, how):
+    """Stopped by SIGTERM (uvicorn raises it again after its shutdown, which ends the process
+    at once: the scan process is stopped before) or killed outright (the scan process sees its
+    parent gone and ends by itself): either way the child ends, so the pipe it shares with its
+    parent for stderr closes."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run", "--config", str(REPO / "config.yaml"),
+         "--db", f"sqlite:///{tmp_path / 'run.sqlite3'}", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        ready = False
+        while time.monotonic() < deadline and not ready:
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/readyz").json()["catch_up"] == "done"
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        assert ready, "the catch-up scan never ended"
+        process.send_signal(how)
+        log = process.communicate(timeout=30)[1]  # EOF only once the child is gone too
+    finally:
+        if process.poll() is None:
+            process.kill()
+    if how == signal.SIGTERM:
+        assert "scans run in a process of their own" in log
