@@ -21,7 +21,7 @@ from bot.digest_runs import gather_report
 from bot.outbox import dead_letter_count, pending_count
 from bot.runtime import Bot
 from flows.network import Network
-from models.subtrees import open_figures, rooms_of_subtree
+from models.subtrees import open_tree_at, rooms_of_subtree
 from models.tables import OutboundPost
 
 router = APIRouter(prefix="/api", tags=["network"])
@@ -35,43 +35,51 @@ def network_tree(bot: Annotated[Bot, Depends(the_bot)],
                      ge=0, le=50, description="Levels below my node to include (0: my node "
                                               "alone, without children). Default: all.")] = None,
                  ) -> Response:
-    now = bot.clock()
     with bot.db.session() as session:
-        figures = open_figures(session, bot.network, principal.node_id, now)
-    # Written as JSON text from each node's fixed part (cached per network) and its counts:
-    # the city's tree has 33,431 nodes, and a model per node, validated twice, took seconds.
-    # NodeOut documents the shape; a test holds the two to each other.
-    top = bot.network.node(principal.node_id)
-    deepest = None if depth is None else bot.network.depth(top.id) + depth
-    fixed = _fixed_parts(bot.network)
-    written: dict[str, list[str]] = {}       # node id -> its children's JSON, in config order
-    first, last = bot.network.intervals[top.id]
-    for node_id in reversed(bot.network.order[first:last + 1]):   # children before parents
-        if deepest is not None and bot.network.depth(node_id) > deepest:
-            continue
-        here, inside = figures.at(node_id), figures.subtree(node_id)
-        above = figures.escalated_above(node_id)
-        text = (f'{fixed[node_id]}"open":{here.open},"overdue":{here.overdue},'
-                f'"subtree_open":{inside.open},"subtree_overdue":{inside.overdue},'
-                f'"escalated_above_open":{above.open},'
-                f'"escalated_above_overdue":{above.overdue},'
-                f'"children":[{",".join(reversed(written.pop(node_id, [])))}]}}')
-        if node_id == top.id:
-            return Response(text, media_type="application/json")
-        written.setdefault(bot.network.chain(node_id)[1], []).append(text)
-    raise AssertionError("the top node is in its own subtree")
+        tree = open_tree_at(session, bot.network, principal.node_id, bot.clock())
+    # Written as JSON text, node after node in depth-first order, from each node's fixed part
+    # (cached per network) and its counts: the city's tree has 33,431 nodes, and a model per
+    # node, validated twice, took seconds. NodeOut documents the shape; a test holds the two
+    # to each other.
+    network = bot.network
+    fixed, depths = _fixed_parts(network), _depths(network)
+    top = tree.first
+    deepest = None if depth is None else depths[top] + depth
+    positions = range(top, top + len(tree.nodes))
+    if deepest is not None:
+        positions = [p for p in positions if depths[p] <= deepest]
+    parts: list[str] = []
+    for previous, position in zip([None, *positions], positions):
+        if previous is not None:  # close what ends between the two, then a comma
+            parts.append("]}" * (depths[previous] - depths[position] + 1) + ","
+                         if depths[position] <= depths[previous] else "")
+        i = position - top
+        parts.append(f'{fixed[position]}"open":{tree.here[i]},"overdue":{tree.here_late[i]},'
+                     f'"subtree_open":{tree.inside[i]},"subtree_overdue":{tree.inside_late[i]},'
+                     f'"escalated_above_open":{tree.above[i]},'
+                     f'"escalated_above_overdue":{tree.above_late[i]},"children":[')
+    parts.append("]}" * (depths[positions[-1]] - depths[top] + 1))
+    return Response("".join(parts), media_type="application/json")
 
 
 @lru_cache(maxsize=4)
-def _fixed_parts(network: Network) -> dict[str, str]:
-    """Each node's JSON up to its counts: `{"id":…,"name":…,"level":…,"group_name":…,
-    "head_name":…,` (names as configured, so written once per network)."""
+def _fixed_parts(network: Network) -> list[str]:
+    """Each node's JSON up to its counts, by position in the depth-first order:
+    `{"id":…,"name":…,"level":…,"group_name":…,"head_name":…,` (names as configured, so
+    written once per network)."""
     def field(name: str, value: str) -> str:
         return f'"{name}":{json.dumps(value, ensure_ascii=False)},'
 
-    return {node.id: "{" + field("id", node.id) + field("name", node.name)
-            + field("level", node.level) + field("group_name", node.group.name)
-            + field("head_name", node.head.name) for node in network.nodes()}
+    nodes = [network.node(node_id) for node_id in network.order]
+    return ["{" + field("id", node.id) + field("name", node.name) + field("level", node.level)
+            + field("group_name", node.group.name) + field("head_name", node.head.name)
+            for node in nodes]
+
+
+@lru_cache(maxsize=4)
+def _depths(network: Network) -> list[int]:
+    """Each node's depth (0: the top), by position in the depth-first order."""
+    return [network.depth(node_id) for node_id in network.order]
 
 
 @router.get("/nodes/{node_id}/figures", response_model=FiguresOut,

@@ -202,17 +202,17 @@ def export_tickets(output: Path | None = typer.Option(None, "--output", "-o",
 @network_app.command("show")
 def show_network(config: Path | None = ConfigOption, db: str | None = DbOption) -> None:
     """The network as a tree, with the open tickets standing at each node."""
-    from models.subtrees import open_figures
+    from models.subtrees import open_tree_at
 
     grid, network, database = _setup(config, db)
     with database.session() as session:
-        figures = open_figures(session, network, network.root.id, datetime.now(timezone.utc))
+        tree = open_tree_at(session, network, network.root.id, datetime.now(timezone.utc))
     database.dispose()
     lines = []
-    for node in network.nodes():   # parents first, depth-first: the tree's order
-        here = figures.at(node.id).open
+    for node_id, here in zip(tree.nodes, tree.here):   # parents first, depth-first
+        node = network.node(node_id)
         count = f"  待办 {here}" if here else ""
-        lines.append(f"{'  ' * network.depth(node.id)}{node.name} ({node.id}, {node.level}, "
+        lines.append(f"{'  ' * network.depth(node_id)}{node.name} ({node_id}, {node.level}, "
                      f"{node.head.name}){count}")
     typer.echo("\n".join(lines))
 

@@ -26,7 +26,7 @@ from sqlalchemy import ColumnElement, delete, insert, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from flows.network import Network
-from flows.open_tickets import OpenFigures, OpenGroup, count_open, open_groups
+from flows.open_tickets import OpenFigures, OpenGroup, OpenTree, count_open, open_groups, open_tree
 from models.db import Database
 from models.tables import GridNetwork, GridNode, Ticket
 
@@ -39,7 +39,7 @@ CHUNK = 5_000                      # rows per INSERT while writing a numbering
 _NETWORKS = GridNetwork.__table__
 _NODES = GridNode.__table__
 
-__all__ = ["in_subtree", "in_subtrees", "open_figures", "rooms_of_subtree", "standing_at",
+__all__ = ["in_subtree", "in_subtrees", "open_figures", "open_tree_at", "rooms_of_subtree", "standing_at",
            "sync_network"]
 
 
@@ -162,6 +162,16 @@ def open_figures(session, network: Network, node_id: str, now: datetime, *,
     the tree in memory. At the network's top no subtree condition is needed (count_open leaves
     out nodes no longer in the network), so the city reads its partial index once. `per_node`
     as for `count_open`."""
-    groups = [OpenGroup(*row) for row in session.exec(open_groups(in_subtree(network, node_id),
-                                                                  now))]
-    return count_open(network, node_id, groups, per_node=per_node)
+    return count_open(network, node_id, _open_groups(session, network, node_id, now),
+                      per_node=per_node)
+
+
+def open_tree_at(session, network: Network, node_id: str, now: datetime) -> OpenTree:
+    """`flows.open_tickets.OpenTree` of `node_id`'s subtree at `now` (aware): the same statement
+    as `open_figures`, every node's figures as lists in depth-first order."""
+    return open_tree(network, node_id, _open_groups(session, network, node_id, now))
+
+
+def _open_groups(session, network: Network, node_id: str, now: datetime) -> list[OpenGroup]:
+    return [OpenGroup(*row) for row in session.exec(open_groups(in_subtree(network, node_id),
+                                                                now))]

@@ -12,6 +12,8 @@ from datetime import timedelta
 import httpx
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlmodel import select
 
 from api.app import create_app
@@ -20,7 +22,7 @@ from api.tokens import create_token
 from flows import texts
 from flows.config import parse_config
 from flows.network import Network
-from flows.open_tickets import (OpenGroup, count_open, group_open, is_open, is_overdue,
+from flows.open_tickets import (OpenCount, OpenGroup, count_open, group_open, is_open, is_overdue,
                                 open_groups, open_in, overdue_at)
 from models.subtrees import in_subtree, sync_network
 from models.tables import GridNode, Status, Ticket
@@ -290,3 +292,39 @@ def test_two_instances_starting_at_once_write_a_new_shape_once(db, clock):
         rows = session.exec(select(GridNode.node_id).where(
             GridNode.fingerprint == shape.fingerprint)).all()
     assert sorted(rows) == sorted(node.id for node in shape.nodes())
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 100), st.integers(0, 4), st.integers(0, 5),
+                          st.integers(0, 5)), max_size=30), st.integers(0, 100))
+def test_every_node_s_figures_are_its_subtree_s_tickets_counted_by_hand(network, rows, pick):
+    """`count_open` (prefix sums over the depth-first order) against a count node by node: what
+    stands at each node, what its subtree holds, what stands above it; for any root, any
+    groups, including a node that left the network."""
+    ids = network.order
+    root = ids[pick % len(ids)]
+    groups = [OpenGroup(ids[n % len(ids)], level, opened, min(late, opened))
+              for n, level, opened, late in rows] + [OpenGroup("gone", 0, 3, 1)]
+    figures = count_open(network, root, groups)
+    subtree = network.subtree_ids(root)
+
+    def where(group):
+        chain = network.chain(group.node_id)
+        return chain[min(group.escalation_level, len(chain) - 1)]
+
+    mine = [g for g in groups if g.node_id in subtree]
+    for node_id in subtree:
+        below = network.subtree_ids(node_id)
+        inside = [g for g in mine if g.node_id in below]
+        within = [g for g in inside if where(g) in below]
+        standing = [g for g in mine if where(g) == node_id]
+
+        def count(some):
+            return OpenCount(sum(g.open for g in some), sum(g.overdue for g in some))
+
+        assert figures.at(node_id) == count(standing), node_id
+        assert figures.subtree(node_id) == count(inside), node_id
+        assert figures.escalated_above(node_id) == OpenCount(
+            count(inside).open - count(within).open,
+            count(inside).overdue - count(within).overdue), node_id
+    assert figures.total == count(mine)
