@@ -129,8 +129,12 @@ class PostPipeline:
         (请假) has their stand-in @-mentioned beside them, and sent a copy of what is sent to
         them alone (a digest to the head)."""
         batches = with_stand_ins(session, batches)
-        masked = [[masked_for_post(self.network, row["room"], row["recipient_id"]) for row in rows]
-                  for rows in batches]
+        # A row marked `official` (a circular's text, bot/circulars.py: an official's own words,
+        # not a resident's data) is not masked; the mark is not a column.
+        masked = [[masked_for_post(self.network, row["room"], row["recipient_id"])
+                   and not row.get("official") for row in rows] for rows in batches]
+        batches = [[{k: v for k, v in row.items() if k != "official"} if "official" in row
+                    else row for row in rows] for rows in batches]
         people = self._personal(session, [row["text"] for rows, marks in zip(batches, masked)
                                           for row, mask in zip(rows, marks) if mask])
         prepared = []

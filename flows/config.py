@@ -290,6 +290,15 @@ class RepeatReports(_Strict):
     min_similarity: Annotated[float, Field(gt=0, le=1)] = 0.5
 
 
+class CircularPolicy(_Strict):
+    """通知下发 (flows/circulars.py): the heads of the groups a circular reached who have not
+    answered `收到` within `remind_after` are reminded once; a bare `收到` counts as the receipt
+    of a circular posted in its group within `receipt_window` (older ones need a quote)."""
+
+    remind_after: PositiveDuration = timedelta(hours=2)
+    receipt_window: PositiveDuration = timedelta(days=3)
+
+
 class _CategoryMatcher(_Strict):
     """A rule matching tickets by `category`: one code or a list of them; left out, any."""
 
@@ -377,6 +386,7 @@ class Policy(_Strict):
     extensions: ExtensionPolicy = ExtensionPolicy()
     verification: list[VerificationRule] = []
     reminders: ReminderGrouping = ReminderGrouping()
+    circulars: CircularPolicy = CircularPolicy()
 
     def verification_for(self, category: str, level: str) -> VerificationRule | None:
         """The rule by which a resolved ticket of `category` at a node of `level` is checked
