@@ -503,4 +503,9 @@ CHART_ESCALATED_ABOVE = "已吹哨到上级"
 # only these can be shown that way, so no link can put its own words on the page.
 DASHBOARD_NOTICES = {
     "claimed": "已接单，通知已发到群里。",
+    "circular_sent": "通知已下发到各群。",
+    "circular_scheduled": "通知已排定，到时下发。",
 }
+# The dashboard's circulars (通知下发) page
+DASHBOARD_CIRCULAR_EMPTY = "请写明通知的内容。"
+DASHBOARD_CIRCULAR_BAD_TIME = "下发时间格式不对，请按页面上的格式填写。"

@@ -12,6 +12,7 @@ import pytest
 from api.app import create_app
 from api.tokens import create_token
 from conftest import START
+from flows import texts
 
 VILLAGE_GROUPS = {"baiyi-b1", "shibalong-1", "shibalong-2", "shibalong-3", "baiyi-b2", "baiyi-b2-1"}
 
@@ -95,3 +96,33 @@ async def test_the_api_refuses_outside_the_scope_and_bad_input(world):
     assert (await client.post("/api/circulars", headers=bearer(tokens["baiyi"]),
                               json={"text": ""})).status_code == 422
     assert (await client.post("/api/circulars", json={"text": "x"})).status_code == 401
+
+
+def token_in(page: str) -> str:
+    return re.search(r'name="csrftoken" value="([^"]+)"', page).group(1)
+
+
+async def test_the_dashboard_sends_a_circular_with_its_csrf_token_and_shows_its_history(world, sim):
+    client, tokens = world
+    form = await client.get("/")
+    assert (await client.post("/login", data={"token": tokens["baiyi-b1"],
+                                              "csrftoken": token_in(form.text)})).status_code == 303
+    page = await client.get("/circulars")
+    assert page.status_code == 200 and 'name="text"' in page.text
+    forged = await client.post("/circulars", data={"text": "明天停水"},
+                               headers={"Origin": "https://evil.example"})
+    assert forged.status_code == 403
+    assert not [p for p in sim.posts if "明天停水" in p.text]
+    sent = await client.post("/circulars", data={"text": "明天停水", "down_to": "",
+                                                 "csrftoken": token_in(page.text)})
+    assert sent.status_code == 303 and sent.headers["location"] == "/circulars/1?notice=circular_sent"
+    assert sorted(p.room for p in sim.posts if "明天停水" in p.text) == [
+        "shibalong-1@chatroom", "shibalong-2@chatroom", "shibalong-3@chatroom"]
+    await sim.say("shibalong-3@chatroom", "wxid_zhao_li", "收到")
+    shown = await client.get("/circulars/1")
+    assert shown.status_code == 200
+    assert '<strong id="confirmed">1</strong>' in shown.text and shown.text.count("未确认") == 2
+    assert "通知#1" in (await client.get("/circulars")).text
+    empty = await client.post("/circulars", data={"text": " ", "csrftoken": token_in(page.text)})
+    assert empty.status_code == 422 and texts.DASHBOARD_CIRCULAR_EMPTY in empty.text
+    assert (await client.get("/circulars/99")).status_code == 404
