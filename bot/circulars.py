@@ -2,7 +2,7 @@
 outbox, its receipts, `通知情况`, the scheduled sends and the reminder the scheduler runs, the
 sender's digest lines and the history the API shows. The rules are `flows.circulars`'.
 
-A circular's posts are written like every other post (`bot.outbox.write_posts`: split, paced per
+A circular's posts are written like every other post (`bot.outbox.write_many`: split, paced per
 group), in the transaction that records which group got which post (`circular_delivery`, unique
 per circular and group, so no group gets it twice); a scheduled or deferred one is written by the
 scheduler's sweep, locked so that two bots sharing the database write it once. Its text is an
@@ -19,11 +19,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from bot.outbox import PostPipeline, post_values, write_posts
-from bot.transport import OutgoingPost
+from bot.outbox import PostPipeline, post_values, write_many
 from flows import texts
 from flows.circulars import (DeliveryState, elapsed_text, in_quiet_hours, is_circular_header,
                              is_receipt, mentions_receipt, quoted_circular, read_circular,
@@ -94,7 +93,8 @@ def issue(session: Session, network: Network, pipeline: PostPipeline, policy: Po
         "source_message_id": source_id, "node_id": node.id, "room": room, "sender_id": sender_id,
         "sender_name": label, "text": text, "urgent": urgent, "down_to": down_to,
         "created_at": now, "send_at": at, "groups": len(targets)}).scalar_one()
-    sent = at <= now
+    # A big one is the scheduler's to write (policy.circulars.write_at_once_up_to).
+    sent = at <= now and len(targets) <= policy.circulars.write_at_once_up_to
     if sent:
         post(session, pipeline, policy, number, label, text, urgent, targets, now, source_id)
     return Issued(number, len(targets), at, sent)
@@ -107,28 +107,23 @@ def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
 
 def post(session: Session, pipeline: PostPipeline, policy: Policy, number: int, label: str,
          text: str, urgent: bool, targets: list[Node], now: datetime,
-         reply_to: str | None = None) -> list[OutgoingPost]:
+         reply_to: str | None = None) -> int:
     """Write the circular's post into each target group (an urgent one @-mentions the group's
-    head) and its delivery rows, in `CHUNK`s; mark it sent. Returns the posts written."""
+    head) and its delivery rows, in `CHUNK`s; mark it sent. Returns how many groups."""
     template = texts.CIRCULAR_URGENT_POST if urgent else texts.CIRCULAR_POST
     body = template.format(number=number, sender=label, text=text)
-    written: list[OutgoingPost] = []
     for chunk in _chunks(targets):
-        rows = [{**post_values(Reply(body, mentions=(node.head.id,) if urgent else (),
-                                     room=node.group.room), node.group.room, reply_to, now),
-                 "official": True} for node in chunk]
-        posts = write_posts(session, rows, pipeline)
-        first: dict[str | None, int] = {}
-        for one in posts:
-            first.setdefault(one.room, one.id or 0)
+        rows = [post_values(Reply(body, mentions=(node.head.id,) if urgent else (),
+                                  room=node.group.room), node.group.room, reply_to, now)
+                for node in chunk]
+        first = write_many(session, rows, pipeline, official=True)
         session.execute(insert(DELIVERIES), [
             {"circular_id": number, "node_id": node.id, "room": node.group.room,
              "head_id": node.head.id, "posted_at": now, "post_id": first.get(node.group.room)}
             for node in chunk])
-        written += posts
     session.execute(update(CIRCULARS).where(CIRCULARS.c.id == number).values(
         sent_at=now, groups=len(targets), remind_at=now + policy.circulars.remind_after))
-    return written
+    return len(targets)
 
 
 # -- receipts -------------------------------------------------------------------------------
@@ -228,14 +223,14 @@ def status_reply(session: Session, network: Network, circular: Any, zone: ZoneIn
 
 # -- the scheduler's sweeps -----------------------------------------------------------------
 
-def send_due(config: GridConfig, db: Database, network: Network,
-             now: datetime) -> list[OutgoingPost]:
+def send_due(config: GridConfig, db: Database, network: Network, now: datetime) -> int:
     """Write the posts of every circular due by `now` and not sent yet (scheduled through the
-    API, or deferred past quiet hours); one that is not urgent waits while quiet hours last."""
+    API, or deferred past quiet hours); one that is not urgent waits while quiet hours last.
+    Returns how many groups they went to."""
     policy = config.policy
     quiet = in_quiet_hours(now, policy.quiet_hours, ZoneInfo(policy.timezone))
     pipeline = PostPipeline.of(config, network)
-    posts: list[OutgoingPost] = []
+    posts = 0
     while True:
         with db.session() as session:
             query = select(Circular).where(Circular.sent_at.is_(None), Circular.send_at <= now)
@@ -256,16 +251,16 @@ def send_due(config: GridConfig, db: Database, network: Network,
             return posts
 
 
-def remind_due(config: GridConfig, db: Database, network: Network,
-               now: datetime) -> list[OutgoingPost]:
+def remind_due(config: GridConfig, db: Database, network: Network, now: datetime) -> int:
     """Remind, once, the heads of the groups that have not confirmed a circular within
     `policy.circulars.remind_after` of its sending: a post in each such group @-mentioning its
-    head. Quiet hours hold back the reminders of circulars that are not urgent."""
+    head. Quiet hours hold back the reminders of circulars that are not urgent. Returns how
+    many heads were reminded."""
     policy = config.policy
     zone = ZoneInfo(policy.timezone)
     quiet = in_quiet_hours(now, policy.quiet_hours, zone)
     pipeline = PostPipeline.of(config, network)
-    posts: list[OutgoingPost] = []
+    posts = 0
     while True:
         with db.session() as session:
             query = select(Circular).where(Circular.reminded_at.is_(None),
@@ -281,8 +276,7 @@ def remind_due(config: GridConfig, db: Database, network: Network,
             return posts
 
 
-def _remind(session: Session, pipeline: PostPipeline, circular: Circular,
-            now: datetime) -> list[OutgoingPost]:
+def _remind(session: Session, pipeline: PostPipeline, circular: Circular, now: datetime) -> int:
     silent_rows = session.execute(select(DELIVERIES.c.id, DELIVERIES.c.room, DELIVERIES.c.head_id)
                                   .where(DELIVERIES.c.circular_id == circular.id,
                                          DELIVERIES.c.head_receipt_at.is_(None))
@@ -290,19 +284,15 @@ def _remind(session: Session, pipeline: PostPipeline, circular: Circular,
     text = texts.CIRCULAR_REMINDER.format(
         number=circular.id, sender=circular.sender_name, text=circular.text,
         elapsed=elapsed_text(now - (circular.sent_at or now)))
-    written: list[OutgoingPost] = []
     for chunk in _chunks(silent_rows):
-        rows = [{**post_values(Reply(text, mentions=(head_id,), room=room), room, None, now),
-                 "official": True} for _, room, head_id in chunk]
-        posts = write_posts(session, rows, pipeline)
-        first: dict[str | None, int] = {}
-        for one in posts:
-            first.setdefault(one.room, one.id or 0)
-        for delivery_id, room, _ in chunk:
-            session.execute(update(DELIVERIES).where(DELIVERIES.c.id == delivery_id)
-                            .values(reminder_post_id=first.get(room)))
-        written += posts
-    return written
+        rows = [post_values(Reply(text, mentions=(head_id,), room=room), room, None, now)
+                for _, room, head_id in chunk]
+        first = write_many(session, rows, pipeline, official=True)
+        session.execute(update(DELIVERIES).where(DELIVERIES.c.id == bindparam("delivery"))
+                        .values(reminder_post_id=bindparam("post")),
+                        [{"delivery": delivery_id, "post": first.get(room)}
+                         for delivery_id, room, _ in chunk])
+    return len(silent_rows)
 
 
 # -- the sender's digest, the API's history -------------------------------------------------
@@ -450,6 +440,8 @@ def send(urgent: bool):
             return [Reply(texts.CIRCULAR_NO_GROUPS)]
         if issued.sent:
             return [Reply(texts.CIRCULAR_SENT.format(number=issued.number, count=issued.groups))]
+        if issued.send_at <= message.at:
+            return [Reply(texts.CIRCULAR_QUEUED.format(number=issued.number, count=issued.groups))]
         at = issued.send_at.astimezone(dispatcher.zone)
         return [Reply(texts.CIRCULAR_SCHEDULED.format(
             number=issued.number, count=issued.groups, at=at.strftime(texts.TIME_FORMAT)))]

@@ -293,10 +293,14 @@ class RepeatReports(_Strict):
 class CircularPolicy(_Strict):
     """通知下发 (flows/circulars.py): the heads of the groups a circular reached who have not
     answered `收到` within `remind_after` are reminded once; a bare `收到` counts as the receipt
-    of a circular posted in its group within `receipt_window` (older ones need a quote)."""
+    of a circular posted in its group within `receipt_window` (older ones need a quote). A
+    circular to more than `write_at_once_up_to` groups is written by the scheduler's next run
+    (within a minute, in its own thread) rather than while the message is handled: a city's
+    33,000 posts take seconds to write, and the bot answers nobody meanwhile."""
 
     remind_after: PositiveDuration = timedelta(hours=2)
     receipt_window: PositiveDuration = timedelta(days=3)
+    write_at_once_up_to: Annotated[int, Field(ge=0)] = 2_000
 
 
 class _CategoryMatcher(_Strict):

@@ -173,6 +173,7 @@ NOTICE_ENDED = "【公告结束】#{number} {text}\n如仍有问题，请重新�
 CIRCULAR_POST = "【通知#{number}】{sender}：\n{text}\n请网格长回复「收到」确认。"
 CIRCULAR_URGENT_POST = "【紧急通知#{number}】{sender}：\n{text}\n请网格长回复「收到」确认。"
 CIRCULAR_SENT = "通知#{number} 已下发到本群以下 {count} 个群。回复「通知情况 #{number}」查看收到情况。"
+CIRCULAR_QUEUED = "通知#{number} 将在1分钟内下发到本群以下 {count} 个群。回复「通知情况 #{number}」查看收到情况。"
 CIRCULAR_SCHEDULED = ("通知#{number} 将于 {at} 下发到本群以下 {count} 个群（免打扰时段不发普通通知，"
                       "急事请用「紧急通知」）。")
 CIRCULAR_USAGE = ("请写明通知的内容，例如：通知 明天9点至17点停水，请提前储水。"

@@ -287,3 +287,16 @@ def test_send_time_waits_out_quiet_hours_unless_urgent():
     day = datetime(2026, 11, 25, 9, tzinfo=zone)
     assert send_time(day, False, quiet, zone) == day
     assert send_time(day, False, quiet, zone, day + timedelta(hours=2)) == day + timedelta(hours=2)
+
+
+async def test_a_big_circular_is_written_by_the_schedulers_next_run(db, config):
+    from flows.config import CircularPolicy
+    small = config.model_copy(update={"policy": config.policy.model_copy(
+        update={"circulars": CircularPolicy(write_at_once_up_to=3)})})
+    posts = await chat(db, small, [say("c1", VILLAGE_HEAD, f"通知 {WATER}", "李文华",
+                                       room=VILLAGE, at=at(10))])
+    assert circular_posts(posts) == []
+    assert [p["text"] for p in posts if p["reply_to"] == "c1"] == [
+        texts.CIRCULAR_QUEUED.format(number=1, count=6)]
+    later = await chat(db, small, [{"tick": at(10, 1)}, {"tick": at(10, 2)}])
+    assert sorted(p["room"] for p in circular_posts(later)) == sorted(BELOW_VILLAGE)
