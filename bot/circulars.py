@@ -27,7 +27,7 @@ from flows import texts
 from flows.circulars import (DeliveryState, elapsed_text, in_quiet_hours, is_circular_header,
                              is_receipt, mentions_receipt, quoted_circular, read_circular,
                              receipt_answers_circular, recipients, send_time, silent)
-from flows.commands import find_ticket_reference
+from flows.commands import find_ticket_reference, recognize
 from flows.config import GridConfig, Node, Policy
 from flows.lifecycle import Reply
 from flows.network import Network, role_ids
@@ -480,8 +480,12 @@ def receipt(dispatcher: Dispatcher, session: Session, message: IncomingMessage,
     replies (a head's first confirmation is acknowledged; a resident's is counted silently),
     or None when the message is no receipt (it is then read as anything else is)."""
     number = quoted_circular(message.quoted)
+    if number is None and "收到" not in message.text:
+        return None   # most messages: no reading needed
     if number is not None:
-        if not mentions_receipt(message.text) or not delivered_here(session, number, group.id):
+        # A command written out (`接单 #3`) is that command, quote or not.
+        if not mentions_receipt(message.text) or recognize(message.text) is not None \
+                or not delivered_here(session, number, group.id):
             return None
     else:
         if not is_receipt(message.text):

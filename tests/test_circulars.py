@@ -300,3 +300,16 @@ async def test_a_big_circular_is_written_by_the_schedulers_next_run(db, config):
         texts.CIRCULAR_QUEUED.format(number=1, count=6)]
     later = await chat(db, small, [{"tick": at(10, 1)}, {"tick": at(10, 2)}])
     assert sorted(p["room"] for p in circular_posts(later)) == sorted(BELOW_VILLAGE)
+
+
+async def test_a_command_quoting_a_circular_is_that_command(db, config):
+    posts = await chat(db, config, [
+        say("o1", RESIDENT, "下单 4号楼二单元4楼的灯不亮", "张阿姨", room=GRID, at=at(9, 50)),
+        say("c1", VILLAGE_HEAD, f"通知 {WATER}", "李文华", room=VILLAGE, at=at(10)),
+        say("k1", GRID_HEAD, quoting_circular(1, "接单 #1 收到"), "邱煥武", room=GRID, at=at(10, 5)),
+        say("q1", RESIDENT, quoting_circular(1, "满意"), "张阿姨", room=GRID, at=at(10, 6)),
+    ])
+    assert tickets(db)[0].status == "claimed"
+    assert [p["text"] for p in posts if p["reply_to"] == "q1"] == []   # 通知#1 is no ticket #1
+    with db.session() as session:
+        assert session.exec(select(CircularReceipt)).all() == []
