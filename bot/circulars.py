@@ -33,6 +33,7 @@ from flows.lifecycle import Reply
 from flows.network import Network, role_ids
 from flows.own_posts import nearly_same
 from models.db import Database
+from models.subtrees import in_subtree
 from models.tables import (Circular, CircularDelivery, CircularReceipt, OutboundPost, Status,
                            Ticket)
 
@@ -386,12 +387,15 @@ def listing(session: Session, network: Network, scope_node_id: str,
     for circular in session.execute(query).all():
         if not visible(network, scope_node_id, circular.node_id):
             continue
-        counted = states(session, network, circular.id, (first, last))
+        # Counted by the database over the subtree's range (models/subtrees.py).
+        groups, confirmed = session.execute(
+            select(func.count(), func.count(DELIVERIES.c.head_receipt_at)).where(
+                DELIVERIES.c.circular_id == circular.id,
+                in_subtree(network, scope_node_id, DELIVERIES.c.node_id))).one()
         out.append({"number": circular.id, "sender": circular.sender_name, "text": circular.text,
                     "urgent": circular.urgent, "created_at": circular.created_at,
                     "sent_at": circular.sent_at, "send_at": circular.send_at,
-                    "groups": len(counted),
-                    "confirmed": sum(1 for state in counted if state.head_confirmed)})
+                    "groups": groups, "confirmed": confirmed})
         if len(out) == limit:
             break
     return out
