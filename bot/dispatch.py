@@ -418,7 +418,8 @@ class Dispatcher:
             receipt = circulars.receipt(self, session, message, group, heads_here)
             if receipt is not None:
                 return self._rows(message, receipt)
-        if quoted_circular(message.quoted) is not None:
+        quoting_circular = message.quoted if quoted_circular(message.quoted) is not None else None
+        if quoting_circular is not None:
             # A circular's `通知#7` is no ticket number: a reply quoting it refers to no ticket.
             message = replace(message, quoted=None)
         command = recognize(message.text) or rating_reply(message.text, message.quoted)
@@ -448,6 +449,8 @@ class Dispatcher:
             return self._skip(session, message, Skipped.OWN_NOTICE)
         if command.keyword != "下单" and self.is_own_notice(session, message.text):
             return self._skip(session, message, Skipped.OWN_NOTICE)
+        if command.keyword == "通知情况" and quoting_circular is not None:
+            message = replace(message, quoted=quoting_circular)   # `通知情况` quoting it
         context = Context(session=session, message=message, group=group, command=command)
         replies = handler(self, context)
         if truncated:

@@ -84,7 +84,11 @@ async def test_receipts_are_counted_per_group_and_the_status_lists_exactly_the_s
             at=at(10, 8)),
         say("r5", B2_HEAD, "好的收到", "孙红", room=B2, at=at(10, 9)),
         say("s1", VILLAGE_HEAD, "通知情况 #1", "李文华", room=VILLAGE, at=at(10, 30)),
+        say("s2", VILLAGE_HEAD, quoting_circular(1, "通知情况"), "李文华", room=VILLAGE,
+            at=at(10, 31)),
     ])
+    assert [p["text"] for p in posts if p["reply_to"] == "s2"] == [
+        p["text"] for p in posts if p["reply_to"] == "s1"]
     assert [p["text"] for p in posts if p["reply_to"] == "r1"] == [
         texts.CIRCULAR_RECEIVED.format(number=1)]
     assert [p["text"] for p in posts if p["reply_to"] in ("r2", "r3")] == []  # counted silently
