@@ -26,7 +26,8 @@ from bot.outbox import PostPipeline, post_values, write_many
 from flows import texts
 from flows.circulars import (DeliveryState, elapsed_text, in_quiet_hours, is_circular_header,
                              is_receipt, mentions_receipt, quoted_circular, read_circular,
-                             receipt_answers_circular, recipients, send_time, silent)
+                             receipt_answers_circular, recipients, reminder_due, send_time,
+                             silent)
 from flows.commands import find_ticket_reference, recognize
 from flows.config import GridConfig, Node, Policy
 from flows.lifecycle import Reply
@@ -270,10 +271,16 @@ def remind_due(config: GridConfig, db: Database, network: Network, now: datetime
                 query = query.where(Circular.urgent.is_(True))
             due = session.scalars(query.order_by(Circular.remind_at, Circular.id)
                                   .limit(SWEEP_BATCH).with_for_update(skip_locked=True)).all()
+            acted = 0
             for circular in due:
+                # `remind_at` finds them by index; the rule decides, with today's policy.
+                if not reminder_due(circular.sent_at, circular.reminded_at,
+                                    policy.circulars.remind_after, now):
+                    continue
                 circular.reminded_at = now
                 posts += _remind(session, pipeline, circular, now)
-        if len(due) < SWEEP_BATCH:
+                acted += 1
+        if len(due) < SWEEP_BATCH or not acted:
             return posts
 
 

@@ -30,9 +30,10 @@ from zoneinfo import ZoneInfo
 from flows import texts
 from flows.normalize import reading
 
-__all__ = ["CircularRequest", "DeliveryState", "quoted_circular", "is_receipt",
-           "mentions_receipt", "read_circular", "receipt_answers_circular", "recipients",
-           "reminder_due", "send_time", "silent", "is_circular_header"]
+__all__ = ["CircularRequest", "DeliveryState", "elapsed_text", "in_quiet_hours",
+           "is_circular_header", "is_receipt", "mentions_receipt", "quoted_circular",
+           "read_circular", "receipt_answers_circular", "recipients", "reminder_due",
+           "send_time", "silent"]
 
 
 @dataclass(frozen=True)

@@ -317,3 +317,13 @@ async def test_a_command_quoting_a_circular_is_that_command(db, config):
     assert [p["text"] for p in posts if p["reply_to"] == "q1"] == []   # 通知#1 is no ticket #1
     with db.session() as session:
         assert session.exec(select(CircularReceipt)).all() == []
+
+
+def test_reminder_due_once_after_the_wait():
+    from flows.circulars import reminder_due
+    sent = datetime(2026, 11, 24, 2, tzinfo=timezone.utc)
+    wait = timedelta(hours=2)
+    assert not reminder_due(None, None, wait, sent + wait)
+    assert not reminder_due(sent, None, wait, sent + wait - timedelta(seconds=1))
+    assert reminder_due(sent, None, wait, sent + wait)
+    assert not reminder_due(sent, sent + wait, wait, sent + 2 * wait)
