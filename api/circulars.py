@@ -108,8 +108,7 @@ def send_circular(bot: Bot, principal: Principal, body: CircularIn) -> int:
     with bot.db.session() as session:
         issued = circulars.issue(
             session, network, PostPipeline.of(bot.config, network), bot.config.policy, node=node,
-            sender_id=principal.actor_id, sender_name=principal.name,
-            label=circulars.sender_label(node, principal.name), text=body.text.strip(),
+            sender_id=principal.actor_id, label=circulars.sender_label(node, principal.name), text=body.text.strip(),
             urgent=body.urgent, down_to=body.down_to, source_id=f"api:{uuid.uuid4().hex}",
             room=None, now=now, wanted=wanted)
         if issued is None:

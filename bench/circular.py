@@ -68,8 +68,7 @@ def write_circular(db: Database, network: Network, config) -> tuple[float, float
     with db.session() as session:
         circulars.issue(
             session, network, PostPipeline.of(config, network), config.policy, node=top,
-            sender_id=top.head.id, sender_name=top.head.name,
-            label=circulars.sender_label(top, top.head.name), text=TEXT, urgent=False,
+            sender_id=top.head.id, label=circulars.sender_label(top, top.head.name), text=TEXT, urgent=False,
             down_to=None, source_id=f"bench-{time.time_ns()}", room=top.group.room, now=NOW)
     taken = time.perf_counter() - start
     start = time.perf_counter()

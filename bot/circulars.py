@@ -80,13 +80,13 @@ def sender_label(node: Node, sender_name: str) -> str:
 
 
 def issue(session: Session, network: Network, pipeline: PostPipeline, policy: Policy, *,
-          node: Node, sender_id: str, sender_name: str, label: str, text: str, urgent: bool,
+          node: Node, sender_id: str, label: str, text: str, urgent: bool,
           down_to: str | None, source_id: str, room: str | None, now: datetime,
           wanted: datetime | None = None) -> Issued | None:
     """Record a circular from `node` (its groups below, down to the level `down_to`) and, when it
     may go now, write its posts; None when there is no group below. It goes at `wanted` (a
     scheduled time) or now, and a circular that is not urgent waits for the end of quiet hours
-    (`flows.circulars.send_time`). `label` names the sender in the posts."""
+    (`flows.circulars.send_time`). `label` names the sender in the posts (`sender_label`)."""
     targets = recipient_nodes(network, node, down_to)
     if not targets:
         return None
@@ -443,8 +443,7 @@ def send(urgent: bool):
         name = network.member_name(message.sender_id) or message.sender_name
         policy = dispatcher.config.policy
         issued = issue(context.session, network, dispatcher.pipeline, policy, node=context.group,
-                       sender_id=message.sender_id, sender_name=name,
-                       label=sender_label(leader, name), text=request.text, urgent=urgent,
+                       sender_id=message.sender_id, label=sender_label(leader, name), text=request.text, urgent=urgent,
                        down_to=request.down_to, source_id=message.id, room=message.room,
                        now=message.at)
         if issued is None:
