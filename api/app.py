@@ -8,7 +8,8 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
-from api import actions, dashboard, overview, stand_ins, tickets
+from api import (actions, circulars, dashboard, dashboard_circulars, overview, stand_ins,
+                 tickets)
 from api.csrf import CsrfProtect
 from api.limits import BodySizeLimit
 from api.webhook import webhook_router
@@ -39,7 +40,9 @@ def create_app(bot: Bot, *, webhook_secret: str | None = None,
     app.include_router(actions.router)
     app.include_router(overview.router)
     app.include_router(stand_ins.router)
+    app.include_router(circulars.router)
     app.include_router(dashboard.router)
+    app.include_router(dashboard_circulars.router)
     if webhook_secret:
         app.include_router(webhook_router(bot, webhook_secret, on_message))
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, func, select
 
+from bot import circulars
 from bot.outbox import PostPipeline, post_values, write_posts
 from bot.transport import OutgoingPost
 from flows.config import DigestSchedule, GridConfig, Node, cron_trigger
@@ -54,11 +55,19 @@ def gather_digest(session: Session, config: GridConfig, network: Network, node: 
     report = gather_report(session, network, node, start, end)
     policy = config.policy
     zone = ZoneInfo(policy.timezone)
-    return compose_digest(node.name, start, end, zone,
-                          report.figures, report.escalated, report.overdue,
-                          masked=not network.is_microgrid(node), listed=LISTED,
-                          escalated_count=report.escalated_count,
-                          deadlines=DeadlineView(end, zone, policy.calendar(), policy.timers_for))
+    messages = compose_digest(node.name, start, end, zone,
+                              report.figures, report.escalated, report.overdue,
+                              masked=not network.is_microgrid(node), listed=LISTED,
+                              escalated_count=report.escalated_count,
+                              deadlines=DeadlineView(end, zone, policy.calendar(),
+                                                     policy.timers_for))
+    # The circulars the node sent (通知下发) whose groups have not all confirmed: those sent in
+    # the period, or within the receipt window before its end.
+    silent = circulars.digest_lines(session, network, node.id,
+                                    min(start, end - policy.circulars.receipt_window), end, zone)
+    if silent and messages:
+        messages[-1] = "\n".join([messages[-1], *silent])
+    return messages
 
 
 def _period(column, start: datetime, end: datetime):

@@ -22,7 +22,7 @@ from sqlalchemy import insert, or_, update
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, func, select
 
-from bot import departments
+from bot import circulars, departments
 from bot.outbox import PostPipeline, post_values, write_posts_each
 from bot.repeat_reports import (follower_names, followers, households, is_follower, join_quoted,
                                 join_repeat)
@@ -32,6 +32,7 @@ from flows import lifecycle, overview, texts
 from flows.commands import (MAX_NUMBERS, CommandText, find_ticket_references, mention_spans,
                             rating_reply, read_category, read_rating, recognize,
                             recognize_in_sentence)
+from flows.circulars import quoted_circular, read_circular
 from flows.config import GridConfig, Node, Policy
 from flows.credentials import mask_credentials
 from flows.escalation import (EscalationClock, clock_after, clock_time, current_node,
@@ -411,6 +412,16 @@ class Dispatcher:
             return self._skip(session, message, Skipped.SYSTEM)
         if message.quoted is None and form.form == Form.QUOTE:
             message = replace(message, text=form.text, quoted=form.quoted)
+        if not in_department:
+            # `收到` to a circular (通知下发): quoting it, or bare (the rule: flows/circulars.py).
+            heads_here = [message.sender_id, *standing_in_for(session, message.sender_id, message.at)]
+            receipt = circulars.receipt(self, session, message, group, heads_here)
+            if receipt is not None:
+                return self._rows(message, receipt)
+        quoting_circular = message.quoted if quoted_circular(message.quoted) is not None else None
+        if quoting_circular is not None:
+            # A circular's `通知#7` is no ticket number: a reply quoting it refers to no ticket.
+            message = replace(message, quoted=None)
         command = recognize(message.text) or rating_reply(message.text, message.quoted)
         if command is None and self.network.leads_anything(message.sender_id):
             # A head's command inside a short sentence (`好的，我接单了`); a resident's is talk.
@@ -431,8 +442,15 @@ class Dispatcher:
             handler = COMMAND_TABLE[command.keyword].handler
         else:
             return []
+        rest = read_circular(command.rest, self.network.levels).text \
+            if command.keyword in ("通知", "紧急通知") else None
+        if circulars.is_pasted(session, message.text, rest):
+            # A circular, or the 通知 that sent it, pasted: never a request or a command.
+            return self._skip(session, message, Skipped.OWN_NOTICE)
         if command.keyword != "下单" and self.is_own_notice(session, message.text):
             return self._skip(session, message, Skipped.OWN_NOTICE)
+        if command.keyword == "通知情况" and quoting_circular is not None:
+            message = replace(message, quoted=quoting_circular)   # `通知情况` quoting it
         context = Context(session=session, message=message, group=group, command=command)
         replies = handler(self, context)
         if truncated:
@@ -1104,6 +1122,10 @@ COMMAND_TABLE: dict[str, CommandRow] = {row.keyword: row for row in (
     CommandRow("延期", "handler", on_ticket(ask_extension)),
     CommandRow("同意延期", "a head above the ticket's grid", on_ticket(decide_extension(True))),
     CommandRow("不同意延期", "a head above the ticket's grid", on_ticket(decide_extension(False))),
+    CommandRow("通知", "a head of the group's grid or above", circulars.send(urgent=False)),
+    CommandRow("紧急通知", "a head of the group's grid or above", circulars.send(urgent=True)),
+    CommandRow("通知情况", "the circular's sender, or a head of its grid or above",
+               circulars.show_status),
 )}
 
 # What a department's group may say: the commands of a department called in.

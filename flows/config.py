@@ -290,6 +290,19 @@ class RepeatReports(_Strict):
     min_similarity: Annotated[float, Field(gt=0, le=1)] = 0.5
 
 
+class CircularPolicy(_Strict):
+    """通知下发 (flows/circulars.py): the heads of the groups a circular reached who have not
+    answered `收到` within `remind_after` are reminded once; a bare `收到` counts as the receipt
+    of a circular posted in its group within `receipt_window` (older ones need a quote). A
+    circular to more than `write_at_once_up_to` groups is written by the scheduler's next run
+    (within a minute, in its own thread) rather than while the message is handled: a city's
+    33,000 posts take seconds to write, and the bot answers nobody meanwhile."""
+
+    remind_after: PositiveDuration = timedelta(hours=2)
+    receipt_window: PositiveDuration = timedelta(days=3)
+    write_at_once_up_to: Annotated[int, Field(ge=0)] = 2_000
+
+
 class _CategoryMatcher(_Strict):
     """A rule matching tickets by `category`: one code or a list of them; left out, any."""
 
@@ -377,6 +390,7 @@ class Policy(_Strict):
     extensions: ExtensionPolicy = ExtensionPolicy()
     verification: list[VerificationRule] = []
     reminders: ReminderGrouping = ReminderGrouping()
+    circulars: CircularPolicy = CircularPolicy()
 
     def verification_for(self, category: str, level: str) -> VerificationRule | None:
         """The rule by which a resolved ticket of `category` at a node of `level` is checked

@@ -75,6 +75,17 @@ EVENT_NAMES = {
     "merged": "并入",
 }
 
+# The words a head writes after 通知 to stop at a level (`通知 支部 …`), by level code; a level
+# of the config not named here is written as its code.
+LEVEL_WORDS = {
+    "city": ("市",),
+    "county": ("县", "县市"),
+    "township": ("乡镇", "街道", "乡", "镇"),
+    "village": ("村社区", "社区", "村"),
+    "branch": ("党支部", "支部"),
+    "microgrid": ("微网格",),
+}
+
 URGENT_MARK = "【紧急】"
 NO_LOCATION = "位置未注明"
 
@@ -158,6 +169,36 @@ NOTICE_POSTED = ("【公告】#{number} {text}\n至 {until}。期间本群及下
                  "不另开单。")
 NOTICE_JOINED = "【公告】#{number} {text}\n已为您登记（{households} 户反映），结束时会通知您。"
 NOTICE_ENDED = "【公告结束】#{number} {text}\n如仍有问题，请重新「下单」。"
+# 通知下发 (flows/circulars.py): a head's circular relayed into every group below, with receipts
+CIRCULAR_POST = "【通知#{number}】{sender}：\n{text}\n请网格长回复「收到」确认。"
+CIRCULAR_URGENT_POST = "【紧急通知#{number}】{sender}：\n{text}\n请网格长回复「收到」确认。"
+CIRCULAR_SENT = "通知#{number} 已下发到本群以下 {count} 个群。回复「通知情况 #{number}」查看收到情况。"
+CIRCULAR_QUEUED = "通知#{number} 将在1分钟内下发到本群以下 {count} 个群。回复「通知情况 #{number}」查看收到情况。"
+CIRCULAR_SCHEDULED = ("通知#{number} 将于 {at} 下发到本群以下 {count} 个群（免打扰时段不发普通通知，"
+                      "急事请用「紧急通知」）。")
+CIRCULAR_USAGE = ("请写明通知的内容，例如：通知 明天9点至17点停水，请提前储水。"
+                  "只发到某一级：通知 支部 内容、通知 微网格 内容。")
+CIRCULAR_NO_GROUPS = "本群以下没有可下发通知的群。"
+NOT_A_CIRCULAR_HEAD = "抱歉，只有本群或上级的网格长可以在本群发通知。"
+CIRCULAR_RECEIVED = "通知#{number} 已确认收到。"
+CIRCULAR_NOT_FOUND = "没有找到通知#{number}，请核对编号。"
+CIRCULAR_NUMBER_NEEDED = "请写明通知编号，例如：通知情况 #7"
+CIRCULAR_NOT_SENT_YET = "通知#{number} 将于 {at} 下发，尚无收到情况。"
+CIRCULAR_STATUS = ("通知#{number}（{sent} {sender}）：下发 {count} 个群，{confirmed} 个群网格长已确认收到，"
+                   "{residents} 个群有居民回复收到。")
+CIRCULAR_SILENT_HEADER = "网格长未确认的 {count} 个群："
+CIRCULAR_SILENT_LINE = "{group}（{head}）"
+CIRCULAR_SILENT_MORE = "……另有 {count} 个群，详见管理后台。"
+CIRCULAR_ALL_CONFIRMED = "各群网格长均已确认收到。"
+# A bare 收到 where a ticket waits for its claim, posted after the circular: which does it answer?
+CIRCULAR_WHICH = ("本群还有待确认的通知#{number}。确认通知请引用该通知回复「收到」；"
+                  "接单请回复「接单」。")
+# policy.circulars.remind_after: once, to each head still silent, in their group
+CIRCULAR_REMINDER = "【通知提醒】通知#{number}（{sender}）已下发{elapsed}，请回复「收到」确认：\n{text}"
+# The sender's digest: circulars of the node whose groups have not all confirmed
+DIGEST_CIRCULARS = "下发的通知未确认收到的群："
+DIGEST_CIRCULAR_LINE = "通知#{number}（{sent}）{silent}/{count} 个群未确认：{groups}"
+
 MERGED_INTO = "#{number} 与 #{parent} 是同一问题，已并入 #{parent}，请对 #{parent} {action}。"
 QUERY_HOUSEHOLDS = "{households} 户反映：{names}"
 PLACE_ORDER_USAGE = "请在「下单」后写明事项和位置，例如：下单 4号楼二单元4楼的灯不亮"
@@ -347,6 +388,9 @@ ACTIONS = {
     "销假": "销假",
     "呼叫": "呼叫部门",
     "报到": "报到",
+    "通知": "发通知",
+    "紧急通知": "发通知",
+    "通知情况": "查看通知情况",
 }
 
 # Examples shown when a command lacks its ticket number
@@ -378,6 +422,9 @@ EXAMPLES = {
     "销假": "销假",
     "呼叫": "呼叫 #12 城管",
     "报到": "报到 #12",
+    "通知": "通知 明天9点至17点停水，请提前储水",
+    "紧急通知": "紧急通知 台风预警，今晚请勿外出",
+    "通知情况": "通知情况 #7",
 }
 
 # Other words for a category a head may write after 改类 (besides its name above and its code).
@@ -457,4 +504,9 @@ CHART_ESCALATED_ABOVE = "已吹哨到上级"
 # only these can be shown that way, so no link can put its own words on the page.
 DASHBOARD_NOTICES = {
     "claimed": "已接单，通知已发到群里。",
+    "circular_sent": "通知已下发到各群。",
+    "circular_scheduled": "通知已排定，到时下发。",
 }
+# The dashboard's circulars (通知下发) page
+DASHBOARD_CIRCULAR_EMPTY = "请写明通知的内容。"
+DASHBOARD_CIRCULAR_BAD_TIME = "下发时间格式不对，请按页面上的格式填写。"

@@ -341,3 +341,68 @@ class Heartbeat(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=ID_LENGTH)
     beat_at: datetime = Field(sa_column=_time_column(nullable=False))
+
+
+class Circular(SQLModel, table=True):
+    """A circular (通知下发, flows/circulars.py): a head's notice relayed into every group of
+    their subtree (down to the level `down_to`, or all), numbered `通知#id`. `send_at` is when it
+    goes (a scheduled time, or the end of quiet hours for one that is not urgent); `sent_at` once
+    its posts are in the outbox; the heads still silent at `remind_at` are reminded once
+    (`reminded_at`)."""
+
+    __tablename__ = "circular"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # The message (or API call) that sent it: a redelivered one finds it taken.
+    source_message_id: str = Field(unique=True, max_length=ID_LENGTH)
+    node_id: str = Field(max_length=ID_LENGTH, index=True)   # the sender's node
+    room: str | None = Field(default=None, max_length=ID_LENGTH)  # where it was said (None: API)
+    sender_id: str = Field(max_length=ID_LENGTH)
+    sender_name: str = Field(max_length=ID_LENGTH)
+    text: str
+    urgent: bool = False
+    down_to: str | None = Field(default=None, max_length=40)   # a level code; None: every level
+    created_at: datetime = Field(sa_column=_time_column(nullable=False))
+    send_at: datetime = Field(sa_column=_time_column(nullable=False, index=True))
+    sent_at: datetime | None = Field(default=None, sa_column=_time_column())
+    groups: int = 0                       # how many groups it was posted into
+    remind_at: datetime | None = Field(default=None, sa_column=_time_column(index=True))
+    reminded_at: datetime | None = Field(default=None, sa_column=_time_column())
+
+
+class CircularDelivery(SQLModel, table=True):
+    """A circular posted into one group: when, as which outbox post, and the first receipt
+    (`收到`) of the group's head or deputy; unique, so a group gets it once."""
+
+    __tablename__ = "circular_delivery"
+    __table_args__ = (sa.UniqueConstraint("circular_id", "node_id"),
+                      # A bare 收到 looks for the newest circular posted in its group.
+                      sa.Index("ix_circular_delivery_room_posted", "room", "posted_at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    circular_id: int = Field(foreign_key="circular.id")
+    node_id: str = Field(max_length=ID_LENGTH)
+    room: str = Field(max_length=ID_LENGTH)
+    head_id: str = Field(max_length=ID_LENGTH)
+    posted_at: datetime = Field(sa_column=_time_column(nullable=False))
+    post_id: int | None = None            # the outbox row (its first part): delivered when
+    head_receipt_at: datetime | None = Field(default=None, sa_column=_time_column())
+    head_receipt_by: str | None = Field(default=None, max_length=ID_LENGTH)
+    reminder_post_id: int | None = None
+
+
+class CircularReceipt(SQLModel, table=True):
+    """One member's `收到` to a circular in one group: a head's (head or deputy of the group, or
+    their stand-in) or a resident's; once per member and group."""
+
+    __tablename__ = "circular_receipt"
+    __table_args__ = (sa.UniqueConstraint("circular_id", "node_id", "member_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    circular_id: int = Field(foreign_key="circular.id")
+    node_id: str = Field(max_length=ID_LENGTH)
+    member_id: str = Field(max_length=ID_LENGTH)
+    member_name: str = Field(max_length=ID_LENGTH)
+    by_head: bool = False
+    at: datetime = Field(sa_column=_time_column(nullable=False))
+    message_id: str = Field(max_length=ID_LENGTH)

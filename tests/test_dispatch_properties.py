@@ -28,8 +28,8 @@ from bot.transport import IncomingMessage
 from flows import texts
 from flows.commands import KEYWORDS
 from models.db import Database
-from models.tables import (InboundMessage, OutboundPost, Status, Ticket, TicketEscalation,
-                           TicketEvent)
+from models.tables import (Circular, CircularDelivery, CircularReceipt, InboundMessage,
+                           OutboundPost, Status, Ticket, TicketEscalation, TicketEvent)
 from conftest import START, Clock
 
 EXAMPLES = 500
@@ -213,7 +213,8 @@ def shared_db(tmp_path_factory):
 
 def empty(db: Database) -> None:
     with db.session() as session:
-        for table in (OutboundPost, TicketEscalation, TicketEvent, Ticket, InboundMessage):
+        for table in (OutboundPost, TicketEscalation, TicketEvent, Ticket, InboundMessage,
+                      CircularReceipt, CircularDelivery, Circular):
             session.exec(delete(table))
 
 
