@@ -12,15 +12,26 @@ import subprocess
 import sys
 import zlib
 
+import httpx
 import pytest
+import yaml
 from sqlmodel import select
+
+from api.app import create_app
+from api.tokens import create_token
+from bot.runtime import Bot
+from bot.transports.webhook import SIGNATURE_HEADER, sign
 
 from chat_script import GRID, HEAD, ZHANG, chat, kinds, replies, say
 from flows import texts
 from flows.config import MediaConfig, MediaLimits
 from models.tables import Attachment, InboundMessage, TicketEvent
 
-from conftest import REPO
+from conftest import REPO, START
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def png(width: int = 2, height: int = 2, rgb: tuple[int, int, int] = (200, 30, 30)) -> bytes:
@@ -174,9 +185,10 @@ async def test_a_location_and_a_media_id_without_content_are_kept_as_sent(db, me
 def test_gridbot_chat_reads_a_media_path_and_keeps_its_output_lines_shape(tmp_path):
     picture = tmp_path / "leak.png"
     picture.write_bytes(PHOTO)
-    config = (REPO / "config.yaml").read_text(encoding="utf-8") + \
-        f"\nmedia:\n  folder: {tmp_path / 'kept'}\n"
-    (tmp_path / "config.yaml").write_text(config, encoding="utf-8")
+    config = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+    config.setdefault("media", {})["folder"] = str(tmp_path / "kept")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, allow_unicode=True),
+                                          encoding="utf-8")
     lines = [
         {"id": "o1", "room": GRID, "sender": ZHANG, "name": "张阿姨",
          "text": "下单 4栋楼道漏水", "at": "2026-11-24T09:00:00+08:00"},
@@ -198,3 +210,107 @@ def test_gridbot_chat_reads_a_media_path_and_keeps_its_output_lines_shape(tmp_pa
     assert "line 3: media: path: cannot read" in result.stderr
     digest = hashlib.sha256(PHOTO).hexdigest()
     assert (tmp_path / "kept" / digest[:2] / digest).read_bytes() == PHOTO
+
+
+# ---- through the webhook and the API ----------------------------------------------------------
+
+SECRET = "s3cret-for-media"
+OTHER_GRID = "hehua-1@chatroom"
+
+
+@pytest.fixture
+async def served(db, media_config):
+    """The bot behind its HTTP app, taking webhook messages; posts go to a list."""
+    sent: list = []
+
+    class Collect:
+        async def send(self, post):
+            sent.append(post)
+
+    bot = Bot(media_config, db, Collect())
+    app = create_app(bot, webhook_secret=SECRET)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bot")
+    tokens = {node: create_token(db, bot.network, node, f"token of {node}", START)
+              for node in ("shibalong-1", "baiyi", "hehua")}
+    yield client, tokens, bot, sent
+    await client.aclose()
+
+
+async def webhook(client, payload: dict) -> httpx.Response:
+    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    return await client.post("/webhook/messages", content=body, headers={
+        SIGNATURE_HEADER: sign(SECRET, body), "Content-Type": "application/json"})
+
+
+def hook_message(id: str, sender: str, text: str | None, at: str, room: str = GRID,
+                 media: list | None = None) -> dict:
+    line = {"id": id, "room": room, "sender": sender, "at": at}
+    if text is not None:
+        line["text"] = text
+    if media is not None:
+        line["media"] = media
+    return line
+
+
+def b64(content: bytes) -> str:
+    return base64.b64encode(content).decode()
+
+
+async def test_the_webhook_takes_media_and_the_api_serves_them_within_scope(served, db):
+    client, tokens, bot, sent = served
+    assert (await webhook(client, hook_message("w1", ZHANG, "下单 4栋2单元楼道灯不亮",
+                                               "2026-11-24T09:00:00+08:00"))).status_code == 200
+    # the same photo handed over twice (a bridge retrying): kept once
+    photo = hook_message("w2", ZHANG, None, "2026-11-24T09:01:00+08:00",
+                         media=[{"kind": "image", "data": b64(PHOTO), "filename": "灯.png"}])
+    assert (await webhook(client, photo)).json() == {"accepted": True, "id": "w2"}
+    assert (await webhook(client, photo)).json() == {"accepted": True, "id": "w2"}
+    voice = hook_message("w3", ZHANG, "", "2026-11-24T09:02:00+08:00",
+                         media=[{"kind": "voice", "url": "https://bridge.example/media/77",
+                                 "size": 3000, "duration_s": 3}])
+    assert (await webhook(client, voice)).status_code == 200
+    path = hook_message("w4", ZHANG, None, "2026-11-24T09:03:00+08:00",
+                        media=[{"kind": "image", "path": "/etc/passwd"}])
+    refused = await webhook(client, path)
+    assert refused.status_code == 422 and "media.path" in refused.json()["detail"]
+
+    listed = await client.get("/api/tickets/1/attachments", headers=bearer(tokens["shibalong-1"]))
+    assert listed.status_code == 200
+    image, sound = listed.json()
+    assert (image["kind"], image["kind_name"], image["purpose"], image["size"], image["mime"]) == (
+        "image", "照片", "request", len(PHOTO), "image/png")
+    assert (sound["url"], sound["media_id"], sound["details"]) == (
+        None, "https://bridge.example/media/77", {"duration_s": 3})
+    for node in ("shibalong-1", "baiyi"):     # the grid and the community above it
+        served_file = await client.get(image["url"], headers=bearer(tokens[node]))
+        assert served_file.status_code == 200 and served_file.content == PHOTO
+        assert served_file.headers["content-type"] == "image/png"
+    # Another community's token: as if neither the ticket nor the attachment existed.
+    assert (await client.get(image["url"], headers=bearer(tokens["hehua"]))).status_code == 404
+    assert (await client.get("/api/tickets/1/attachments",
+                             headers=bearer(tokens["hehua"]))).status_code == 404
+    assert (await client.get(image["url"])).status_code == 401
+    # Only a media id kept, or an id that does not exist: 404.
+    assert (await client.get(f"/api/attachments/{sound['id']}",
+                             headers=bearer(tokens["shibalong-1"]))).status_code == 404
+    assert (await client.get("/api/attachments/999",
+                             headers=bearer(tokens["shibalong-1"]))).status_code == 404
+
+
+async def test_an_unattached_photo_is_not_served_and_a_too_large_one_is_refused_by_webhook(
+        served, db):
+    client, tokens, bot, sent = served
+    stray = hook_message("s1", ZHANG, None, "2026-11-24T09:00:00+08:00",
+                         media=[{"kind": "image", "data": b64(PHOTO)}])
+    assert (await webhook(client, stray)).status_code == 200
+    [row] = attachments(db)
+    assert row.ticket_id is None and row.path
+    assert (await client.get(f"/api/attachments/{row.id}",
+                             headers=bearer(tokens["shibalong-1"]))).status_code == 404
+    big = hook_message("s2", ZHANG, None, "2026-11-24T09:01:00+08:00",
+                       media=[{"kind": "voice", "data": b64(VOICE * 3)}])
+    assert (await webhook(client, big)).status_code == 200
+    await bot.deliver()
+    [refusal] = [post for post in sent if post.reply_to == "s2"]
+    assert refusal.text == texts.MEDIA_TOO_LARGE.format(kind="语音", size="6KB", limit="4KB")
+    assert not [post for post in sent if post.reply_to == "s1"]   # a stray photo: no noise
