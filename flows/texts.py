@@ -465,6 +465,8 @@ DASHBOARD_NOTICES = {
 MEDIA_KIND_NAMES = {"image": "照片", "voice": "语音", "video": "视频", "file": "文件",
                     "location": "位置"}
 QUERY_ATTACHMENTS = "附件：{counts}{total}"
+# Why an attachment joined its ticket, on the dashboard's ticket page.
+MEDIA_PURPOSE_NAMES = {"request": "随下单", "detail": "补充", "evidence": "办结照片"}
 QUERY_ATTACHMENTS_TOTAL = "（共{size}）"
 # A medium over media.max_bytes: not kept; the sender is told once per message.
 MEDIA_TOO_LARGE = ("您发的{kind}有{size}，超过了{limit}的上限，未能保存。"
