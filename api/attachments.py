@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import FileResponse
-from sqlmodel import select
 
 from api.auth import caller, not_found, the_bot
 from api.params import TicketNumber

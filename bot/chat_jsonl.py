@@ -76,7 +76,7 @@ class MediaLine(BaseModel):
     kind: Literal["image", "voice", "video", "file", "location"]
     path: str | None = None       # a file to read (gridbot chat only)
     data: str | None = None       # the content, base64
-    url: str | None = None        # where the content is (the webhook downloads it)
+    url: str | None = None        # where the content is: kept as the reference, not fetched
     media_id: str | None = None   # the platform's id, when the content is not given
     filename: str | None = None
     mime: str | None = None
@@ -111,9 +111,9 @@ class MediaLine(BaseModel):
                                       f"({error.strerror or type(error).__name__})") from None
         return None
 
-    def as_media(self, local_files: bool, data: bytes | None = None) -> Media:
-        """The transport interface's Media; `data` when the caller fetched the content."""
-        content = data if data is not None else self.content(local_files)
+    def as_media(self, local_files: bool) -> Media:
+        """The transport interface's Media (see `content`)."""
+        content = self.content(local_files)
         return Media(kind=self.kind, media_id=self.media_id or self.url, data=content,
                      filename=self.filename or (Path(self.path).name if self.path else None),
                      mime=self.mime, size=len(content) if content is not None else self.size,
@@ -300,13 +300,12 @@ def unknown_room(network: Network, room: str | None) -> str | None:
 
 
 def incoming(line: ChatMessageLine | RecallLine, bot: Bot, zone: tzinfo, *,
-             local_files: bool = False,
-             fetched: dict[int, bytes] | None = None) -> IncomingMessage:
+             local_files: bool = False) -> IncomingMessage:
     """A message or recall line (of `gridbot chat` or the webhook) as the transport interface's
     message. A recall without an id gets one of its own (`recall:<message id>`), so that one
-    handed over twice is acted on once. Media content comes from `data`, from `path` with
-    `local_files` (gridbot chat), or from `fetched` (by the medium's position, the webhook's
-    downloads); MediaUnreadable when a file cannot be read."""
+    handed over twice is acted on once. Media content comes from `data`, or from `path` with
+    `local_files` (gridbot chat); a `url` or `media_id` is kept as the reference. Raises
+    MediaUnreadable when a file cannot be read."""
     if isinstance(line, RecallLine):
         sender = line.sender or ""
         return IncomingMessage(
@@ -319,7 +318,6 @@ def incoming(line: ChatMessageLine | RecallLine, bot: Bot, zone: tzinfo, *,
         sender_name=line.name or bot.network.member_name(line.sender) or line.sender,
         text=line.text, at=_aware(line.at, zone) if line.at else bot.clock(), quoted=line.quoted,
         mention_ids=tuple(line.mentions), from_bot=line.sender == bot.config.transport.bot_id,
-        media=tuple(item.as_media(local_files, (fetched or {}).get(position))
-                    for position, item in enumerate(line.media)),
+        media=tuple(item.as_media(local_files) for item in line.media),
     )
 
