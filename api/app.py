@@ -8,8 +8,8 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
-from api import (actions, circulars, dashboard, dashboard_circulars, overview, stand_ins,
-                 tickets)
+from api import (actions, attachments, circulars, dashboard, dashboard_circulars, overview,
+                 stand_ins, tickets)
 from api.csrf import CsrfProtect
 from api.limits import BodySizeLimit
 from api.webhook import webhook_router
@@ -37,6 +37,7 @@ def create_app(bot: Bot, *, webhook_secret: str | None = None,
     app.add_middleware(CsrfProtect)
     app.add_middleware(BodySizeLimit, max_bytes=bot.config.api.max_request_bytes)
     app.include_router(tickets.router)
+    app.include_router(attachments.router)
     app.include_router(actions.router)
     app.include_router(overview.router)
     app.include_router(stand_ins.router)

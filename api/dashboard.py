@@ -13,20 +13,25 @@ from collections import Counter
 from datetime import datetime, timedelta
 from html import escape
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import func, select
 
 from api import actions
+from api.attachments import attachment_file
 from api.csrf import served_over_https
 from api.params import TicketNumber
 from api.tokens import Principal, principal_for
+from bot.attachments import attachments_of
 from bot.runtime import Bot
 from flows import lifecycle, texts
+from flows.attachments import size_text
 from flows.deadlines import DeadlineView
 from flows.masking import (mask_name, mask_text, masked_for_node, shown_actor,
                            ticket_personal)
@@ -260,6 +265,7 @@ def _ticket_view(request: Request, principal: Principal, number: int, *, status_
                          status_code=404, flash=f"没有找到 #{number}。", flash_error=True)
         events = session.exec(select(TicketEvent).where(TicketEvent.ticket_id == number)
                               .order_by(TicketEvent.id)).all()
+        media = attachments_of(session, number)
     zone = ZoneInfo(bot.config.policy.timezone)
     masked = masked_for_node(bot.network, principal.node_id)
     return _page(request, "ticket.html", principal, status_code=status_code, flash=flash,
@@ -270,7 +276,25 @@ def _ticket_view(request: Request, principal: Principal, number: int, *, status_
                           "note": mask_text(e.note, ticket_personal(ticket.reporter_name,
                                                                     ticket.room))
                           if masked and e.note else e.note}
-                         for e in events])
+                         for e in events],
+                 media=[{"id": m.id, "kind": m.kind, "kept": bool(m.path),
+                         "kind_name": texts.MEDIA_KIND_NAMES.get(m.kind, m.kind),
+                         "purpose_name": texts.MEDIA_PURPOSE_NAMES.get(m.purpose or "", ""),
+                         "size": size_text(m.size) if m.size else "",
+                         "time": m.at.astimezone(zone).strftime(texts.TIME_FORMAT),
+                         "label": (m.details or {}).get("label", "")}
+                        for m in media])
+
+
+@router.get("/attachments/{attachment_id}")
+def attachment_from_page(attachment_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)],
+                         request: Request) -> Response:
+    """An attachment's content for the ticket page (`<img>`, `<audio>`), with the login
+    cookie; 404 outside the subtree, as the API (api/attachments.py)."""
+    principal = _principal(request)
+    if principal is None:
+        return Response(status_code=401)
+    return attachment_file(_bot(request), principal, attachment_id)
 
 
 @router.post("/tickets/{number}/claim")

@@ -172,3 +172,23 @@ class TransportHealth(BaseModel):
                                            "subtree (for a token at the network's top: all).")
     dead_letters: int = Field(0, description="Posts of the same scope set aside as dead letters "
                                              "(`gridbot outbox dead`).")
+
+
+class AttachmentOut(BaseModel):
+    """A photo, voice note, video, file or location a message carried, joined to the ticket."""
+
+    id: int
+    kind: str = Field(description="image, voice, video, file or location")
+    kind_name: str = Field(description="The kind in Chinese (照片, 语音…).")
+    purpose: str | None = Field(None, description="request (with the 下单), detail (补充) or "
+                                                  "evidence (after the 办结)")
+    size: int | None = Field(None, description="Bytes.")
+    mime: str | None = None
+    sha256: str | None = Field(None, description="Of the content, when it was kept.")
+    at: datetime
+    url: str | None = Field(None, description="Where the content is served "
+                                              "(`GET /api/attachments/{id}`); null when only the "
+                                              "platform's media id was kept.")
+    media_id: str | None = Field(None, description="The platform's id or URL, when the content "
+                                                   "was not downloaded.")
+    details: dict | None = Field(None, description="duration_s; latitude, longitude, label.")

@@ -1,7 +1,9 @@
 """`POST /webhook/messages`: messages from a bridge, signed with the shared secret.
 
 The body is a `gridbot chat` message line (`id`, `room`, `sender`, `name`, `text`, `at`, and
-`quoted` when the bridge knows what the message quotes), or a recall line `{"recall": "<message
+`quoted` when the bridge knows what the message quotes, and `media`: photos, voice, files and
+locations, each with its content as base64 `data`, or its `url` or `media_id` kept as the
+reference, see `bot.chat_jsonl`), or a recall line `{"recall": "<message
 id>", …}` when a member took a message back (撤回; its `id` may be left out). A bad or missing
 signature is 401 and nothing is stored. A body over `api.max_request_bytes` is 413 as it streams
 in, before the signature is checked (api/limits.py); `quoted` is kept cut to
@@ -73,6 +75,10 @@ def webhook_router(bot: Bot, secret: str, on_accepted: Callable[[], None]) -> AP
             raise HTTPException(422, f"{where}: {first['msg']}" if where else first["msg"]) from None
         if isinstance(line, ChatMessageLine) and not line.id:
             raise HTTPException(422, "id: required, so that a redelivered message is recognised")
+        if isinstance(line, ChatMessageLine) and any(item.path for item in line.media):
+            # A bridge's path names a file on its machine, not here: content comes as data.
+            raise HTTPException(422, "media.path: not taken by the webhook; send the content "
+                                     "as base64 data, or its url or media_id")
         if isinstance(line, ChatMessageLine) and line.quoted is not None:
             # What a message quotes is kept no longer than a message may be (the text itself is
             # cut to the same length where it is acted on).

@@ -3,7 +3,12 @@
 In, one object per line: a message `{"id", "room", "sender", "name", "text", "at"}` (`id`, `name`
 and `at` optional; also optional `quoted`, the text it quotes, and `mentions`, the member ids its
 @-mentions name), a recall `{"recall": "<message id>"}` (the sender took that message back;
-`id`, `room`, `sender`, `name`, `at` optional) or `{"tick": "<ISO time>"}`. A message whose
+`id`, `room`, `sender`, `name`, `at` optional) or `{"tick": "<ISO time>"}`. A message may carry
+`media`, a list of photos, voice notes, videos, files and locations (`text` may then be left
+out): each `{"kind": "image"|"voice"|"video"|"file"|"location"}` with its content as `path` (a
+file to read, `gridbot chat` only) or `data` (base64), or else `media_id` (the platform's id,
+kept as it is), and optional `filename`, `mime`, `size` (bytes), `duration_s`, and `latitude`,
+`longitude`, `label` for a location. The output lines keep their shape whatever came in. A message whose
 `sender` is the bot's own id (`transport.bot_id`) is kept and never acted on. Out, one line per bot post:
 `{"room", "text", "mentions", "reply_to"}`; a private message (a digest to a head) has room null
 and its recipient as the one mention. A malformed line is reported on stderr with its line
@@ -22,11 +27,17 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import TextIO
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+import base64
+import binascii
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
 
 from bot.pacing import next_turn
 from bot.runtime import Bot
-from bot.transport import IncomingMessage, OutgoingPost
+from bot.transport import IncomingMessage, Media, OutgoingPost
 from flows.network import Network
 
 MAX_DRAIN_STEPS = 100_000  # turns waited for at the end of the input, at most
@@ -57,6 +68,64 @@ def keepable_time(value: datetime | None) -> datetime | None:
     return value
 
 
+class MediaLine(BaseModel):
+    """One medium of a message line (`media`): see the module."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    kind: Literal["image", "voice", "video", "file", "location"]
+    path: str | None = None       # a file to read (gridbot chat only)
+    data: str | None = None       # the content, base64
+    url: str | None = None        # where the content is: kept as the reference, not fetched
+    media_id: str | None = None   # the platform's id, when the content is not given
+    filename: str | None = None
+    mime: str | None = None
+    size: Annotated[int, Field(ge=0)] | None = None
+    duration_s: Annotated[int, Field(ge=0)] | None = None
+    latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
+    longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
+    label: str | None = None
+
+    @field_validator("data")
+    @classmethod
+    def _base64(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError("not base64") from None
+        return value
+
+    def content(self, local_files: bool) -> bytes | None:
+        """The content given in the line: `data` decoded, or (with `local_files`) the file at
+        `path` read. Raises MediaUnreadable naming the key."""
+        if self.data is not None:
+            return base64.b64decode(self.data)
+        if self.path is not None:
+            if not local_files:
+                raise MediaUnreadable("path: not taken here; send the content as base64 data")
+            try:
+                return Path(self.path).read_bytes()
+            except OSError as error:
+                raise MediaUnreadable(f"path: cannot read {self.path} "
+                                      f"({error.strerror or type(error).__name__})") from None
+        return None
+
+    def as_media(self, local_files: bool) -> Media:
+        """The transport interface's Media (see `content`)."""
+        content = self.content(local_files)
+        return Media(kind=self.kind, media_id=self.media_id or self.url, data=content,
+                     filename=self.filename or (Path(self.path).name if self.path else None),
+                     mime=self.mime, size=len(content) if content is not None else self.size,
+                     duration_s=self.duration_s, latitude=self.latitude,
+                     longitude=self.longitude, label=self.label)
+
+
+class MediaUnreadable(ValueError):
+    """A medium's content could not be had (a file that cannot be read, a path where only
+    data is taken); the message names the key."""
+
+
 class ChatMessageLine(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -68,8 +137,17 @@ class ChatMessageLine(BaseModel):
     at: datetime | None = None
     quoted: str | None = None   # the text of the message this one quotes, when the bridge has it
     mentions: list[str] = []    # member ids of its @-mentions, when the bridge knows them
+    media: list[MediaLine] = []  # photos, voice, files, locations it carries
 
     _not_blank = field_validator("room", "sender")(not_blank)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _media_without_text(cls, data: object) -> object:
+        # A photo alone has no words: `text` may be left out when `media` is given.
+        if isinstance(data, dict) and "text" not in data and data.get("media"):
+            return {**data, "text": ""}
+        return data
 
     _at_in_range = field_validator("at")(keepable_time)
 
@@ -195,7 +273,12 @@ async def play(bot: Bot, lines: Iterable[str], err: TextIO, zone: tzinfo) -> int
         if problem := unknown_room(bot.network, line.room):
             err.write(f"line {number}: {problem}\n")
         try:
-            message = incoming(line, bot, zone)
+            message = incoming(line, bot, zone, local_files=True)
+        except MediaUnreadable as exc:
+            bad += 1
+            err.write(f"line {number}: media: {exc}\n")
+            continue
+        try:
             if message.at.year < LAST_YEAR:
                 clock.move_to(message.at)
             await bot.receive(message)
@@ -216,10 +299,13 @@ def unknown_room(network: Network, room: str | None) -> str | None:
     return None
 
 
-def incoming(line: ChatMessageLine | RecallLine, bot: Bot, zone: tzinfo) -> IncomingMessage:
+def incoming(line: ChatMessageLine | RecallLine, bot: Bot, zone: tzinfo, *,
+             local_files: bool = False) -> IncomingMessage:
     """A message or recall line (of `gridbot chat` or the webhook) as the transport interface's
     message. A recall without an id gets one of its own (`recall:<message id>`), so that one
-    handed over twice is acted on once."""
+    handed over twice is acted on once. Media content comes from `data`, or from `path` with
+    `local_files` (gridbot chat); a `url` or `media_id` is kept as the reference. Raises
+    MediaUnreadable when a file cannot be read."""
     if isinstance(line, RecallLine):
         sender = line.sender or ""
         return IncomingMessage(
@@ -232,5 +318,6 @@ def incoming(line: ChatMessageLine | RecallLine, bot: Bot, zone: tzinfo) -> Inco
         sender_name=line.name or bot.network.member_name(line.sender) or line.sender,
         text=line.text, at=_aware(line.at, zone) if line.at else bot.clock(), quoted=line.quoted,
         mention_ids=tuple(line.mentions), from_bot=line.sender == bot.config.transport.bot_id,
+        media=tuple(item.as_media(local_files) for item in line.media),
     )
 

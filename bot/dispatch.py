@@ -22,13 +22,14 @@ from sqlalchemy import insert, or_, update
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, func, select
 
-from bot import circulars, departments
+from bot import attachments, circulars, departments
 from bot.outbox import PostPipeline, post_values, write_posts_each
 from bot.repeat_reports import (follower_names, followers, households, is_follower, join_quoted,
                                 join_repeat)
 from bot.stand_ins import end_leave, standing_in_for, start_leave
 from bot.transport import IncomingMessage, OutgoingPost
 from flows import lifecycle, overview, texts
+from flows.attachments import attachment_line, counted
 from flows.commands import (MAX_NUMBERS, CommandText, find_ticket_references, mention_spans,
                             rating_reply, read_category, read_rating, recognize,
                             recognize_in_sentence)
@@ -99,9 +100,13 @@ MAX_ATTEMPTS = len(RETRY_WAITS) + 1
 ERROR_LENGTH = 500
 
 
-def details_of(message: IncomingMessage) -> dict[str, Any] | None:
-    """What a retry needs of the message beyond its columns; None when there is nothing."""
+def details_of(message: IncomingMessage,
+               media: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
+    """What a retry needs of the message beyond its columns (with `media`, its media as kept,
+    `bot.attachments.keep`); None when there is nothing."""
     details: dict[str, Any] = {}
+    if media:
+        details["media"] = media
     if message.mention_ids:
         details["mention_ids"] = list(message.mention_ids)
     if message.recalled_id is not None:
@@ -121,7 +126,7 @@ def message_of(row: Any) -> IncomingMessage:
         text=row.text, at=row.sent_at, quoted=row.quoted,
         mention_ids=tuple(details.get("mention_ids", ())),
         recalled_id=details.get("recalled_id"), from_bot=bool(details.get("from_bot")),
-        system=bool(details.get("system")))
+        system=bool(details.get("system")), media=attachments.media_of(details.get("media", ())))
 
 
 # Core statements for the rows a change adds: an ORM object each cost more than the insert.
@@ -213,6 +218,7 @@ class Dispatcher:
         self.lexicon = config.request_lexicon()
         self.bot_id = config.transport.bot_id
         self.pipeline = PostPipeline.of(config, self.network)
+        self.media_store = attachments.MediaStore(attachments.media_folder(config, db.url))
         self.department_rooms = frozenset(d.group.room for d in config.departments if d.group)  # masked, split (bot/outbox.py)
         try:   # scoped queries read subtrees as ranges of the network's numbering
             sync_network(db, self.network, clock())
@@ -270,11 +276,16 @@ class Dispatcher:
         rows: dict[str, dict[str, Any]] = {}
         received_at = received_at or self.clock()
         for message, original_length in prepared:
+            if message.id in rows:
+                continue
+            # Media are written to files first: stored, the message's row says where they are.
+            media = [attachments.keep(self.media_store, one, self.config.media.max_bytes)
+                     for one in message.media]
             rows.setdefault(message.id, {
                 "message_id": message.id, "room": message.room, "sender_id": message.sender_id,
                 "sender_name": message.sender_name, "text": message.text,
                 "quoted": message.quoted, "sent_at": message.at, "received_at": received_at,
-                "original_length": original_length, "details": details_of(message),
+                "original_length": original_length, "details": details_of(message, media),
                 # Should this process stop before acting on it, the retry job takes it then.
                 "retry_at": received_at + RETRY_WAITS[0]})
         names = self._names_seen(prepared, received_at)
@@ -395,7 +406,28 @@ class Dispatcher:
 
     def _act(self, session: Session, message: IncomingMessage,
              truncated: bool = False) -> list[dict[str, Any]]:
-        """Do what the message asks; returns the outbox rows of its replies, to be written."""
+        """Do what the message asks, then keep its media (joined to a ticket when the rules of
+        `flows.attachments` find one); returns the outbox rows of its replies, to be written."""
+        rows = self._act_on_words(session, message, truncated)
+        if message.media:
+            rows.extend(self._rows(message, self._attach(session, message)))
+        return rows
+
+    def _attach(self, session: Session, message: IncomingMessage) -> list[Reply]:
+        """The message's `attachment` rows, and the evidence events of a photo after 办结."""
+        in_network = (self.network.node_for_room(message.room) is not None
+                      or message.room in self.department_rooms)
+        acting = (in_network and not message.from_bot and not message.system
+                  and message.sender_id not in (self.bot_id, message.room))
+        name = self.network.member_name(message.sender_id) or message.sender_name
+        attached = attachments.attach(session, self.config, message, acting, name)
+        for ticket_id, outcome in attached.evidence:
+            record_events(session, ticket_id, Actor(message.sender_id, name), outcome.events,
+                          message.at, message.id)
+        return list(attached.replies)
+
+    def _act_on_words(self, session: Session, message: IncomingMessage,
+                      truncated: bool = False) -> list[dict[str, Any]]:
         if message.from_bot or message.sender_id == self.bot_id:
             return self._skip(session, message, Skipped.OWN_POST)
         form = read_form(message.text)
@@ -837,11 +869,16 @@ def query(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, conte
                              action=texts.ACTIONS[context.command.keyword],
                              co_handler_names=[m.name for m in helpers],
                              follower_names=follower_names(context.session, ticket),
-                             households=households(context.session, ticket))
+                             households=households(context.session, ticket),
+                             attachments=attachment_line(
+                                 [(row.kind, row.size) for row in
+                                  attachments.attachments_of(context.session, ticket.id)]))
 
 
 def add_detail(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, context: Context) -> Outcome:
-    return lifecycle.add_detail(ticket, actor, rest, heads_of(dispatcher, ticket))
+    # `补充 #3` carrying a photo and no words (a bridge may send both at once): the photo is it.
+    carried = counted(media.kind for media in context.message.media)
+    return lifecycle.add_detail(ticket, actor, rest or carried, heads_of(dispatcher, ticket))
 
 
 def cancel(dispatcher: Dispatcher, ticket: Ticket, actor: Actor, rest: str, context: Context) -> Outcome:

@@ -537,6 +537,37 @@ class ApiConfig(_Strict):
     max_request_bytes: Annotated[int, Field(ge=16_384, le=100_000_000)] = 262_144
 
 
+MEDIA_KINDS = ("image", "voice", "video", "file", "location")
+
+
+class MediaLimits(_Strict):
+    """The largest attachment kept of each kind, in bytes; a larger one is refused politely in
+    the group and not kept (a location has no content to limit)."""
+
+    image: Annotated[int, Field(ge=1)] = 10_000_000
+    voice: Annotated[int, Field(ge=1)] = 2_000_000
+    video: Annotated[int, Field(ge=1)] = 50_000_000
+    file: Annotated[int, Field(ge=1)] = 20_000_000
+
+    def of(self, kind: str) -> int | None:
+        """The limit of `kind` in bytes; None for a kind without one (location)."""
+        return getattr(self, kind, None) if kind in MEDIA_KINDS else None
+
+
+class MediaConfig(_Strict):
+    """Photos, voice, video, files and locations carried by messages (issue 26): kept as
+    attachments (content-addressed files under `folder`, or the platform's media id when the
+    content was not downloaded). `folder` None: `attachments/` beside the SQLite database file
+    (the working directory for PostgreSQL). A photo, voice note, video or location the member
+    sends within `attach_within` after their 下单 or 补充 joins that ticket; a photo or video the
+    handler sends within `evidence_within` after their 办结 is its evidence (flows/attachments.py)."""
+
+    folder: str | None = None
+    max_bytes: MediaLimits = MediaLimits()
+    attach_within: PositiveDuration = timedelta(minutes=10)
+    evidence_within: PositiveDuration = timedelta(minutes=30)
+
+
 class Department(_Strict):
     """A department a head may call in on a ticket (部门报到, Beijing's 街乡吹哨、部门报到): 城管,
     派出所, 市场监管, 供水, 供电, 物业… Its `group` is posted once (else each member privately);
@@ -562,6 +593,7 @@ class GridConfig(_Strict):
         return next((d for d in self.departments if key in (d.name, d.id)), None)
     transport: TransportConfig = TransportConfig()
     api: ApiConfig = ApiConfig()
+    media: MediaConfig = MediaConfig()
     # Words added to the request parser's vocabulary, in flows/lexicon.yaml's shape, e.g.
     # {categories: {repair: [不通风]}, urgent: [冒黑烟]}.
     lexicon: dict[str, Any] = {}

@@ -375,10 +375,12 @@ def _follower_rating(ticket: Ticket, text: str) -> Outcome:
 
 def summary(ticket: Ticket, events: Iterable[TicketEvent], actor: Actor, zone: tzinfo,
             action: str = texts.ACTIONS["查询"], co_handler_names: Sequence[str] = (),
-            follower_names: Sequence[str] = (), households: int | None = None) -> Outcome:
+            follower_names: Sequence[str] = (), households: int | None = None,
+            attachments: str | None = None) -> Outcome:
     """`查询` / `进度`: the ticket's state, its co-handlers (协办), the other households that
     reported its problem (一事多报: `households` of them in all, by default the reporter and
-    those others) and its history, for people in its groups."""
+    those others), its attachments (`attachments`, the line of `flows.attachments.
+    attachment_line`) and its history, for people in its groups."""
     if not actor.is_any(Role.IN_SCOPE, Role.REPORTER, Role.HANDLER, Role.GRID_HEAD, Role.SUPERIOR,
                         Role.PLACE_HEAD):
         return refuse(texts.NOT_IN_THIS_GROUP.format(number=ticket.id, action=action))
@@ -395,6 +397,8 @@ def summary(ticket: Ticket, events: Iterable[TicketEvent], actor: Actor, zone: t
         counted = 1 + len(follower_names) if households is None else households
         lines.append(texts.QUERY_HOUSEHOLDS.format(households=counted,
                                                    names="、".join(follower_names)))
+    if attachments:
+        lines.append(attachments)
     for event in events:
         lines.append(texts.QUERY_EVENT.format(
             time=event.at.astimezone(zone).strftime(texts.TIME_FORMAT),
@@ -438,6 +442,13 @@ def add_detail(ticket: Ticket, actor: Actor, detail: str, heads: Iterable[str]) 
         replies=(Reply(texts.DETAIL_ADDED.format(number=ticket.id, detail=detail),
                        mentions=_who_to_tell(ticket, heads), to=Audience.HANDLER),),
     )
+
+
+def add_evidence(actor: Actor, media: str) -> Outcome:
+    """A photo or video the handler sent after their `办结` (flows/attachments.py chose the
+    ticket): recorded as the evidence of the resolution, `media` counted as `照片2`; nothing is
+    said in the group (a photo is not a command)."""
+    return Outcome(events=(EventRecord("evidence", note=media or None, by=actor),))
 
 
 def cancel(ticket: Ticket, actor: Actor, now: datetime) -> Outcome:

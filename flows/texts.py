@@ -73,6 +73,7 @@ EVENT_NAMES = {
     "extension_granted": "同意延期",
     "extension_refused": "不同意延期",
     "merged": "并入",
+    "evidence": "办结照片",
 }
 
 # The words a head writes after 通知 to stop at a level (`通知 支部 …`), by level code; a level
@@ -273,7 +274,8 @@ RECALLED_WHILE_HANDLED = ("#{number} 的下单消息已被提出人撤回，此�
 
 # 补充
 DETAIL_ADDED = "#{number} 已补充：{detail}"
-DETAIL_NEEDED = "请在单号后写上补充的内容，例如：补充 #{number} 晚上七点后家里有人"
+DETAIL_NEEDED = ("请在单号后写上补充的内容，例如：补充 #{number} 晚上七点后家里有人"
+                 "（要补充照片或语音，发完这句后接着发即可）")
 
 # 撤单
 CANCELLED = "#{number} 已撤单。"
@@ -510,3 +512,14 @@ DASHBOARD_NOTICES = {
 # The dashboard's circulars (通知下发) page
 DASHBOARD_CIRCULAR_EMPTY = "请写明通知的内容。"
 DASHBOARD_CIRCULAR_BAD_TIME = "下发时间格式不对，请按页面上的格式填写。"
+
+# Media a message carried (附件, flows/attachments.py): the kinds as counted in chat, in order.
+MEDIA_KIND_NAMES = {"image": "照片", "voice": "语音", "video": "视频", "file": "文件",
+                    "location": "位置"}
+QUERY_ATTACHMENTS = "附件：{counts}{total}"
+# Why an attachment joined its ticket, on the dashboard's ticket page.
+MEDIA_PURPOSE_NAMES = {"request": "随下单", "detail": "补充", "evidence": "办结照片"}
+QUERY_ATTACHMENTS_TOTAL = "（共{size}）"
+# A medium over media.max_bytes: not kept; the sender is told once per message.
+MEDIA_TOO_LARGE = ("您发的{kind}有{size}，超过了{limit}的上限，未能保存。"
+                   "请压缩后重发，或分段发送。")

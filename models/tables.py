@@ -276,6 +276,38 @@ class InboundMessage(SQLModel, table=True):
     dead_at: datetime | None = Field(default=None, sa_column=_time_column())
 
 
+class Attachment(SQLModel, table=True):
+    """A photo, voice note, video, file or location a message carried (issue 26), kept whether
+    or not it joined a ticket: the content as a file named by its SHA-256 under the media folder
+    (`path`, relative to it), else the platform's `media_id` when the content was not
+    downloaded. `purpose` says why it joined its ticket (request, detail, evidence); `refused`
+    is set, and nothing kept, for content over the size limit of its kind."""
+
+    __tablename__ = "attachment"
+    # One row per medium of a message: a redelivered message never stores its media twice.
+    __table_args__ = (sa.UniqueConstraint("message_id", "position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    message_id: str = Field(max_length=ID_LENGTH)
+    position: int = 0                   # its place among the message's media, from 0
+    room: str = Field(max_length=ID_LENGTH)
+    sender_id: str = Field(max_length=ID_LENGTH)
+    kind: str = Field(max_length=20)    # image, voice, video, file, location
+    purpose: str | None = Field(default=None, max_length=20)  # request, detail, evidence
+    path: str | None = Field(default=None, max_length=200)    # under the media folder
+    media_id: str | None = None         # the platform's id or URL, when not downloaded
+    mime: str | None = Field(default=None, max_length=100)
+    filename: str | None = Field(default=None, max_length=ID_LENGTH)
+    size: int | None = None             # bytes
+    sha256: str | None = Field(default=None, max_length=64)
+    # Voice and video: duration_s; a location: latitude, longitude, label.
+    details: dict | None = Field(default=None, sa_column=Column(JSON(none_as_null=True),
+                                                                nullable=True))
+    refused: str | None = Field(default=None, max_length=20)  # too_large
+    at: datetime = Field(sa_column=_time_column(nullable=False))
+
+
 class OutboundPost(SQLModel, table=True):
     """The outbox: a bot post is written with the change that caused it, then delivered."""
 

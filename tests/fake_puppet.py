@@ -18,6 +18,9 @@ fetched, but is not announced again); each line appended later is applied, and a
 line is announced as a MESSAGE event to every open event stream, as a gateway announces what
 WeChat pushes. `type` uses the gateway's numbering (Text = 7).
 
+A media message carries `"file": {"base64": "…", "name": "a.jpg"}` (or `{"url", "name"}`),
+served by MessageImage (a photo) and MessageFile (voice, video, attachment) as a FileBox.
+
 Every MessageSendText is appended to the capture file as one JSON line:
 `{"id", "conversation_id", "text", "mention_ids"}`.
 """
@@ -84,6 +87,8 @@ class FakePuppet:
                                   pb.RoomMemberPayloadResponse),
             "MessagePayload": (self.message_payload, pb.MessagePayloadRequest, pb.MessagePayloadResponse),
             "MessageSendText": (self.message_send_text, pb.MessageSendTextRequest, pb.MessageSendTextResponse),
+            "MessageImage": (self.message_image, pb.MessageImageRequest, pb.MessageImageResponse),
+            "MessageFile": (self.message_file, pb.MessageFileRequest, pb.MessageFileResponse),
         }
         mapping = {f"/wechaty.Puppet/{name}": Handler(self._unary(method, reply), Cardinality.UNARY_UNARY,
                                                       request, reply)
@@ -166,6 +171,22 @@ class FakePuppet:
             timestamp=int(message.get("timestamp", time.time())), from_id=message.get("talker", ""),
             room_id=message.get("room", ""), to_id=message.get("to", ""),
             mention_ids=message.get("mentions", []))
+
+    def _file_box(self, message_id: str) -> str:
+        """The FileBox JSON of a message's `file` (`{"base64", "name"}` or `{"url", "name"}`),
+        as a gateway serialises it (boxType 1: Base64, 2: Url)."""
+        file = self.messages.get(message_id, {}).get("file")
+        if file is None:
+            raise GRPCError(Status.NOT_FOUND, f"no file in message {message_id}")
+        if "url" in file:
+            return json.dumps({"boxType": 2, "remoteUrl": file["url"], "name": file.get("name", "")})
+        return json.dumps({"boxType": 1, "base64": file["base64"], "name": file.get("name", "")})
+
+    def message_image(self, request: pb.MessageImageRequest) -> pb.MessageImageResponse:
+        return pb.MessageImageResponse(filebox=self._file_box(request.id))
+
+    def message_file(self, request: pb.MessageFileRequest) -> pb.MessageFileResponse:
+        return pb.MessageFileResponse(filebox=self._file_box(request.id))
 
     def message_send_text(self, request: pb.MessageSendTextRequest) -> pb.MessageSendTextResponse:
         message_id = next(self._sent_ids)

@@ -145,3 +145,57 @@ async def test_on_a_phone_the_pages_fit_and_every_column_stays_readable(sim, db,
             assert await note.evaluate(TEXT_WIDTH) >= 200
             await page.screenshot(path=str(artifacts / "ticket-phone.png"), full_page=True)
             await browser.close()
+
+
+async def test_the_ticket_page_shows_its_photo_and_plays_its_voice(config, network, db, clock,
+                                                                  tmp_path):
+    from bot.runtime import Bot
+    from bot.transport import Media
+    from bot.transports.simulator import Simulator
+    from flows.config import MediaConfig
+    from test_attachments import PHOTO, VOICE, png
+
+    kept = config.model_copy(update={"media": MediaConfig(folder=str(tmp_path / "media"))})
+    sim = Simulator(network, clock=clock)
+    sim.attach(Bot(kept, db, sim, network, clock=clock))
+    await sim.say(GRID, RESIDENT, "下单 4号楼二单元4楼的灯不亮", name="张阿姨")
+    clock.advance(minutes=1)
+    picture = png(40, 30, (220, 40, 40))
+    await sim.say(GRID, RESIDENT, "", media=(Media("image", data=picture),))
+    await sim.say(GRID, RESIDENT, "", media=(Media("voice", data=VOICE, duration_s=3),))
+    await sim.say(GRID, "wxid_stranger", "", media=(Media("image", data=PHOTO),))  # unattached
+    token = create_token(db, network, "shibalong-1", "邱煥武（后台）", START)
+    other = create_token(db, network, "hehua", "荷花社区（后台）", START)
+    artifacts = Path(os.environ.get(ARTIFACTS_ENV) or tmp_path)
+    artifacts.mkdir(parents=True, exist_ok=True)
+
+    with ServedApp(create_app(sim.bot)) as base:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                       args=CHROMIUM_ARGS)
+            page = await browser.new_page(viewport={"width": 1100, "height": 800})
+            await page.goto(base + "/")
+            await page.fill("#token", token)
+            await page.click("button[type=submit]")
+            await page.goto(base + "/tickets/1")
+            await page.wait_for_selector("text=附件")
+            image = page.locator("ul.media img")
+            await image.wait_for()
+            # Drawn: the browser decoded the picture the resident sent (40×30).
+            assert await image.evaluate("i => [i.complete, i.naturalWidth, i.naturalHeight]") == \
+                [True, 40, 30]
+            audio = page.locator("ul.media audio")
+            assert await audio.count() == 1
+            source = await audio.get_attribute("src")
+            served = await page.request.get(base + source)
+            assert served.status == 200 and await served.body() == VOICE
+            assert served.headers["content-type"] == "audio/amr"
+            await page.screenshot(path=str(artifacts / "ticket_media.png"), full_page=True)
+            # Another community's login: the same address is not found.
+            await page.context.clear_cookies()
+            await page.goto(base + "/")
+            await page.fill("#token", other)
+            await page.click("button[type=submit]")
+            foreign = await page.request.get(base + "/attachments/1")
+            assert foreign.status == 404
+            await browser.close()

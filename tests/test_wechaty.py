@@ -5,6 +5,8 @@ Nothing sleeps a fixed time: every wait polls a condition with a deadline."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import os
 import signal
@@ -163,9 +165,10 @@ async def connected(start_bot):
 
 async def test_a_request_in_the_room_is_answered_in_the_room_mentioning_the_head(gateway, connected):
     transport, bot = connected
-    # Ignored: a private message, a picture, and the bot's own post echoed by the gateway.
+    # Ignored: a private message, a picture (kept, unattached), and the bot's own post echoed
+    # by the gateway.
     gateway.say(RESIDENT, "下单 私聊里说的灯坏了", room=None)
-    gateway.say(RESIDENT, "下单 图片里的灯坏了", type=6)
+    picture = gateway.say(RESIDENT, "下单 图片里的灯坏了", type=6)
     gateway.say(BOT_ID, "下单 机器人自己说的")
     sent_at = datetime(2026, 11, 24, 9, 0, tzinfo=timezone(timedelta(hours=8)))
     message_id = gateway.say(RESIDENT, "下单 4号楼二单元4楼的灯不亮", timestamp=int(sent_at.timestamp()))
@@ -181,7 +184,10 @@ async def test_a_request_in_the_room_is_answered_in_the_room_mentioning_the_head
     assert transport.health.last_event_at.tzinfo is not None
     with bot.db.session() as session:
         # The bot's own post is kept, marked as such, and was never acted on.
-        own, stored = session.exec(select(InboundMessage).order_by(InboundMessage.id)).all()
+        photo, own, stored = session.exec(select(InboundMessage).order_by(InboundMessage.id)).all()
+        # A picture whose content the gateway does not have: kept by its id, no words read.
+        assert (photo.message_id, photo.text, photo.details["media"]) == (
+            picture, "", [{"kind": "image", "media_id": picture}])
         assert (own.sender_id, own.skipped) == (BOT_ID, "own_post")
         assert (stored.message_id, stored.room, stored.sender_id, stored.sender_name, stored.quoted) == (
             message_id, ROOM, RESIDENT, RESIDENT_ALIAS, None)
@@ -315,3 +321,32 @@ def test_importing_the_client_leaves_the_working_directory_alone(tmp_path):
                             cwd=tmp_path, env={**env, "PYTHONPATH": str(REPO)}, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+IMAGE, AUDIO, LOCATION = 6, 2, 8   # the gateway's (TypeScript) MessageType numbers
+
+
+async def test_a_photo_and_a_voice_note_after_an_order_are_downloaded_and_join_its_ticket(
+        gateway, connected):
+    from test_attachments import PHOTO, VOICE
+    from models.tables import Attachment
+
+    transport, bot = connected
+    gateway.say(RESIDENT, "下单 4号楼二单元4楼的灯不亮")
+    await wait_for(lambda: gateway.sent_containing("已受理 #1"), "the notice of #1")
+    gateway.say(RESIDENT, "", type=IMAGE,
+                file={"base64": base64.b64encode(PHOTO).decode(), "name": "灯.png"})
+    gateway.say(RESIDENT, "", type=AUDIO,
+                file={"base64": base64.b64encode(VOICE).decode(), "name": "语音.amr"})
+    gateway.say(RESIDENT, "石坝垅小区4栋", type=LOCATION)
+    query = gateway.say(RESIDENT, "查询 #1")
+    [answer] = await wait_for(lambda: gateway.sent_containing("附件："), "the query's answer")
+    assert "附件：照片1 语音1 位置1" in answer["text"]
+    with bot.db.session() as session:
+        rows = session.exec(select(Attachment).order_by(Attachment.id)).all()
+    assert [(a.kind, a.ticket_id, a.filename, a.size) for a in rows] == [
+        ("image", 1, "灯.png", len(PHOTO)), ("voice", 1, "语音.amr", len(VOICE)),
+        ("location", 1, None, None)]
+    assert rows[0].sha256 == hashlib.sha256(PHOTO).hexdigest()
+    assert rows[2].details == {"label": "石坝垅小区4栋"}
+    assert query

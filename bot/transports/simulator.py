@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from bot.transport import IncomingMessage, OutgoingPost
+from bot.transport import IncomingMessage, Media, OutgoingPost
 from flows import texts
 from flows.network import Network
 
@@ -57,17 +57,20 @@ class Simulator:
 
     async def say(self, room: str, sender_id: str, text: str, *, name: str | None = None,
                   at: datetime | None = None, quoted: str | None = None,
-                  message_id: str | None = None) -> list[OutgoingPost]:
-        """A member posts `text` in `room`; returns the bot posts delivered in answer."""
+                  message_id: str | None = None,
+                  media: tuple[Media, ...] = ()) -> list[OutgoingPost]:
+        """A member posts `text` in `room` (with `media`: photos, voice… it carries); returns the
+        bot posts delivered in answer."""
         if self.bot is None:
             raise RuntimeError("attach a Bot to the simulator before members talk")
         name = name or self.name_of(sender_id)
         self._names.setdefault(sender_id, name)
-        self._record(TranscriptLine(room, self._group_name(room), name, text))
+        shown = " ".join([text, *(f"[{texts.MEDIA_KIND_NAMES.get(m.kind, m.kind)}]" for m in media)])
+        self._record(TranscriptLine(room, self._group_name(room), name, shown.strip()))
         before = len(self.posts)
         await self.bot.receive(IncomingMessage(
             id=message_id or next(self._ids), room=room, sender_id=sender_id, sender_name=name,
-            text=text, at=at or self.clock(), quoted=quoted))
+            text=text, at=at or self.clock(), quoted=quoted, media=tuple(media)))
         return self.posts[before:]
 
     def name_of(self, member_id: str) -> str:

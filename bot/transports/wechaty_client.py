@@ -1,8 +1,9 @@
 """The wechaty transport: the real `wechaty` Python client (0.10.7) talking to a puppet-service
 gateway over gRPC, under a supervisor of our own.
 
-In: each text message in a room (not private chats) becomes an `IncomingMessage` and goes to
-`bot.receive`, one at a time, in the order the gateway announced them. The bot's own posts
+In: each text message in a room (not private chats) becomes an `IncomingMessage` (a photo,
+voice note, video, file or location as its `media`, downloaded with the client's FileBox API;
+kept by its id when that fails) and goes to `bot.receive`, one at a time, in the order the gateway announced them. The bot's own posts
 (talker = the login's contact id) come marked `from_bot`, so they are stored and never acted on.
 A recall (message type Recalled, whose text is the id of the message taken back) comes as
 `recalled_id`. WeChat passes a quote as text (`「name：quoted」` + a dashed line + the reply, or
@@ -35,6 +36,8 @@ itself, in the database).
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import logging
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -44,7 +47,7 @@ from grpclib.const import Status
 from grpclib.exceptions import GRPCError, ProtocolError, StreamTerminatedError
 
 from bot.transports import wechaty_compat as wx
-from bot.transport import IncomingMessage, OutgoingPost
+from bot.transport import IncomingMessage, Media, OutgoingPost
 from bot.transports.health import ConnectionHealth
 from bot.transports.webhook import Backoff
 
@@ -81,6 +84,14 @@ class PostRefused(RuntimeError):
 
 class NotConnected(RuntimeError):
     """The gateway is not connected (or the account not logged in); the post stays in the outbox."""
+
+
+# The message types read as media, and their kind (`bot.transport.Media`); a sticker
+# (Emoticon) is chatter and stays unread.
+MEDIA_KINDS = {wx.MessageType.MESSAGE_TYPE_IMAGE: "image", wx.MessageType.MESSAGE_TYPE_AUDIO: "voice",
+               wx.MessageType.MESSAGE_TYPE_VIDEO: "video",
+               wx.MessageType.MESSAGE_TYPE_ATTACHMENT: "file",
+               wx.MessageType.MESSAGE_TYPE_LOCATION: "location"}
 
 
 def _utc_now() -> datetime:
@@ -208,7 +219,7 @@ class WechatyTransport:
         room = message.room()
         kind = message.type()
         if room is None or kind not in (wx.MessageType.MESSAGE_TYPE_TEXT,
-                                        wx.MessageType.MESSAGE_TYPE_RECALLED):
+                                        wx.MessageType.MESSAGE_TYPE_RECALLED, *MEDIA_KINDS):
             return None
         talker = message.talker()
         # `msg.age()` is wrong in this client; `msg.date()` is naive local time.
@@ -218,12 +229,40 @@ class WechatyTransport:
             return IncomingMessage(id=message_id, room=room.room_id, sender_id=talker.contact_id,
                                    sender_name=await self._display_name(room, talker), text="",
                                    at=at, recalled_id=recalled or None) if recalled else None
+        media = (await self._media(message, MEDIA_KINDS[kind]),) if kind in MEDIA_KINDS else ()
         return IncomingMessage(id=message_id, room=room.room_id, sender_id=talker.contact_id,
                                sender_name=await self._display_name(room, talker),
-                               text=message.text(), at=at,
+                               text="" if media else message.text(), at=at, media=media,
                                mention_ids=tuple(message.payload.mention_ids or ()),
                                # the bot's own post, echoed by the gateway: kept, not acted on
                                from_bot=talker.contact_id == client.puppet.login_user_id)
+
+    @staticmethod
+    async def _media(message, kind: str) -> Media:
+        """A photo, voice note, video or file as the gateway hands it (the client's FileBox:
+        `MessageImage` for a photo, `MessageFile` for the rest), its content when the box
+        carries it (base64), else its URL or the message id as the media id; a location as the
+        text the gateway gives for it (its address)."""
+        if kind == "location":
+            return Media("location", media_id=message.message_id,
+                         label=(message.text() or "").strip()[:200] or None)
+        try:
+            box = await message.to_file_box()
+        except Exception as error:  # noqa: BLE001 - the medium is kept by its id, never lost
+            log.warning("the %s of message %s could not be downloaded (%s); its id is kept",
+                        kind, message.message_id, type(error).__name__)
+            return Media(kind, media_id=message.message_id)
+        name = getattr(box, "name", None) or None
+        content = getattr(box, "base64", None)
+        if content:
+            try:
+                return Media(kind, media_id=message.message_id, filename=name,
+                             data=base64.b64decode(content))
+            except (binascii.Error, ValueError):
+                log.warning("the %s of message %s came as bad base64; its id is kept", kind,
+                            message.message_id)
+        return Media(kind, media_id=getattr(box, "remoteUrl", None) or message.message_id,
+                     filename=name)
 
     async def _consume(self) -> None:
         """Hands the announced messages to the bot one at a time, in order. A message whose
