@@ -1,0 +1,185 @@
+"""Reading the rates from the database (flows/figures.py defines them), for every view that shows
+them: chat's `排名`, the monthly 通报 on its schedule, the digests, the API, the Excel report and
+the dashboard. Every count is made by the database, grouped by home node and scoped by one
+range (`models.subtrees.in_subtree`); only the 90th percentiles read one row each.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session, func, select
+
+from bot.digest_runs import latest_firings, schedule_key
+from bot.outbox import PostPipeline, post_values, write_posts
+from bot.transport import OutgoingPost
+from flows import texts
+from flows.config import DigestSchedule, GridConfig
+from flows.figures import (Figures, Period, RankRow, RateCounts, Weights, counts_of,
+                           month_period, percentile_offset, rank_units, rate_rows, requests_in,
+                           roll_up, time_to)
+from flows.lifecycle import Reply
+from flows.network import Network
+from flows.rankings import monthly_report_text
+from models.db import Database
+from models.subtrees import in_subtree
+from models.tables import DigestRun, Ticket
+
+log = logging.getLogger(__name__)
+
+TOP = 5   # categories and places listed in a report
+
+
+@dataclass(frozen=True)
+class HotSpot:
+    """A place many requests came from: a building of a micro-grid (its compound)."""
+
+    node_id: str
+    node_name: str
+    building: str
+    requests: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.node_name}{texts.location_text(self.building, None, None, None)}"
+
+
+@dataclass(frozen=True)
+class MonthReport:
+    """Everything a report of one node over one period shows: its figures, the ranking of the
+    units one level below (with the period before's places), the top categories and places."""
+
+    figures: Figures
+    ranking: list[RankRow]
+    categories: list[tuple[str, int]]    # (category code, requests), most first
+    hot_spots: list[HotSpot]
+    previous: RateCounts | None = None   # the node's own counts of the period before
+
+
+def weights_of(config: GridConfig) -> Weights:
+    chosen = config.policy.ranking.weights
+    return Weights(chosen.response, chosen.resolution, chosen.satisfaction)
+
+
+def _rows(session: Session, network: Network, node_id: str, period: Period, asof: datetime):
+    scope = in_subtree(network, node_id, per_row=True)
+    return [(row[0], counts_of(row[1:]))
+            for row in session.exec(rate_rows(scope, period.start, period.end, asof)).all()]
+
+
+def _percentile(session: Session, network: Network, node_id: str, period: Period, column,
+                count: int) -> timedelta | None:
+    offset = percentile_offset(count)
+    if offset is None:
+        return None
+    seconds = session.exec(
+        select(time_to(column)).where(in_subtree(network, node_id, per_row=True),
+                                      requests_in(period.start, period.end),
+                                      column.is_not(None))
+        .order_by(time_to(column)).offset(offset).limit(1)).first()
+    return None if seconds is None else timedelta(seconds=round(float(seconds)))
+
+
+def gather_figures(session: Session, network: Network, node_id: str, period: Period,
+                   asof: datetime, *, percentiles: bool = True) -> Figures:
+    """The rates of `node_id`'s subtree over `period`, followed to `asof` (aware). KeyError for
+    a node not in the network."""
+    total, _ = roll_up(network, node_id, _rows(session, network, node_id, period, asof))
+    return _figures(session, network, node_id, period, total, percentiles)
+
+
+def _figures(session, network, node_id, period, total: RateCounts, percentiles: bool) -> Figures:
+    if not percentiles:
+        return Figures(node_id, period, total)
+    return Figures(node_id, period, total,
+                   _percentile(session, network, node_id, period, Ticket.claimed_at, total.claimed),
+                   _percentile(session, network, node_id, period, Ticket.resolved_at, total.resolved))
+
+
+def gather_ranking(session: Session, config: GridConfig, network: Network, node_id: str,
+                   period: Period, asof: datetime) -> list[RankRow]:
+    """`排名`: the units one level below `node_id` ranked over `period` (policy.ranking.weights),
+    with their places of the period before."""
+    _, units = roll_up(network, node_id, _rows(session, network, node_id, period, asof))
+    _, previous = roll_up(network, node_id, _rows(session, network, node_id, period.previous(), asof))
+    names = {child.id: child.name for child in network.node(node_id).children}
+    return rank_units(units, names, weights_of(config), previous)
+
+
+def gather_month_report(session: Session, config: GridConfig, network: Network, node_id: str,
+                        period: Period, asof: datetime) -> MonthReport:
+    """The report of `node_id` over `period` (a month, or any period: the one before is of the
+    same kind), followed to `asof`. KeyError for a node not in the network."""
+    total, units = roll_up(network, node_id, _rows(session, network, node_id, period, asof))
+    before = period.previous()
+    previous_total, previous_units = roll_up(network, node_id,
+                                             _rows(session, network, node_id, before, asof))
+    names = {child.id: child.name for child in network.node(node_id).children}
+    ranking = rank_units(units, names, weights_of(config), previous_units)
+    scope = in_subtree(network, node_id, per_row=True)
+    requested = requests_in(period.start, period.end)
+    count = func.count().label("requests")
+    categories = [(category, requests) for category, requests in session.exec(
+        select(Ticket.category, count).where(scope, requested)
+        .group_by(Ticket.category).order_by(count.desc(), Ticket.category).limit(TOP)).all()]
+    spots = session.exec(
+        select(Ticket.node_id, Ticket.building, count)
+        .where(scope, requested, Ticket.building.is_not(None))  # type: ignore[union-attr]
+        .group_by(Ticket.node_id, Ticket.building)
+        .order_by(count.desc(), Ticket.node_id, Ticket.building).limit(TOP)).all()
+    hot_spots = [HotSpot(home, network.node(home).name if home in network else home,
+                         building, requests) for home, building, requests in spots]
+    return MonthReport(_figures(session, network, node_id, period, total, True), ranking,
+                       categories, hot_spots, previous_total)
+
+
+# -- the monthly 通报 on its schedule -------------------------------------------------------------
+
+LOOKBACK = timedelta(days=35)     # the furthest back a missed monthly firing is looked for
+FIRST_WINDOW = timedelta(minutes=5)
+
+
+def report_key(schedule: DigestSchedule) -> str:
+    return "ranking " + schedule_key(schedule)
+
+
+def send_due_reports(config: GridConfig, db: Database, network: Network,
+                     now: datetime) -> list[OutgoingPost]:
+    """Write every monthly 通报 whose schedule (policy.ranking.reports) fired by `now` and was not
+    sent yet: to each node of the schedule's level, the report of the calendar month before the
+    firing (local time). Once per node and firing (the digests' unique key, `digest_run`)."""
+    zone = ZoneInfo(config.policy.timezone)
+    posts: list[OutgoingPost] = []
+    for schedule in config.policy.ranking.reports:
+        key = report_key(schedule)
+        with db.session() as session:
+            last = session.exec(select(func.max(DigestRun.fire_at))
+                                .where(DigestRun.schedule == key)).one()
+        since = max(last, now - LOOKBACK) if last else now - FIRST_WINDOW
+        _, fire = latest_firings(schedule.cron, zone, since, now)
+        if fire is None:
+            continue
+        period = month_period(fire.astimezone(zone).date(), zone).previous()
+        for node in network.nodes():
+            if node.level != schedule.level:
+                continue
+            try:
+                with db.session() as session:
+                    session.add(DigestRun(schedule=key, node_id=node.id, fire_at=fire,
+                                          period_start=period.start, sent_at=now))
+                    session.flush()   # the unique key is checked before anything is written
+                    report = gather_month_report(session, config, network, node.id, period, fire)
+                    text = monthly_report_text(node.name, report,
+                                               masked=not network.is_microgrid(node))
+                    reply = (Reply(text, recipient=node.head.id) if schedule.to == "head"
+                             else Reply(text, room=node.group.room))
+                    posts += write_posts(session, [post_values(reply, node.group.room, None, now)],
+                                         PostPipeline.of(config, network))
+            except (IntegrityError, OperationalError) as error:
+                log.info("monthly report for %s at %s sent by another bot (%s)", node.id, fire,
+                         type(error).__name__)
+    return posts
