@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
-from api import actions, dashboard, overview, stand_ins, tickets
+from api import actions, dashboard, overview, rates, stand_ins, tickets
 from api.csrf import CsrfProtect
 from api.limits import BodySizeLimit
 from api.webhook import webhook_router
@@ -38,6 +38,7 @@ def create_app(bot: Bot, *, webhook_secret: str | None = None,
     app.include_router(tickets.router)
     app.include_router(actions.router)
     app.include_router(overview.router)
+    app.include_router(rates.router)
     app.include_router(stand_ins.router)
     app.include_router(dashboard.router)
     if webhook_secret:

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, func, select
 
-from bot.digest_runs import latest_firings, schedule_key
+from bot import digest_runs   # module access: digest_runs reads the rates from here too
 from bot.outbox import PostPipeline, post_values, write_posts
 from bot.transport import OutgoingPost
 from flows import texts
@@ -111,9 +111,10 @@ def gather_ranking(session: Session, config: GridConfig, network: Network, node_
 
 
 def gather_month_report(session: Session, config: GridConfig, network: Network, node_id: str,
-                        period: Period, asof: datetime) -> MonthReport:
+                        period: Period, asof: datetime, top: int | None = TOP) -> MonthReport:
     """The report of `node_id` over `period` (a month, or any period: the one before is of the
-    same kind), followed to `asof`. KeyError for a node not in the network."""
+    same kind), followed to `asof`, with the `top` categories and places (None: all).
+    KeyError for a node not in the network."""
     total, units = roll_up(network, node_id, _rows(session, network, node_id, period, asof))
     before = period.previous()
     previous_total, previous_units = roll_up(network, node_id,
@@ -125,12 +126,12 @@ def gather_month_report(session: Session, config: GridConfig, network: Network, 
     count = func.count().label("requests")
     categories = [(category, requests) for category, requests in session.exec(
         select(Ticket.category, count).where(scope, requested)
-        .group_by(Ticket.category).order_by(count.desc(), Ticket.category).limit(TOP)).all()]
+        .group_by(Ticket.category).order_by(count.desc(), Ticket.category).limit(top)).all()]
     spots = session.exec(
         select(Ticket.node_id, Ticket.building, count)
         .where(scope, requested, Ticket.building.is_not(None))  # type: ignore[union-attr]
         .group_by(Ticket.node_id, Ticket.building)
-        .order_by(count.desc(), Ticket.node_id, Ticket.building).limit(TOP)).all()
+        .order_by(count.desc(), Ticket.node_id, Ticket.building).limit(top)).all()
     hot_spots = [HotSpot(home, network.node(home).name if home in network else home,
                          building, requests) for home, building, requests in spots]
     return MonthReport(_figures(session, network, node_id, period, total, True), ranking,
@@ -144,7 +145,7 @@ FIRST_WINDOW = timedelta(minutes=5)
 
 
 def report_key(schedule: DigestSchedule) -> str:
-    return "ranking " + schedule_key(schedule)
+    return "ranking " + digest_runs.schedule_key(schedule)
 
 
 def send_due_reports(config: GridConfig, db: Database, network: Network,
@@ -160,7 +161,7 @@ def send_due_reports(config: GridConfig, db: Database, network: Network,
             last = session.exec(select(func.max(DigestRun.fire_at))
                                 .where(DigestRun.schedule == key)).one()
         since = max(last, now - LOOKBACK) if last else now - FIRST_WINDOW
-        _, fire = latest_firings(schedule.cron, zone, since, now)
+        _, fire = digest_runs.latest_firings(schedule.cron, zone, since, now)
         if fire is None:
             continue
         period = month_period(fire.astimezone(zone).date(), zone).previous()

@@ -3,16 +3,29 @@ figures through chat's `排名`, the monthly 通报 and the API."""
 
 from __future__ import annotations
 
+import io
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import insert
 
+from api.app import create_app
+from api.rates import XLSX
+from api.tokens import create_token
+from bot.digest_runs import gather_digest
 from bot.rate_reports import gather_figures, gather_month_report, gather_ranking
+from bot.runtime import Bot
+from bot.transports.simulator import Simulator
+from bot.workbook import (CATEGORY_HEADER, HOT_SPOT_HEADER, RANKING_HEADER, SHEETS,
+                          SUMMARY_HEADER, TICKET_HEADER)
 from chat_script import chat, replies, say
+from test_cli import CONFIG, gridbot
 from flows.figures import (RateCounts, Weights, month_period, parse_month, percentile_offset,
                            rank_units, score)
+from models.db import Database
 from models.subtrees import sync_network
 from models.tables import Ticket, TicketEscalation, TicketEvent
 
@@ -207,3 +220,124 @@ async def test_the_monthly_report_goes_to_the_township_on_the_first(db, config, 
     assert lines[5] == "—. 荷花社区 本期无诉求"
     assert lines[6] == "诉求最多的类别：报修 6 件、环境卫生 2 件"
     assert lines[7].startswith("诉求最多的地点：石坝垅小区第一微网格4号楼 4 件")
+
+
+# -- the digest, the API and the workbook: the same figures -------------------------------------
+
+def test_the_digest_shows_the_rates_of_its_period(db, config, network):
+    fill(db, network)
+    with db.session() as session:
+        [text] = gather_digest(session, config, network, network.node("baiyi-b1"),
+                               NOVEMBER.start, NOVEMBER.end)
+    assert "三率：响应率 66.7%，解决率 80.0%，满意率 75.0%（按本期受理的诉求）。" in text
+
+
+@pytest.fixture
+async def api(db, config, network):
+    fill(db, network)
+    simulator = Simulator(network, clock=lambda: ASOF)
+    simulator.attach(Bot(config, db, simulator, network, clock=lambda: ASOF))
+    tokens = {node: create_token(db, network, node, f"token of {node}", ASOF)
+              for node in ("baiyi", "shibalong-1", "hehua")}
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(simulator.bot)),
+                               base_url="http://api")
+    yield client, {node: {"Authorization": f"Bearer {token}"} for node, token in tokens.items()}
+    await client.aclose()
+
+
+async def test_the_api_gives_the_rates_per_period_scoped_by_the_token(api):
+    client, headers = api
+    answer = await client.get("/api/nodes/baiyi-b1/rates?month=2026-11", headers=headers["baiyi"])
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    rates = body["rates"]
+    assert (body["name"], body["period"], rates["requests"], rates["households"]) == \
+        ("2026年11月", "month", 7, 8)
+    assert rates["response_rate"] == pytest.approx(4 / 6)
+    assert rates["resolution_rate"] == pytest.approx(0.8)
+    assert (rates["on_time_rate"], rates["satisfaction_rate"], rates["reopen_rate"]) == \
+        (0.75, 0.75, 0.4)
+    assert (body["p90_claim_minutes"], body["p90_resolve_minutes"]) == (180, 7 * 1440)
+    # 第二微网格 is scored on its two rates (no rating yet): 100; 第一: 10% × 3/5 + 45% × 3/4
+    # + 45% × 3/4; 第三 had no request.
+    assert [(unit["node_id"], unit["place"]) for unit in body["ranking"]] == [
+        ("shibalong-2", 1), ("shibalong-1", 2), ("shibalong-3", None)]
+    assert body["ranking"][1]["score"] == pytest.approx(73.5)
+    # A day, a week, a range.
+    day = (await client.get("/api/nodes/shibalong-1/rates?period=day&day=2026-11-30",
+                            headers=headers["baiyi"])).json()
+    week = (await client.get("/api/nodes/shibalong-1/rates?period=week&day=2026-11-12",
+                             headers=headers["baiyi"])).json()
+    assert (day["rates"]["requests"], week["rates"]["requests"]) == (2, 4)
+    assert week["since"].startswith("2026-11-09")   # Monday
+    ranged = (await client.get("/api/nodes/baiyi/rates?since=2026-11-01T00:00&until=2026-11-11T00:00",
+                               headers=headers["baiyi"])).json()
+    assert ranged["rates"]["requests"] == 6 and ranged["period"] == "range"   # #1–#4, #9, #11
+    # The digest's figures carry the same rates.
+    figures = (await client.get("/api/nodes/baiyi-b1/figures?since=2026-11-01T00:00"
+                                "&until=2026-12-01T00:00", headers=headers["baiyi"])).json()
+    assert figures["rates"]["requests"] == 7 and figures["rates"]["resolution_rate"] == 0.8
+    # Scoped: 荷花社区's token does not see 百宜; bad months are 422.
+    assert (await client.get("/api/nodes/baiyi-b1/rates", headers=headers["hehua"])).status_code == 404
+    assert (await client.get("/api/nodes/baiyi/rates?month=soon",
+                             headers=headers["baiyi"])).status_code == 422
+
+
+async def test_the_workbook_holds_the_api_figures_masked_above_the_micro_grid(api):
+    client, headers = api
+    rates = (await client.get("/api/nodes/baiyi/rates?month=2026-11&top=100",
+                              headers=headers["baiyi"])).json()
+    answer = await client.get("/api/nodes/baiyi/report.xlsx?month=2026-11", headers=headers["baiyi"])
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == XLSX
+    book = load_workbook(io.BytesIO(answer.content))
+    assert book.sheetnames == list(SHEETS)
+    summary = book["概况"]
+    assert [cell.value for cell in summary[1]] == list(SUMMARY_HEADER)
+    assert summary.freeze_panes == "A2" and summary.column_dimensions["C"].width == 60
+    values = {row[0]: row[1] for row in summary.iter_rows(min_row=2, values_only=True)}
+    assert values["受理件数"] == rates["rates"]["requests"] == 8
+    for name, key in (("响应率", "response_rate"), ("解决率", "resolution_rate"),
+                      ("满意率", "satisfaction_rate"), ("按期办结率", "on_time_rate"),
+                      ("重办率", "reopen_rate")):
+        assert values[name] == pytest.approx(rates["rates"][key])
+    assert values["90%接单用时（分钟）"] == rates["p90_claim_minutes"]
+    ranking = list(book["排名"].iter_rows(values_only=True))
+    assert ranking[0] == RANKING_HEADER
+    assert [(row[0], row[1], row[2]) for row in ranking[1:]] == [
+        (unit["place"], unit["name"], None if unit["score"] is None else round(unit["score"], 1))
+        for unit in rates["ranking"]]
+    categories = list(book["类别"].iter_rows(values_only=True))
+    assert categories[0] == CATEGORY_HEADER
+    assert [(row[0], row[1]) for row in categories[1:]] == [("报修", 6), ("环境卫生", 2)]
+    spots = list(book["热点"].iter_rows(values_only=True))
+    assert spots[0] == HOT_SPOT_HEADER and spots[1][1:] == ("石坝垅小区第一微网格", "4号楼", 4)
+    tickets = list(book["工单"].iter_rows(values_only=True))
+    assert tickets[0] == TICKET_HEADER
+    # Every ticket created in November in 百宜社区: #1–#9 and #11 (not October's #10).
+    assert sorted(row[0] for row in tickets[1:]) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 11]
+    assert {row[8] for row in tickets[1:]} == {"王*"}
+    micro = await client.get("/api/nodes/shibalong-1/report.xlsx?month=2026-11",
+                             headers=headers["shibalong-1"])
+    rows = list(load_workbook(io.BytesIO(micro.content))["工单"].iter_rows(values_only=True))
+    assert {row[8] for row in rows[1:]} == {"王小明"}
+    assert (await client.get("/api/nodes/baiyi/report.xlsx",
+                             headers=headers["hehua"])).status_code == 404
+
+
+def test_gridbot_report_prints_the_report_and_writes_the_workbook(tmp_path, config, network):
+    db = Database(f"sqlite:///{tmp_path / 'report.sqlite3'}")
+    fill(db, network)
+    db.dispose()
+    url = f"sqlite:///{tmp_path / 'report.sqlite3'}"
+    shown = gridbot("report", "--node", "jili", "--month", "2026-11", "--config", CONFIG, "--db", url)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("【集里街道2026年11月通报】\n受理 8 件（服务 9 户次）")
+    target = tmp_path / "report.xlsx"
+    written = gridbot("report", "--node", "baiyi", "--month", "2026-11", "--xlsx", str(target),
+                      "--config", CONFIG, "--db", url)
+    assert written.returncode == 0, written.stderr
+    book = load_workbook(target)
+    assert book.sheetnames == list(SHEETS) and book["工单"].max_row == 11
+    bad = gridbot("report", "--node", "baiyi", "--month", "November", "--config", CONFIG, "--db", url)
+    assert bad.returncode == 2 and "--month" in bad.stderr
