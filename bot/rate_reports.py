@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import literal
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, func, select
 
@@ -19,15 +20,15 @@ from bot.outbox import PostPipeline, post_values, write_posts
 from bot.transport import OutgoingPost
 from flows import texts
 from flows.config import DigestSchedule, GridConfig
-from flows.figures import (Figures, Period, RankRow, RateCounts, Weights, counts_of,
+from flows.figures import (NOT_REQUESTS, Figures, Period, RankRow, RateCounts, Weights,
                            month_period, percentile_offset, rank_units, rate_rows, requests_in,
                            roll_up, time_to)
 from flows.lifecycle import Reply
 from flows.network import Network
 from flows.rankings import monthly_report_text
-from models.db import Database
+from models.db import Database, whole_days_between
 from models.subtrees import in_subtree
-from models.tables import DigestRun, Ticket
+from models.tables import DigestRun, Ticket, UTCDateTime
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +68,7 @@ def weights_of(config: GridConfig) -> Weights:
 
 def _rows(session: Session, network: Network, node_id: str, period: Period, asof: datetime):
     scope = in_subtree(network, node_id, per_row=True)
-    return [(row[0], counts_of(row[1:]))
-            for row in session.exec(rate_rows(scope, period.start, period.end, asof)).all()]
+    return session.exec(rate_rows(scope, period.start, period.end, asof)).all()
 
 
 def _percentile(session: Session, network: Network, node_id: str, period: Period, column,
@@ -136,6 +136,39 @@ def gather_month_report(session: Session, config: GridConfig, network: Network, 
                          building, requests) for home, building, requests in spots]
     return MonthReport(_figures(session, network, node_id, period, total, True), ranking,
                        categories, hot_spots, previous_total)
+
+
+@dataclass(frozen=True)
+class TrendDay:
+    """One local day of a trend: requests made and tickets resolved that day."""
+
+    day: date
+    new: int
+    resolved: int
+
+
+def gather_trend(session: Session, network: Network, node_id: str, days: int, now: datetime,
+                 zone: ZoneInfo) -> list[TrendDay]:
+    """New requests and resolutions per local day in `node_id`'s subtree over the `days` days
+    ending with today (`now`'s local day), oldest first, every day listed. Two grouped counts;
+    a day is counted from local midnight (a daylight-saving zone's change day is off by its
+    hour)."""
+    today = now.astimezone(zone).date()
+    first = today - timedelta(days=days - 1)
+    start = datetime.combine(first, time(0), tzinfo=zone)
+    end = datetime.combine(today + timedelta(days=1), time(0), tzinfo=zone)
+    origin = literal(start, UTCDateTime())
+    scope = in_subtree(network, node_id, per_row=True)
+
+    def per_day(column, *conditions) -> dict[int, int]:
+        bucket = whole_days_between(column, origin)
+        return dict(session.exec(select(bucket, func.count()).where(
+            scope, column >= start, column < end, *conditions).group_by(bucket)).all())
+
+    new = per_day(Ticket.created_at, requests_in(start, end))
+    resolved = per_day(Ticket.resolved_at, Ticket.status.not_in(NOT_REQUESTS))  # type: ignore[attr-defined]
+    return [TrendDay(first + timedelta(days=index), new.get(index, 0), resolved.get(index, 0))
+            for index in range(days)]
 
 
 # -- the monthly 通报 on its schedule -------------------------------------------------------------

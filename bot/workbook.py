@@ -29,8 +29,11 @@ from models.subtrees import in_subtree
 from models.tables import Ticket
 
 PERCENT = "0.0%"
-TIME = "yyyy-mm-dd hh:mm"
 BATCH = 2_000     # tickets read per round trip, and between two progress calls
+# The tickets sheet lists at most this many (a city's month is ~80,000: a sheet nobody scrolls,
+# and a minute of openpyxl); the rest are counted on its last line (`gridbot tickets export`
+# gives them all).
+MAX_TICKET_ROWS = 10_000
 
 SUMMARY_HEADER = ("指标", "数值", "计算方法")
 RANKING_HEADER = ("名次", "单位", "得分", "响应率", "解决率", "满意率", "按期办结率", "重办率",
@@ -92,9 +95,16 @@ def _row(sheet, values, formats: dict[int, str] | None = None) -> None:
     sheet.append(cells)
 
 
-def _local(moment: datetime | None, zone: ZoneInfo) -> datetime | None:
-    # Excel keeps no time zone: local wall-clock time, as the chat shows it.
-    return None if moment is None else moment.astimezone(zone).replace(tzinfo=None)
+def _local(moment: datetime | None, zone: ZoneInfo) -> str | None:
+    # Local wall-clock time as text, as the chat shows it: Excel keeps no time zone, and a plain
+    # value per cell is what keeps a city's month of tickets quick to write.
+    return None if moment is None else moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def _name(network: Network, node_id: str, names: dict[str, str]) -> str:
+    node = network.get(node_id)
+    names[node_id] = node.name if node is not None else node_id
+    return names[node_id]
 
 
 def write_workbook(target: str | Path | IO[bytes], session: Session, network: Network,
@@ -102,7 +112,8 @@ def write_workbook(target: str | Path | IO[bytes], session: Session, network: Ne
                    progress: Callable[[int, int], None] | None = None) -> int:
     """Write the report of `node_id` to `target` (a path or a binary file); the tickets sheet
     lists every ticket created in the report's period in the subtree (masked when `masked`).
-    `progress(done, total)` is called as tickets are written. Returns the tickets written."""
+    `progress(done, total)` is called as tickets are written. Returns the tickets written: at
+    most `MAX_TICKET_ROWS`, the oldest numbers first; a last line counts the rest."""
     book = Workbook(write_only=True)
     summary = _sheet(book, "概况", SUMMARY_HEADER, (22, 14, 60))
     for row in summary_rows(report):
@@ -133,12 +144,13 @@ def write_workbook(target: str | Path | IO[bytes], session: Session, network: Ne
     period: Period = report.figures.period
     scope = in_subtree(network, node_id, per_row=True)
     in_period = (Ticket.created_at >= period.start, Ticket.created_at < period.end)
-    total = session.exec(select(func.count()).select_from(Ticket).where(scope, *in_period)).one()
-    names = {node.id: node.name for node in network.nodes()}
+    found = session.exec(select(func.count()).select_from(Ticket).where(scope, *in_period)).one()
+    total = min(found, MAX_TICKET_ROWS)
+    names: dict[str, str] = {}
     done, after = 0, 0
     while True:   # by number, a batch at a time: the city's month never sits in memory whole
         batch = session.exec(select(Ticket).where(scope, *in_period, Ticket.id > after)
-                             .order_by(Ticket.id).limit(BATCH)).all()
+                             .order_by(Ticket.id).limit(min(BATCH, total - done))).all()
         if not batch:
             break
         for ticket in batch:
@@ -148,17 +160,20 @@ def write_workbook(target: str | Path | IO[bytes], session: Session, network: Ne
                 reporter = mask_name(reporter)
             location = texts.location_text(ticket.building, ticket.unit, ticket.floor,
                                            None if masked else ticket.room)
-            _row(tickets, (ticket.id, _local(ticket.created_at, zone),
-                           names.get(ticket.node_id, ticket.node_id),
-                           texts.CATEGORY_NAMES.get(ticket.category, ticket.category),
-                           "是" if ticket.urgent else "", texts.STATUS_NAMES[ticket.status],
-                           location, text, reporter, _local(ticket.claimed_at, zone),
-                           _local(ticket.resolved_at, zone), ticket.rating or ""),
-                 {1: TIME, 9: TIME, 10: TIME})
+            tickets.append((ticket.id, _local(ticket.created_at, zone),
+                            names.get(ticket.node_id) or _name(network, ticket.node_id, names),
+                            texts.CATEGORY_NAMES.get(ticket.category, ticket.category),
+                            "是" if ticket.urgent else "", texts.STATUS_NAMES[ticket.status],
+                            location, text, reporter, _local(ticket.claimed_at, zone),
+                            _local(ticket.resolved_at, zone), ticket.rating or ""))
         done += len(batch)
         after = batch[-1].id
         session.expunge_all()
         if progress is not None:
             progress(done, total)
+        if done >= total:
+            break
+    if found > done:
+        tickets.append((texts.WORKBOOK_MORE_TICKETS.format(count=found - done),))
     book.save(target)
     return done

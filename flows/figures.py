@@ -42,7 +42,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, or_
+from sqlalchemy import and_, exists, or_, true
 from sqlmodel import func, select
 
 from flows.network import Network
@@ -221,19 +221,35 @@ def _escalated_by(cause: str):
 def rate_rows(scope, start: datetime, end: datetime, asof: datetime):
     """SQL statement: (node_id, *COUNT_FIELDS) per home node over the tickets created in
     [start, end) within `scope` (an SQL condition on the home node, `in_subtree`), followed to
-    `asof` (aware). Rows make `RateCounts` (`counts_of`)."""
-    request = Ticket.status.not_in(NOT_REQUESTS)  # type: ignore[attr-defined]
-    claim_late = _escalated_by("claim")
-    resolve_late = _escalated_by("resolve")
-    reopened = exists().where(TicketEvent.ticket_id == Ticket.id, TicketEvent.kind == "reopened")
-    claimed = Ticket.claimed_at.is_not(None)  # type: ignore[union-attr]
-    resolved = Ticket.resolved_at.is_not(None)  # type: ignore[union-attr]
-    past = and_(Ticket.deadline_at.is_not(None), Ticket.deadline_at <= asof)  # type: ignore[union-attr,operator]
-    claim_due = or_(claimed, claim_late, and_(Ticket.status == Status.OPEN, past))
-    due = or_(resolved, resolve_late, and_(Ticket.status == Status.CLAIMED, past))
+    `asof` (aware). Rows make `RateCounts` (`counts_of`, `roll_up`).
+
+    Each ticket's three look-ups (escalated for its claim, for its resolution; reopened) are made
+    once, in a materialised common table expression, then counted: a planner that flattened
+    them into every count that reads them would make each look-up four times."""
+    tickets = (select(
+        Ticket.node_id.label("node_id"), Ticket.status.label("status"),
+        Ticket.rating.label("rating"), Ticket.deadline_at.label("deadline_at"),
+        Ticket.claimed_at.label("claimed_at"), Ticket.resolved_at.label("resolved_at"),
+        time_to(Ticket.claimed_at).label("claim_seconds"),
+        time_to(Ticket.resolved_at).label("resolve_seconds"),
+        _escalated_by("claim").label("claim_late"),
+        _escalated_by("resolve").label("resolve_late"),
+        exists().where(TicketEvent.ticket_id == Ticket.id,
+                       TicketEvent.kind == "reopened").label("reopened"),
+    ).where(scope, Ticket.created_at >= start, Ticket.created_at < end)
+        .cte("period_tickets").prefix_with("MATERIALIZED"))
+    t = tickets.c
+    request = t.status.not_in(NOT_REQUESTS)
+    claim_late, resolve_late, reopened = (t.claim_late == true(), t.resolve_late == true(),
+                                          t.reopened == true())
+    claimed = t.claimed_at.is_not(None)
+    resolved = t.resolved_at.is_not(None)
+    past = and_(t.deadline_at.is_not(None), t.deadline_at <= asof)
+    claim_due = or_(claimed, claim_late, and_(t.status == Status.OPEN.value, past))
+    due = or_(resolved, resolve_late, and_(t.status == Status.CLAIMED.value, past))
     count = func.count
     return (select(
-        Ticket.node_id,
+        t.node_id,
         count().filter(request),
         count().filter(request, claim_due),
         count().filter(request, claimed),
@@ -243,15 +259,12 @@ def rate_rows(scope, start: datetime, end: datetime, asof: datetime):
         count().filter(request, resolved, ~resolve_late),
         count().filter(request, or_(resolved, reopened)),
         count().filter(request, reopened),
-        count().filter(request, Ticket.rating.is_not(None)),  # type: ignore[union-attr]
-        count().filter(request, Ticket.rating.in_(SATISFIED)),  # type: ignore[union-attr]
-        count().filter(Ticket.status == Status.MERGED),
-        func.coalesce(func.sum(seconds_between(Ticket.claimed_at, Ticket.created_at))
-                      .filter(request, claimed), 0.0),
-        func.coalesce(func.sum(seconds_between(Ticket.resolved_at, Ticket.created_at))
-                      .filter(request, resolved), 0.0),
-    ).where(scope, Ticket.created_at >= start, Ticket.created_at < end)
-        .group_by(Ticket.node_id))
+        count().filter(request, t.rating.is_not(None)),
+        count().filter(request, t.rating.in_(SATISFIED)),
+        count().filter(t.status == Status.MERGED.value),
+        func.coalesce(func.sum(t.claim_seconds).filter(request, claimed), 0.0),
+        func.coalesce(func.sum(t.resolve_seconds).filter(request, resolved), 0.0),
+    ).group_by(t.node_id))
 
 
 def counts_of(row: Sequence) -> RateCounts:
@@ -272,28 +285,30 @@ def time_to(column):
     return seconds_between(column, Ticket.created_at)
 
 
-def roll_up(network: Network, root_id: str, rows: Iterable[tuple[str, RateCounts]]
+def roll_up(network: Network, root_id: str, rows: Iterable[tuple[str, Sequence]]
             ) -> tuple[RateCounts, dict[str, RateCounts]]:
-    """(the root's subtree's counts, each unit one level below the root's) from counts by home
-    node. Rows of nodes outside the subtree or gone from the network count for the root only
-    when it is the top (which sees every ticket). KeyError when `root_id` is not a node."""
+    """(the root's subtree's counts, each unit one level below the root's) from the rows of
+    `rate_rows` (node id, then the COUNT_FIELDS). Rows of nodes outside the subtree or gone from
+    the network count for the root only when it is the top (which sees every ticket). KeyError
+    when `root_id` is not a node. Cost: O(rows × depth), whatever the number of tickets."""
     root = network.node(root_id)
     subtree = network.subtree_ids(root_id)
     is_top = network.parent(root_id) is None
-    total = RateCounts()
-    units: dict[str, RateCounts] = {child.id: RateCounts() for child in root.children}
-    for node_id, counts in rows:
-        if node_id not in subtree:
-            if is_top:
-                total += counts
+    width = len(COUNT_FIELDS)
+    total = [0] * width
+    units: dict[str, list] = {child.id: [0] * width for child in root.children}
+    for node_id, *values in rows:
+        inside = node_id in subtree
+        if not inside and not is_top:
             continue
-        total += counts
-        chain = network.chain(node_id)
-        place = chain.index(root.id)
-        if place > 0:
-            unit = chain[place - 1]
-            units[unit] = units.get(unit, RateCounts()) + counts
-    return total, units
+        for index, value in enumerate(values):
+            total[index] += value or 0
+        if inside and node_id != root.id:
+            chain = network.chain(node_id)
+            unit = units[chain[chain.index(root.id) - 1]]
+            for index, value in enumerate(values):
+                unit[index] += value or 0
+    return counts_of(total), {unit: counts_of(values) for unit, values in units.items()}
 
 
 # -- the ranking --------------------------------------------------------------------------------
