@@ -76,8 +76,8 @@ class Bot:
     def run_due(self, now: datetime, stopping: Callable[[], bool] = lambda: False) -> None:
         """What falls due by `now`, written to the database with its posts (not sent): the
         escalations, the rating window, the notices' ends, the departments' lateness, the
-        digests and the monthly 通报. Blocking database work only, no transport: `gridbot run` runs it in a thread
-        of its own (bot/service.py). Once `stopping()` is true it stops at the next safe point
+        digests and the monthly 通报. Blocking database work only, no transport: `gridbot run`
+        runs it in a thread of its own (bot/service.py). Once `stopping()` is true it stops at the next safe point
         (between two transactions of the escalations, or between two sweeps); what it left is
         still due at the next run."""
         sweeps.escalate_due(self.config, self.db, self.network, now, stopping)
