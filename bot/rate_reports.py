@@ -20,9 +20,9 @@ from bot.outbox import PostPipeline, post_values, write_posts
 from bot.transport import OutgoingPost
 from flows import texts
 from flows.config import DigestSchedule, GridConfig
-from flows.figures import (NOT_REQUESTS, Figures, Period, RankRow, RateCounts, Weights,
-                           month_period, percentile_offset, rank_units, rate_rows, requests_in,
-                           roll_up, time_to)
+from flows.figures import (CATEGORY, CLAIM_MINUTES, NODE, NOT_REQUESTS, PLACE, Figures,
+                           Period, RankRow, RateCounts, Weights, month_period, percentile_of,
+                           rank_units, rate_rows, report_rows, requests_in, roll_up)
 from flows.lifecycle import Reply
 from flows.network import Network
 from flows.rankings import monthly_report_text
@@ -71,33 +71,39 @@ def _rows(session: Session, network: Network, node_id: str, period: Period, asof
     return session.exec(rate_rows(scope, period.start, period.end, asof)).all()
 
 
-def _percentile(session: Session, network: Network, node_id: str, period: Period, column,
-                count: int) -> timedelta | None:
-    offset = percentile_offset(count)
-    if offset is None:
-        return None
-    seconds = session.exec(
-        select(time_to(column)).where(in_subtree(network, node_id, per_row=True),
-                                      requests_in(period.start, period.end),
-                                      column.is_not(None))
-        .order_by(time_to(column)).offset(offset).limit(1)).first()
-    return None if seconds is None else timedelta(seconds=round(float(seconds)))
+def _report(session: Session, network: Network, node_id: str, period: Period, asof: datetime,
+            top: int | None):
+    """(rows of `rate_rows`, categories, places, claim histogram, resolve histogram) of
+    `node_id`'s subtree over `period`: one statement, one visit to the period's tickets."""
+    scope = in_subtree(network, node_id, per_row=True)
+    rows, categories, places = [], [], []
+    claims: dict[int, int] = {}
+    resolutions: dict[int, int] = {}
+    for kind, key, building, *numbers in session.exec(
+            report_rows(scope, period.start, period.end, asof, top)).all():
+        if kind == NODE:
+            rows.append((key, *numbers))
+        elif kind == CATEGORY:
+            categories.append((key, int(numbers[0])))
+        elif kind == PLACE:
+            places.append((key, building, int(numbers[0])))
+        else:
+            (claims if kind == CLAIM_MINUTES else resolutions)[int(numbers[0])] = int(numbers[1])
+    categories.sort(key=lambda pair: (-pair[1], pair[0]))
+    places.sort(key=lambda place: (-place[2], place[0], place[1]))
+    return rows, categories[:top], places, claims, resolutions
 
 
 def gather_figures(session: Session, network: Network, node_id: str, period: Period,
                    asof: datetime, *, percentiles: bool = True) -> Figures:
-    """The rates of `node_id`'s subtree over `period`, followed to `asof` (aware). KeyError for
-    a node not in the network."""
-    total, _ = roll_up(network, node_id, _rows(session, network, node_id, period, asof))
-    return _figures(session, network, node_id, period, total, percentiles)
-
-
-def _figures(session, network, node_id, period, total: RateCounts, percentiles: bool) -> Figures:
+    """The rates of `node_id`'s subtree over `period`, followed to `asof` (aware), with the 90th
+    percentiles unless `percentiles` is false. KeyError for a node not in the network."""
     if not percentiles:
+        total, _ = roll_up(network, node_id, _rows(session, network, node_id, period, asof))
         return Figures(node_id, period, total)
-    return Figures(node_id, period, total,
-                   _percentile(session, network, node_id, period, Ticket.claimed_at, total.claimed),
-                   _percentile(session, network, node_id, period, Ticket.resolved_at, total.resolved))
+    rows, _, _, claims, resolutions = _report(session, network, node_id, period, asof, 1)
+    total, _ = roll_up(network, node_id, rows)
+    return Figures(node_id, period, total, percentile_of(claims), percentile_of(resolutions))
 
 
 def gather_ranking(session: Session, config: GridConfig, network: Network, node_id: str,
@@ -113,29 +119,20 @@ def gather_ranking(session: Session, config: GridConfig, network: Network, node_
 def gather_month_report(session: Session, config: GridConfig, network: Network, node_id: str,
                         period: Period, asof: datetime, top: int | None = TOP) -> MonthReport:
     """The report of `node_id` over `period` (a month, or any period: the one before is of the
-    same kind), followed to `asof`, with the `top` categories and places (None: all).
-    KeyError for a node not in the network."""
-    total, units = roll_up(network, node_id, _rows(session, network, node_id, period, asof))
-    before = period.previous()
-    previous_total, previous_units = roll_up(network, node_id,
-                                             _rows(session, network, node_id, before, asof))
+    same kind), followed to `asof`, with the `top` categories and places (None: all). Two
+    statements: this period's everything, the period before's counts. KeyError for a node not
+    in the network."""
+    rows, categories, places, claims, resolutions = _report(session, network, node_id, period,
+                                                            asof, top)
+    total, units = roll_up(network, node_id, rows)
+    previous_total, previous_units = roll_up(
+        network, node_id, _rows(session, network, node_id, period.previous(), asof))
     names = {child.id: child.name for child in network.node(node_id).children}
     ranking = rank_units(units, names, weights_of(config), previous_units)
-    scope = in_subtree(network, node_id, per_row=True)
-    requested = requests_in(period.start, period.end)
-    count = func.count().label("requests")
-    categories = [(category, requests) for category, requests in session.exec(
-        select(Ticket.category, count).where(scope, requested)
-        .group_by(Ticket.category).order_by(count.desc(), Ticket.category).limit(top)).all()]
-    spots = session.exec(
-        select(Ticket.node_id, Ticket.building, count)
-        .where(scope, requested, Ticket.building.is_not(None))  # type: ignore[union-attr]
-        .group_by(Ticket.node_id, Ticket.building)
-        .order_by(count.desc(), Ticket.node_id, Ticket.building).limit(top)).all()
     hot_spots = [HotSpot(home, network.node(home).name if home in network else home,
-                         building, requests) for home, building, requests in spots]
-    return MonthReport(_figures(session, network, node_id, period, total, True), ranking,
-                       categories, hot_spots, previous_total)
+                         building, requests) for home, building, requests in places]
+    figures = Figures(node_id, period, total, percentile_of(claims), percentile_of(resolutions))
+    return MonthReport(figures, ranking, categories, hot_spots, previous_total)
 
 
 @dataclass(frozen=True)

@@ -42,12 +42,12 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, or_, true
+from sqlalchemy import Float, String, and_, case, cast, exists, literal, null, or_, true, union_all
 from sqlmodel import func, select
 
 from flows.network import Network
-from models.db import seconds_between
-from models.tables import Status, Ticket, TicketEscalation, TicketEvent
+from models.db import seconds_between, whole_minutes
+from models.tables import ID_LENGTH, Status, Ticket, TicketEscalation, TicketEvent
 
 PERCENTILE = 0.9   # the "90th percentile" of the times, by the nearest-rank method
 SATISFIED = ("满意", "基本满意")
@@ -218,38 +218,51 @@ def _escalated_by(cause: str):
     return exists().where(TicketEscalation.ticket_id == Ticket.id, TicketEscalation.cause == cause)
 
 
-def rate_rows(scope, start: datetime, end: datetime, asof: datetime):
-    """SQL statement: (node_id, *COUNT_FIELDS) per home node over the tickets created in
-    [start, end) within `scope` (an SQL condition on the home node, `in_subtree`), followed to
-    `asof` (aware). Rows make `RateCounts` (`counts_of`, `roll_up`).
+def period_tickets(scope, start: datetime, end: datetime):
+    """SQL: a materialised common table expression of the tickets created in [start, end)
+    within `scope` (an SQL condition on the home node, `in_subtree`), one row each with what
+    the figures read: home node, status, rating, deadline, claim and resolution times, category,
+    building, the seconds to claim and to resolve, `late` (1: the claim timer escalated it, 2:
+    the resolve timer, 3: both) and `reopened`.
 
-    Each ticket's three look-ups (escalated for its claim, for its resolution; reopened) are made
-    once, in a materialised common table expression, then counted: a planner that flattened
-    them into every count that reads them would make each look-up four times."""
-    tickets = (select(
+    Each ticket's look-ups (its escalations, its reopening) and its one visit to the table are
+    made once here; every count of a report is then made from this table (a planner that
+    flattened it into each count would repeat them)."""
+    escalation = TicketEscalation.cause
+    late = (select(func.coalesce(
+        func.max(case((escalation == "claim", 1), else_=0))
+        + 2 * func.max(case((escalation == "resolve", 1), else_=0)), 0))
+        .where(TicketEscalation.ticket_id == Ticket.id).scalar_subquery())
+    return (select(
         Ticket.node_id.label("node_id"), Ticket.status.label("status"),
         Ticket.rating.label("rating"), Ticket.deadline_at.label("deadline_at"),
         Ticket.claimed_at.label("claimed_at"), Ticket.resolved_at.label("resolved_at"),
+        Ticket.category.label("category"), Ticket.building.label("building"),
         time_to(Ticket.claimed_at).label("claim_seconds"),
         time_to(Ticket.resolved_at).label("resolve_seconds"),
-        _escalated_by("claim").label("claim_late"),
-        _escalated_by("resolve").label("resolve_late"),
+        late.label("late"),
         exists().where(TicketEvent.ticket_id == Ticket.id,
                        TicketEvent.kind == "reopened").label("reopened"),
     ).where(scope, Ticket.created_at >= start, Ticket.created_at < end)
         .cte("period_tickets").prefix_with("MATERIALIZED"))
-    t = tickets.c
-    request = t.status.not_in(NOT_REQUESTS)
-    claim_late, resolve_late, reopened = (t.claim_late == true(), t.resolve_late == true(),
-                                          t.reopened == true())
+
+
+def _request(t):
+    return t.status.not_in(NOT_REQUESTS)
+
+
+def _count_columns(t, asof: datetime) -> list:
+    """The COUNT_FIELDS as aggregates over `period_tickets` rows, followed to `asof`."""
+    request = _request(t)
+    claim_late, resolve_late = t.late.in_((1, 3)), t.late >= 2
+    reopened = t.reopened == true()
     claimed = t.claimed_at.is_not(None)
     resolved = t.resolved_at.is_not(None)
     past = and_(t.deadline_at.is_not(None), t.deadline_at <= asof)
     claim_due = or_(claimed, claim_late, and_(t.status == Status.OPEN.value, past))
     due = or_(resolved, resolve_late, and_(t.status == Status.CLAIMED.value, past))
     count = func.count
-    return (select(
-        t.node_id,
+    return [
         count().filter(request),
         count().filter(request, claim_due),
         count().filter(request, claimed),
@@ -264,7 +277,70 @@ def rate_rows(scope, start: datetime, end: datetime, asof: datetime):
         count().filter(t.status == Status.MERGED.value),
         func.coalesce(func.sum(t.claim_seconds).filter(request, claimed), 0.0),
         func.coalesce(func.sum(t.resolve_seconds).filter(request, resolved), 0.0),
-    ).group_by(t.node_id))
+    ]
+
+
+def rate_rows(scope, start: datetime, end: datetime, asof: datetime):
+    """SQL statement: (node_id, *COUNT_FIELDS) per home node over the tickets created in
+    [start, end) within `scope` (an SQL condition on the home node, `in_subtree`), followed to
+    `asof` (aware). Rows make `RateCounts` (`counts_of`, `roll_up`)."""
+    t = period_tickets(scope, start, end).c
+    return select(t.node_id, *_count_columns(t, asof)).group_by(t.node_id)
+
+
+# The kinds of row `report_rows` answers (its first column).
+NODE, CATEGORY, PLACE, CLAIM_MINUTES, RESOLVE_MINUTES = "node", "category", "place", "claim", "resolve"
+
+
+def report_rows(scope, start: datetime, end: datetime, asof: datetime, top: int | None):
+    """SQL statement: everything a report reads, from one visit to the period's tickets
+    (`period_tickets`), as rows (kind, key, building, *numbers):
+
+    - NODE: key the home node, then the COUNT_FIELDS (`rate_rows`);
+    - CATEGORY: key the category, then the requests;
+    - PLACE: key the home node, the building, then the requests (the `top` most, None: all);
+    - CLAIM_MINUTES / RESOLVE_MINUTES: whole minutes to claim (resolve), then how many requests
+      took them: the histogram the 90th percentiles are read from (`percentile_of`)."""
+    tickets = period_tickets(scope, start, end)
+    t = tickets.c
+    request = _request(t)
+    width = len(COUNT_FIELDS)
+    text = String(ID_LENGTH)
+
+    def row(kind: str, key, building, *numbers):
+        padded = [cast(number, Float) for number in numbers]
+        padded += [cast(null(), Float)] * (width - len(numbers))
+        return [literal(kind, String(10)), cast(key, text), cast(building, text), *padded]
+
+    count = func.count()
+    places = (select(t.node_id, t.building, count.label("requests"))
+              .where(request, t.building.is_not(None)).group_by(t.node_id, t.building)
+              .order_by(count.desc(), t.node_id, t.building).limit(top).subquery())
+    claim_minutes = whole_minutes(t.claim_seconds)
+    resolve_minutes = whole_minutes(t.resolve_seconds)
+    return union_all(
+        select(*row(NODE, t.node_id, null(), *_count_columns(t, asof))).group_by(t.node_id),
+        select(*row(CATEGORY, t.category, null(), count)).where(request).group_by(t.category),
+        select(*row(PLACE, places.c.node_id, places.c.building, places.c.requests)),
+        select(*row(CLAIM_MINUTES, null(), null(), claim_minutes, count))
+        .where(request, t.claimed_at.is_not(None)).group_by(claim_minutes),
+        select(*row(RESOLVE_MINUTES, null(), null(), resolve_minutes, count))
+        .where(request, t.resolved_at.is_not(None)).group_by(resolve_minutes),
+    )
+
+
+def percentile_of(histogram: Mapping[int, int], share: float = PERCENTILE) -> timedelta | None:
+    """The nearest-rank percentile of values counted by whole minute ({minutes: how many}), to
+    the minute; None when there are none."""
+    offset = percentile_offset(sum(histogram.values()), share)
+    if offset is None:
+        return None
+    seen = 0
+    for minutes in sorted(histogram):
+        seen += histogram[minutes]
+        if seen > offset:
+            return timedelta(minutes=minutes)
+    return None   # not reached: the offset is below the total
 
 
 def counts_of(row: Sequence) -> RateCounts:

@@ -67,6 +67,28 @@ def _days_postgresql(element, compiler, **kw) -> str:
     return f"CAST(FLOOR(EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400) AS INTEGER)"
 
 
+class whole_minutes(FunctionElement):
+    """SQL expression: a number of seconds (not negative) as whole minutes, rounded down (half a
+    second early: SQLite's day fractions make 3 h 10,799.99… s), an integer on both backends
+    (PostgreSQL's CAST rounds, SQLite's truncates)."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "whole_minutes"
+
+
+@compiles(whole_minutes, "sqlite")
+def _minutes_sqlite(element, compiler, **kw) -> str:
+    [seconds] = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"CAST((({seconds}) + 0.5) / 60 AS INTEGER)"
+
+
+@compiles(whole_minutes, "postgresql")
+def _minutes_postgresql(element, compiler, **kw) -> str:
+    [seconds] = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"CAST(FLOOR((({seconds}) + 0.5) / 60) AS INTEGER)"
+
+
 def database_url(explicit: str | None = None) -> str:
     """`explicit`, else $GRIDBOT_DATABASE_URL (or its secret file), else the default SQLite file."""
     return explicit or read_secret(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL
