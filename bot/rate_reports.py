@@ -58,7 +58,8 @@ class MonthReport:
     ranking: list[RankRow]
     categories: list[tuple[str, int]]    # (category code, requests), most first
     hot_spots: list[HotSpot]
-    previous: RateCounts | None = None   # the node's own counts of the period before
+    previous: RateCounts | None = None   # the node's own counts of the period before (no
+                                         # reopenings or times: `period_tickets(all_counts=False)`)
 
 
 def weights_of(config: GridConfig) -> Weights:
@@ -66,9 +67,11 @@ def weights_of(config: GridConfig) -> Weights:
     return Weights(chosen.response, chosen.resolution, chosen.satisfaction)
 
 
-def _rows(session: Session, network: Network, node_id: str, period: Period, asof: datetime):
+def _rows(session: Session, network: Network, node_id: str, period: Period, asof: datetime,
+          all_counts: bool = True):
     scope = in_subtree(network, node_id, per_row=True)
-    return session.exec(rate_rows(scope, period.start, period.end, asof)).all()
+    return session.exec(rate_rows(scope, period.start, period.end, asof,
+                                  all_counts=all_counts)).all()
 
 
 def _report(session: Session, network: Network, node_id: str, period: Period, asof: datetime,
@@ -111,7 +114,8 @@ def gather_ranking(session: Session, config: GridConfig, network: Network, node_
     """`排名`: the units one level below `node_id` ranked over `period` (policy.ranking.weights),
     with their places of the period before."""
     _, units = roll_up(network, node_id, _rows(session, network, node_id, period, asof))
-    _, previous = roll_up(network, node_id, _rows(session, network, node_id, period.previous(), asof))
+    _, previous = roll_up(network, node_id, _rows(session, network, node_id, period.previous(),
+                                                 asof, all_counts=False))
     names = {child.id: child.name for child in network.node(node_id).children}
     return rank_units(units, names, weights_of(config), previous)
 
@@ -125,8 +129,10 @@ def gather_month_report(session: Session, config: GridConfig, network: Network, 
     rows, categories, places, claims, resolutions = _report(session, network, node_id, period,
                                                             asof, top)
     total, units = roll_up(network, node_id, rows)
+    # The period before: what its scores and the changes need (no reopenings, no times).
     previous_total, previous_units = roll_up(
-        network, node_id, _rows(session, network, node_id, period.previous(), asof))
+        network, node_id, _rows(session, network, node_id, period.previous(), asof,
+                                all_counts=False))
     names = {child.id: child.name for child in network.node(node_id).children}
     ranking = rank_units(units, names, weights_of(config), previous_units)
     hot_spots = [HotSpot(home, network.node(home).name if home in network else home,

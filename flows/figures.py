@@ -23,13 +23,14 @@ merged, `parent_id`) nor withdrawn by the resident (撤单). Each figure follows
 - **重办率 reopen rate** = requests reopened (a 不满意 rating sent them back, `reopened` event) /
   requests resolved at least once. Source: 12345 重办率 / 返工率.
 - **times to claim and to resolve**: from the request to the claim (to the resolution), averaged
-  and at the 90th percentile (nearest rank) over the requests claimed (resolved); wall-clock
-  time.
+  and at the 90th percentile (nearest rank, to the minute) over the requests claimed
+  (resolved); wall-clock time.
 - **households reached** (服务户次): the requests plus the reports joined to a ticket of the same
   problem (`flows/repeats.py`): each report is one household heard.
 
-Counts are made by the database (`rate_rows`: one statement, grouped by home node, the subtree
-one range of `models.subtrees.in_subtree`); `roll_up` adds a subtree's rows up to each unit one
+Counts are made by the database (`rate_rows`, `report_rows`: one statement over a materialised
+table of the period's tickets, grouped by home node, the subtree one range of
+`models.subtrees.in_subtree`); `roll_up` adds a subtree's rows up to each unit one
 level below, so a ranking costs as many rows as the subtree has nodes, never as it has tickets.
 Nothing here reads or writes the database.
 """
@@ -42,7 +43,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, String, and_, case, cast, exists, literal, null, or_, true, union_all
+from sqlalchemy import Float, String, and_, case, cast, exists, false, literal, null, or_, true, union_all
 from sqlmodel import func, select
 
 from flows.network import Network
@@ -54,8 +55,9 @@ SATISFIED = ("满意", "基本满意")
 NOT_REQUESTS = (Status.MERGED.value, Status.CANCELLED.value)
 
 __all__ = ["Period", "RateCounts", "Figures", "RankRow", "Weights", "day_period", "month_period",
-           "parse_month", "period_of", "percentile_offset", "rank_units", "rate_rows", "roll_up",
-           "requests_in", "score", "week_period"]
+           "parse_month", "percent", "percentile_of", "percentile_offset", "period_of",
+           "period_tickets", "rank_units", "rate_rows", "report_rows", "roll_up", "requests_in",
+           "score", "week_period"]
 
 
 # -- periods ------------------------------------------------------------------------------------
@@ -218,7 +220,7 @@ def _escalated_by(cause: str):
     return exists().where(TicketEscalation.ticket_id == Ticket.id, TicketEscalation.cause == cause)
 
 
-def period_tickets(scope, start: datetime, end: datetime):
+def period_tickets(scope, start: datetime, end: datetime, *, all_counts: bool = True):
     """SQL: a materialised common table expression of the tickets created in [start, end)
     within `scope` (an SQL condition on the home node, `in_subtree`), one row each with what
     the figures read: home node, status, rating, deadline, claim and resolution times, category,
@@ -227,7 +229,9 @@ def period_tickets(scope, start: datetime, end: datetime):
 
     Each ticket's look-ups (its escalations, its reopening) and its one visit to the table are
     made once here; every count of a report is then made from this table (a planner that
-    flattened it into each count would repeat them)."""
+    flattened it into each count would repeat them). Without `all_counts`, the reopenings are
+    not looked up and the times not computed (their counts are 0): what a score needs, for the
+    period before a ranking's."""
     escalation = TicketEscalation.cause
     late = (select(func.coalesce(
         func.max(case((escalation == "claim", 1), else_=0))
@@ -238,11 +242,11 @@ def period_tickets(scope, start: datetime, end: datetime):
         Ticket.rating.label("rating"), Ticket.deadline_at.label("deadline_at"),
         Ticket.claimed_at.label("claimed_at"), Ticket.resolved_at.label("resolved_at"),
         Ticket.category.label("category"), Ticket.building.label("building"),
-        time_to(Ticket.claimed_at).label("claim_seconds"),
-        time_to(Ticket.resolved_at).label("resolve_seconds"),
+        (time_to(Ticket.claimed_at) if all_counts else null()).label("claim_seconds"),
+        (time_to(Ticket.resolved_at) if all_counts else null()).label("resolve_seconds"),
         late.label("late"),
-        exists().where(TicketEvent.ticket_id == Ticket.id,
-                       TicketEvent.kind == "reopened").label("reopened"),
+        (exists().where(TicketEvent.ticket_id == Ticket.id, TicketEvent.kind == "reopened")
+         if all_counts else false()).label("reopened"),
     ).where(scope, Ticket.created_at >= start, Ticket.created_at < end)
         .cte("period_tickets").prefix_with("MATERIALIZED"))
 
@@ -280,11 +284,12 @@ def _count_columns(t, asof: datetime) -> list:
     ]
 
 
-def rate_rows(scope, start: datetime, end: datetime, asof: datetime):
+def rate_rows(scope, start: datetime, end: datetime, asof: datetime, *, all_counts: bool = True):
     """SQL statement: (node_id, *COUNT_FIELDS) per home node over the tickets created in
     [start, end) within `scope` (an SQL condition on the home node, `in_subtree`), followed to
-    `asof` (aware). Rows make `RateCounts` (`counts_of`, `roll_up`)."""
-    t = period_tickets(scope, start, end).c
+    `asof` (aware); `all_counts` as for `period_tickets`. Rows make `RateCounts` (`counts_of`,
+    `roll_up`)."""
+    t = period_tickets(scope, start, end, all_counts=all_counts).c
     return select(t.node_id, *_count_columns(t, asof)).group_by(t.node_id)
 
 

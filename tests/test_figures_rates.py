@@ -23,8 +23,8 @@ from bot.workbook import (CATEGORY_HEADER, HOT_SPOT_HEADER, RANKING_HEADER, SHEE
                           SUMMARY_HEADER, TICKET_HEADER)
 from chat_script import chat, replies, say
 from test_cli import CONFIG, gridbot
-from flows.figures import (RateCounts, Weights, month_period, parse_month, percentile_offset,
-                           rank_units, score)
+from flows.figures import (RateCounts, Weights, month_period, parse_month, percentile_of,
+                           percentile_offset, rank_units, score)
 from models.db import Database
 from models.subtrees import sync_network
 from models.tables import Ticket, TicketEscalation, TicketEvent
@@ -160,6 +160,9 @@ def test_the_score_and_its_ties():
                       {"a": "甲", "b": "乙", "c": "丙", "d": "丁"}, weights)
     assert [(row.name, row.place) for row in rows] == [("乙", 1), ("甲", 1), ("丙", 3), ("丁", None)]
     assert percentile_offset(10) == 8 and percentile_offset(1) == 0 and percentile_offset(0) is None
+    # Nearest rank over a histogram by minute: the 9th of ten values is in the 30-minute bucket.
+    assert percentile_of({5: 4, 12: 4, 30: 1, 600: 1}) == timedelta(minutes=30)
+    assert percentile_of({}) is None
     assert parse_month("2026-11") == date(2026, 11, 1) == parse_month("2026年11月")
     with pytest.raises(ValueError):
         parse_month("November")
