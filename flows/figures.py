@@ -242,8 +242,8 @@ def period_tickets(scope, start: datetime, end: datetime, *, all_counts: bool = 
         Ticket.rating.label("rating"), Ticket.deadline_at.label("deadline_at"),
         Ticket.claimed_at.label("claimed_at"), Ticket.resolved_at.label("resolved_at"),
         Ticket.category.label("category"), Ticket.building.label("building"),
-        (time_to(Ticket.claimed_at) if all_counts else null()).label("claim_seconds"),
-        (time_to(Ticket.resolved_at) if all_counts else null()).label("resolve_seconds"),
+        (time_to(Ticket.claimed_at) if all_counts else cast(null(), Float)).label("claim_seconds"),
+        (time_to(Ticket.resolved_at) if all_counts else cast(null(), Float)).label("resolve_seconds"),
         late.label("late"),
         (exists().where(TicketEvent.ticket_id == Ticket.id, TicketEvent.kind == "reopened")
          if all_counts else false()).label("reopened"),
