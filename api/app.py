@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
 from api import (actions, attachments, circulars, dashboard, dashboard_circulars, overview,
-                 stand_ins, tickets)
+                 rates, stand_ins, tickets)
 from api.csrf import CsrfProtect
 from api.limits import BodySizeLimit
 from api.webhook import webhook_router
@@ -40,6 +40,7 @@ def create_app(bot: Bot, *, webhook_secret: str | None = None,
     app.include_router(attachments.router)
     app.include_router(actions.router)
     app.include_router(overview.router)
+    app.include_router(rates.router)
     app.include_router(stand_ins.router)
     app.include_router(circulars.router)
     app.include_router(dashboard.router)

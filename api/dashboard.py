@@ -313,3 +313,139 @@ async def claim_from_page(number: TicketNumber, request: Request) -> Response:
                             flash=str(refused.detail), flash_error=True)
     await bot.deliver()
     return RedirectResponse(f"/tickets/{number}?notice=claimed", status_code=303)
+
+
+# -- 考核: the rates, the ranking, the trend, the hot spots (flows/figures.py) -------------------
+
+TREND_DAYS = (30, 90)
+
+
+def trend_chart(days: list) -> str:
+    """New requests and resolutions per day as a small SVG column chart (two thin columns a
+    day), scaled to its box so 90 days fit a phone. Each day's `<g>` carries `data-day`,
+    `data-new` and `data-resolved` for tests and tools."""
+    width, height, base = 360, 124, 100
+    step = width / max(len(days), 1)
+    column = max(step / 2 - 0.5, 0.5)
+    top = max([max(day.new, day.resolved) for day in days] + [1])
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+             f'width="{width}" height="{height}" role="img" aria-label="{texts.TREND_LABEL}" '
+             f'class="trend">',
+             f'<text x="0" y="12" font-size="12">{texts.TREND_LEGEND_NEW} '
+             f'<tspan fill="#1d4ed8">{texts.TREND_LEGEND_RESOLVED}</tspan>（最多 {top} 张/天）</text>']
+    for index, day in enumerate(days):
+        x = index * step
+        parts.append(f'<g data-day="{day.day.isoformat()}" data-new="{day.new}" '
+                     f'data-resolved="{day.resolved}">')
+        for offset, value, colour in ((0, day.new, "#52606d"), (column, day.resolved, "#1d4ed8")):
+            length = (base - 20) * value / top
+            parts.append(f'<rect x="{x + offset:.1f}" y="{base - length:.1f}" '
+                         f'width="{column:.1f}" height="{length:.1f}" fill="{colour}"/>')
+        parts.append("</g>")
+    for index in (0, len(days) - 1):   # the first and last day under the axis
+        if days:
+            anchor = "start" if index == 0 else "end"
+            parts.append(f'<text x="{(index + (index > 0)) * step:.1f}" y="{base + 16}" '
+                         f'font-size="12" text-anchor="{anchor}">{days[index].day:%m-%d}</text>')
+    parts.append(f'<line x1="0" y1="{base}" x2="{width}" y2="{base}" stroke="#9aa5b1"/></svg>')
+    return "".join(parts)
+
+
+def count_chart(rows: list[tuple[str, str, int]], label: str) -> str:
+    """Counts as horizontal SVG bars, one per row (key, label, count); each `<g>` carries
+    `data-key` and `data-count`."""
+    width, bar, gap, name = 220, 14, 6, 110
+    top = max([count for _, _, count in rows] + [1])
+    height = len(rows) * (bar + gap) + 4
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width + name + 40} {height}" '
+             f'width="{width + name + 40}" height="{height}" role="img" aria-label="{escape(label)}">']
+    for index, (key, shown, count) in enumerate(rows):
+        y = index * (bar + gap)
+        length = int(width * count / top)
+        parts.append(f'<g data-key="{escape(key)}" data-count="{count}">'
+                     f'<text x="0" y="{y + bar - 2}" font-size="12">{escape(shown[:9])}</text>'
+                     f'<rect x="{name}" y="{y}" width="{length}" height="{bar - 2}" fill="#52606d"/>'
+                     f'<text x="{name + length + 4}" y="{y + bar - 2}" font-size="11">{count}</text></g>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _rates_period(bot: Bot, month: str | None):
+    from flows.figures import month_period, parse_month
+
+    zone = ZoneInfo(bot.config.policy.timezone)
+    if month:
+        try:
+            return month_period(parse_month(month), zone)
+        except ValueError:
+            pass
+    return month_period(bot.clock().astimezone(zone).date(), zone)
+
+
+@router.get("/rates", response_class=HTMLResponse)
+def rates_page(request: Request) -> Response:
+    """考核: the rates of my subtree for a month (default this one, so far), the units one level
+    below ranked, the top categories and places, and new and resolved tickets per day over the
+    last 30 or 90 days; the same computation as `/api/nodes/{id}/rates` and the digests."""
+    from bot.rate_reports import gather_month_report, gather_trend
+    from flows.figures import percent
+
+    principal = _principal(request)
+    if principal is None:
+        return _page(request, "login.html", None)
+    bot = _bot(request)
+    now = bot.clock()
+    zone = ZoneInfo(bot.config.policy.timezone)
+    period = _rates_period(bot, request.query_params.get("month"))
+    days = _whole(request.query_params.get("days"), TREND_DAYS[0])
+    days = days if days in TREND_DAYS else TREND_DAYS[0]
+    with bot.db.session() as session:
+        report = gather_month_report(session, bot.config, bot.network, principal.node_id,
+                                     period, now)
+        trend = gather_trend(session, bot.network, principal.node_id, days, now, zone)
+    counts = report.figures.counts
+
+    def minutes(duration) -> str:
+        return texts.NO_AVERAGE if duration is None else format_chinese_duration(duration)
+
+    summary = [("受理", f"{counts.requests} 件"), ("服务户次", str(counts.households)),
+               ("响应率", percent(counts.response_rate)),
+               ("按期办结率", percent(counts.on_time_rate)),
+               ("解决率", percent(counts.resolution_rate)),
+               ("满意率", percent(counts.satisfaction_rate)),
+               ("重办率", percent(counts.reopen_rate)),
+               ("平均接单", minutes(counts.average_claim)),
+               ("90%接单", minutes(report.figures.p90_claim)),
+               ("平均办结", minutes(counts.average_resolve)),
+               ("90%办结", minutes(report.figures.p90_resolve))]
+    ranking = [{"place": row.place, "name": row.name,
+                "score": "—" if row.score is None else f"{row.score:.1f}",
+                "response": percent(row.counts.response_rate),
+                "resolution": percent(row.counts.resolution_rate),
+                "satisfaction": percent(row.counts.satisfaction_rate),
+                "requests": row.counts.requests,
+                "change": "—" if row.change is None else f"{row.change:+.1f}"}
+               for row in report.ranking]
+    categories = count_chart([(code, texts.CATEGORY_NAMES.get(code, code), count)
+                              for code, count in report.categories], texts.CATEGORY_CHART_LABEL)
+    return _page(request, "rates.html", principal, period=period, summary=summary,
+                 ranking=ranking, trend=trend_chart(trend), days=days, trend_days=TREND_DAYS,
+                 categories=categories, hot_spots=report.hot_spots,
+                 month=period.start.astimezone(zone).strftime("%Y-%m"))
+
+
+@router.get("/rates/report.xlsx")
+def rates_workbook(request: Request) -> Response:
+    """The dashboard's button: the month's report as an Excel workbook, for my subtree, masked
+    for my level (`api.rates.workbook_bytes`)."""
+    from api.rates import XLSX, workbook_bytes
+
+    principal = _principal(request)
+    if principal is None:
+        return RedirectResponse("/", status_code=303)
+    bot = _bot(request)
+    period = _rates_period(bot, request.query_params.get("month"))
+    month = period.start.astimezone(ZoneInfo(bot.config.policy.timezone)).strftime("%Y-%m")
+    content = workbook_bytes(bot, principal, principal.node_id, month=month)
+    return Response(content, media_type=XLSX, headers={
+        "Content-Disposition": f'attachment; filename="report-{month}.xlsx"'})

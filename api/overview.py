@@ -15,6 +15,7 @@ from sqlmodel import func, select
 
 from api.auth import caller, not_found, the_bot
 from api.params import moment
+from api.rates import rates_out
 from api.schemas import FiguresOut, NodeOut, TransportHealth
 from api.tokens import Principal
 from bot.digest_runs import gather_report
@@ -111,7 +112,8 @@ def node_figures(node_id: str, bot: Annotated[Bot, Depends(the_bot)],
                       overdue=figures.overdue, average_claim_minutes=minutes(figures.average_claim),
                       average_resolve_minutes=minutes(figures.average_resolve),
                       ratings={r: figures.ratings.get(r, 0) for r in ("满意", "基本满意", "不满意")},
-                      extensions=figures.extensions, departments_late=figures.departments_late)
+                      extensions=figures.extensions, departments_late=figures.departments_late,
+                      rates=None if figures.rates is None else rates_out(figures.rates))
 
 
 def outbox_in_scope(bot: Bot, principal: Principal | None) -> tuple[int, int]:

@@ -127,6 +127,22 @@ class NodeOut(BaseModel):
     children: list[NodeOut] = []
 
 
+class RatesOut(BaseModel):
+    """A subtree's rates over a period (flows/figures.py gives each formula); rates are 0–1,
+    null when there is nothing to divide by; times in minutes."""
+
+    requests: int = Field(description="受理: requests made in the period (not joined, not withdrawn).")
+    households: int = Field(description="服务户次: requests plus the reports joined to them.")
+    response_rate: float | None = Field(description="响应率: claimed within the claim limit / claims due.")
+    on_time_rate: float | None = Field(description="按期办结率: resolved within the limit (extensions counted) / resolved.")
+    resolution_rate: float | None = Field(description="解决率: resolved / came due.")
+    satisfaction_rate: float | None = Field(description="满意率: (满意 + 基本满意) / rated.")
+    reopen_rate: float | None = Field(description="重办率: reopened / ever resolved.")
+    average_claim_minutes: float | None = None
+    average_resolve_minutes: float | None = None
+    counts: dict[str, float] = Field(description="What the rates are made of (flows.figures.RateCounts).")
+
+
 class FiguresOut(BaseModel):
     """A node's subtree over a period: the digest's counts."""
 
@@ -144,6 +160,8 @@ class FiguresOut(BaseModel):
                                            "automatically, as the digest counts them.")
     departments_late: int = Field(0, description="Departments called (呼叫) that did not report "
                                                  "(报到) in time, in the period, as the digest counts them.")
+    rates: RatesOut | None = Field(None, description="The rates of the requests made in the "
+                                                     "period (flows/figures.py), as the digest shows them.")
 
 
 class TransportHealth(BaseModel):

@@ -245,6 +245,69 @@ def digest(node: str = typer.Option(..., "--node", help="Id of the node the dige
     typer.echo("\n\n".join(messages))
 
 
+@app.command()
+def report(node: str = typer.Option(..., "--node", help="Id of the node the report is for."),
+           month: str = typer.Option(None, "--month", help="The month, e.g. 2026-11 (local "
+                                     "time). Default: the month before this one."),
+           xlsx: Path | None = typer.Option(None, "--xlsx", help="Write the report as an Excel "
+                                            "workbook to this file instead of printing it."),
+           config: Path | None = ConfigOption, db: str | None = DbOption) -> None:
+    """The monthly report (通报) of a node's subtree: its rates, the ranking of the units one level
+    below, the top categories and places; with --xlsx, the workbook with its tickets (masked
+    above the micro-grid)."""
+    from bot.rate_reports import gather_month_report
+    from flows.figures import month_period, parse_month
+    from flows.network import Network
+    from flows.rankings import monthly_report_text
+    from models.subtrees import sync_network
+
+    grid = _config(config)
+    network = Network(grid)
+    if node not in network:
+        typer.echo(f"no node {node!r} in the network (node ids are in config.yaml)", err=True)
+        raise typer.Exit(2)
+    zone = ZoneInfo(grid.policy.timezone)
+    now = datetime.now(zone)
+    try:
+        period = (month_period(parse_month(month), zone) if month
+                  else month_period(now.date(), zone).previous())
+    except ValueError as error:
+        typer.echo(f"--month: {error}", err=True)
+        raise typer.Exit(2) from None
+    database = _database(db, create=False)
+    sync_network(database, network, now)
+    masked = not network.is_microgrid(node)
+    with database.session() as session:
+        found = gather_month_report(session, grid, network, node, period, now,
+                                    top=None if xlsx else 5)
+        if xlsx is None:
+            typer.echo(monthly_report_text(network.node(node).name, found, masked=masked))
+        else:
+            written = _write_workbook(xlsx, session, network, node, found, zone, masked)
+            typer.echo(f"{xlsx}: {period.name}, {written:,} tickets", err=True)
+    database.dispose()
+
+
+def _write_workbook(path: Path, session, network, node: str, found, zone: ZoneInfo,
+                    masked: bool) -> int:
+    """The workbook, with a progress bar on stderr once the tickets take more than a batch."""
+    from rich.progress import Progress
+
+    from bot.workbook import write_workbook
+
+    with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
+        task = None
+
+        def progress(done: int, total: int) -> None:
+            nonlocal task
+            if task is None:
+                task = bar.add_task("工单", total=total)
+            bar.update(task, completed=done)
+
+        return write_workbook(path, session, network, node, found, zone, masked=masked,
+                              progress=progress)
+
+
 @token_app.command("create")
 def token_create(node: str = typer.Option(..., "--node", help="The node whose subtree the token "
                                           "sees and acts in."),

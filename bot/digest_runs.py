@@ -16,12 +16,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, func, select
 
-from bot import circulars
+from bot import circulars, rate_reports
 from bot.outbox import PostPipeline, post_values, write_posts
 from bot.transport import OutgoingPost
 from flows.config import DigestSchedule, GridConfig, Node, cron_trigger
 from flows.deadlines import DeadlineView
 from flows.digests import DigestFigures, compose_digest
+from flows.figures import Period
 from flows.lifecycle import Reply, rating_in_note
 from flows.network import Network
 from flows.open_tickets import open_in, past_deadline
@@ -122,8 +123,11 @@ def gather_report(session: Session, network: Network, node: Node, start: datetim
     # Few of a subtree's open tickets stand at its top node: sorted from the subtree's own.
     escalated = session.exec(select(Ticket).where(open_in(scope), here)
                              .order_by(Ticket.created_at, Ticket.id).limit(listed)).all()
+    # The rates of the period's requests, by the one definition of flows/figures.py.
+    rates = rate_reports.gather_figures(session, network, node.id, Period(start, end, ""), end,
+                                        percentiles=False).counts
     figures = DigestFigures(
-        new=new, claimed=claimed, resolved=resolved, overdue=overdue_count,
+        rates=rates, new=new, claimed=claimed, resolved=resolved, overdue=overdue_count,
         average_claim=_duration(claim_seconds), average_resolve=_duration(resolve_seconds),
         ratings=ratings, extensions=practice["extension_granted"],
         departments_late=practice["department_late"],

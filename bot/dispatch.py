@@ -24,6 +24,7 @@ from sqlmodel import Session, func, select
 
 from bot import attachments, circulars, departments
 from bot.outbox import PostPipeline, post_values, write_posts_each
+from bot.rate_reports import gather_ranking, weights_of
 from bot.repeat_reports import (follower_names, followers, households, is_follower, join_quoted,
                                 join_repeat)
 from bot.stand_ins import end_leave, standing_in_for, start_leave
@@ -36,6 +37,8 @@ from flows.commands import (MAX_NUMBERS, CommandText, find_ticket_references, me
 from flows.circulars import quoted_circular, read_circular
 from flows.config import GridConfig, Node, Policy
 from flows.credentials import mask_credentials
+from flows.figures import month_period
+from flows.rankings import ranking_text
 from flows.escalation import (EscalationClock, clock_after, clock_time, current_node,
                               format_chinese_duration, next_node)
 from flows.lifecycle import Actor, Outcome, Reply, Role, Target
@@ -1128,6 +1131,34 @@ def statistics(session: Session, network: Network, scope: Scope) -> Reply:
     return overview.statistics(scope.name, by_status, ratings)
 
 
+def ranking(dispatcher: Dispatcher, context: Context) -> list[Reply]:
+    """`排名` / `排名 本月` / `排名 上月`: a head above the micro-grid sees the units one level below
+    the node they head ranked by their score this month (so far) or last month (flows/figures.py,
+    policy.ranking.weights), each unit's three rates beside it."""
+    scope = dispatcher.subtree_scope(context)
+    if scope is None:
+        return [Reply(texts.NOT_A_HEAD.format(action=texts.ACTIONS["排名"]))]
+    network = dispatcher.network
+    nodes = [network.node(node_id) for node_id in scope.node_ids
+             if not network.is_microgrid(node_id)]
+    if not nodes:
+        return [Reply(texts.RANKING_MICROGRID)]
+    which = texts.RANKING_PERIODS.get(context.command.rest.strip())
+    if which is None:
+        return [Reply(texts.RANKING_USAGE)]
+    zone = ZoneInfo(dispatcher.config.policy.timezone)
+    at = context.message.at
+    period = month_period(at.astimezone(zone).date(), zone)
+    if which == "last":
+        period = period.previous()
+    weights = weights_of(dispatcher.config)
+    return [Reply("\n\n".join(
+        ranking_text(node.name, period.name,
+                     gather_ranking(context.session, dispatcher.config, network, node.id,
+                                    period, at), weights)
+        for node in nodes))]
+
+
 COMMAND_TABLE: dict[str, CommandRow] = {row.keyword: row for row in (
     CommandRow("下单", "anyone", place_order),
     CommandRow("查询", "anyone in the ticket's groups", on_ticket(query)),
@@ -1145,6 +1176,7 @@ COMMAND_TABLE: dict[str, CommandRow] = {row.keyword: row for row in (
     CommandRow("督办", "a head above the ticket's grid", on_ticket(supervise)),
     CommandRow("待办", "any head, for their subtree", on_subtree(todo)),
     CommandRow("统计", "any head, for their subtree", on_subtree(statistics)),
+    CommandRow("排名", "a head above the micro-grid, for the units below", ranking),
     CommandRow("改类", "handler or a head of the ticket's grid or above", on_ticket(recategorize)),
     CommandRow("改紧急", "handler or a head of the ticket's grid or above", on_ticket(mark_urgent)),
     CommandRow("改一般", "handler or a head of the ticket's grid or above", on_ticket(mark_normal)),

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from bot import circulars, digest_runs, sweeps
+from bot import circulars, digest_runs, rate_reports, sweeps
 from bot.dispatch import Dispatcher
 from bot.outbox import Offload, deliver_pending
 from bot.transport import IncomingMessage, Transport
@@ -95,9 +95,9 @@ class Bot:
     def run_due(self, now: datetime, stopping: Callable[[], bool] = lambda: False) -> None:
         """What falls due by `now`, written to the database with its posts (not sent): the
         escalations, the circulars due and their reminders, the rating window, the
-        notices' ends, the departments' lateness, the
-        digests. Blocking database work only, no transport: `gridbot run` runs it in a thread
-        of its own (bot/service.py). Once `stopping()` is true it stops at the next safe point
+        notices' ends, the departments' lateness, the digests and the monthly 通报. Blocking
+        database work only, no transport: `gridbot run` runs it in a scan worker, a process or a
+        thread of its own (bot/service.py). Once `stopping()` is true it stops at the next safe point
         (between two transactions of the escalations, or between two sweeps); what it left is
         still due at the next run."""
         sweeps.escalate_due(self.config, self.db, self.network, now, stopping)
@@ -107,7 +107,9 @@ class Bot:
                       lambda: sweeps.end_notices(self.config, self.db, self.network, now),
                       lambda: sweeps.tell_departments_late(self.config, self.db, self.network, now),
                       lambda: digest_runs.send_due_digests(self.config, self.db, self.network,
-                                                           now)):
+                                                           now),
+                      lambda: rate_reports.send_due_reports(self.config, self.db, self.network,
+                                                            now)):
             if stopping():
                 return
             sweep()

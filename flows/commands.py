@@ -22,8 +22,8 @@ from flows.texts import BOT_NAME, CATEGORY_ALIASES, CATEGORY_NAMES, RATING_WORDS
 
 # Every keyword of design §4; the dispatcher decides which of them it acts on.
 KEYWORDS = ("下单", "补充", "撤单", "查询", "进度", "评价", "接单", "进展", "办结", "退单",
-            "转派", "吹哨", "派单", "督办", "待办", "统计", "改类", "改紧急", "改一般", "合并", "拆分",
-            "公告", "延期", "同意延期", "不同意延期", "核查", "请假", "销假", "呼叫", "报到",
+            "转派", "吹哨", "派单", "督办", "待办", "统计", "排名", "改类", "改紧急", "改一般", "合并",
+            "拆分", "公告", "延期", "同意延期", "不同意延期", "核查", "请假", "销假", "呼叫", "报到",
             "通知", "紧急通知", "通知情况")
 
 # Any punctuation may follow a keyword (`下单。` from voice input, `接单！`); NFKC has made it ASCII.

@@ -371,6 +371,31 @@ class ReminderGrouping(_Strict):
     every: PositiveDuration | None = None
 
 
+class RankWeights(_Strict):
+    """Weights of 响应率, 解决率 and 满意率 in a unit's score (flows.figures.score). The defaults
+    are those reported for the monthly 三率 ranking of Beijing's 接诉即办 考评 (响应率 10%,
+    解决率 45%, 满意率 45%); only their proportions matter."""
+
+    response: Annotated[float, Field(ge=0)] = 0.10
+    resolution: Annotated[float, Field(ge=0)] = 0.45
+    satisfaction: Annotated[float, Field(ge=0)] = 0.45
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> RankWeights:
+        if self.response + self.resolution + self.satisfaction <= 0:
+            raise ValueError("at least one weight must be above zero")
+        return self
+
+
+class Ranking(_Strict):
+    """排名 and the monthly 通报: the weights of a unit's score, and the schedules on which each
+    node of `level` is sent the ranking of the units one level below it for the month before
+    (each a DigestSchedule: level, cron, to)."""
+
+    weights: RankWeights = RankWeights()
+    reports: list[DigestSchedule] = []
+
+
 class Policy(_Strict):
     timezone: str = "Asia/Shanghai"
     # Where working time (3wd, 4wh) is counted: these hours of China's working days.
@@ -391,6 +416,7 @@ class Policy(_Strict):
     verification: list[VerificationRule] = []
     reminders: ReminderGrouping = ReminderGrouping()
     circulars: CircularPolicy = CircularPolicy()
+    ranking: Ranking = Ranking()
 
     def verification_for(self, category: str, level: str) -> VerificationRule | None:
         """The rule by which a resolved ticket of `category` at a node of `level` is checked
@@ -860,6 +886,10 @@ def config_problems(config: GridConfig, transport: bool = True) -> list[str]:
                  f"(levels: {', '.join(config.levels)})"
                  for index, digest in enumerate(config.policy.digests)
                  if levels_ok and digest.level not in config.levels]
+    problems += [f"policy.ranking.reports[{index}].level: unknown level {report.level!r} "
+                 f"(levels: {', '.join(config.levels)})"
+                 for index, report in enumerate(config.policy.ranking.reports)
+                 if levels_ok and report.level not in config.levels]
     levels_text = ", ".join(config.levels)
     microgrid_level = config.levels[-1] if config.levels else None
     first_id_path: dict[str, str] = {}

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from flows import texts
 from flows.deadlines import DeadlineView
 from flows.escalation import format_chinese_duration
+from flows.figures import RateCounts, percent
 from flows.masking import Personal, mask_name, mask_text, shorten
 from flows.splitting import PostLimits, split_post
 from models.tables import Ticket
@@ -37,6 +38,8 @@ class DigestFigures:
     ratings: Mapping[str, int] = field(default_factory=dict)
     extensions: int = 0         # 延期 granted in the period
     departments_late: int = 0   # departments that did not report (报到) in time, in the period
+    # The rates of the period's requests (flows/figures.py), shown when there were any.
+    rates: RateCounts | None = None
 
 
 def _average(duration: timedelta | None) -> str:
@@ -93,6 +96,10 @@ def compose_digest(scope: str, start: datetime, end: datetime, zone: ZoneInfo,
         texts.DIGEST_SATISFACTION.format(satisfied=ratings.get("满意", 0),
                                          fair=ratings.get("基本满意", 0),
                                          unsatisfied=ratings.get("不满意", 0)),
+        *([texts.DIGEST_RATES.format(response=percent(figures.rates.response_rate),
+                                     resolution=percent(figures.rates.resolution_rate),
+                                     satisfaction=percent(figures.rates.satisfaction_rate))]
+          if figures.rates is not None and figures.rates.requests else []),
         *([texts.DIGEST_PRACTICE.format(extensions=figures.extensions,
                                         late=figures.departments_late)]
           if figures.extensions or figures.departments_late else []),

@@ -376,6 +376,7 @@ ACTIONS = {
     "督办": "督办",
     "待办": "待办",
     "统计": "统计",
+    "排名": "排名",
     "改类": "改类",
     "改紧急": "改紧急程度",
     "改一般": "改紧急程度",
@@ -523,3 +524,34 @@ QUERY_ATTACHMENTS_TOTAL = "（共{size}）"
 # A medium over media.max_bytes: not kept; the sender is told once per message.
 MEDIA_TOO_LARGE = ("您发的{kind}有{size}，超过了{limit}的上限，未能保存。"
                    "请压缩后重发，或分段发送。")
+
+# 排名 and the monthly 通报 (flows/figures.py, flows/rankings.py)
+RANKING_HEADER = "「{scope}」{period}排名（得分＝响应率×{response}＋解决率×{resolution}＋满意率×{satisfaction}）："
+RANKING_LINE = ("{place}. {name} {score}分（响应率 {response}，解决率 {resolution}，"
+                "满意率 {satisfaction}，受理 {requests} 件）{change}")
+RANKING_UP = "，较上期 +{points}分"
+RANKING_DOWN = "，较上期 -{points}分"
+RANKING_SAME = "，与上期持平"
+RANKING_PLACE_WAS = "（上期第{place}名）"
+RANKING_UNRANKED = "—. {name} 本期无诉求"
+RANKING_NO_UNITS = "「{scope}」下没有可排名的下级网格。"
+RANKING_MICROGRID = "抱歉，排名比较的是下一级网格，只有微网格以上的网格长可以查看。"
+RANKING_USAGE = "请说「排名」「排名 本月」或「排名 上月」。"
+RANKING_PERIODS = {"": "this", "本月": "this", "上月": "last"}
+REPORT_HEADER = "【{scope}{period}通报】"
+REPORT_SUMMARY = ("受理 {requests} 件（服务 {households} 户次）；响应率 {response}，按期办结率 "
+                  "{on_time}，解决率 {resolution}，满意率 {satisfaction}，重办率 {reopen}；"
+                  "平均接单用时 {claim_time}，平均办结用时 {resolve_time}。")
+REPORT_CHANGE = "较上月：解决率 {resolution}，满意率 {satisfaction}。"
+REPORT_RANKING = "各单位排名："
+REPORT_CATEGORIES = "诉求最多的类别：{items}"
+REPORT_PLACES = "诉求最多的地点：{items}"
+REPORT_ITEM = "{name} {count} 件"
+REPORT_NONE = "无"
+WORKBOOK_MORE_TICKETS = "……另有 {count} 张未列出，全部工单可用 gridbot tickets export 导出。"
+DIGEST_RATES = "三率：响应率 {response}，解决率 {resolution}，满意率 {satisfaction}（按本期受理的诉求）。"
+# The dashboard's 考核 page
+TREND_LABEL = "每日新增与办结"
+TREND_LEGEND_NEW = "■ 新增"
+TREND_LEGEND_RESOLVED = "■ 办结"
+CATEGORY_CHART_LABEL = "诉求类别"

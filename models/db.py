@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, Float, Insert, Table, event, inspect, text
+from sqlalchemy import Engine, Float, Insert, Integer, Table, event, inspect, text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.engine import make_url
@@ -43,6 +43,50 @@ def _seconds_sqlite(element, compiler, **kw) -> str:
 def _seconds_postgresql(element, compiler, **kw) -> str:
     later, earlier = (compiler.process(clause, **kw) for clause in element.clauses)
     return f"EXTRACT(EPOCH FROM ({later} - {earlier}))"
+
+
+class whole_days_between(FunctionElement):
+    """SQL expression: whole days from `earlier` to `later` (two time expressions), rounded
+    down, as an integer, on both backends: a day's bucket of a trend is one GROUP BY."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "whole_days_between"
+
+
+@compiles(whole_days_between, "sqlite")
+def _days_sqlite(element, compiler, **kw) -> str:
+    later, earlier = (compiler.process(clause, **kw) for clause in element.clauses)
+    # CAST truncates toward zero; the few values before `earlier` (not asked for) would join day 0.
+    return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+
+
+@compiles(whole_days_between, "postgresql")
+def _days_postgresql(element, compiler, **kw) -> str:
+    later, earlier = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"CAST(FLOOR(EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400) AS INTEGER)"
+
+
+class whole_minutes(FunctionElement):
+    """SQL expression: a number of seconds (not negative) as whole minutes, rounded down (half a
+    second early: SQLite's day fractions make 3 h 10,799.99… s), an integer on both backends
+    (PostgreSQL's CAST rounds, SQLite's truncates)."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "whole_minutes"
+
+
+@compiles(whole_minutes, "sqlite")
+def _minutes_sqlite(element, compiler, **kw) -> str:
+    [seconds] = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"CAST((({seconds}) + 0.5) / 60 AS INTEGER)"
+
+
+@compiles(whole_minutes, "postgresql")
+def _minutes_postgresql(element, compiler, **kw) -> str:
+    [seconds] = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"CAST(FLOOR((({seconds}) + 0.5) / 60) AS INTEGER)"
 
 
 def database_url(explicit: str | None = None) -> str:

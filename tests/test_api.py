@@ -80,8 +80,9 @@ async def test_every_endpoint_with_a_token_of_another_branch_leaks_nothing(world
     # Every endpoint the API documents, so a new one is tried without changing this test.
     endpoints = [(method.upper(), path) for path, operations in app.openapi()["paths"].items()
                  if path.startswith("/api") for method in operations]
-    # 2 reads and 10 actions on tickets, network, figures, transport, 3 on stand-ins, 2 on
-    # attachments (tests/test_attachments.py holds them to the scope with one in place)
+    # 2 reads and 10 actions on tickets, network, figures, rates, the report's workbook,
+    # transport, 3 on stand-ins, 2 on attachments (tests/test_attachments.py holds them to the
+    # scope with one in place)
     assert len(endpoints) == 20
     for method, template in endpoints:
         path = concrete(template, foreign_ticket=1, foreign_node="baiyi-b1", foreign_leave=leave)

@@ -1,0 +1,179 @@
+"""The monthly report as an Excel workbook (`gridbot report --xlsx`, `/api/nodes/{id}/report.xlsx`,
+the dashboard's button): the figures of `bot.rate_reports`, so that each number equals the API's.
+
+Five sheets, Chinese headers, sized columns, the header row frozen: 概况 (the rates, each with its
+formula), 排名 (the units one level below), 类别, 热点 (buildings), 工单 (the period's tickets,
+masked for the asker's level by `flows.masking`'s one rule). Written by openpyxl in write-only mode,
+so the tickets stream from the database and a city's month costs little memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font, PatternFill
+from sqlmodel import Session, func, select
+
+from bot.rate_reports import MonthReport
+from flows import texts
+from flows.figures import Period
+from flows.masking import Personal, mask_name, mask_text
+from flows.network import Network
+from models.subtrees import in_subtree
+from models.tables import Ticket
+
+PERCENT = "0.0%"
+BATCH = 2_000     # tickets read per round trip, and between two progress calls
+# The tickets sheet lists at most this many (a city's month is ~80,000: a sheet nobody scrolls,
+# and a minute of openpyxl); the rest are counted on its last line (`gridbot tickets export`
+# gives them all).
+MAX_TICKET_ROWS = 10_000
+
+SUMMARY_HEADER = ("指标", "数值", "计算方法")
+RANKING_HEADER = ("名次", "单位", "得分", "响应率", "解决率", "满意率", "按期办结率", "重办率",
+                  "受理件数", "上期名次", "得分变化")
+CATEGORY_HEADER = ("类别", "诉求件数", "占比")
+HOT_SPOT_HEADER = ("序号", "网格（小区）", "楼栋", "诉求件数")
+TICKET_HEADER = ("编号", "受理时间", "网格", "类别", "紧急", "状态", "位置", "诉求内容", "反映人",
+                 "接单时间", "办结时间", "评价")
+SHEETS = ("概况", "排名", "类别", "热点", "工单")
+
+_HEADER_FONT = Font(bold=True)
+_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+
+
+def _minutes(duration: timedelta | None) -> float | None:
+    return None if duration is None else round(duration.total_seconds() / 60, 1)
+
+
+def summary_rows(report: MonthReport) -> list[tuple]:
+    """(指标, 数值, 计算方法) of the 概况 sheet; rates as fractions (0–1), times in minutes."""
+    counts, figures = report.figures.counts, report.figures
+    return [
+        ("受理件数", counts.requests, "本期新受理的诉求（不含并入的同一问题反映、已撤单）"),
+        ("服务户次", counts.households, "受理件数 + 并入的同一问题反映"),
+        ("响应率", counts.response_rate, "按时接单数 / 应接单数（北京接诉即办 响应率）"),
+        ("按期办结率", counts.on_time_rate, "按期办结数（含批准延期）/ 办结数（城管 按期结案率）"),
+        ("解决率", counts.resolution_rate, "办结数 / 应办结数（城管 结案率；接诉即办 解决率）"),
+        ("满意率", counts.satisfaction_rate, "（满意 + 基本满意）/ 评价数（接诉即办 满意率）"),
+        ("重办率", counts.reopen_rate, "评价不满意退回重办数 / 曾办结数（12345 重办率）"),
+        ("平均接单用时（分钟）", _minutes(counts.average_claim), "受理至接单，已接单的平均"),
+        ("90%接单用时（分钟）", _minutes(figures.p90_claim), "受理至接单，第90百分位（最近秩）"),
+        ("平均办结用时（分钟）", _minutes(counts.average_resolve), "受理至办结，已办结的平均"),
+        ("90%办结用时（分钟）", _minutes(figures.p90_resolve), "受理至办结，第90百分位（最近秩）"),
+    ]
+
+
+def _sheet(book: Workbook, title: str, header: tuple[str, ...], widths: tuple[int, ...]):
+    sheet = book.create_sheet(title)
+    for index, width in enumerate(widths):
+        sheet.column_dimensions[chr(ord("A") + index)].width = width
+    sheet.freeze_panes = "A2"
+    cells = []
+    for name in header:
+        cell = WriteOnlyCell(sheet, value=name)
+        cell.font, cell.fill = _HEADER_FONT, _HEADER_FILL
+        cell.alignment = Alignment(horizontal="center")
+        cells.append(cell)
+    sheet.append(cells)
+    return sheet
+
+
+def _row(sheet, values, formats: dict[int, str] | None = None) -> None:
+    cells = []
+    for index, value in enumerate(values):
+        cell = WriteOnlyCell(sheet, value=value)
+        if formats and index in formats:
+            cell.number_format = formats[index]
+        cells.append(cell)
+    sheet.append(cells)
+
+
+def _local(moment: datetime | None, zone: ZoneInfo) -> str | None:
+    # Local wall-clock time as text, as the chat shows it: Excel keeps no time zone, and a plain
+    # value per cell is what keeps a city's month of tickets quick to write.
+    return None if moment is None else moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def _name(network: Network, node_id: str, names: dict[str, str]) -> str:
+    node = network.get(node_id)
+    names[node_id] = node.name if node is not None else node_id
+    return names[node_id]
+
+
+def write_workbook(target: str | Path | IO[bytes], session: Session, network: Network,
+                   node_id: str, report: MonthReport, zone: ZoneInfo, *, masked: bool,
+                   progress: Callable[[int, int], None] | None = None) -> int:
+    """Write the report of `node_id` to `target` (a path or a binary file); the tickets sheet
+    lists every ticket created in the report's period in the subtree (masked when `masked`).
+    `progress(done, total)` is called as tickets are written. Returns the tickets written: at
+    most `MAX_TICKET_ROWS`, the oldest numbers first; a last line counts the rest."""
+    book = Workbook(write_only=True)
+    summary = _sheet(book, "概况", SUMMARY_HEADER, (22, 14, 60))
+    for row in summary_rows(report):
+        _row(summary, row, {1: PERCENT} if row[0].endswith("率") else None)
+
+    ranking = _sheet(book, "排名", RANKING_HEADER, (6, 24, 8, 10, 10, 10, 12, 10, 10, 10, 10))
+    for unit in report.ranking:
+        counts = unit.counts
+        _row(ranking, (unit.place, unit.name,
+                       None if unit.score is None else round(unit.score, 1),
+                       counts.response_rate, counts.resolution_rate, counts.satisfaction_rate,
+                       counts.on_time_rate, counts.reopen_rate, counts.requests,
+                       unit.previous_place, None if unit.change is None else round(unit.change, 1)),
+             {3: PERCENT, 4: PERCENT, 5: PERCENT, 6: PERCENT, 7: PERCENT})
+
+    categories = _sheet(book, "类别", CATEGORY_HEADER, (16, 12, 10))
+    requests = report.figures.counts.requests
+    for code, count in report.categories:
+        _row(categories, (texts.CATEGORY_NAMES.get(code, code), count,
+                          count / requests if requests else None), {2: PERCENT})
+
+    spots = _sheet(book, "热点", HOT_SPOT_HEADER, (6, 30, 12, 12))
+    for index, spot in enumerate(report.hot_spots, start=1):
+        _row(spots, (index, spot.node_name, texts.location_text(spot.building, None, None, None),
+                     spot.requests))
+
+    tickets = _sheet(book, "工单", TICKET_HEADER, (8, 17, 26, 10, 6, 8, 18, 50, 10, 17, 17, 10))
+    period: Period = report.figures.period
+    scope = in_subtree(network, node_id, per_row=True)
+    in_period = (Ticket.created_at >= period.start, Ticket.created_at < period.end)
+    found = session.exec(select(func.count()).select_from(Ticket).where(scope, *in_period)).one()
+    total = min(found, MAX_TICKET_ROWS)
+    names: dict[str, str] = {}
+    done, after = 0, 0
+    while True:   # by number, a batch at a time: the city's month never sits in memory whole
+        batch = session.exec(select(Ticket).where(scope, *in_period, Ticket.id > after)
+                             .order_by(Ticket.id).limit(min(BATCH, total - done))).all()
+        if not batch:
+            break
+        for ticket in batch:
+            text, reporter = ticket.text, ticket.reporter_name
+            if masked:
+                text = mask_text(text, Personal((ticket.reporter_name,), (ticket.room,)))
+                reporter = mask_name(reporter)
+            location = texts.location_text(ticket.building, ticket.unit, ticket.floor,
+                                           None if masked else ticket.room)
+            tickets.append((ticket.id, _local(ticket.created_at, zone),
+                            names.get(ticket.node_id) or _name(network, ticket.node_id, names),
+                            texts.CATEGORY_NAMES.get(ticket.category, ticket.category),
+                            "是" if ticket.urgent else "", texts.STATUS_NAMES[ticket.status],
+                            location, text, reporter, _local(ticket.claimed_at, zone),
+                            _local(ticket.resolved_at, zone), ticket.rating or ""))
+        done += len(batch)
+        after = batch[-1].id
+        session.expunge_all()
+        if progress is not None:
+            progress(done, total)
+        if done >= total:
+            break
+    if found > done:
+        tickets.append((texts.WORKBOOK_MORE_TICKETS.format(count=found - done),))
+    book.save(target)
+    return done
