@@ -36,7 +36,8 @@ from flows.yaml_problems import explain
 __all__ = [
     "CoHandlerRule", "ConfigError", "DEFAULT_LEVELS", "DEFAULT_TIMERS", "DigestSchedule",
     "GridConfig", "Group", "Member", "Node", "PlaceHead", "Policy", "QuietHours", "RequestLimit",
-    "Routing", "TimerSettings", "TimerTable", "Timers", "TransportConfig", "config_data",
+    "Routing", "TimerSettings", "TimerTable", "Timers", "TransportConfig", "WeComAccount",
+    "WeComConfig", "WeComRoom", "config_data",
     "config_problems", "load_config", "parse_config", "read_config_file",
 ]
 
@@ -460,9 +461,41 @@ class Routing(_Strict):
 
 DEFAULT_BOT_ID = "wxid_gridbot"
 
+# WeCom's group robots (群机器人配置说明): 20 messages a minute per robot, text ≤ 2,048 bytes.
+WECOM_ROBOT_PER_MINUTE = 20
+WECOM_TEXT_BYTES = 2048
+WECOM_ROBOT_URL = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
+_ENCODING_AES_KEY = re.compile(r"[A-Za-z0-9]{43}")
+
+
+class WeComRoom(_Strict):
+    """A group an account serves: its chat id (the AI bot callback's `chatid`, the network's
+    `group.room`), and the key of the group robot (群机器人) added to it, through which the bot
+    posts there when it was not asked (a robot sends only into the group it was added to)."""
+
+    room: NonEmptyText
+    robot_key: NonEmptyText | None = None
+
+
+class WeComAccount(_Strict):
+    """One WeCom AI bot (智能机器人) in API mode: its callback's Token and EncodingAESKey (set in
+    the bot's API settings), and the groups it serves (a township each, say). Its callback URL is
+    `/wecom/{id}/callback` on the bot's API."""
+
+    id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
+    token: NonEmptyText
+    encoding_aes_key: NonEmptyText
+    rooms: list[WeComRoom] = []
+
+
+class WeComConfig(_Strict):
+    accounts: Annotated[list[WeComAccount], Field(min_length=1)]
+    # The group robots' send API; a test points it at a local fake.
+    robot_url: NonEmptyText = WECOM_ROBOT_URL
+
 
 class TransportConfig(_Strict):
-    kind: Literal["simulator", "wechaty", "webhook"] = "simulator"
+    kind: Literal["simulator", "wechaty", "webhook", "wecom"] = "simulator"
     # The bot's own member id in the groups: its messages (echoed by a gateway) are stored and
     # never acted on. The wechaty transport learns it at login; the others take it from here.
     bot_id: NonEmptyText = DEFAULT_BOT_ID
@@ -483,6 +516,22 @@ class TransportConfig(_Strict):
     # A post that keeps failing is set aside as a dead letter (its room goes on) only once it was
     # written this long ago: a chat service down for less loses nothing, its posts wait.
     dead_letter_after: PositiveDuration = timedelta(hours=1)
+    wecom: WeComConfig | None = None   # kind wecom: the AI bot accounts and their group robots
+
+    def account_secrets(self) -> list[str]:
+        """The bot accounts' tokens, keys and robot keys: masked in every log line."""
+        if self.wecom is None:
+            return []
+        return [secret for account in self.wecom.accounts
+                for secret in (account.token, account.encoding_aes_key,
+                               *(room.robot_key for room in account.rooms)) if secret]
+
+    def post_bytes(self) -> int:
+        """The longest post in UTF-8 bytes: `max_post_bytes`, no more than the platform takes
+        (WeCom's group robot text: 2,048 bytes)."""
+        if self.kind == "wecom":
+            return min(self.max_post_bytes, WECOM_TEXT_BYTES)
+        return self.max_post_bytes
 
     def wechaty_token(self) -> str | None:
         return self.token or read_secret(WECHATY_TOKEN_ENV)
@@ -514,6 +563,38 @@ class TransportConfig(_Strict):
             if not self.webhook_secret():
                 problems.append(f"transport.secret: required when transport.kind is webhook "
                                 f"(here or in ${WEBHOOK_SECRET_ENV})")
+        if self.kind == "wecom":
+            problems += self._wecom_problems()
+        return problems
+
+    def _wecom_problems(self) -> list[str]:
+        if self.wecom is None:
+            return ["transport.wecom: required when transport.kind is wecom (the AI bot accounts: "
+                    "id, token, encoding_aes_key, rooms)"]
+        problems = []
+        if self.posts_per_room_per_minute > WECOM_ROBOT_PER_MINUTE:
+            problems.append(f"transport.posts_per_room_per_minute: at most "
+                            f"{WECOM_ROBOT_PER_MINUTE} with WeCom (a group robot sends 20 "
+                            f"messages a minute), got {self.posts_per_room_per_minute}")
+        if not re.match(r"https?://", self.wecom.robot_url):
+            problems.append(f"transport.wecom.robot_url: an http(s) URL expected, "
+                            f"got {self.wecom.robot_url!r}")
+        seen_ids: set[str] = set()
+        served: dict[str, str] = {}
+        for n, account in enumerate(self.wecom.accounts):
+            where = f"transport.wecom.accounts[{n}] ({account.id})"
+            if account.id in seen_ids:
+                problems.append(f"{where}.id: {account.id!r} is given twice")
+            seen_ids.add(account.id)
+            if not _ENCODING_AES_KEY.fullmatch(account.encoding_aes_key):
+                problems.append(f"{where}.encoding_aes_key: 43 letters and digits expected (the "
+                                f"EncodingAESKey of the bot's API settings), got "
+                                f"{len(account.encoding_aes_key)} characters")
+            for room in account.rooms:
+                if room.room in served:
+                    problems.append(f"{where}.rooms: {room.room!r} is served by account "
+                                    f"{served[room.room]!r} already; one account per room")
+                served.setdefault(room.room, account.id)
         return problems
 
 
