@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlmodel import select
 
 from api.app import create_app
+from api.tokens import create_token
 from bot.outbox import PostPipeline, pending_count, post_values, write_posts
 from bot.pacing import WINDOW
 from bot.runtime import Bot
@@ -344,21 +345,31 @@ async def test_a_robot_at_its_frequency_limit_is_tried_again_in_order(platform, 
         assert failures == 3 and pending_count(db) == 0
 
 
-async def test_api_transport_and_readyz_show_each_account(platform, clock, db):
+async def test_api_transport_and_readyz_show_each_account(platform, clock, db, network):
     with FakeWeCom(clock, limited={1}) as fake:
         bot = platform(fake)
+        for link in bot.transport.accounts.values():
+            link.health.clock = clock
+        auth = {"Authorization": f"Bearer {create_token(db, network, network.root.id, 'ops', START)}"}
         write(db, bot.bot.config, bot.bot.network, GRID, 1, "x")
         await bot.bot.deliver()
         ready = (await bot.client.get("/readyz")).json()
         assert ready["accounts"] == {"shibalong": "ready"}  # one failure: not yet unready
-        health = bot.transport.health
-        health.accounts["shibalong"].failing_since = clock() - timedelta(minutes=10)
-        health.accounts["shibalong"].clock = clock
+        shown = (await bot.client.get("/api/transport", headers=auth)).json()
+        assert shown["kind"] == "wecom" and shown["connected"] is False
+        [account] = shown["accounts"]
+        assert account["id"] == "shibalong" and account["ready"] is True
+        assert "errcode 45009" in account["last_error"] and account["attempts_since_success"] == 1
+        clock.advance(minutes=10)
         answer = await bot.client.get("/readyz")
         assert answer.status_code == 503
         assert answer.json()["accounts"] == {"shibalong": "not ready"}
         assert "transport account shibalong" in answer.json()["detail"][0]
         assert GRID_ROBOT not in answer.text  # robot keys never shown
+        await bot.bot.deliver()  # the robot takes it now: ready again at once
+        assert (await bot.client.get("/readyz")).status_code == 200
+        shown = (await bot.client.get("/api/transport", headers=auth)).json()
+        assert shown["accounts"][0]["ready"] is True and shown["connected"] is True
 
 
 # -- config ----------------------------------------------------------------------------------
@@ -386,3 +397,13 @@ def test_config_check_names_wecom_problems(tmp_path):
     result = subprocess.run([sys.executable, "-m", "bot.cli", "config", "check", "--config",
                              str(path)], capture_output=True, text=True, cwd=REPO)
     assert "transport.wecom: required when transport.kind is wecom" in result.stdout + result.stderr
+
+
+def test_gridbot_run_names_the_callbacks_and_no_key(config, db):
+    from bot.service import startup_lines
+
+    config = wecom_config(config, "https://qyapi.weixin.qq.com/cgi-bin/webhook/send")
+    lines = "\n".join(startup_lines(config, db, "127.0.0.1", 8000))
+    assert "wecom: AI bot callbacks at http://127.0.0.1:8000/wecom/<account>/callback" in lines
+    assert "shibalong (2 rooms)" in lines
+    assert GRID_ROBOT not in lines and TOKEN not in lines and AES_KEY not in lines
