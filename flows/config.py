@@ -942,7 +942,18 @@ def config_problems(config: GridConfig, transport: bool = True) -> list[str]:
     return (problems + _co_handler_problems(config, set(first_id_path), levels_ok)
             + _verification_problems(config, levels_ok)
             + _department_problems(config, set(first_room_path))
-            + (config.transport.problems() if transport else []))
+            + (config.transport.problems() if transport else [])
+            + _account_room_problems(config.transport, set(first_room_path)))
+
+
+def _account_room_problems(transport: TransportConfig, rooms: set[str]) -> list[str]:
+    """A room an account serves that no group of the network has (a chat id copied wrong)."""
+    if transport.kind != "wecom" or transport.wecom is None:
+        return []
+    return [f"transport.wecom.accounts[{n}] ({account.id}).rooms: {room.room!r} is no group "
+            f"of the network (the group's chat id is its group.room)"
+            for n, account in enumerate(transport.wecom.accounts) for room in account.rooms
+            if room.room not in rooms]
 
 
 def _co_handler_problems(config: GridConfig, node_ids: set[str], levels_ok: bool) -> list[str]:

@@ -392,6 +392,12 @@ def test_config_check_names_wecom_problems(tmp_path):
     assert "transport.wecom.accounts[0] (a).encoding_aes_key: 43 letters and digits" in out
     assert "transport.wecom.accounts[1] (a).id: 'a' is given twice" in out
     assert f"{GRID!r} is served by account 'a' already" in out
+    data["transport"]["wecom"]["accounts"][1]["rooms"] = [{"room": "wrOgQhDgAAtypo"}]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "bot.cli", "config", "check", "--config",
+                          str(path)], capture_output=True, text=True, cwd=REPO)
+    assert "transport.wecom.accounts[1] (a).rooms: 'wrOgQhDgAAtypo' is no group of the network" \
+        in out.stdout + out.stderr
     data["transport"] = {"kind": "wecom"}
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     result = subprocess.run([sys.executable, "-m", "bot.cli", "config", "check", "--config",
@@ -407,3 +413,13 @@ def test_gridbot_run_names_the_callbacks_and_no_key(config, db):
     assert "wecom: AI bot callbacks at http://127.0.0.1:8000/wecom/<account>/callback" in lines
     assert "shibalong (2 rooms)" in lines
     assert GRID_ROBOT not in lines and TOKEN not in lines and AES_KEY not in lines
+
+
+async def test_a_message_from_a_group_not_in_the_network_is_logged_with_its_chat_id(
+        platform, clock, caplog):
+    with FakeWeCom(clock) as fake:
+        bot = platform(fake)
+        await bot.say(ZHANG, "@网格小助手 下单 楼道灯不亮", room="wrOgQhDgAAnew")
+        assert bot.seen[-1].room == "wrOgQhDgAAnew"
+        assert any("wrOgQhDgAAnew" in r.getMessage() and "not in the network" in r.getMessage()
+                   for r in caplog.records)

@@ -47,6 +47,7 @@ import httpx
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
+from bot.chat_jsonl import unknown_room
 from bot.transport import IncomingMessage, Media, OutgoingPost
 from bot.transports.health import AccountsHealth, TransportHealth, masked_url, scrub_logger, utc_now
 from bot.transports.webhook import RETRY_LATER
@@ -347,6 +348,10 @@ def wecom_router(bot, transport: WeComTransport, on_message: Callable[[], None])
             # The dispatcher does blocking database work: keep it off the event loop.
             await asyncio.to_thread(bot.dispatcher.handle, message)
             on_message()
+            problem = unknown_room(bot.network, message.room)
+            if problem and not message.room.startswith(SINGLE_ROOM):
+                # How an office learns a new group's chat id: the first @ of the bot there.
+                log.warning("WeCom message %s (account %s): %s", message.id, link.id, problem)
         return Response(status_code=200)  # an empty answer: the replies go through the outbox
 
     return router
