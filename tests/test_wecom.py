@@ -10,7 +10,6 @@ import json
 import subprocess
 import sys
 import threading
-from datetime import timedelta
 from urllib.parse import urlencode
 
 import httpx

@@ -23,7 +23,7 @@ Out (`send`), for each post, in this order:
    `mentioned_list` (群机器人配置说明: text ≤ 2,048 bytes, 20 messages a minute per robot);
 3. anything else (a private post, a group with no robot) cannot go: `NoRoute`, refused for good
    (a dead letter whose reason says what to configure).
-A robot answering `errcode` 45009 (frequency limit) or anything but 0 raises `WeComRefused`: the
+A robot answering `errcode` 45009 (frequency limit) or anything but 0 raises `PlatformRefused`: the
 post stays in the outbox, its room waits, and it is tried again later, in order. The outbox paces
 each robot to `transport.posts_per_room_per_minute` (≤ 20) through `pacing_key`.
 
@@ -35,12 +35,10 @@ answers to earlier messages go through the group's robot.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
@@ -50,7 +48,8 @@ from fastapi.responses import PlainTextResponse, Response
 from bot.chat_jsonl import unknown_room
 from bot.transport import IncomingMessage, Media, OutgoingPost
 from bot.transports.health import AccountsHealth, TransportHealth, masked_url, scrub_logger, utc_now
-from bot.transports.webhook import RETRY_LATER
+from bot.transports.robots import (SINGLE_ROOM, NoRoute, PendingReply, PlatformRefused,
+                                   PlatformUnreachable, post_json, robot_pacing_key)
 from bot.transports.wecom_crypto import CryptoError, WeComCrypto
 from flows.config import WECOM_TEXT_BYTES, WeComConfig
 
@@ -61,45 +60,8 @@ FREQUENCY_LIMIT = 45009                  # the robot's "api freq out of limit"
 MEDIA_MAX_BYTES = 20 * 1024 * 1024       # an image or file larger than this is not downloaded
 MEDIA_TIMEOUT = 5.0                      # seconds for a download, inside the callback's answer
 KEPT_REPLIES = 10_000                    # response_urls kept at most (the oldest go first)
-SINGLE_ROOM = "single:"                  # the room of a 1:1 chat with the bot: single:<userid>
-
-
-class WeComRefused(RuntimeError):
-    """WeCom did not take the post (an HTTP error, or an `errcode` other than 0, e.g. 45009 for a
-    robot over its 20 a minute). Tried again later unless `refused_for_good`."""
-
-    def __init__(self, message: str, *, status: int = 200, errcode: int | None = None) -> None:
-        super().__init__(message)
-        self.status, self.errcode = status, errcode
-        self.refused_for_good = 400 <= status < 500 and status not in RETRY_LATER
-
-
-class WeComUnreachable(RuntimeError):
-    """No answer from WeCom (refused connection, timeout…): tried again later."""
-
-
-class NoRoute(RuntimeError):
-    """Nothing can carry the post: no valid response_url and no group robot for its room, or a
-    private post (the AI bot answers only what it is sent). A dead letter at once."""
-
-    refused_for_good = True
-
-
-@dataclass(frozen=True)
-class PendingReply:
-    """Where the answer to one received message may go once: its `response_url`, until
-    `expires_at` (UTC)."""
-
-    response_url: str
-    room: str
-    sender_id: str
-    account_id: str
-    expires_at: datetime
-
-    def serves(self, post: OutgoingPost) -> bool:
-        if post.room is not None:
-            return post.room == self.room
-        return self.room.startswith(SINGLE_ROOM) and post.recipient == self.sender_id
+# Raised by `send` (bot.transports.robots): tried again later, or (NoRoute) set aside.
+WeComRefused, WeComUnreachable = PlatformRefused, PlatformUnreachable
 
 
 class WeComAccountLink:
@@ -155,9 +117,7 @@ class WeComTransport:
         robot), else the destination itself."""
         link = self.account_of_room.get(destination)
         key = link.rooms.get(destination) if link else None
-        if key:
-            return "wecom-robot:" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
-        return destination
+        return robot_pacing_key("wecom", key) if key else destination
 
     async def send(self, post: OutgoingPost) -> None:
         """Deliver `post` (route: the module's docstring). Raises `NoRoute` (for good),
@@ -168,7 +128,7 @@ class WeComTransport:
             reply = None
         if reply is not None and reply.serves(post):
             link = self.accounts[reply.account_id]
-            await self._post(link, reply.response_url, response_body(post), post)
+            await self._post(link, reply.url, response_body(post), post)
             self.replies.pop(post.reply_to, None)  # a response_url takes one call
             return
         if post.room is None:
@@ -190,33 +150,7 @@ class WeComTransport:
 
     async def _post(self, link: WeComAccountLink, url: str, body: dict,
                     post: OutgoingPost) -> None:
-        target = masked_url(url)
-        try:
-            response = await self._client.post(
-                url, content=json.dumps(body, ensure_ascii=False).encode("utf-8"),
-                headers={"Content-Type": "application/json; charset=utf-8"})
-        except httpx.HTTPError as error:
-            reason = link.health.failed(f"WeCom {target} unreachable for post {post.id}: "
-                                        f"{type(error).__name__}: {error}")
-            raise WeComUnreachable(reason) from error
-        if not response.is_success:
-            error = WeComRefused(f"WeCom {target} answered {response.status_code} to post "
-                                 f"{post.id}", status=response.status_code)
-            link.health.failed(error)
-            raise error
-        try:
-            answer = response.json()
-            errcode = int(answer.get("errcode", 0))
-        except (ValueError, AttributeError, TypeError):
-            answer, errcode = {}, 0  # a 2xx without the usual JSON: taken as accepted
-        if errcode != 0:
-            note = " (frequency limit)" if errcode == FREQUENCY_LIMIT else ""
-            error = WeComRefused(f"WeCom {target} answered errcode {errcode}{note} to post "
-                                 f"{post.id}: {str(answer.get('errmsg', ''))[:100]}",
-                                 errcode=errcode)
-            link.health.failed(error)
-            raise error
-        link.health.succeeded()
+        await post_json(self._client, link.health, url, body, post, "WeCom", FREQUENCY_LIMIT)
 
     async def close(self) -> None:
         await self._client.aclose()
