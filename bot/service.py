@@ -192,6 +192,10 @@ def startup_lines(config: GridConfig, db: Database, host: str, port: int,
         accounts = ", ".join(f"{a.id} ({len(a.rooms)} rooms)" for a in transport.wecom.accounts)
         target = f"wecom: AI bot callbacks at {dashboard_url(host, port)}wecom/<account>/callback" \
                  f", accounts {accounts}; group robots at {mask_url(transport.wecom.robot_url)}"
+    elif transport.kind == "dingtalk" and transport.dingtalk:
+        accounts = ", ".join(f"{a.id} ({len(a.rooms)} rooms)" for a in transport.dingtalk.accounts)
+        target = f"dingtalk: Stream mode, accounts {accounts}; custom robots at " \
+                 f"{mask_url(transport.dingtalk.robot_url)}"
     elif transport.kind == "wechaty":
         target = f"wechaty: gateway {transport.endpoint}"
     else:
@@ -244,6 +248,17 @@ async def serve(config: GridConfig, db: Database, host: str, port: int,
         background.append(asyncio.create_task(delivery.run(), name="wecom-delivery"))
         wake = delivery.wake
         app_options = {"routers": [wecom_router(bot, transport, delivery.wake)]}
+    elif kind == "dingtalk":
+        from bot.transports.dingtalk import DingTalkTransport
+
+        transport = DingTalkTransport(config.transport.dingtalk)
+        bot = Bot(config, db, transport, network)
+        transport.clock = bot.clock
+        delivery = DeliveryLoop(lambda: _deliver_and_count(bot), target="DingTalk")
+        transport.attach(bot, delivery.wake)
+        background.append(asyncio.create_task(delivery.run(), name="dingtalk-delivery"))
+        background.append(asyncio.create_task(transport.run(), name="dingtalk-stream"))
+        wake = delivery.wake
     else:
         from bot.transports.wechaty_client import WechatyTransport
 
