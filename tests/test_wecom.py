@@ -422,3 +422,46 @@ async def test_a_message_from_a_group_not_in_the_network_is_logged_with_its_chat
         assert bot.seen[-1].room == "wrOgQhDgAAnew"
         assert any("wrOgQhDgAAnew" in r.getMessage() and "not in the network" in r.getMessage()
                    for r in caplog.records)
+
+
+async def test_two_accounts_each_serve_their_own_rooms(config, network, db, clock):
+    other_token, other_key = "baiyi-token", "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZmdoaWo"
+    with FakeWeCom(clock, limited={1}) as fake:
+        transport = TransportConfig(kind="wecom", wecom=WeComConfig(
+            robot_url=f"{fake.base}/cgi-bin/webhook/send", accounts=[
+                WeComAccount(id="shibalong", token=TOKEN, encoding_aes_key=AES_KEY,
+                             rooms=[WeComRoom(room=GRID, robot_key=GRID_ROBOT)]),
+                WeComAccount(id="baiyi", token=other_token, encoding_aes_key=other_key,
+                             rooms=[WeComRoom(room=BRANCH, robot_key=BRANCH_ROBOT)])]))
+        bot = Platform(config.model_copy(update={"transport": transport}), db, network, clock,
+                       fake)
+        try:
+            # Each account's callback opens only with its own token and key.
+            other = WeComCrypto(other_token, other_key)
+            message = {"msgid": "b1", "msgtype": "text", "chattype": "group", "chatid": BRANCH,
+                       "from": {"userid": "wxid_wang_guoqiang"}, "text": {"content": "在吗"}}
+            encrypted = other.encrypt(json.dumps(message).encode())
+            query = {"msg_signature": signature(other_token, "1", "n", encrypted),
+                     "timestamp": "1", "nonce": "n"}
+            body = json.dumps({"encrypt": encrypted}).encode()
+            assert (await bot.client.post(f"/wecom/shibalong/callback?{urlencode(query)}",
+                                          content=body)).status_code == 401
+            assert (await bot.client.post(f"/wecom/baiyi/callback?{urlencode(query)}",
+                                          content=body)).status_code == 200
+            assert bot.seen[-1].room == BRANCH
+            assert bot.transport.health.accounts["baiyi"].last_event_at == clock()
+            # Each post goes through the robot of its room's account; the first robot call (to
+            # the grid's robot) is refused: only that account's health shows it.
+            write(db, bot.bot.config, network, GRID, 1, "grid ")
+            write(db, bot.bot.config, network, BRANCH, 1, "branch ")
+            await bot.bot.deliver()
+            clock.advance(minutes=1)
+            await bot.bot.deliver()
+            assert sorted((p["key"], p["body"]["text"]["content"]) for p in fake.robot_posts) == \
+                [(BRANCH_ROBOT, "branch 0"), (GRID_ROBOT, "grid 0")]
+            accounts = bot.transport.health.accounts
+            assert "45009" in accounts["shibalong"].last_error
+            assert accounts["baiyi"].last_error is None
+            assert bot.transport.pacing_key(GRID) != bot.transport.pacing_key(BRANCH)
+        finally:
+            await bot.close()
