@@ -499,6 +499,7 @@ class WeComConfig(_Strict):
 # minutes; a robot with 加签 signs each call with the timestamp and its secret (SEC…).
 DINGTALK_ROBOT_PER_MINUTE = 20
 DINGTALK_ROBOT_URL = "https://oapi.dingtalk.com/robot/send"
+DINGTALK_STREAM_URL = "https://api.dingtalk.com/v1.0/gateway/connections/open"
 
 
 class DingTalkRoom(_Strict):
@@ -523,8 +524,10 @@ class DingTalkAccount(_Strict):
 
 class DingTalkConfig(_Strict):
     accounts: Annotated[list[DingTalkAccount], Field(min_length=1)]
-    # The custom robots' send API; a test points it at a local fake.
+    # The custom robots' send API, and where a Stream connection is opened; a private
+    # deployment (or a test's fake) has its own.
     robot_url: NonEmptyText = DINGTALK_ROBOT_URL
+    stream_url: NonEmptyText = DINGTALK_STREAM_URL
 
 
 class TransportConfig(_Strict):
@@ -612,6 +615,9 @@ class TransportConfig(_Strict):
                     "accounts: id, client_id, client_secret, rooms)"]
         problems = _accounts_problems("dingtalk", self.dingtalk.accounts, self.dingtalk.robot_url,
                                       self.posts_per_room_per_minute, DINGTALK_ROBOT_PER_MINUTE)
+        if not re.match(r"https?://", self.dingtalk.stream_url):
+            problems.append(f"transport.dingtalk.stream_url: an http(s) URL expected, "
+                            f"got {self.dingtalk.stream_url!r}")
         for n, account in enumerate(self.dingtalk.accounts):
             for room in account.rooms:
                 where = f"transport.dingtalk.accounts[{n}] ({account.id}).rooms ({room.room})"

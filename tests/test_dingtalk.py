@@ -142,8 +142,9 @@ class FakeDingTalk:
 def dingtalk_config(config, robot_url: str, rooms=None):
     rooms = rooms or [DingTalkRoom(room=GRID, robot_token=GRID_TOKEN, robot_secret=SECRET),
                       DingTalkRoom(room=BRANCH, robot_token=BRANCH_TOKEN, robot_secret=SECRET)]
+    base = robot_url.removesuffix("/robot/send")
     transport = TransportConfig(kind="dingtalk", dingtalk=DingTalkConfig(
-        robot_url=robot_url, accounts=[DingTalkAccount(id="liuyang", client_id=CLIENT_ID,
+        robot_url=robot_url, stream_url=f"{base}/v1.0/gateway/connections/open", accounts=[DingTalkAccount(id="liuyang", client_id=CLIENT_ID,
                                                        client_secret=CLIENT_SECRET,
                                                        rooms=rooms)]))
     return config.model_copy(update={"transport": transport})
@@ -154,9 +155,7 @@ class Platform:
 
     def __init__(self, config, db, network, clock, fake: FakeDingTalk) -> None:
         self.fake = fake
-        self.transport = DingTalkTransport(
-            config.transport.dingtalk, clock=clock,
-            stream_api=f"{fake.base}/v1.0/gateway/connections/open")
+        self.transport = DingTalkTransport(config.transport.dingtalk, clock=clock)
         self.bot = Bot(config, db, self.transport, network, clock=clock)
         self.transport.attach(self.bot)
         self.seen = []
@@ -333,8 +332,7 @@ async def test_a_wrong_client_secret_shows_in_the_accounts_health(platform, conf
         account = bad.transport.dingtalk.accounts[0].model_copy(
             update={"id": "hehua", "client_secret": "wrong", "rooms": []})
         transport = DingTalkTransport(bad.transport.dingtalk.model_copy(
-            update={"accounts": [account]}), clock=clock,
-            stream_api=f"{fake.base}/v1.0/gateway/connections/open")
+            update={"accounts": [account]}), clock=clock)
         app = create_app(Bot(bad, db, transport, network, clock=clock))
         task = asyncio.create_task(transport.run())
         try:
@@ -374,3 +372,29 @@ def test_config_check_names_dingtalk_problems(tmp_path):
             f"robot_token") in out
     assert "robot_secret: a DingTalk 加签 secret starts with SEC" in out
     assert "'cidTypo' is no group of the network" in out
+
+
+async def test_gridbot_run_keeps_the_stream_and_answers_a_message(config, db, clock):
+    from bot.service import serve
+
+    async with FakeDingTalk(clock) as fake:
+        config = dingtalk_config(config, f"{fake.base}/robot/send")
+        port, stop = free_port(), asyncio.Event()
+        serving = asyncio.create_task(serve(config, db, "127.0.0.1", port, stop=stop))
+        try:
+            now = int(time.time() * 1000)
+            await fake.push({"msgId": "run-1", "msgtype": "text", "senderStaffId": ZHANG,
+                             "senderNick": "张阿姨", "conversationType": "2",
+                             "conversationId": GRID, "chatbotUserId": BOT_DINGTALK_ID,
+                             "atUsers": [{"dingtalkId": BOT_DINGTALK_ID}], "createAt": now,
+                             "sessionWebhook": f"{fake.base}/session/run",
+                             "sessionWebhookExpiredTime": now + 3_600_000,
+                             "text": {"content": " 下单 4栋2单元楼道灯不亮"}})
+            for _ in range(500):  # the delivery loop answers through the sessionWebhook
+                if fake.session_posts.get("run"):
+                    break
+                await asyncio.sleep(0.02)
+            assert "已受理 #1" in fake.session_posts["run"][0]["text"]["content"]
+        finally:
+            stop.set()
+            await asyncio.wait_for(serving, 30)

@@ -6,6 +6,7 @@ the order kept, and config errors named by `gridbot config check`."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -32,7 +33,7 @@ from models.tables import OutboundPost, Ticket
 
 from chat_script import BRANCH, GRID, HEAD, ZHANG
 from conftest import REPO, START
-from local_server import ServedApp
+from local_server import ServedApp, free_port
 
 TOKEN = "gridbot-test-token"
 AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"   # the documentation's sample key
@@ -465,3 +466,45 @@ async def test_two_accounts_each_serve_their_own_rooms(config, network, db, cloc
             assert bot.transport.pacing_key(GRID) != bot.transport.pacing_key(BRANCH)
         finally:
             await bot.close()
+
+
+async def test_gridbot_run_takes_the_url_check_and_answers_a_message(config, db, clock):
+    from bot.service import serve
+
+    with FakeWeCom(clock) as fake:
+        config = wecom_config(config, f"{fake.base}/cgi-bin/webhook/send")
+        port, stop = free_port(), asyncio.Event()
+        serving = asyncio.create_task(serve(config, db, "127.0.0.1", port, stop=stop))
+        crypto = WeComCrypto(TOKEN, AES_KEY)
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+                for _ in range(500):
+                    try:
+                        if (await client.get("/healthz")).status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    await asyncio.sleep(0.02)
+                echo = crypto.encrypt(b"1616140317555161061")
+                query = {"msg_signature": signature(TOKEN, "7", "8", echo), "timestamp": "7",
+                         "nonce": "8", "echostr": echo}
+                answer = await client.get(f"/wecom/shibalong/callback?{urlencode(query)}")
+                assert answer.text == "1616140317555161061"
+                message = {"msgid": "run-1", "msgtype": "text", "chattype": "group",
+                           "chatid": GRID, "from": {"userid": ZHANG},
+                           "response_url": fake.response_url("run"),
+                           "text": {"content": "@网格小助手 下单 4栋2单元楼道灯不亮"}}
+                encrypted = crypto.encrypt(json.dumps(message, ensure_ascii=False).encode())
+                query = {"msg_signature": signature(TOKEN, "7", "9", encrypted),
+                         "timestamp": "7", "nonce": "9"}
+                answer = await client.post(f"/wecom/shibalong/callback?{urlencode(query)}",
+                                           content=json.dumps({"encrypt": encrypted}))
+                assert answer.status_code == 200
+                for _ in range(500):  # the delivery loop answers through the response_url
+                    if fake.responses.get("run"):
+                        break
+                    await asyncio.sleep(0.02)
+                assert "已受理 #1" in fake.responses["run"][0]["markdown"]["content"]
+        finally:
+            stop.set()
+            await asyncio.wait_for(serving, 30)

@@ -53,7 +53,6 @@ FREQUENCY_LIMIT = 410100         # a custom robot over its 20 a minute
 KEPT_REPLIES = 10_000            # sessionWebhooks kept at most (the oldest go first)
 OPEN_TIMEOUT = 10.0              # seconds for opening a Stream connection
 SESSION_WEBHOOK_VALID = timedelta(hours=1)  # when a message does not say (it normally does)
-STREAM_API = dingtalk_stream.DingTalkStreamClient.OPEN_CONNECTION_API
 
 
 def robot_sign(secret: str, timestamp_ms: int) -> str:
@@ -133,11 +132,10 @@ class DingTalkTransport:
     `run()`; `clock` stamps messages and expires session webhooks (aware UTC)."""
 
     def __init__(self, config: DingTalkConfig, *, client: httpx.AsyncClient | None = None,
-                 clock: Callable[[], datetime] = utc_now, timeout: float = 10.0,
-                 stream_api: str = STREAM_API) -> None:
+                 clock: Callable[[], datetime] = utc_now, timeout: float = 10.0) -> None:
         self.config = config
         self.clock = clock
-        self.stream_api = stream_api
+        self.stream_api = config.stream_url
         self.accounts = {a.id: DingTalkAccountLink(a, config.robot_url) for a in config.accounts}
         self.account_of_room = {room: link for link in self.accounts.values()
                                 for room in link.rooms}
