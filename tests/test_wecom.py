@@ -508,3 +508,14 @@ async def test_gridbot_run_takes_the_url_check_and_answers_a_message(config, db,
         finally:
             stop.set()
             await asyncio.wait_for(serving, 30)
+
+
+async def test_a_photo_over_the_size_limit_is_not_downloaded(platform, clock, monkeypatch):
+    import bot.transports.wecom as wecom
+
+    monkeypatch.setattr(wecom, "MEDIA_MAX_BYTES", 1000)
+    with FakeWeCom(clock) as fake:
+        bot = platform(fake)
+        await bot.say(ZHANG, room=None, msgtype="image", image={"url": f"{fake.base}/media/big"})
+        [photo] = bot.seen[-1].media
+        assert photo.data is None and photo.media_id == f"{fake.base}/media/big"

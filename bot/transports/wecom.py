@@ -216,20 +216,28 @@ class WeComTransport:
             return Media(kind=kind)
         url = str(url)
         try:
-            response = await asyncio.wait_for(self._client.get(url), MEDIA_TIMEOUT)
-            response.raise_for_status()
-            content = response.content
-            if len(content) > MEDIA_MAX_BYTES:
-                raise ValueError(f"{len(content)} bytes, more than {MEDIA_MAX_BYTES}")
+            content, mime = await asyncio.wait_for(self._fetch(url), MEDIA_TIMEOUT)
             data = link.crypto.decrypt_media(content)
         except (httpx.HTTPError, asyncio.TimeoutError, ValueError) as error:
             log.warning("WeCom %s from %s not downloaded: %s: %s", kind, masked_url(url),
                         type(error).__name__, error)
             return Media(kind=kind, media_id=url)
-        mime = response.headers.get("content-type", "").split(";")[0].strip() or None
+        return Media(kind=kind, media_id=url, data=data, size=len(data), mime=mime)
+
+    async def _fetch(self, url: str) -> tuple[bytes, str | None]:
+        """The body at `url` and its type; ValueError past `MEDIA_MAX_BYTES` (read no further)."""
+        async with self._client.stream("GET", url) as response:
+            response.raise_for_status()
+            chunks, size = [], 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > MEDIA_MAX_BYTES:
+                    raise ValueError(f"more than {MEDIA_MAX_BYTES} bytes")
+                chunks.append(chunk)
+            mime = response.headers.get("content-type", "").split(";")[0].strip() or None
         if mime == "application/octet-stream":
             mime = None  # the encrypted body's type says nothing of the content
-        return Media(kind=kind, media_id=url, data=data, size=len(data), mime=mime)
+        return b"".join(chunks), mime
 
 
 def wecom_router(bot, transport: WeComTransport, on_message: Callable[[], None]) -> APIRouter:
