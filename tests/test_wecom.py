@@ -519,3 +519,16 @@ async def test_a_photo_over_the_size_limit_is_not_downloaded(platform, clock, mo
         await bot.say(ZHANG, room=None, msgtype="image", image={"url": f"{fake.base}/media/big"})
         [photo] = bot.seen[-1].media
         assert photo.data is None and photo.media_id == f"{fake.base}/media/big"
+
+
+async def test_a_response_url_wecom_refuses_gives_way_to_the_robot(platform, clock, db):
+    with FakeWeCom(clock) as fake:
+        bot = platform(fake)
+        fake.responses["r1"] = [{}]  # as if already used: the fake answers an errcode
+        await bot.say(ZHANG, "@网格小助手 下单 4栋2单元楼道灯不亮", room=GRID)
+        assert len(fake.responses["r1"]) == 2 and pending_count(db) == 1
+        clock.advance(seconds=30)
+        await bot.bot.deliver()
+        [post] = fake.robot_posts
+        assert post["key"] == GRID_ROBOT and "已受理 #1" in post["body"]["text"]["content"]
+        assert post["body"]["text"]["mentioned_list"] == [HEAD] and pending_count(db) == 0

@@ -121,14 +121,20 @@ class WeComTransport:
 
     async def send(self, post: OutgoingPost) -> None:
         """Deliver `post` (route: the module's docstring). Raises `NoRoute` (for good),
-        `WeComRefused` or `WeComUnreachable` (tried again later)."""
+        `PlatformRefused` or `PlatformUnreachable` (tried again later)."""
         reply = self.replies.get(post.reply_to) if post.reply_to else None
         if reply is not None and reply.expires_at <= self.clock():
             self.replies.pop(post.reply_to, None)
             reply = None
         if reply is not None and reply.serves(post):
             link = self.accounts[reply.account_id]
-            await self._post(link, reply.url, response_body(post), post)
+            try:
+                await self._post(link, reply.url, response_body(post), post)
+            except PlatformRefused:
+                # WeCom would not take it there (used, expired early): the next try goes by
+                # the group's robot. A try with no answer keeps the response_url.
+                self.replies.pop(post.reply_to, None)
+                raise
             self.replies.pop(post.reply_to, None)  # a response_url takes one call
             return
         if post.room is None:
