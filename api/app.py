@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
@@ -23,9 +23,11 @@ from flows.credentials import mask_credentials, url_secrets
 
 def create_app(bot: Bot, *, webhook_secret: str | None = None,
                on_message: Callable[[], None] = lambda: None,
-               catch_up: CatchUp | None = None) -> FastAPI:
+               catch_up: CatchUp | None = None,
+               routers: Sequence[APIRouter] = ()) -> FastAPI:
     """The app; with a webhook secret it also takes messages at `POST /webhook/messages`. With
-    `catch_up` (`gridbot run`), `/readyz` says whether the first scan after start is done."""
+    `catch_up` (`gridbot run`), `/readyz` says whether the first scan after start is done.
+    `routers`: a transport's own callbacks (WeCom's `/wecom/{account}/callback`)."""
     # FastAPIOffline serves the Swagger UI and ReDoc assets from the package, not a CDN: /docs
     # works where the office network reaches no CDN.
     app = FastAPIOffline(title="GridBot API", summary="网格小助手 operators' API",
@@ -47,6 +49,8 @@ def create_app(bot: Bot, *, webhook_secret: str | None = None,
     app.include_router(dashboard_circulars.router)
     if webhook_secret:
         app.include_router(webhook_router(bot, webhook_secret, on_message))
+    for router in routers:
+        app.include_router(router)
 
     @app.get("/healthz", summary="The process is up")
     async def healthz() -> dict[str, str]:  # on the loop: no worker thread to wait for
@@ -78,15 +82,24 @@ def create_app(bot: Bot, *, webhook_secret: str | None = None,
             first_line = mask_credentials(str(error), url_secrets(bot.db.url)).splitlines()[0][:200]
             problems.append(f"database: {type(error).__name__}: {first_line}")
         health = getattr(bot.transport, "health", None)
-        unready = health and health.unready_reason(bot.config.transport.unready_after)
-        if unready:
-            problems.append(f"transport {health.target}: {unready}")
-        scheduler = {} if catch_up is None else {"catch_up": catch_up.state}
+        after = bot.config.transport.unready_after
+        extra = {} if catch_up is None else {"catch_up": catch_up.state}
+        if hasattr(health, "accounts"):  # several bot accounts: each ready or not on its own
+            reasons = health.unready_reasons(after)
+            for account, reason in reasons.items():
+                problems.append(f"transport account {account} "
+                                f"({health.accounts[account].target}): {reason}")
+            extra["accounts"] = {account: "not ready" if account in reasons else "ready"
+                                     for account in health.accounts}
+        else:
+            unready = health and health.unready_reason(after)
+            if unready:
+                problems.append(f"transport {health.target}: {unready}")
         if problems:
             return JSONResponse({"status": "not ready", "detail": problems,
                                  "dead_letters": dead, "dead_messages": dead_messages,
-                                 **scheduler}, status_code=503)
+                                 **extra}, status_code=503)
         return {"status": "ready", "dead_letters": dead, "dead_messages": dead_messages,
-                **scheduler}
+                **extra}
 
     return app

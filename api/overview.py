@@ -16,7 +16,7 @@ from sqlmodel import func, select
 from api.auth import caller, not_found, the_bot
 from api.params import moment
 from api.rates import rates_out
-from api.schemas import FiguresOut, NodeOut, TransportHealth
+from api.schemas import AccountHealth, FiguresOut, NodeOut, TransportHealth
 from api.tokens import Principal
 from bot.digest_runs import gather_report
 from bot.outbox import dead_letter_count, pending_count
@@ -146,7 +146,18 @@ def transport_health(bot: Bot, principal: Principal | None = None) -> TransportH
         last_event_at=health.last_event_at, reconnects=health.reconnects,
         last_success_at=health.last_success_at, last_error_at=health.last_error_at,
         last_error=health.last_error, attempts_since_success=health.attempts_since_success,
-        failing_since=health.failing_since, pending_posts=pending, dead_letters=dead)
+        failing_since=health.failing_since, pending_posts=pending, dead_letters=dead,
+        accounts=[_account(account, one, bot.config.transport.unready_after)
+                  for account, one in getattr(health, "accounts", {}).items()])
+
+
+def _account(account: str, health, unready_after) -> AccountHealth:
+    return AccountHealth(
+        id=account, target=health.target or None, connected=health.connected,
+        ready=health.unready_reason(unready_after) is None, last_event_at=health.last_event_at,
+        last_success_at=health.last_success_at, last_error_at=health.last_error_at,
+        last_error=health.last_error, attempts_since_success=health.attempts_since_success,
+        failing_since=health.failing_since)
 
 
 @router.get("/transport", response_model=TransportHealth, summary="The chat transport's health")

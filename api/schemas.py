@@ -164,11 +164,27 @@ class FiguresOut(BaseModel):
                                                      "period (flows/figures.py), as the digest shows them.")
 
 
+class AccountHealth(BaseModel):
+    """One bot account of a transport that holds several (WeCom, DingTalk). Times are UTC."""
+
+    id: str = Field(description="The account's id in the config (transport.wecom.accounts[].id…).")
+    target: str | None = Field(None, description="Where its posts go, masked.")
+    connected: bool = Field(description="The last try of this account was accepted.")
+    ready: bool = Field(True, description="False once every try of this account failed for "
+                                          "`transport.unready_after`.")
+    last_event_at: datetime | None = Field(None, description="The last message it received.")
+    last_success_at: datetime | None = None
+    last_error_at: datetime | None = None
+    last_error: str | None = None
+    attempts_since_success: int = 0
+    failing_since: datetime | None = None
+
+
 class TransportHealth(BaseModel):
     """The chat transport: where it sends, how its last tries went, and what waits to be sent.
     Times are UTC. Credentials in `target` and `last_error` are masked (`***`)."""
 
-    kind: str = Field(description="simulator, wechaty or webhook.")
+    kind: str = Field(description="simulator, wechaty, webhook, wecom or dingtalk.")
     target: str | None = Field(None, description="Where posts go: the webhook's callback URL or "
                                                  "the wechaty gateway's HOST:PORT, masked.")
     connected: bool = Field(description="wechaty: the gateway's event stream is open and the "
@@ -190,6 +206,8 @@ class TransportHealth(BaseModel):
                                            "subtree (for a token at the network's top: all).")
     dead_letters: int = Field(0, description="Posts of the same scope set aside as dead letters "
                                              "(`gridbot outbox dead`).")
+    accounts: list[AccountHealth] = Field([], description="wecom, dingtalk: each bot account "
+                                                          "on its own (the fields above sum them up).")
 
 
 class AttachmentOut(BaseModel):

@@ -11,7 +11,8 @@ dispatcher, the escalation scan, digests, the API):
 2. **split** (`flows.splitting`): a post longer than the transport takes (`transport.max_post_chars`
    characters, `transport.max_post_bytes` bytes) becomes several, marked (续 n/m);
 3. **write** in the transaction of the change (`write_posts`);
-4. **pace and deliver** (`deliver_pending`, `bot.pacing`): each room gets at most
+4. **pace and deliver** (`deliver_pending`, `bot.pacing`): each room (or each sender, for a
+   transport limited per sender: a WeCom group robot) gets at most
    `transport.posts_per_room_per_minute` posts a minute, in the order they were written; a room
    at its limit, or whose post failed, never holds back another room.
 
@@ -47,7 +48,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.pacing import DEFAULT_PER_MINUTE, RoomPacer, destination_column
+from bot.pacing import DEFAULT_PER_MINUTE, RoomPacer, destination_column, same_destination
 from bot.stand_ins import stand_ins_for
 from bot.transport import OutgoingPost, Transport
 from flows.config import GridConfig
@@ -116,7 +117,7 @@ class PostPipeline:
     @classmethod
     def of(cls, config: GridConfig, network: Network) -> PostPipeline:
         transport = config.transport
-        return cls(network, PostLimits(transport.max_post_chars, transport.max_post_bytes))
+        return cls(network, PostLimits(transport.max_post_chars, transport.post_bytes()))
 
     def prepare(self, session: Session, rows: list[dict[str, Any]], *,
                 official: bool = False) -> list[dict[str, Any]]:
@@ -464,7 +465,9 @@ async def deliver_pending(db: Database, transport: Transport,
     failures = 0
     after_id = 0
     run = offload or inline
-    pacer = await run(RoomPacer.load, db, per_minute, clock())
+    # A transport limited per sender (a WeCom group robot) says which sender serves a room.
+    pace_key = getattr(transport, "pacing_key", None) or same_destination
+    pacer = await run(RoomPacer.load, db, per_minute, clock(), pace_key)
     stopped: set[str] = set()  # rooms whose next post waits: paced, held elsewhere, or failed
     while posts := await run(pending_posts, db, after_id, per_room=per_minute):
         after_id = posts[-1].id
@@ -475,11 +478,12 @@ async def deliver_pending(db: Database, transport: Transport,
             where = destination(post)
             if where in stopped:
                 continue
-            left = room_left.setdefault(where, pacer.room_left(where, now))
+            sender = pace_key(where)
+            left = room_left.setdefault(sender, pacer.room_left(where, now))
             if left <= 0:
                 stopped.add(where)
                 continue
-            room_left[where] = left - 1
+            room_left[sender] = left - 1
             chosen.append(post)
         taken = await run(take_for_sending, db, [post.id for post in chosen], now)
         delivered: set[int] = set()

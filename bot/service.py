@@ -162,7 +162,7 @@ def configure_logging(config: GridConfig, db: Database) -> None:
     the database's password masked wherever they appear (`bot.logs`)."""
     transport = config.transport
     _configure_logging([transport.wechaty_token(), transport.webhook_secret(),
-                        *url_secrets(db.url)])
+                        *transport.account_secrets(), *url_secrets(db.url)])
 
 
 def dashboard_url(host: str, port: int) -> str:
@@ -180,6 +180,14 @@ def startup_lines(config: GridConfig, db: Database, host: str, port: int,
     if transport.kind == "webhook":
         target = f"webhook: posts to {mask_url(transport.callback_url or '')}, messages in at " \
                  f"{dashboard_url(host, port)}webhook/messages"
+    elif transport.kind == "wecom" and transport.wecom:
+        accounts = ", ".join(f"{a.id} ({len(a.rooms)} rooms)" for a in transport.wecom.accounts)
+        target = f"wecom: AI bot callbacks at {dashboard_url(host, port)}wecom/<account>/callback" \
+                 f", accounts {accounts}; group robots at {mask_url(transport.wecom.robot_url)}"
+    elif transport.kind == "dingtalk" and transport.dingtalk:
+        accounts = ", ".join(f"{a.id} ({len(a.rooms)} rooms)" for a in transport.dingtalk.accounts)
+        target = f"dingtalk: Stream mode, accounts {accounts}; custom robots at " \
+                 f"{mask_url(transport.dingtalk.robot_url)}"
     elif transport.kind == "wechaty":
         target = f"wechaty: gateway {transport.endpoint}"
     else:
@@ -228,6 +236,27 @@ async def serve(config: GridConfig, db: Database, host: str, port: int,
         background.append(asyncio.create_task(delivery.run(), name="webhook-delivery"))
         wake = delivery.wake
         app_options = {"webhook_secret": secret, "on_message": wake}
+    elif kind == "wecom":
+        from bot.transports.wecom import WeComTransport, wecom_router
+
+        transport = WeComTransport(config.transport.wecom)
+        bot = Bot(config, db, transport, network)
+        transport.clock = bot.clock
+        delivery = DeliveryLoop(lambda: _deliver_and_count(bot), target="WeCom")
+        background.append(asyncio.create_task(delivery.run(), name="wecom-delivery"))
+        wake = delivery.wake
+        app_options = {"routers": [wecom_router(bot, transport, delivery.wake)]}
+    elif kind == "dingtalk":
+        from bot.transports.dingtalk import DingTalkTransport
+
+        transport = DingTalkTransport(config.transport.dingtalk)
+        bot = Bot(config, db, transport, network)
+        transport.clock = bot.clock
+        delivery = DeliveryLoop(lambda: _deliver_and_count(bot), target="DingTalk")
+        transport.attach(bot, delivery.wake)
+        background.append(asyncio.create_task(delivery.run(), name="dingtalk-delivery"))
+        background.append(asyncio.create_task(transport.run(), name="dingtalk-stream"))
+        wake = delivery.wake
     else:
         from bot.transports.wechaty_client import WechatyTransport
 

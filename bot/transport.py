@@ -1,5 +1,5 @@
-"""The transport interface: what every chat adapter (simulator, wechaty, webhook) hands the bot,
-and what the bot hands back. The flows never see a chat service, only these two shapes."""
+"""The transport interface: what every chat adapter (simulator, wechaty, webhook, WeCom,
+DingTalk) hands the bot, and what the bot hands back. The flows never see a chat service, only these two shapes."""
 
 from __future__ import annotations
 

@@ -36,7 +36,9 @@ from flows.yaml_problems import explain
 __all__ = [
     "CoHandlerRule", "ConfigError", "DEFAULT_LEVELS", "DEFAULT_TIMERS", "DigestSchedule",
     "GridConfig", "Group", "Member", "Node", "PlaceHead", "Policy", "QuietHours", "RequestLimit",
-    "Routing", "TimerSettings", "TimerTable", "Timers", "TransportConfig", "config_data",
+    "DingTalkAccount", "DingTalkConfig", "DingTalkRoom",
+    "Routing", "TimerSettings", "TimerTable", "Timers", "TransportConfig", "WeComAccount",
+    "WeComConfig", "WeComRoom", "config_data",
     "config_problems", "load_config", "parse_config", "read_config_file",
 ]
 
@@ -500,9 +502,76 @@ class Routing(_Strict):
 
 DEFAULT_BOT_ID = "wxid_gridbot"
 
+# WeCom's group robots (群机器人配置说明): 20 messages a minute per robot, text ≤ 2,048 bytes.
+WECOM_ROBOT_PER_MINUTE = 20
+WECOM_TEXT_BYTES = 2048
+WECOM_ROBOT_URL = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
+_ENCODING_AES_KEY = re.compile(r"[A-Za-z0-9]{43}")
+
+
+class WeComRoom(_Strict):
+    """A group an account serves: its chat id (the AI bot callback's `chatid`, the network's
+    `group.room`), and the key of the group robot (群机器人) added to it, through which the bot
+    posts there when it was not asked (a robot sends only into the group it was added to)."""
+
+    room: NonEmptyText
+    robot_key: NonEmptyText | None = None
+
+
+class WeComAccount(_Strict):
+    """One WeCom AI bot (智能机器人) in API mode: its callback's Token and EncodingAESKey (set in
+    the bot's API settings), and the groups it serves (a township each, say). Its callback URL is
+    `/wecom/{id}/callback` on the bot's API."""
+
+    id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
+    token: NonEmptyText
+    encoding_aes_key: NonEmptyText
+    rooms: list[WeComRoom] = []
+
+
+class WeComConfig(_Strict):
+    accounts: Annotated[list[WeComAccount], Field(min_length=1)]
+    # The group robots' send API; a test points it at a local fake.
+    robot_url: NonEmptyText = WECOM_ROBOT_URL
+
+
+# DingTalk's custom robots (自定义机器人): 20 messages a minute per robot, then throttled for 10
+# minutes; a robot with 加签 signs each call with the timestamp and its secret (SEC…).
+DINGTALK_ROBOT_PER_MINUTE = 20
+DINGTALK_ROBOT_URL = "https://oapi.dingtalk.com/robot/send"
+DINGTALK_STREAM_URL = "https://api.dingtalk.com/v1.0/gateway/connections/open"
+
+
+class DingTalkRoom(_Strict):
+    """A group an account serves: its `conversationId` (the network's `group.room`), and the
+    custom robot (自定义机器人) added to it for posts the bot makes unasked: the `access_token` of
+    its webhook and its 加签 secret."""
+
+    room: NonEmptyText
+    robot_token: NonEmptyText | None = None
+    robot_secret: NonEmptyText | None = None
+
+
+class DingTalkAccount(_Strict):
+    """One DingTalk enterprise robot (企业内部应用机器人) in Stream mode: its app's Client ID
+    (AppKey) and Client Secret (AppSecret), and the groups it serves."""
+
+    id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
+    client_id: NonEmptyText
+    client_secret: NonEmptyText
+    rooms: list[DingTalkRoom] = []
+
+
+class DingTalkConfig(_Strict):
+    accounts: Annotated[list[DingTalkAccount], Field(min_length=1)]
+    # The custom robots' send API, and where a Stream connection is opened; a private
+    # deployment (or a test's fake) has its own.
+    robot_url: NonEmptyText = DINGTALK_ROBOT_URL
+    stream_url: NonEmptyText = DINGTALK_STREAM_URL
+
 
 class TransportConfig(_Strict):
-    kind: Literal["simulator", "wechaty", "webhook"] = "simulator"
+    kind: Literal["simulator", "wechaty", "webhook", "wecom", "dingtalk"] = "simulator"
     # The bot's own member id in the groups: its messages (echoed by a gateway) are stored and
     # never acted on. The wechaty transport learns it at login; the others take it from here.
     bot_id: NonEmptyText = DEFAULT_BOT_ID
@@ -523,6 +592,26 @@ class TransportConfig(_Strict):
     # A post that keeps failing is set aside as a dead letter (its room goes on) only once it was
     # written this long ago: a chat service down for less loses nothing, its posts wait.
     dead_letter_after: PositiveDuration = timedelta(hours=1)
+    wecom: WeComConfig | None = None   # kind wecom: the AI bot accounts and their group robots
+    dingtalk: DingTalkConfig | None = None  # kind dingtalk: the robot accounts and group robots
+
+    def account_secrets(self) -> list[str]:
+        """The bot accounts' tokens, keys and robot keys: masked in every log line."""
+        secrets: list[str | None] = []
+        for account in self.wecom.accounts if self.wecom else []:
+            secrets += [account.token, account.encoding_aes_key,
+                        *(room.robot_key for room in account.rooms)]
+        for account in self.dingtalk.accounts if self.dingtalk else []:
+            secrets += [account.client_secret, *(room.robot_token for room in account.rooms),
+                        *(room.robot_secret for room in account.rooms)]
+        return [secret for secret in secrets if secret]
+
+    def post_bytes(self) -> int:
+        """The longest post in UTF-8 bytes: `max_post_bytes`, no more than the platform takes
+        (WeCom's group robot text: 2,048 bytes)."""
+        if self.kind == "wecom":
+            return min(self.max_post_bytes, WECOM_TEXT_BYTES)
+        return self.max_post_bytes
 
     def wechaty_token(self) -> str | None:
         return self.token or read_secret(WECHATY_TOKEN_ENV)
@@ -554,7 +643,78 @@ class TransportConfig(_Strict):
             if not self.webhook_secret():
                 problems.append(f"transport.secret: required when transport.kind is webhook "
                                 f"(here or in ${WEBHOOK_SECRET_ENV})")
+        if self.kind == "wecom":
+            problems += self._wecom_problems()
+        if self.kind == "dingtalk":
+            problems += self._dingtalk_problems()
         return problems
+
+    def _dingtalk_problems(self) -> list[str]:
+        if self.dingtalk is None:
+            return ["transport.dingtalk: required when transport.kind is dingtalk (the robot "
+                    "accounts: id, client_id, client_secret, rooms)"]
+        problems = _accounts_problems("dingtalk", self.dingtalk.accounts, self.dingtalk.robot_url,
+                                      self.posts_per_room_per_minute, DINGTALK_ROBOT_PER_MINUTE)
+        if not re.match(r"https?://", self.dingtalk.stream_url):
+            problems.append(f"transport.dingtalk.stream_url: an http(s) URL expected, "
+                            f"got {self.dingtalk.stream_url!r}")
+        for n, account in enumerate(self.dingtalk.accounts):
+            for room in account.rooms:
+                where = f"transport.dingtalk.accounts[{n}] ({account.id}).rooms ({room.room})"
+                if room.robot_token and not room.robot_secret:
+                    problems.append(f"{where}.robot_secret: required with robot_token (the "
+                                    f"robot's 加签 secret, SEC…; GridBot signs every post)")
+                if room.robot_secret and not room.robot_secret.startswith("SEC"):
+                    problems.append(f"{where}.robot_secret: a DingTalk 加签 secret starts with "
+                                    f"SEC")
+                if room.robot_secret and not room.robot_token:
+                    problems.append(f"{where}.robot_token: required with robot_secret (the "
+                                    f"access_token of the robot's webhook)")
+        return problems
+
+    def _wecom_problems(self) -> list[str]:
+        if self.wecom is None:
+            return ["transport.wecom: required when transport.kind is wecom (the AI bot accounts: "
+                    "id, token, encoding_aes_key, rooms)"]
+        problems = _accounts_problems("wecom", self.wecom.accounts, self.wecom.robot_url,
+                                      self.posts_per_room_per_minute, WECOM_ROBOT_PER_MINUTE)
+        for n, account in enumerate(self.wecom.accounts):
+            if not _ENCODING_AES_KEY.fullmatch(account.encoding_aes_key):
+                problems.append(f"transport.wecom.accounts[{n}] ({account.id}).encoding_aes_key: "
+                                f"43 letters and digits expected (the EncodingAESKey of the "
+                                f"bot's API settings), got {len(account.encoding_aes_key)} "
+                                f"characters")
+        return problems
+
+
+_PLATFORM_NAMES = {"wecom": "WeCom", "dingtalk": "DingTalk"}
+
+
+def _accounts_problems(kind: str, accounts: list, robot_url: str, per_minute: int,
+                       robot_limit: int) -> list[str]:
+    """What WeCom's and DingTalk's accounts have in common to check: the pace within a robot's
+    limit, the robot URL, account ids given once, each room served by one account."""
+    platform = _PLATFORM_NAMES[kind]
+    problems = []
+    if per_minute > robot_limit:
+        problems.append(f"transport.posts_per_room_per_minute: at most {robot_limit} with "
+                        f"{platform} (a group robot sends {robot_limit} messages a minute), "
+                        f"got {per_minute}")
+    if not re.match(r"https?://", robot_url):
+        problems.append(f"transport.{kind}.robot_url: an http(s) URL expected, got {robot_url!r}")
+    seen_ids: set[str] = set()
+    served: dict[str, str] = {}
+    for n, account in enumerate(accounts):
+        where = f"transport.{kind}.accounts[{n}] ({account.id})"
+        if account.id in seen_ids:
+            problems.append(f"{where}.id: {account.id!r} is given twice")
+        seen_ids.add(account.id)
+        for room in account.rooms:
+            if room.room in served:
+                problems.append(f"{where}.rooms: {room.room!r} is served by account "
+                                f"{served[room.room]!r} already; one account per room")
+            served.setdefault(room.room, account.id)
+    return problems
 
 
 class ApiConfig(_Strict):
@@ -937,7 +1097,19 @@ def config_problems(config: GridConfig, transport: bool = True) -> list[str]:
     return (problems + _co_handler_problems(config, set(first_id_path), levels_ok)
             + _verification_problems(config, levels_ok)
             + _department_problems(config, set(first_room_path))
-            + (config.transport.problems() if transport else []))
+            + (config.transport.problems() if transport else [])
+            + _account_room_problems(config.transport, set(first_room_path)))
+
+
+def _account_room_problems(transport: TransportConfig, rooms: set[str]) -> list[str]:
+    """A room an account serves that no group of the network has (a chat id copied wrong)."""
+    section = {"wecom": transport.wecom, "dingtalk": transport.dingtalk}.get(transport.kind)
+    if section is None:
+        return []
+    return [f"transport.{transport.kind}.accounts[{n}] ({account.id}).rooms: {room.room!r} is "
+            f"no group of the network (the group's chat id is its group.room)"
+            for n, account in enumerate(section.accounts) for room in account.rooms
+            if room.room not in rooms]
 
 
 def _co_handler_problems(config: GridConfig, node_ids: set[str], levels_ok: bool) -> list[str]:

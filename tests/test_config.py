@@ -187,7 +187,7 @@ def test_an_unknown_time_zone_and_transport_kind():
     data["transport"] = {"kind": "wechat"}
     assert problems_of(data) == [
         "policy.timezone: unknown time zone 'Asia/Shangai' (e.g. Asia/Shanghai)",
-        "transport.kind: should be 'simulator', 'wechaty' or 'webhook', got 'wechat'",
+        "transport.kind: should be 'simulator', 'wechaty', 'webhook', 'wecom' or 'dingtalk', got 'wechat'",
     ]
 
 

@@ -192,3 +192,71 @@ def _minutes(span: timedelta) -> str:
 def _iso(moment: datetime | None) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z") \
         if moment else "-"
+
+
+class AccountsHealth:
+    """The health of a transport holding several bot accounts (WeCom, DingTalk), each with its
+    own `TransportHealth` (`accounts`, by account id), summed up in the shape `/api/transport`
+    and `/readyz` read: connected while every account is; the latest success and error of any;
+    the tries failed since each account's last success, added up; failing since the earliest of
+    the accounts failing now. Not ready while any account is not (`unready_reason` names each)."""
+
+    def __init__(self, accounts: dict[str, TransportHealth]) -> None:
+        self.accounts = accounts
+
+    @property
+    def target(self) -> str:
+        return "; ".join(health.target for health in self.accounts.values())
+
+    @property
+    def connected(self) -> bool:
+        return all(health.connected for health in self.accounts.values())
+
+    def _latest(self, name: str) -> datetime | None:
+        times = [getattr(h, name) for h in self.accounts.values() if getattr(h, name)]
+        return max(times) if times else None
+
+    @property
+    def last_event_at(self) -> datetime | None:
+        return self._latest("last_event_at")
+
+    @property
+    def last_success_at(self) -> datetime | None:
+        return self._latest("last_success_at")
+
+    @property
+    def last_error_at(self) -> datetime | None:
+        return self._latest("last_error_at")
+
+    @property
+    def last_error(self) -> str | None:
+        latest = self.last_error_at
+        for account, health in self.accounts.items():
+            if latest is not None and health.last_error_at == latest:
+                return f"{account}: {health.last_error}"
+        return None
+
+    @property
+    def reconnects(self) -> int:
+        return sum(health.reconnects for health in self.accounts.values())
+
+    @property
+    def attempts_since_success(self) -> int:
+        return sum(health.attempts_since_success for health in self.accounts.values())
+
+    @property
+    def failing_since(self) -> datetime | None:
+        times = [h.failing_since for h in self.accounts.values() if h.failing_since]
+        return min(times) if times else None
+
+    def unready_reasons(self, unready_after: timedelta) -> dict[str, str]:
+        """Each account that is not ready, with why (`TransportHealth.unready_reason`)."""
+        reasons = {account: health.unready_reason(unready_after)
+                   for account, health in self.accounts.items()}
+        return {account: reason for account, reason in reasons.items() if reason}
+
+    def unready_reason(self, unready_after: timedelta) -> str | None:
+        """`account a: failing for 6 min (…); account b: …`, or None while every account is
+        ready."""
+        reasons = self.unready_reasons(unready_after)
+        return "; ".join(f"account {a}: {r}" for a, r in reasons.items()) or None

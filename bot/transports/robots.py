@@ -1,0 +1,102 @@
+"""What the WeCom and DingTalk transports share: the route of a reply (a URL the platform hands
+with each message, valid for a while: WeCom's `response_url`, DingTalk's `sessionWebhook`), group
+robots paced per robot, and a JSON POST whose answer says `errcode` 0 or why not.
+
+Both platforms answer a robot over its limit with HTTP 200 and an `errcode` (WeCom 45009, DingTalk
+410100); any `errcode` but 0 keeps the post in the outbox to be tried again later, in order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import httpx
+
+from bot.transport import OutgoingPost
+from bot.transports.health import TransportHealth, masked_url
+from bot.transports.webhook import RETRY_LATER
+
+SINGLE_ROOM = "single:"  # the room of a 1:1 chat with the bot: single:<member id>
+
+
+class PlatformRefused(RuntimeError):
+    """The platform did not take the post (an HTTP error, or an `errcode` other than 0, e.g. a
+    robot over its 20 a minute). Tried again later unless `refused_for_good` (a 4xx other than
+    408, 425, 429)."""
+
+    def __init__(self, message: str, *, status: int = 200, errcode: int | None = None) -> None:
+        super().__init__(message)
+        self.status, self.errcode = status, errcode
+        self.refused_for_good = 400 <= status < 500 and status not in RETRY_LATER
+
+
+class PlatformUnreachable(RuntimeError):
+    """No answer from the platform (refused connection, timeout…): tried again later."""
+
+
+class NoRoute(RuntimeError):
+    """Nothing can carry the post: no valid reply URL and no group robot for its room, or a
+    private post the bot cannot make. A dead letter at once, its reason saying what to set up."""
+
+    refused_for_good = True
+
+
+@dataclass(frozen=True)
+class PendingReply:
+    """Where the answer to one received message may go: `url` until `expires_at` (UTC), once
+    when `once` (WeCom's response_url) or as often as needed (DingTalk's sessionWebhook)."""
+
+    url: str
+    room: str
+    sender_id: str
+    account_id: str
+    expires_at: datetime
+    once: bool = True
+
+    def serves(self, post: OutgoingPost) -> bool:
+        """Whether `post` goes where the message came from (its group, or its sender 1:1)."""
+        if post.room is not None:
+            return post.room == self.room
+        return self.room.startswith(SINGLE_ROOM) and post.recipient == self.sender_id
+
+
+def robot_pacing_key(platform: str, robot: str) -> str:
+    """The outbox's pacing key of a robot (its credential hashed: never stored or shown)."""
+    return f"{platform}-robot:" + hashlib.sha256(robot.encode("utf-8")).hexdigest()[:16]
+
+
+async def post_json(client: httpx.AsyncClient, health: TransportHealth, url: str, body: dict,
+                    post: OutgoingPost, platform: str, limit_code: int) -> None:
+    """POST `body` to `url`; the outcome goes to `health`. Raises `PlatformUnreachable` when no
+    answer came, `PlatformRefused` for an HTTP error or an `errcode` other than 0 (`limit_code`
+    named as the frequency limit). The URL is masked in every message."""
+    target = masked_url(url)
+    try:
+        response = await client.post(
+            url, content=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+            headers={"Content-Type": "application/json; charset=utf-8"})
+    except httpx.HTTPError as error:
+        reason = health.failed(f"{platform} {target} unreachable for post {post.id}: "
+                               f"{type(error).__name__}: {error}")
+        raise PlatformUnreachable(reason) from error
+    if not response.is_success:
+        error = PlatformRefused(f"{platform} {target} answered {response.status_code} to post "
+                                f"{post.id}", status=response.status_code)
+        health.failed(error)
+        raise error
+    try:
+        answer = response.json()
+        errcode = int(answer.get("errcode", 0))
+    except (ValueError, AttributeError, TypeError):
+        answer, errcode = {}, 0  # a 2xx without the usual JSON: taken as accepted
+    if errcode != 0:
+        note = " (frequency limit)" if errcode == limit_code else ""
+        error = PlatformRefused(f"{platform} {target} answered errcode {errcode}{note} to post "
+                                f"{post.id}: {str(answer.get('errmsg', ''))[:100]}",
+                                errcode=errcode)
+        health.failed(error)
+        raise error
+    health.succeeded()

@@ -1,0 +1,305 @@
+"""The WeCom transport (企业微信 and its government edition 政务微信): AI bots (智能机器人) in API
+mode for what members write to the bot, group robots (群机器人) for what the bot posts unasked.
+
+In, per account (`transport.wecom.accounts`, the callback URL `/wecom/{id}/callback`):
+- `GET` is the URL check (验证URL有效性): `msg_signature`, `timestamp`, `nonce`, `echostr`; the
+  answer is the decrypted `echostr` as plain text;
+- `POST` is a message (智能机器人 › 接收消息), body `{"encrypt": …}`, signed and encrypted as
+  `bot.transports.wecom_crypto` says (an empty receive id). A bad signature is 401 and nothing is
+  stored. The plaintext JSON (`msgid`, `aibotid`, `chatid`, `chattype` single/group, `from.userid`,
+  `response_url`, `msgtype` text/image/mixed/voice/file, `quote`) becomes an `IncomingMessage`:
+  text as text (the bot's own `@name` left in: the dispatcher reads past a leading mention),
+  images and files as `Media` (downloaded, then decrypted with the account's key, as the doc
+  says their content is encrypted), voice as `Media` with the platform's transcript as the text,
+  a quoted text as `quoted`. The callback is answered with an empty body (allowed: 可以选择直接
+  回复空包); the bot's answers go through the outbox. In a group the AI bot hears only messages
+  that @-mention it; images, voice and files reach it only in a 1:1 chat, and come with the room
+  `single:<userid>` (no group of the network: kept, not acted on as commands).
+
+Out (`send`), for each post, in this order:
+1. a reply to a message the bot received, within the hour its `response_url` is valid and not
+   yet used (智能机器人 › 主动回复消息: one call per response_url): POSTed there as markdown;
+2. a post into a group: through that group's robot (`rooms[].robot_key`), as text with
+   `mentioned_list` (群机器人配置说明: text ≤ 2,048 bytes, 20 messages a minute per robot);
+3. anything else (a private post, a group with no robot) cannot go: `NoRoute`, refused for good
+   (a dead letter whose reason says what to configure).
+A robot answering `errcode` 45009 (frequency limit) or anything but 0 raises `PlatformRefused`: the
+post stays in the outbox, its room waits, and it is tried again later, in order. The outbox paces
+each robot to `transport.posts_per_room_per_minute` (≤ 20) through `pacing_key`.
+
+Each account keeps its own `TransportHealth` (`accounts_health`); `health` sums them up for
+`/readyz` and `/api/transport`. The response_urls are kept in memory: after a restart the
+answers to earlier messages go through the group's robot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import httpx
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import PlainTextResponse, Response
+
+from bot.chat_jsonl import unknown_room
+from bot.transport import IncomingMessage, Media, OutgoingPost
+from bot.transports.health import AccountsHealth, TransportHealth, masked_url, scrub_logger, utc_now
+from bot.transports.robots import (SINGLE_ROOM, NoRoute, PendingReply, PlatformRefused,
+                                   PlatformUnreachable, post_json, robot_pacing_key)
+from bot.transports.wecom_crypto import CryptoError, WeComCrypto
+from flows.config import WECOM_TEXT_BYTES, WeComConfig
+
+log = logging.getLogger(__name__)
+
+RESPONSE_URL_VALID = timedelta(hours=1)  # 主动回复消息: a response_url works for an hour, once
+FREQUENCY_LIMIT = 45009                  # the robot's "api freq out of limit"
+MEDIA_MAX_BYTES = 20 * 1024 * 1024       # an image or file larger than this is not downloaded
+MEDIA_TIMEOUT = 5.0                      # seconds for a download, inside the callback's answer
+KEPT_REPLIES = 10_000                    # response_urls kept at most (the oldest go first)
+# Raised by `send` (bot.transports.robots): tried again later, or (NoRoute) set aside.
+WeComRefused, WeComUnreachable = PlatformRefused, PlatformUnreachable
+
+
+class WeComAccountLink:
+    """One AI bot account: its crypto, the robot keys of its rooms and its health."""
+
+    def __init__(self, account, robot_url: str) -> None:
+        self.id = account.id
+        self.crypto = WeComCrypto(account.token, account.encoding_aes_key, "")
+        self.rooms = {room.room: room.robot_key for room in account.rooms}
+        self.health = TransportHealth(target=f"{account.id} → {masked_url(robot_url)}",
+                                      secrets=tuple(filter(None, [account.token,
+                                                                  account.encoding_aes_key,
+                                                                  *self.rooms.values()])))
+
+
+def robot_body(post: OutgoingPost) -> dict:
+    """A group robot's text message (群机器人配置说明): @ by member id through `mentioned_list`."""
+    text: dict = {"content": post.text}
+    if post.mentions:
+        text["mentioned_list"] = list(post.mentions)
+    return {"msgtype": "text", "text": text}
+
+
+def response_body(post: OutgoingPost) -> dict:
+    """A reply through a response_url (主动回复消息): markdown, members @ as `<@userid>`."""
+    mentions = "".join(f"<@{member}> " for member in post.mentions)
+    return {"msgtype": "markdown", "markdown": {"content": mentions + post.text}}
+
+
+class WeComTransport:
+    """A Transport over WeCom AI bots and group robots (see the module's docstring).
+
+    `clock` gives the time messages are stamped with and response_urls expire by (aware UTC);
+    `client` the HTTP client (a test's, or one of its own)."""
+
+    def __init__(self, config: WeComConfig, *, client: httpx.AsyncClient | None = None,
+                 clock: Callable[[], datetime] = utc_now, timeout: float = 10.0) -> None:
+        self.config = config
+        self.clock = clock
+        self.accounts = {a.id: WeComAccountLink(a, config.robot_url) for a in config.accounts}
+        self.account_of_room = {room: link for link in self.accounts.values()
+                                for room in link.rooms}
+        self.health = AccountsHealth({i: link.health for i, link in self.accounts.items()})
+        self.replies: OrderedDict[str, PendingReply] = OrderedDict()
+        secrets = [s for link in self.accounts.values() for s in link.health.secrets]
+        scrub_logger("httpx", secrets)  # httpx logs each URL it calls, robot keys and all
+        self._client = client or httpx.AsyncClient(timeout=timeout)
+
+    # -- out ------------------------------------------------------------------------------
+
+    def pacing_key(self, destination: str) -> str:
+        """The sender the outbox paces `destination` by: its group robot (20 a minute per
+        robot), else the destination itself."""
+        link = self.account_of_room.get(destination)
+        key = link.rooms.get(destination) if link else None
+        return robot_pacing_key("wecom", key) if key else destination
+
+    async def send(self, post: OutgoingPost) -> None:
+        """Deliver `post` (route: the module's docstring). Raises `NoRoute` (for good),
+        `PlatformRefused` or `PlatformUnreachable` (tried again later)."""
+        reply = self.replies.get(post.reply_to) if post.reply_to else None
+        if reply is not None and reply.expires_at <= self.clock():
+            self.replies.pop(post.reply_to, None)
+            reply = None
+        if reply is not None and reply.serves(post):
+            link = self.accounts[reply.account_id]
+            try:
+                await self._post(link, reply.url, response_body(post), post)
+            except PlatformRefused:
+                # WeCom would not take it there (used, expired early): the next try goes by
+                # the group's robot. A try with no answer keeps the response_url.
+                self.replies.pop(post.reply_to, None)
+                raise
+            self.replies.pop(post.reply_to, None)  # a response_url takes one call
+            return
+        if post.room is None:
+            raise NoRoute(f"post {post.id}: WeCom cannot write to member {post.recipient} "
+                          f"privately (the AI bot only answers what it is sent)")
+        link = self.account_of_room.get(post.room)
+        if link is None:
+            raise NoRoute(f"post {post.id}: room {post.room} is served by no WeCom account "
+                          f"(transport.wecom.accounts[].rooms)")
+        key = link.rooms.get(post.room)
+        if not key:
+            raise NoRoute(f"post {post.id}: room {post.room} has no group robot "
+                          f"(transport.wecom.accounts[{link.id}].rooms[].robot_key)")
+        if len(post.text.encode("utf-8")) > WECOM_TEXT_BYTES:
+            raise NoRoute(f"post {post.id}: longer than the {WECOM_TEXT_BYTES} bytes a group "
+                          f"robot takes")
+        url = str(httpx.URL(self.config.robot_url).copy_merge_params({"key": key}))
+        await self._post(link, url, robot_body(post), post)
+
+    async def _post(self, link: WeComAccountLink, url: str, body: dict,
+                    post: OutgoingPost) -> None:
+        await post_json(self._client, link.health, url, body, post, "WeCom", FREQUENCY_LIMIT)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    # -- in -------------------------------------------------------------------------------
+
+    def remember_reply(self, message_id: str, reply: PendingReply) -> None:
+        self.replies[message_id] = reply
+        self.replies.move_to_end(message_id)
+        while len(self.replies) > KEPT_REPLIES:
+            self.replies.popitem(last=False)
+
+    async def incoming(self, link: WeComAccountLink, data: dict) -> IncomingMessage | None:
+        """The message of a decrypted callback (智能机器人 › 接收消息), or None for what is no
+        member's message (an event, a stream refresh). Images and files are downloaded and
+        decrypted here; one that cannot be is handed on with its URL as `media_id`."""
+        kind = data.get("msgtype")
+        if kind not in ("text", "image", "mixed", "voice", "file"):
+            return None
+        message_id = str(data.get("msgid") or "")
+        sender = str((data.get("from") or {}).get("userid") or "")
+        if not message_id or not sender:
+            return None
+        if data.get("chattype") == "group" and data.get("chatid"):
+            room = str(data["chatid"])
+        else:
+            room = SINGLE_ROOM + sender
+        now = self.clock()
+        texts: list[str] = []
+        media: list[Media] = []
+        if kind == "text":
+            texts.append(str((data.get("text") or {}).get("content") or ""))
+        elif kind == "image":
+            media.append(await self._download(link, "image", (data.get("image") or {}).get("url")))
+        elif kind == "file":
+            media.append(await self._download(link, "file", (data.get("file") or {}).get("url")))
+        elif kind == "voice":
+            # The platform hands the voice over as its transcript only (no audio).
+            texts.append(str((data.get("voice") or {}).get("content") or ""))
+            media.append(Media(kind="voice"))
+        elif kind == "mixed":
+            for item in (data.get("mixed") or {}).get("msg_item") or []:
+                if item.get("msgtype") == "text":
+                    texts.append(str((item.get("text") or {}).get("content") or ""))
+                elif item.get("msgtype") == "image":
+                    media.append(await self._download(link, "image",
+                                                      (item.get("image") or {}).get("url")))
+        quote = data.get("quote") or {}
+        quoted = None
+        if quote.get("msgtype") == "text":
+            quoted = str((quote.get("text") or {}).get("content") or "")
+        response_url = data.get("response_url")
+        if response_url:
+            self.remember_reply(message_id, PendingReply(
+                str(response_url), room, sender, link.id, now + RESPONSE_URL_VALID))
+        link.health.last_event_at = now
+        return IncomingMessage(id=message_id, room=room, sender_id=sender, sender_name=sender,
+                               text="\n".join(t for t in texts if t), at=now, quoted=quoted,
+                               media=tuple(media))
+
+    async def _download(self, link: WeComAccountLink, kind: str, url: object) -> Media:
+        if not url:
+            return Media(kind=kind)
+        url = str(url)
+        try:
+            content, mime = await asyncio.wait_for(self._fetch(url), MEDIA_TIMEOUT)
+            data = link.crypto.decrypt_media(content)
+        except (httpx.HTTPError, asyncio.TimeoutError, ValueError) as error:
+            log.warning("WeCom %s from %s not downloaded: %s: %s", kind, masked_url(url),
+                        type(error).__name__, error)
+            return Media(kind=kind, media_id=url)
+        return Media(kind=kind, media_id=url, data=data, size=len(data), mime=mime)
+
+    async def _fetch(self, url: str) -> tuple[bytes, str | None]:
+        """The body at `url` and its type; ValueError past `MEDIA_MAX_BYTES` (read no further)."""
+        async with self._client.stream("GET", url) as response:
+            response.raise_for_status()
+            chunks, size = [], 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > MEDIA_MAX_BYTES:
+                    raise ValueError(f"more than {MEDIA_MAX_BYTES} bytes")
+                chunks.append(chunk)
+            mime = response.headers.get("content-type", "").split(";")[0].strip() or None
+        if mime == "application/octet-stream":
+            mime = None  # the encrypted body's type says nothing of the content
+        return b"".join(chunks), mime
+
+
+def wecom_router(bot, transport: WeComTransport, on_message: Callable[[], None]) -> APIRouter:
+    """The AI bots' callbacks, one per account: `GET|POST /wecom/{account_id}/callback`.
+    `on_message` wakes the delivery of the bot's answers."""
+    router = APIRouter(tags=["wecom"])
+
+    def link_of(account_id: str) -> WeComAccountLink:
+        link = transport.accounts.get(account_id)
+        if link is None:
+            raise HTTPException(404, f"no WeCom account {account_id!r}")
+        return link
+
+    @router.get("/wecom/{account_id}/callback", response_class=PlainTextResponse,
+                summary="WeCom's URL check (验证URL有效性)",
+                responses={401: {"description": "Bad signature or echostr"}})
+    def verify(account_id: str, msg_signature: str = Query(...), timestamp: str = Query(...),
+               nonce: str = Query(...), echostr: str = Query(...)) -> PlainTextResponse:
+        link = link_of(account_id)
+        try:
+            return PlainTextResponse(link.crypto.verify_url(msg_signature, timestamp, nonce,
+                                                            echostr))
+        except CryptoError as error:
+            raise HTTPException(401, f"URL check refused: {error}") from None
+
+    @router.post("/wecom/{account_id}/callback", summary="A message to a WeCom AI bot",
+                 responses={401: {"description": "Bad signature or not this bot's"},
+                            400: {"description": "Not a callback"}})
+    async def receive(account_id: str, request: Request, msg_signature: str = Query(...),
+                      timestamp: str = Query(...), nonce: str = Query(...)) -> Response:
+        link = link_of(account_id)
+        try:
+            envelope = json.loads(await request.body())
+            encrypted = str(envelope["encrypt"])
+        except (ValueError, KeyError, TypeError):
+            raise HTTPException(400, 'a JSON body {"encrypt": …} expected') from None
+        try:
+            plain = link.crypto.open_callback(msg_signature, timestamp, nonce, encrypted)
+        except CryptoError as error:
+            raise HTTPException(401, f"callback refused: {error}") from None
+        try:
+            data = json.loads(plain)
+        except ValueError:
+            raise HTTPException(400, "the decrypted callback is not JSON") from None
+        message = await transport.incoming(link, data) if isinstance(data, dict) else None
+        if message is not None:
+            if transport.account_of_room.get(message.room) not in (None, link):
+                log.warning("WeCom account %s got a message of room %s, served by account %s",
+                            link.id, message.room, transport.account_of_room[message.room].id)
+            # The dispatcher does blocking database work: keep it off the event loop.
+            await asyncio.to_thread(bot.dispatcher.handle, message)
+            on_message()
+            problem = unknown_room(bot.network, message.room)
+            if problem and not message.room.startswith(SINGLE_ROOM):
+                # How an office learns a new group's chat id: the first @ of the bot there.
+                log.warning("WeCom message %s (account %s): %s", message.id, link.id, problem)
+        return Response(status_code=200)  # an empty answer: the replies go through the outbox
+
+    return router
