@@ -9,8 +9,8 @@ import pytest
 
 from chat_script import GRID, HEAD, LI, ZHANG, chat, kinds, quoting, replies, say, tickets
 from conftest import REPO
-from flows import texts
-from flows.repeats import measure, read_pairs, report_of, same_problem
+from flows import repeat_model, texts
+from flows.repeats import measure, places_agree, read_pairs, report_of, same_problem
 from models.tables import Status
 
 WANG = "wxid_wang"
@@ -102,11 +102,11 @@ async def test_the_households_may_rate_and_query_and_the_joined_report_points_to
 
 
 @pytest.mark.parametrize("second", [
-    "3栋也停水了",          # another household, not saying it is the same problem
     "5栋停水了，同一个问题",  # another building
     "3栋停电了，同上",        # another thing
+    "3栋水是黄的，有铁锈味",  # another problem of the water
 ])
-async def test_other_households_open_their_own_ticket_unless_it_is_plainly_the_same(db, config, second):
+async def test_other_households_open_their_own_ticket_for_another_problem(db, config, second):
     posts = await chat(db, config, [say("a", ZHANG, "下单 3栋停水了", "张阿姨"),
                                     say("b", LI, f"下单 {second}", "李叔叔")])
     assert replies(posts, "b")[0].startswith("已受理 #2")
@@ -138,31 +138,57 @@ async def test_joining_can_be_turned_off(db, config):
     assert [replies(posts, id)[0][:6] for id in ("h1", "h2", "h3")] == ["已受理 #1", "已受理 #2", "已受理 #3"]
 
 
-def test_the_rule_on_labelled_pairs_prefers_precision():
-    """The rule's figures on the tune pairs it was written against (the held-out figures are in
-    the README): a wrong join must be rare; most repeats by the same household are caught."""
-    figures = measure(read_pairs(REPO / "tests" / "data" / "repeats" / "pairs_tune.jsonl"))
-    assert figures["all"]["precision"] >= 0.9
-    assert figures["same_household"]["recall"] >= 0.5
-    assert figures["all"]["pairs"] == 360
+def test_the_model_is_measured_out_of_fold_on_the_tune_pairs():
+    """Refitted as `python -m flows.repeat_model` does (one round of folds, not five), each pair
+    scored by a model that never saw it: wrong joins stay rare at the threshold chosen. The
+    figures the shipped model was fitted with are stored in it; the held-out figures, on pairs
+    neither ever saw, are in the README."""
+    pytest.importorskip("sklearn")
+    pairs = [p for path in repeat_model.training_files() for p in read_pairs(path)]
+    _, figures = repeat_model.fit(pairs, repeats=1)
+    assert figures["all"]["pairs"] == len(pairs) >= 600
+    assert figures["all"]["precision"] >= 0.95
+    assert figures["same_household"]["precision"] >= 0.95
+    assert figures["all"]["recall"] >= 0.2
+
+
+def test_the_shipped_model_on_the_pairs_it_was_fitted_on():
+    """In sample the shipped model does at least as well as out of fold (else it is not the
+    model the figures were measured for), and every pair file it was fitted on is counted."""
+    model = repeat_model.load()
+    pairs = [p for path in repeat_model.training_files() for p in read_pairs(path)]
+    stored = model.about["out_of_fold"]
+    figures = measure(pairs, model=model)
+    assert model.about["pairs"] == len(pairs) == figures["all"]["pairs"]
+    assert figures["all"]["precision"] >= stored["all"]["precision"] - 0.02
+    assert figures["all"]["recall"] >= stored["all"]["recall"]
 
 
 def test_places_and_numbers_must_agree():
-    def same(a, b, same_reporter=True):
-        return same_problem(report_of(a), report_of(b), same_reporter, 0.5)
+    def agree(a, b):
+        return places_agree(report_of(a), report_of(b))
 
-    assert same("3栋停水", "3栋2单元没水")
-    assert not same("3栋1单元楼道灯坏了", "3栋2单元楼道灯坏了")
-    assert not same("4号楼1室门口灯不亮", "4号楼2室门口灯不亮")
-    assert not same("东门道闸坏了", "西门道闸坏了")
-    assert same("电梯卡在5楼不动了", "电梯又坏了，卡住了")
+    def same(a, b, same_reporter=True):
+        return same_problem(report_of(a), report_of(b), same_reporter)
+
+    assert agree("3栋停水", "3栋2单元没水") and agree("3栋停水了", "我家也没水了")
+    assert agree("4号楼左边那部电梯停了", "4号楼靠左那台电梯还是不动")   # one side, two words
+    assert agree("下水道堵了，7号楼前面", "7号楼门口那个井盖往外冒脏水")  # 前面 and 门口: loosely told
+    assert not agree("3栋1单元楼道灯坏了", "3栋2单元楼道灯坏了")
+    assert not agree("4号楼1室门口灯不亮", "4号楼2室门口灯不亮")
+    assert not agree("东门道闸坏了", "西门道闸坏了")
+    assert not agree("一组停电", "四组停电了")                      # two village groups
+    assert not agree("地库入口道闸坏了", "地库出口道闸坏了出不去")
+    # The same words at two places are two problems, whatever the model makes of the words.
+    assert not same("3栋1单元楼道灯坏了", "3栋1单元楼道灯坏了".replace("1单元", "2单元"))
+    assert same("2栋电梯坏了", "2號樓電梯又壞了！！")                 # the same words again
 
 
 # ---- 合并 / 拆分: heads link what the rule left apart, and undo a wrong link ------------------
 
 LINKING = [
     say("m1", ZHANG, "下单 3栋停水了", "张阿姨"),
-    say("m2", LI, "下单 3栋也没水了", "李叔叔"),               # not joined: says no 同上
+    say("m2", LI, "下单 3栋水龙头好像出不来水", "李叔叔"),     # not joined: the model is unsure
     say("m3", WANG, "下单 3栋没水，同上", "王奶奶"),           # joins #2, the newest
 ]
 

@@ -1,0 +1,320 @@
+"""The learned part of 一事多报 (design §7, "One problem, many reports"): how likely a new request
+reports the same problem as an open ticket of its grid, from what both say.
+
+A pair of requests is read as a few dozen features (`pair_features`): whether they name the same
+things of `flows/problems.yaml` (the same kind, `light.street` and `light.street`, or only the
+same family, `light`), whether the thing is a supply every household shares (water, power, gas,
+the network, heating: one cut, many reports) or an event each household has its own of (a scam
+call, a quarrel, a lost pet), the places (the same building or unit named by both, a room named,
+where beside a building), whether the new one says 也, 同上, 还是, 又有, 我家, and how much of
+their words they share (character pairs, and a TF-IDF cosine of characters and pairs, weighted
+by how rare each is in the labelled requests). Each feature is read twice, once for every pair
+and once for its kind (the same household again, another household): what a repeat by the same
+resident shares with the first is not what two neighbours share.
+
+A logistic regression fitted with scikit-learn on the labelled pairs of tests/data/repeats/
+(`python -m flows.repeat_model`) gives per feature a weight; the shipped `repeat_model.json`
+holds the weights, the rarity of the characters and the threshold chosen by cross-validation
+(the lowest probability whose out-of-fold precision is at least 97 %: a wrong join hides a
+problem). Reading a pair needs no scikit-learn: a sum of weights, in microseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flows.repeats import Report
+
+MODEL_FILE = "repeat_model.json"
+# Supplies every household of a building shares: one cut is one problem however many report it.
+SHARED_SUPPLIES = frozenset({"water", "power", "gas", "network", "heating"})
+# Events each household has its own of: two scam calls are two families to help (LABELLING.md).
+EVENTS = frozenset({"noise.quarrel", "scam", "theft", "fall", "lost", "intruder", "throwing",
+                    "door.card"})
+
+# What a report tells beside its problem (臭死了, 苍蝇乱飞, 差点摔了, 车堵了一排): compared
+# apart, so that `化粪池满了` and `化粪池满了，好臭` name the same problem.
+ACCOMPANYING = frozenset({"smell", "animal.vermin", "fall", "animal", "parking", "dirt"})
+
+
+def _core(things: frozenset[str]) -> frozenset[str]:
+    return (things - ACCOMPANYING) or things
+
+
+def _grams(text: str, n: int) -> set[str]:
+    return {text[i:i + n] for i in range(len(text) - n + 1)}
+
+
+def _jaccard(a: set[str] | frozenset[str], b: set[str] | frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def _family(thing: str) -> str:
+    return thing.split(".", 1)[0]
+
+
+def _tfidf(text: str, idf: Mapping[str, float], unseen: float) -> dict[str, float]:
+    grams = [text[i:i + n] for n in (1, 2) for i in range(len(text) - n + 1)]
+    vector: dict[str, float] = {}
+    for gram in grams:
+        vector[gram] = vector.get(gram, 0.0) + idf.get(gram, unseen)
+    norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
+    return {gram: v / norm for gram, v in vector.items()}
+
+
+def _cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(v * b.get(gram, 0.0) for gram, v in a.items())
+
+
+def pair_features(first: Report, second: Report, same_reporter: bool,
+                  idf: Mapping[str, float] | None = None, unseen: float = 1.0) -> dict[str, float]:
+    """The features of a pair (`first` the open ticket's report, `second` the new one's), by name:
+    0/1 flags and similarities in 0–1, each once as such and once prefixed by the pair's kind
+    (`same:` the same household, `other:` another). `idf`: the rarity of characters and
+    character pairs (the model's); without it every one weighs the same."""
+    t1, t2 = first.things, second.things
+    f1, f2 = {_family(t) for t in t1}, {_family(t) for t in t2}
+    shared = t1 & t2
+    both = bool(t1 and t2)
+    base: dict[str, float] = {
+        "claims_same": second.claims_same,
+        "another": second.another,
+        "also": second.also,
+        "still": second.still,
+        "things_equal": both and t1 == t2,
+        "things_share": bool(shared) and t1 != t2,
+        "things_differ_same_family": both and not shared and bool(f1 & f2),
+        "families_differ": both and not f1 & f2,
+        "things_one_only": bool(t1) != bool(t2),
+        "core_equal": both and _core(t1) == _core(t2),
+        "core_within": both and _core(t1) != _core(t2)
+        and (_core(t1) <= _core(t2) or _core(t2) <= _core(t1)),
+        "second_adds": bool(t1) and bool(_core(t2) - _core(t1)),
+        "first_has_more": bool(t2) and bool(_core(t1) - _core(t2)),
+        "things_none": not t1 and not t2,
+        "shared_supply": any(_family(t) in SHARED_SUPPLIES for t in shared),
+        "family_supply": any(f in SHARED_SUPPLIES for f in f1 & f2),
+        "event": bool((t1 | t2) & EVENTS),
+        "building_both": first.building is not None and first.building == second.building,
+        "building_one": (first.building is None) != (second.building is None),
+        "unit_both": first.unit is not None and first.unit == second.unit,
+        "room_both": first.room is not None and first.room == second.room,
+        "room_one": (first.room is None) != (second.room is None),
+        "areas_both": bool(first.areas & second.areas),
+        "spots_share": bool(first.spots & second.spots),
+        "spots_differ": bool(first.spots and second.spots and not first.spots & second.spots),
+        "own_both": first.own and second.own,
+        "own_one": first.own != second.own,
+        "only_me": first.only_me or second.only_me,
+        "category_equal": first.category is not None and first.category == second.category,
+        "urgent_any": bool(first.urgent or second.urgent),
+        "pairs_shared": _jaccard(_grams(first.problem, 2), _grams(second.problem, 2)),
+        "chars_shared": _jaccard(set(first.problem), set(second.problem)),
+        "rest_shared": _jaccard(_grams(first.rest, 2), _grams(second.rest, 2)),
+        "rest_none": not first.rest or not second.rest,
+        "same_text": first.problem == second.problem,
+        "contains": bool(first.problem and second.problem)
+        and (first.problem in second.problem or second.problem in first.problem),
+    }
+    base["cosine"] = _cosine(_tfidf(first.problem, idf or {}, unseen),
+                             _tfidf(second.problem, idf or {}, unseen))
+    base["rest_cosine"] = _cosine(_tfidf(first.rest, idf or {}, unseen),
+                                  _tfidf(second.rest, idf or {}, unseen))
+    placed1 = bool(first.building or first.unit or first.areas or first.numbers)
+    placed2 = bool(second.building or second.unit or second.areas or second.numbers)
+    base["placed_both"] = placed1 and placed2
+    base["placed_none"] = not placed1 and not placed2
+    # Which things one names and the other does not: a leak told beside a cold radiator is a
+    # second problem, a smell beside a blocked drain is not.
+    for thing in t1 ^ t2:
+        base["one_names:" + thing] = True
+    kind = "same:" if same_reporter else "other:"
+    found = {name: float(value) for name, value in base.items() if value}
+    found.update({kind + name: value for name, value in list(found.items())})
+    found[kind.rstrip(":")] = 1.0
+    return found
+
+
+class RepeatModel:
+    """The shipped weights; `probability` is pure and needs only the standard library."""
+
+    def __init__(self, weights: Mapping[str, float], bias: float, threshold: float,
+                 idf: Mapping[str, float], unseen: float,
+                 about: Mapping[str, Any] | None = None) -> None:
+        self.weights = dict(weights)
+        self.bias = bias
+        self.threshold = threshold
+        self.idf = dict(idf)
+        self.unseen = unseen
+        self.about = dict(about or {})
+
+    def probability(self, first: Report, second: Report, same_reporter: bool) -> float:
+        """How likely (0–1) `second` reports `first`'s problem, from the words alone (the hard
+        rules of `flows.repeats.same_problem` come first)."""
+        found = pair_features(first, second, same_reporter, self.idf, self.unseen)
+        score = self.bias + sum(self.weights.get(name, 0.0) * v for name, v in found.items())
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, score))))
+
+    def as_json(self) -> dict[str, Any]:
+        return {"about": self.about, "bias": round(self.bias, 4), "threshold": self.threshold,
+                "unseen": round(self.unseen, 4),
+                "weights": {k: round(v, 4) for k, v in sorted(self.weights.items())},
+                "idf": {k: round(v, 3) for k, v in sorted(self.idf.items())}}
+
+
+def load(path: str | Path | None = None) -> RepeatModel:
+    """The model in `path`, or the shipped one (read once)."""
+    if path is None:
+        return _shipped()
+    return _from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+@cache
+def _shipped() -> RepeatModel:
+    return _from_json(json.loads(
+        resources.files("flows").joinpath(MODEL_FILE).read_text(encoding="utf-8")))
+
+
+def _from_json(data: Mapping[str, Any]) -> RepeatModel:
+    return RepeatModel(data["weights"], data["bias"], data["threshold"], data["idf"],
+                       data["unseen"], data.get("about"))
+
+
+# -- fitting (scikit-learn, only when the model is rebuilt) ---------------------------------------
+
+def training_files() -> list[Path]:
+    """The labelled pairs the model is fitted on: tests/data/repeats/pairs_tune*.jsonl."""
+    data = Path(__file__).resolve().parent.parent / "tests" / "data" / "repeats"
+    return sorted(data.glob("pairs_tune*.jsonl"))
+
+
+def rarity(texts: Sequence[str]) -> tuple[dict[str, float], float]:
+    """Smoothed inverse document frequency of the characters and character pairs of `texts`
+    (seen in two or more), and the weight of one never seen."""
+    counts: dict[str, int] = {}
+    for text in texts:
+        for gram in {text[i:i + n] for n in (1, 2) for i in range(len(text) - n + 1)}:
+            counts[gram] = counts.get(gram, 0) + 1
+    total = len(texts)
+    idf = {g: math.log((1 + total) / (1 + c)) + 1.0 for g, c in counts.items() if c >= 2}
+    return idf, math.log((1 + total) / 2) + 1.0
+
+
+def allowed(first: Report, second: Report, same_reporter: bool) -> bool:
+    """The hard rules (`flows.repeats.same_problem`) let the model decide."""
+    from flows.repeats import PERSONAL_CATEGORIES, places_agree
+
+    return places_agree(first, second) and (same_reporter or not (
+        first.category in PERSONAL_CATEGORIES or second.category in PERSONAL_CATEGORIES))
+
+
+def choose_threshold(scores: Sequence[float], truth: Sequence[bool], min_precision: float) -> float:
+    """The lowest score at which the precision of the pairs scored at or above it is at least
+    `min_precision` (1.0 when there is none)."""
+    order = sorted(zip(scores, truth), key=lambda st: -st[0])
+    best = 1.0
+    right = joined = 0
+    for score, same in order:
+        joined += 1
+        right += same
+        if right / joined >= min_precision:
+            best = score
+    return best
+
+
+def fit(pairs: Sequence[Mapping[str, Any]], c: float = 1.0, min_precision: float = 0.97,
+        folds: int = 5, repeats: int = 5, seed: int = 0) -> tuple[RepeatModel, dict[str, Any]]:
+    """Fit on labelled pairs (LABELLING.md); the model and its out-of-fold figures (overall and
+    per kind of pair, at the chosen threshold; the hard rules count). Out of fold: each pair is
+    scored by models fitted without it, `repeats` times over shuffled folds, scores averaged.
+    Raises ImportError without scikit-learn (`pip install -e '.[dev]'`)."""
+    import numpy as np
+    from sklearn.feature_extraction import DictVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    from flows.repeats import report_of, surely_same
+
+    texts = sorted({p[k] for p in pairs for k in ("first", "second")})
+    reports = {t: report_of(t) for t in texts}
+    idf, unseen = rarity([reports[t].problem for t in texts])
+    firsts = [reports[p["first"]] for p in pairs]
+    seconds = [reports[p["second"]] for p in pairs]
+    kinds = np.array([bool(p["same_reporter"]) for p in pairs])
+    truth = np.array([bool(p["same"]) for p in pairs])
+    gate = np.array([allowed(a, b, k) for a, b, k in zip(firsts, seconds, kinds)])
+    rows = [pair_features(a, b, k, idf, unseen) for a, b, k in zip(firsts, seconds, kinds)]
+    vectorizer = DictVectorizer(sort=True)
+    matrix = vectorizer.fit_transform(rows)
+    names = vectorizer.get_feature_names_out()
+    # The model learns from the pairs the hard rules leave to it.
+    learn = np.flatnonzero(gate)
+
+    def fitted(train_rows: np.ndarray) -> Any:
+        return LogisticRegression(C=c, max_iter=5000).fit(matrix[train_rows], truth[train_rows])
+
+    scores = np.zeros(len(pairs))
+    for r in range(repeats):
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed + r)
+        strata = truth * 2 + kinds
+        for train_rows, test_rows in splitter.split(matrix, strata):
+            model = fitted(np.intersect1d(train_rows, learn))
+            scores[test_rows] += model.predict_proba(matrix[test_rows])[:, 1] / repeats
+    scores[~gate] = 0.0
+    # The pairs joined whatever the model says count in the figures as joined.
+    sure = gate & np.array([surely_same(a, b, k) for a, b, k in zip(firsts, seconds, kinds)])
+    scores[sure] = 1.0
+    threshold = math.floor(choose_threshold(scores[gate].tolist(), truth[gate].tolist(),
+                                            min_precision) * 1000) / 1000
+    said = scores >= threshold
+
+    def figures(mask: np.ndarray) -> dict[str, Any]:
+        right = int((said & truth & mask).sum())
+        return {"pairs": int(mask.sum()), "same": int((truth & mask).sum()),
+                "joined": int((said & mask).sum()), "right": right,
+                "precision": round(right / max(1, int((said & mask).sum())), 4),
+                "recall": round(right / max(1, int((truth & mask).sum())), 4)}
+
+    everything = np.ones(len(pairs), dtype=bool)
+    result = {"all": figures(everything), "same_household": figures(kinds),
+              "other_households": figures(~kinds), "threshold": threshold}
+    final = fitted(learn)
+    weights = {str(n): float(w) for n, w in zip(names, final.coef_[0]) if abs(w) >= 1e-4}
+    about = {"pairs": len(pairs), "c": c, "min_precision": min_precision,
+             "out_of_fold": result}
+    return RepeatModel(weights, float(final.intercept_[0]), threshold, idf, unseen, about), result
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Refit the shipped model from the labelled pairs (tests/data/repeats/pairs_tune*.jsonl);
+    prints the out-of-fold figures and writes flows/repeat_model.json."""
+    import argparse
+
+    from flows.repeats import read_pairs
+
+    parser = argparse.ArgumentParser(prog="python -m flows.repeat_model", description=main.__doc__)
+    parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")
+    parser.add_argument("--min-precision", type=float, default=0.97)
+    parser.add_argument("--dry-run", action="store_true", help="print the figures, write nothing")
+    args = parser.parse_args(argv)
+    files = training_files()
+    pairs = [p for path in files for p in read_pairs(path)]
+    model, figures = fit(pairs, args.c, args.min_precision)
+    print(json.dumps({"files": [f.name for f in files], **figures}, ensure_ascii=False))
+    if not args.dry_run:
+        (Path(__file__).resolve().parent / MODEL_FILE).write_text(
+            json.dumps(model.as_json(), ensure_ascii=False, indent=0, separators=(",", ":"))
+            + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
