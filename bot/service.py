@@ -160,9 +160,15 @@ def make_scheduler(bot: Bot, after_scan: Callable[[], None] = lambda: None,
 def configure_logging(config: GridConfig, db: Database) -> None:
     """`gridbot run`'s log: INFO and above on stderr, with the transport's token and secret and
     the database's password masked wherever they appear (`bot.logs`)."""
+    _configure_logging(log_secrets(config, db))
+
+
+def log_secrets(config: GridConfig, db: Database) -> list[str | None]:
+    """What the log of `gridbot run` (and of its scan process) masks: the transport's token,
+    secrets and accounts' keys, and the database URL's password and secret query values."""
     transport = config.transport
-    _configure_logging([transport.wechaty_token(), transport.webhook_secret(),
-                        *transport.account_secrets(), *url_secrets(db.url)])
+    return [transport.wechaty_token(), transport.webhook_secret(), *transport.account_secrets(),
+            *url_secrets(db.url)]
 
 
 def dashboard_url(host: str, port: int) -> str:
@@ -269,9 +275,7 @@ async def serve(config: GridConfig, db: Database, host: str, port: int,
     bot.offload = asyncio.to_thread  # deliveries' database calls never hold up the loop
     catch_up = CatchUp()
     if scan_in == "process" or (scan_in == "auto" and shares_database(db.url)):
-        transport_secrets = [config.transport.wechaty_token(), config.transport.webhook_secret()]
-        worker: ScanWorker | ScanProcess = ScanProcess(config, db.url,
-                                                       [*transport_secrets, *url_secrets(db.url)])
+        worker: ScanWorker | ScanProcess = ScanProcess(config, db.url, log_secrets(config, db))
     else:
         worker = ScanWorker()
     log.info("scans run in %s", "a process of their own" if isinstance(worker, ScanProcess)
