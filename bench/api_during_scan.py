@@ -139,6 +139,12 @@ class Service:
             raise RuntimeError(f"gridbot run ended with {code}; see {self.log_path}")
         return time.perf_counter() - started
 
+    def kill(self) -> None:
+        """End it, if it still runs (the bench failed half-way): never left behind."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
 
 class Sampler:
     """Requests one at a time, alternating the two endpoints: (started at, endpoint, seconds)."""
@@ -239,38 +245,41 @@ def main() -> None:
                           arguments.checkout.resolve(), arguments.scan_in)
         results: dict[str, float] = {}
 
-        # 1. The scan of a running bot.
-        results["start_nothing_due_s"] = service.start()
-        sampler = Sampler(service.base, token)
-        time.sleep(3)  # the first scan (nothing due) is over
-        idle_from = time.perf_counter()
-        while time.perf_counter() - idle_from < arguments.idle_seconds:
-            sampler.one_round()
-        idle_to = time.perf_counter()
-        first = 1_000_001
-        write_tickets(db, due_rows(arguments.due, grids, first, datetime.now(timezone.utc)))
-        print(f"{arguments.due:,} due tickets written; waiting for the next scan (≤ 1 min)",
-              file=sys.stderr)
-        began, done = sample_through_scan(sampler, db, first, first + arguments.due - 1, 0)
-        results["scan_s"] = done - began
-        results["stop_s"] = service.stop()
+        try:
+            # 1. The scan of a running bot.
+            results["start_nothing_due_s"] = service.start()
+            sampler = Sampler(service.base, token)
+            time.sleep(3)  # the first scan (nothing due) is over
+            idle_from = time.perf_counter()
+            while time.perf_counter() - idle_from < arguments.idle_seconds:
+                sampler.one_round()
+            idle_to = time.perf_counter()
+            first = 1_000_001
+            write_tickets(db, due_rows(arguments.due, grids, first, datetime.now(timezone.utc)))
+            print(f"{arguments.due:,} due tickets written; waiting for the next scan (≤ 1 min)",
+                  file=sys.stderr)
+            began, done = sample_through_scan(sampler, db, first, first + arguments.due - 1, 0)
+            results["scan_s"] = done - began
+            results["stop_s"] = service.stop()
 
-        # 2. A restart after 30 minutes down: tickets fell due meanwhile, the digests fired.
-        now = datetime.now(timezone.utc)
-        grids.clear()
-        write_config(config_path, grids, (now + timedelta(minutes=-2)).astimezone(zone))
-        second = 2_000_001
-        write_tickets(db, due_rows(arguments.due, grids, second, now))
-        with db.engine.begin() as connection:
-            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        restart = Sampler(service.base, token)
-        restarted_at = time.perf_counter()
-        results["start_after_downtime_s"] = service.start()
-        catch_up_from, catch_up_to = sample_through_scan(
-            restart, db, second, second + arguments.due - 1, branches, restarted_at)
-        results["catch_up_s"] = catch_up_to - catch_up_from
-        results["stop_after_catch_up_s"] = service.stop()
-        db.dispose()
+            # 2. A restart after 30 minutes down: tickets fell due meanwhile, the digests fired.
+            now = datetime.now(timezone.utc)
+            grids.clear()
+            write_config(config_path, grids, (now + timedelta(minutes=-2)).astimezone(zone))
+            second = 2_000_001
+            write_tickets(db, due_rows(arguments.due, grids, second, now))
+            with db.engine.begin() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            restart = Sampler(service.base, token)
+            restarted_at = time.perf_counter()
+            results["start_after_downtime_s"] = service.start()
+            catch_up_from, catch_up_to = sample_through_scan(
+                restart, db, second, second + arguments.due - 1, branches, restarted_at)
+            results["catch_up_s"] = catch_up_to - catch_up_from
+            results["stop_after_catch_up_s"] = service.stop()
+        finally:
+            service.kill()
+            db.dispose()
 
     idle = {name: sampler.between(idle_from, idle_to, name) for name in ("healthz", "tickets")}
     during = {name: sampler.between(began, done, name) for name in ("healthz", "tickets")}
