@@ -7,6 +7,7 @@ the order kept, and config errors named by `gridbot config check`."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import subprocess
 import sys
@@ -29,7 +30,7 @@ from bot.transports.wecom import WeComTransport, wecom_router
 from bot.transports.wecom_crypto import CryptoError, WeComCrypto, signature
 from flows.config import TransportConfig, WeComAccount, WeComConfig, WeComRoom
 from flows.lifecycle import Reply
-from models.tables import OutboundPost, Ticket
+from models.tables import Attachment, OutboundPost, Ticket
 
 from chat_script import BRANCH, GRID, HEAD, ZHANG
 from conftest import REPO, START
@@ -241,7 +242,11 @@ async def test_an_order_with_a_photo_then_the_heads_claim_by_at(platform, clock,
         assert message.media[0].data == PHOTO and message.media[0].size == len(PHOTO)
         with db.session() as session:
             ticket = session.exec(select(Ticket)).one()
+            kept = session.exec(select(Attachment)).all()
         assert ticket.status == "open" and "楼道灯" in ticket.text
+        # The photo is the ticket's attachment, kept by its content.
+        assert [(a.ticket_id, a.kind, a.size, a.sha256) for a in kept] == [
+            (ticket.id, "image", len(PHOTO), hashlib.sha256(PHOTO).hexdigest())]
         # The answer went through the message's response_url, once, the head @-mentioned.
         assert list(fake.responses) == ["r1"] and len(fake.responses["r1"]) == 1
         first = fake.responses["r1"][0]
