@@ -209,6 +209,19 @@ def _config_path(path: Path | None) -> Path:
     return path or Path(os.environ.get(CONFIG_ENV, "config.yaml"))
 
 
+def _config_with_node(config: Path | None, node: str):
+    """The config and its network, for a command about `node`; exit 2 with a message on stderr
+    when the network has no such node."""
+    from flows.network import Network
+
+    grid = _config(config)
+    network = Network(grid)
+    if node not in network:
+        typer.echo(f"no node {node!r} in the network (node ids are in config.yaml)", err=True)
+        raise typer.Exit(2)
+    return grid, network
+
+
 @app.command()
 def digest(node: str = typer.Option(..., "--node", help="Id of the node the digest is for."),
            since: str = typer.Option("1d", help="Start of the period: a duration back from now "
@@ -217,14 +230,9 @@ def digest(node: str = typer.Option(..., "--node", help="Id of the node the dige
     """Print the digest of a node's subtree for the period up to now."""
     from bot.digest_runs import gather_digest
     from flows.durations import parse_duration
-    from flows.network import Network
     from models.subtrees import sync_network
 
-    grid = _config(config)
-    network = Network(grid)
-    if node not in network:
-        typer.echo(f"no node {node!r} in the network (node ids are in config.yaml)", err=True)
-        raise typer.Exit(2)
+    grid, network = _config_with_node(config, node)
     zone = ZoneInfo(grid.policy.timezone)
     now = datetime.now(zone)
     try:
@@ -257,15 +265,10 @@ def report(node: str = typer.Option(..., "--node", help="Id of the node the repo
     above the micro-grid)."""
     from bot.rate_reports import gather_month_report
     from flows.figures import month_period, parse_month
-    from flows.network import Network
     from flows.rankings import monthly_report_text
     from models.subtrees import sync_network
 
-    grid = _config(config)
-    network = Network(grid)
-    if node not in network:
-        typer.echo(f"no node {node!r} in the network (node ids are in config.yaml)", err=True)
-        raise typer.Exit(2)
+    grid, network = _config_with_node(config, node)
     zone = ZoneInfo(grid.policy.timezone)
     now = datetime.now(zone)
     try:
