@@ -26,8 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, false
 from sqlmodel import func, select
@@ -35,6 +34,9 @@ from sqlmodel import func, select
 from flows.escalation import ACTIVE_STATUSES
 from flows.network import Network, PlaceHeadOf
 from models.tables import Status, Ticket
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # Still to be done: waiting for a claim, being handled, or resolved and waiting for its 核查
 # (no timer runs then, so it is never overdue, but it is not done).
@@ -208,6 +210,8 @@ def open_tree(network: Network, root_id: str, groups: Iterable[OpenGroup]) -> Op
     escalation level (as for `count_open`, same rule). The subtrees' sums are prefix sums over
     the depth-first order (a subtree is one interval of it): O(groups + nodes) with the walk in
     NumPy. KeyError when `root_id` is not a node of the network."""
+    import numpy as np  # here: a chat line that only counts a group's tickets never loads it
+
     first, last = network.intervals[root_id]
     size = last - first + 1
     intervals = network.intervals
@@ -253,6 +257,8 @@ def open_tree(network: Network, root_id: str, groups: Iterable[OpenGroup]) -> Op
 @lru_cache(maxsize=4)
 def _lasts(network: Network) -> np.ndarray:
     """Each position's last position in the network's depth-first order (its subtree's end)."""
+    import numpy as np
+
     return np.array([network.intervals[node_id][1] for node_id in network.order], dtype=np.int64)
 
 
