@@ -22,7 +22,7 @@ shows, so that they always add up.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -205,6 +205,21 @@ class OpenTree:
     by_level: dict[str, OpenCount]
 
 
+def _placed(network: Network, root_id: str,
+            groups: Iterable[OpenGroup]) -> Iterator[tuple[OpenGroup, str]]:
+    """(group, the node its tickets stand at now) for the groups with open tickets whose home
+    node is in `root_id`'s subtree: the one rule of `open_tree` and `count_open` (escalation
+    level n stands n steps up the home node's chain, at most at the top)."""
+    first, last = network.intervals[root_id]
+    intervals = network.intervals
+    for group in groups:
+        span = intervals.get(group.node_id)
+        if span is None or not first <= span[0] <= last or group.open <= 0:
+            continue   # another subtree's, or a node that left the network
+        chain = network.chain(group.node_id)   # the home node, its parent, … the top
+        yield group, chain[min(max(group.escalation_level, 0), len(chain) - 1)]
+
+
 def open_tree(network: Network, root_id: str, groups: Iterable[OpenGroup]) -> OpenTree:
     """`OpenTree` of `root_id`'s subtree from its open tickets counted by home node and
     escalation level (as for `count_open`, same rule). The subtrees' sums are prefix sums over
@@ -219,15 +234,11 @@ def open_tree(network: Network, root_id: str, groups: Iterable[OpenGroup]) -> Op
     standing = np.zeros((2, size + 1), dtype=np.int64)  # by the node they stand at now
     level, level_late = Counter(), Counter()
     total = [0, 0]
-    for group in groups:
-        span = intervals.get(group.node_id)
-        if span is None or not first <= span[0] <= last or group.open <= 0:
-            continue   # another subtree's, or a node that left the network
+    for group, where in _placed(network, root_id, groups):
         count, late = group.open, group.overdue
-        chain = network.chain(group.node_id)   # the home node, its parent, … the top
-        where = chain[min(max(group.escalation_level, 0), len(chain) - 1)]
-        home[0, span[0] - first] += count
-        home[1, span[0] - first] += late
+        at_home = intervals[group.node_id][0] - first
+        home[0, at_home] += count
+        home[1, at_home] += late
         total[0] += count
         total[1] += late
         at = intervals[where][0]
@@ -285,19 +296,15 @@ def count_open(network: Network, root_id: str, groups: Iterable[OpenGroup], *,
                            standing_at=nonzero(tree.here, tree.here_late),
                            in_subtree=nonzero(tree.inside, tree.inside_late),
                            above=nonzero(tree.above, tree.above_late), by_level=tree.by_level)
-    subtree = network.subtree_ids(root_id)
+    first, last = network.intervals[root_id]
     total = [0, 0]
     standing, standing_late = Counter(), Counter()    # by the node they stand at now
     level, level_late = Counter(), Counter()
-    for group in groups:
-        if group.node_id not in subtree or group.open <= 0:
-            continue
+    for group, where in _placed(network, root_id, groups):
         count, late = group.open, group.overdue
-        chain = network.chain(group.node_id)   # the home node, its parent, … the top
-        where = chain[min(max(group.escalation_level, 0), len(chain) - 1)]
         total[0] += count
         total[1] += late
-        if where in subtree:
+        if first <= network.intervals[where][0] <= last:
             where_level = network.node(where).level
             standing[where] += count
             standing_late[where] += late
