@@ -45,20 +45,24 @@ def network_tree(bot: Annotated[Bot, Depends(the_bot)],
     network = bot.network
     fixed, depths = _fixed_parts(network), _depths(network)
     top = tree.first
-    deepest = None if depth is None else depths[top] + depth
-    positions = range(top, top + len(tree.nodes))
-    if deepest is not None:
-        positions = [p for p in positions if depths[p] <= deepest]
-    parts: list[str] = []
-    for previous, position in zip([None, *positions], positions):
-        if previous is not None:  # close what ends between the two, then a comma
-            parts.append("]}" * (depths[previous] - depths[position] + 1) + ","
-                         if depths[position] <= depths[previous] else "")
-        i = position - top
-        parts.append(f'{fixed[position]}"open":{tree.here[i]},"overdue":{tree.here_late[i]},'
-                     f'"subtree_open":{tree.inside[i]},"subtree_overdue":{tree.inside_late[i]},'
-                     f'"escalated_above_open":{tree.above[i]},'
-                     f'"escalated_above_overdue":{tree.above_late[i]},"children":[')
+    counts = zip(tree.here, tree.here_late, tree.inside, tree.inside_late, tree.above,
+                 tree.above_late)
+    if depth is None:   # the whole subtree: consecutive positions, their joints written once
+        positions = range(top, top + len(tree.nodes))
+        heads = [fixed[top], *_leads(network)[top + 1:top + len(tree.nodes)]]
+    else:
+        deepest = depths[top] + depth
+        kept = [(position, count) for position, count in zip(range(top, top + len(tree.nodes)),
+                                                           counts) if depths[position] <= deepest]
+        positions = [position for position, _ in kept]
+        counts = (count for _, count in kept)
+        heads = (_joint(depths, previous, position) + fixed[position] if previous is not None
+                 else fixed[position] for previous, position in zip([None, *positions], positions))
+    parts = [f'{head}"open":{here},"overdue":{here_late},"subtree_open":{inside},'
+             f'"subtree_overdue":{inside_late},"escalated_above_open":{above},'
+             f'"escalated_above_overdue":{above_late},"children":['
+             for head, (here, here_late, inside, inside_late, above, above_late)
+             in zip(heads, counts)]
     parts.append("]}" * (depths[positions[-1]] - depths[top] + 1))
     return Response("".join(parts), media_type="application/json")
 
@@ -75,6 +79,23 @@ def _fixed_parts(network: Network) -> list[str]:
     return ["{" + field("id", node.id) + field("name", node.name) + field("level", node.level)
             + field("group_name", node.group.name) + field("head_name", node.head.name)
             for node in nodes]
+
+
+def _joint(depths: list[int], previous: int, position: int) -> str:
+    """What closes between two nodes written one after the other: the objects and children
+    lists that end there, then a comma (nothing when `position` is `previous`'s first child)."""
+    if depths[position] > depths[previous]:
+        return ""
+    return "]}" * (depths[previous] - depths[position] + 1) + ","
+
+
+@lru_cache(maxsize=4)
+def _leads(network: Network) -> list[str]:
+    """Each position's joint with the one before it and its fixed part, as one string: what
+    a whole subtree's JSON writes before each node's counts."""
+    fixed, depths = _fixed_parts(network), _depths(network)
+    return [fixed[0], *(_joint(depths, position - 1, position) + fixed[position]
+                        for position in range(1, len(fixed)))]
 
 
 @lru_cache(maxsize=4)

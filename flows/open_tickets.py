@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy import bindparam, false
 from sqlmodel import func, select
@@ -146,11 +146,11 @@ def _counts(opened: Counter, overdue: Counter) -> dict[str, OpenCount]:
     return {key: OpenCount(opened[key], overdue[key]) for key in opened}
 
 
-@dataclass(frozen=True)
-class OpenGroup:
+class OpenGroup(NamedTuple):
     """Open tickets of one home node standing at one escalation level (0: at the home node), and
     how many of them are overdue: what `open_groups` counts in SQL, one row per pair, so the
-    figures of the city cost as many rows as it has nodes, not as it has open tickets."""
+    figures of the city cost as many rows as it has nodes, not as it has open tickets. A tuple,
+    so the statement's rows (labelled alike) serve as they come."""
 
     node_id: str
     escalation_level: int
@@ -162,8 +162,8 @@ def open_groups(scope, now: datetime):
     """SQL statement: (node_id, escalation_level, open, overdue) over the open tickets within
     `scope` (an SQL condition on the home node, see `open_in`), overdue at `now` (aware). Rows
     make `OpenGroup`s for `count_open`, which leaves out nodes no longer in the network."""
-    return (select(Ticket.node_id, Ticket.escalation_level, func.count(),
-                   func.count().filter(past_deadline(now)))
+    return (select(Ticket.node_id, Ticket.escalation_level, func.count().label("open"),
+                   func.count().filter(past_deadline(now)).label("overdue"))
             .where(open_in(scope))
             .group_by(Ticket.node_id, Ticket.escalation_level))
 
@@ -208,8 +208,8 @@ class OpenTree:
 def _placed(network: Network, root_id: str,
             groups: Iterable[OpenGroup]) -> Iterator[tuple[OpenGroup, str]]:
     """(group, the node its tickets stand at now) for the groups with open tickets whose home
-    node is in `root_id`'s subtree: the one rule of `open_tree` and `count_open` (escalation
-    level n stands n steps up the home node's chain, at most at the top)."""
+    node is in `root_id`'s subtree (escalation level n stands n steps up the home node's chain,
+    at most at the top): `count_open`'s rule, which `open_tree` applies in arrays."""
     first, last = network.intervals[root_id]
     intervals = network.intervals
     for group in groups:
@@ -222,55 +222,86 @@ def _placed(network: Network, root_id: str,
 
 def open_tree(network: Network, root_id: str, groups: Iterable[OpenGroup]) -> OpenTree:
     """`OpenTree` of `root_id`'s subtree from its open tickets counted by home node and
-    escalation level (as for `count_open`, same rule). The subtrees' sums are prefix sums over
-    the depth-first order (a subtree is one interval of it): O(groups + nodes) with the walk in
-    NumPy. KeyError when `root_id` is not a node of the network."""
+    escalation level (`groups`: `OpenGroup`s or any (node_id, escalation_level, open, overdue)
+    rows; the rule of `_placed`, as for `count_open`). Each group is placed at its home node and
+    at the ancestor it stands at by array lookups, the subtrees' sums are prefix sums over the
+    depth-first order (a subtree is one interval of it): O(groups + nodes), in NumPy, with no
+    Python step per group but one dict lookup. KeyError when `root_id` is not a node of the
+    network."""
     import numpy as np  # here: a chat line that only counts a group's tickets never loads it
 
     first, last = network.intervals[root_id]
     size = last - first + 1
-    intervals = network.intervals
-    home = np.zeros((2, size + 1), dtype=np.int64)      # [open, overdue] by home node
-    standing = np.zeros((2, size + 1), dtype=np.int64)  # by the node they stand at now
-    level, level_late = Counter(), Counter()
-    total = [0, 0]
-    for group, where in _placed(network, root_id, groups):
-        count, late = group.open, group.overdue
-        at_home = intervals[group.node_id][0] - first
-        home[0, at_home] += count
-        home[1, at_home] += late
-        total[0] += count
-        total[1] += late
-        at = intervals[where][0]
-        if first <= at <= last:
-            standing[0, at - first] += count
-            standing[1, at - first] += late
-            where_level = network.node(where).level
-            level[where_level] += count
-            level_late[where_level] += late
-    starts = np.arange(size)
-    ends = _lasts(network)[first:last + 1] - first + 1   # one past each node's last position
+    shape = _shape(network)
+    rows = list(groups)
+    ids, levels, opened, late = zip(*rows) if rows else ((), (), (), ())
+    at_home = np.fromiter((shape.position.get(node_id, -1) for node_id in ids), np.int64,
+                          len(ids))
+    levels, opened, late = (np.asarray(column, dtype=np.int64).reshape(-1)
+                            for column in (levels, opened, late))
+    keep = (at_home >= first) & (at_home <= last) & (opened > 0)  # else another subtree's,
+    at_home, levels, opened, late = at_home[keep], levels[keep], opened[keep], late[keep]  # or gone
+    steps = np.minimum(np.maximum(levels, 0), shape.depth[at_home])    # at most up to the top
+    at = shape.ancestor[steps, at_home]                   # the node each group stands at now
+    inside_root = (at >= first) & (at <= last)
+
+    def by_position(where: np.ndarray, weights: np.ndarray, length: int) -> np.ndarray:
+        return np.bincount(where, weights=weights, minlength=length).astype(np.int64)
+
+    home = np.stack([by_position(at_home - first, w, size) for w in (opened, late)])
+    standing = np.stack([by_position(at[inside_root] - first, w[inside_root], size)
+                         for w in (opened, late)])
+    level_of = shape.level[at[inside_root]]
+    per_level = [by_position(level_of, w[inside_root], len(network.levels))
+                 for w in (opened, late)]
+    ends = shape.last[first:last + 1] - first + 1   # one past each node's last position
 
     def in_subtrees(counts: np.ndarray) -> np.ndarray:
         sums = np.zeros((2, size + 1), dtype=np.int64)
-        np.cumsum(counts[:, :size], axis=1, out=sums[:, 1:])
-        return sums[:, ends] - sums[:, starts]
+        np.cumsum(counts, axis=1, out=sums[:, 1:])
+        return sums[:, ends] - sums[:, :size]
 
     inside, within = in_subtrees(home), in_subtrees(standing)
     above = inside - within
     return OpenTree(root_id, first, network.order[first:last + 1],
-                    standing[0, :size].tolist(),
-                    standing[1, :size].tolist(), inside[0].tolist(), inside[1].tolist(),
-                    above[0].tolist(), above[1].tolist(), OpenCount(*total),
-                    _counts(level, level_late))
+                    standing[0].tolist(), standing[1].tolist(), inside[0].tolist(),
+                    inside[1].tolist(), above[0].tolist(), above[1].tolist(),
+                    OpenCount(int(opened.sum()), int(late.sum())),
+                    {level: OpenCount(int(per_level[0][index]), int(per_level[1][index]))
+                     for index, level in enumerate(network.levels) if per_level[0][index]})
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """The network's depth-first numbering as arrays, by position: `position` of each id,
+    `last` position of each subtree, `depth`, `level` (index in `Network.levels`) and
+    `ancestor[k]`, the position k steps up (the top for steps past it)."""
+
+    position: dict[str, int]
+    last: np.ndarray
+    depth: np.ndarray
+    level: np.ndarray
+    ancestor: np.ndarray
 
 
 @lru_cache(maxsize=4)
-def _lasts(network: Network) -> np.ndarray:
-    """Each position's last position in the network's depth-first order (its subtree's end)."""
+def _shape(network: Network) -> _Shape:
     import numpy as np
 
-    return np.array([network.intervals[node_id][1] for node_id in network.order], dtype=np.int64)
+    order = network.order
+    position = {node_id: index for index, node_id in enumerate(order)}
+    parent = np.array([position[p.id] if (p := network.parent(node_id)) is not None else index
+                       for index, node_id in enumerate(order)], dtype=np.int64)
+    depth = np.array([network.depth(node_id) for node_id in order], dtype=np.int64)
+    ancestor = np.empty((int(depth.max(initial=0)) + 1, len(order)), dtype=np.int64)
+    ancestor[0] = np.arange(len(order))
+    for step in range(1, len(ancestor)):
+        ancestor[step] = parent[ancestor[step - 1]]   # the top is its own parent
+    return _Shape(position,
+                  np.array([network.intervals[node_id][1] for node_id in order], dtype=np.int64),
+                  depth,
+                  np.array([network.level_index(node_id) for node_id in order], dtype=np.int64),
+                  ancestor)
 
 
 def count_open(network: Network, root_id: str, groups: Iterable[OpenGroup], *,
