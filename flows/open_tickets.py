@@ -22,7 +22,7 @@ shows, so that they always add up.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -142,10 +142,6 @@ class OpenFigures:
         return self.by_level.get(level, OpenCount())
 
 
-def _counts(opened: Counter, overdue: Counter) -> dict[str, OpenCount]:
-    return {key: OpenCount(opened[key], overdue[key]) for key in opened}
-
-
 class OpenGroup(NamedTuple):
     """Open tickets of one home node standing at one escalation level (0: at the home node), and
     how many of them are overdue: what `open_groups` counts in SQL, one row per pair, so the
@@ -205,25 +201,10 @@ class OpenTree:
     by_level: dict[str, OpenCount]
 
 
-def _placed(network: Network, root_id: str,
-            groups: Iterable[OpenGroup]) -> Iterator[tuple[OpenGroup, str]]:
-    """(group, the node its tickets stand at now) for the groups with open tickets whose home
-    node is in `root_id`'s subtree (escalation level n stands n steps up the home node's chain,
-    at most at the top): `count_open`'s rule, which `open_tree` applies in arrays."""
-    first, last = network.intervals[root_id]
-    intervals = network.intervals
-    for group in groups:
-        span = intervals.get(group.node_id)
-        if span is None or not first <= span[0] <= last or group.open <= 0:
-            continue   # another subtree's, or a node that left the network
-        chain = network.chain(group.node_id)   # the home node, its parent, … the top
-        yield group, chain[min(max(group.escalation_level, 0), len(chain) - 1)]
-
-
 def open_tree(network: Network, root_id: str, groups: Iterable[OpenGroup]) -> OpenTree:
     """`OpenTree` of `root_id`'s subtree from its open tickets counted by home node and
     escalation level (`groups`: `OpenGroup`s or any (node_id, escalation_level, open, overdue)
-    rows; the rule of `_placed`, as for `count_open`). Each group is placed at its home node and
+    rows; the rule of as for `count_open`: escalation level n stands n steps up the home node's chain, at most at the top). Each group is placed at its home node and
     at the ancestor it stands at by array lookups, the subtrees' sums are prefix sums over the
     depth-first order (a subtree is one interval of it): O(groups + nodes), in NumPy, with no
     Python step per group but one dict lookup. KeyError when `root_id` is not a node of the
@@ -309,40 +290,26 @@ def count_open(network: Network, root_id: str, groups: Iterable[OpenGroup], *,
     """The open figures of `root_id`'s subtree from its open tickets counted by home node and
     escalation level (`open_groups` in SQL, `group_open` for loaded tickets). With
     `per_node=False` only the root's own figures are filled in (`total`, `by_level`, the root's
-    `subtree` and `escalated_above`; the dashboard's headline and chart), without the walk up
-    the tree.
+    `subtree` and `escalated_above`; the dashboard's headline and chart).
 
     `groups` may hold anything (other subtrees', nodes that left the network): only those whose
     home node is in the root's subtree count. KeyError when `root_id` is not a node of the
     network. Cost: O(groups + nodes of the subtree), whatever the number of tickets.
     """
-    if per_node:
-        tree = open_tree(network, root_id, groups)
-
-        def nonzero(opened: list[int], overdue: list[int]) -> dict[str, OpenCount]:
-            return {tree.nodes[i]: OpenCount(count, overdue[i])
-                    for i, count in enumerate(opened) if count}
-
+    tree = open_tree(network, root_id, groups)
+    if not per_node:
         return OpenFigures(root_id=root_id, total=tree.total,
-                           standing_at=nonzero(tree.here, tree.here_late),
-                           in_subtree=nonzero(tree.inside, tree.inside_late),
-                           above=nonzero(tree.above, tree.above_late), by_level=tree.by_level)
-    first, last = network.intervals[root_id]
-    total = [0, 0]
-    standing, standing_late = Counter(), Counter()    # by the node they stand at now
-    level, level_late = Counter(), Counter()
-    for group, where in _placed(network, root_id, groups):
-        count, late = group.open, group.overdue
-        total[0] += count
-        total[1] += late
-        if first <= network.intervals[where][0] <= last:
-            where_level = network.node(where).level
-            standing[where] += count
-            standing_late[where] += late
-            level[where_level] += count
-            level_late[where_level] += late
-    above = total[0] - sum(standing.values()), total[1] - sum(standing_late.values())
-    return OpenFigures(root_id=root_id, total=OpenCount(*total),
-                       in_subtree={root_id: OpenCount(*total)} if total[0] else {},
-                       above={root_id: OpenCount(*above)} if above[0] else {},
-                       by_level=_counts(level, level_late))
+                           in_subtree={root_id: tree.total} if tree.total.open else {},
+                           above=({root_id: OpenCount(tree.above[0], tree.above_late[0])}
+                                  if tree.above[0] else {}),
+                           by_level=tree.by_level)
+
+    def nonzero(opened: list[int], overdue: list[int]) -> dict[str, OpenCount]:
+        return {tree.nodes[i]: OpenCount(count, overdue[i]) for i, count in enumerate(opened)
+                if count}
+
+    return OpenFigures(root_id=root_id, total=tree.total,
+                       standing_at=nonzero(tree.here, tree.here_late),
+                       in_subtree=nonzero(tree.inside, tree.inside_late),
+                       above=nonzero(tree.above, tree.above_late), by_level=tree.by_level)
+

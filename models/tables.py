@@ -119,7 +119,9 @@ class TicketEvent(SQLModel, table=True):
     __table_args__ = (
         # Digests count events of a few kinds over a period (延期 granted, ratings, late
         # departments): from the period, or from a subtree's tickets.
-        sa.Index("ix_ticket_event_kind_at", "kind", "at"),
+        # With the note, a period's ratings are read from the index alone: the dashboard's
+        # month at the city read ~75,000 rows of the table for it.
+        sa.Index("ix_ticket_event_kind_at_note", "kind", "at", "note"),
         sa.Index("ix_ticket_event_ticket_kind_at", "ticket_id", "kind", "at"),
     )
 
