@@ -18,7 +18,7 @@ from api.params import moment
 from api.rates import rates_out
 from api.schemas import AccountHealth, FiguresOut, NodeOut, TransportHealth
 from api.tokens import Principal
-from bot.digest_runs import gather_report
+from bot.digest_runs import gather_digest_figures
 from bot.outbox import dead_letter_count, pending_count
 from bot.runtime import Bot
 from flows.network import Network
@@ -122,8 +122,8 @@ def node_figures(node_id: str, bot: Annotated[Bot, Depends(the_bot)],
     until = until or bot.clock()
     since = since or until - timedelta(days=1)
     with bot.db.session() as session:
-        report = gather_report(session, bot.network, bot.network.node(node_id), since, until)
-    figures = report.figures
+        figures = gather_digest_figures(session, bot.network, bot.network.node(node_id), since,
+                                        until)
 
     def minutes(duration: timedelta | None) -> float | None:
         return None if duration is None else round(duration.total_seconds() / 60, 1)

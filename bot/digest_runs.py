@@ -77,16 +77,38 @@ def _period(column, start: datetime, end: datetime):
 
 def gather_report(session: Session, network: Network, node: Node, start: datetime,
                   end: datetime, listed: int = LISTED) -> NodeReport:
-    """The figures of `node`'s subtree for [start, end) (aware datetimes), and the first `listed`
-    of its escalated and overdue tickets (oldest number first) with their counts.
+    """The figures of `node`'s subtree for [start, end) (aware datetimes, `gather_digest_figures`),
+    and the first `listed` of its escalated and overdue tickets (oldest number first) with their
+    counts.
 
     Everything is counted, summed and averaged by the database (one statement per figure, each
     scoped by `models.subtrees.in_subtree`); only listed tickets are loaded, so the city's
     digest costs about what a branch's does.
     """
+    figures = gather_digest_figures(session, network, node, start, end)
     scope = in_subtree(network, node.id)
-    # Counts over a period (and lists oldest first) start from their own index and test the
-    # subtree per row.
+    period_scope = in_subtree(network, node.id, per_row=True)
+    # The longest overdue listed walking the open tickets by deadline, testing the subtree on
+    # each, so listing stops at `listed`.
+    overdue = session.exec(select(Ticket).where(open_in(period_scope), past_deadline(end))
+                           .order_by(Ticket.deadline_at, Ticket.id).limit(listed)).all()
+    here = standing_at(network, node.id)
+    escalated_count = session.exec(select(func.count()).select_from(Ticket).where(
+        open_in(scope), here)).one()
+    # Few of a subtree's open tickets stand at its top node: sorted from the subtree's own.
+    escalated = session.exec(select(Ticket).where(open_in(scope), here)
+                             .order_by(Ticket.created_at, Ticket.id).limit(listed)).all()
+    return NodeReport(figures, list(escalated), list(overdue), escalated_count, figures.overdue)
+
+
+def gather_digest_figures(session: Session, network: Network, node: Node, start: datetime,
+                          end: datetime) -> DigestFigures:
+    """The digest's figures of `node`'s subtree for [start, end) (aware datetimes): requests,
+    claims and resolutions in the period with their average times, ratings, 延期 granted,
+    departments late, the open tickets overdue at `end`, and the period's rates
+    (`flows.figures`). What `/api/nodes/{id}/figures` answers; no ticket is loaded."""
+    scope = in_subtree(network, node.id)
+    # Counts over a period start from their own index and test the subtree per row.
     period_scope = in_subtree(network, node.id, per_row=True)
     # A report joined to the ticket of its problem (一事多报) is no new problem.
     new = session.exec(select(func.count()).select_from(Ticket).where(
@@ -111,28 +133,17 @@ def gather_report(session: Session, network: Network, node: Node, start: datetim
         else:
             practice[kind] += count
     # Open and overdue by the one rule of flows/open_tickets.py, at the period's end.
-    # Counted from the subtree's open tickets; the longest overdue listed walking them by
-    # deadline, testing the subtree on each, so listing stops at `listed`.
     overdue_count = session.exec(select(func.count()).select_from(Ticket).where(
         open_in(scope), past_deadline(end))).one()
-    overdue = session.exec(select(Ticket).where(open_in(period_scope), past_deadline(end))
-                           .order_by(Ticket.deadline_at, Ticket.id).limit(listed)).all()
-    here = standing_at(network, node.id)
-    escalated_count = session.exec(select(func.count()).select_from(Ticket).where(
-        open_in(scope), here)).one()
-    # Few of a subtree's open tickets stand at its top node: sorted from the subtree's own.
-    escalated = session.exec(select(Ticket).where(open_in(scope), here)
-                             .order_by(Ticket.created_at, Ticket.id).limit(listed)).all()
     # The rates of the period's requests, by the one definition of flows/figures.py.
     rates = rate_reports.gather_figures(session, network, node.id, Period(start, end, ""), end,
                                         percentiles=False).counts
-    figures = DigestFigures(
+    return DigestFigures(
         rates=rates, new=new, claimed=claimed, resolved=resolved, overdue=overdue_count,
         average_claim=_duration(claim_seconds), average_resolve=_duration(resolve_seconds),
         ratings=ratings, extensions=practice["extension_granted"],
         departments_late=practice["department_late"],
     )
-    return NodeReport(figures, list(escalated), list(overdue), escalated_count, overdue_count)
 
 
 def _duration(seconds: float | None) -> timedelta | None:
