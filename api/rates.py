@@ -168,12 +168,14 @@ def workbook_bytes(bot: Bot, principal: Principal, node_id: str, period: str = "
                    day=None, month=None, since=None, until=None) -> bytes:
     """The workbook of a node the caller sees, masked for the caller's level (the token's
     node: above the micro-grid, masked)."""
-    from bot.workbook import write_workbook
+    from bot.workbook import write_report_workbook
 
-    report = _report(bot, principal, node_id, period, day, month, since, until, None)
+    if node_id not in principal.subtree:
+        raise not_found(f"node {node_id!r}")
+    zone = ZoneInfo(bot.config.policy.timezone)
+    now = bot.clock()
+    chosen = chosen_period(zone, now, period, day, month, since, until)
     buffer = io.BytesIO()
-    with bot.db.session() as session:
-        write_workbook(buffer, session, bot.network, node_id, report,
-                       ZoneInfo(bot.config.policy.timezone),
-                       masked=not bot.network.is_microgrid(principal.node_id))
+    write_report_workbook(buffer, bot.db, bot.config, bot.network, node_id, chosen, now,
+                          masked=not bot.network.is_microgrid(principal.node_id))
     return buffer.getvalue()

@@ -40,7 +40,7 @@ from bench.liuyang import REPO, Microgrid, liuyang_config, write_config  # noqa:
 from bench.liuyang_year import MEASURED_RUN, NOW, build, timed  # noqa: E402
 from bench.report import print_table  # noqa: E402
 from bot.rate_reports import gather_month_report  # noqa: E402
-from bot.workbook import write_workbook  # noqa: E402
+from bot.workbook import write_report_workbook  # noqa: E402
 from flows.config import parse_config  # noqa: E402
 from flows.figures import month_period  # noqa: E402
 from flows.network import Network  # noqa: E402
@@ -95,10 +95,9 @@ def measure(database: Database, network: Network, grids: list[Microgrid], rounds
         with database.session() as session:
             return gather_month_report(session, config, network, top, period, asof)
 
-    def workbook():
-        found = report()
-        with database.session() as session:
-            return write_workbook(io.BytesIO(), session, network, top, found, ZONE, masked=True)
+    def workbook():   # the report read while the tickets sheet is written, as the command does
+        return write_report_workbook(io.BytesIO(), database, config, network, top, period, asof,
+                                     masked=True)
 
     baseline, _, rows = timed(count, rounds)
     grouped_ms, _, _ = timed(grouped, rounds)

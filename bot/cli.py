@@ -280,23 +280,22 @@ def report(node: str = typer.Option(..., "--node", help="Id of the node the repo
     database = _database(db, create=False)
     sync_network(database, network, now)
     masked = not network.is_microgrid(node)
-    with database.session() as session:
-        found = gather_month_report(session, grid, network, node, period, now,
-                                    top=None if xlsx else 5)
-        if xlsx is None:
-            typer.echo(monthly_report_text(network.node(node).name, found, masked=masked))
-        else:
-            written = _write_workbook(xlsx, session, network, node, found, zone, masked)
-            typer.echo(f"{xlsx}: {period.name}, {written:,} tickets", err=True)
+    if xlsx is None:
+        with database.session() as session:
+            found = gather_month_report(session, grid, network, node, period, now, top=5)
+        typer.echo(monthly_report_text(network.node(node).name, found, masked=masked))
+    else:
+        written = _write_workbook(xlsx, database, grid, network, node, period, now, masked)
+        typer.echo(f"{xlsx}: {period.name}, {written:,} tickets", err=True)
     database.dispose()
 
 
-def _write_workbook(path: Path, session, network, node: str, found, zone: ZoneInfo,
+def _write_workbook(path: Path, database, grid, network, node: str, period, now: datetime,
                     masked: bool) -> int:
     """The workbook, with a progress bar on stderr once the tickets take more than a batch."""
     from rich.progress import Progress
 
-    from bot.workbook import write_workbook
+    from bot.workbook import write_report_workbook
 
     with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
         task = None
@@ -307,8 +306,9 @@ def _write_workbook(path: Path, session, network, node: str, found, zone: ZoneIn
                 task = bar.add_task("工单", total=total)
             bar.update(task, completed=done)
 
-        return write_workbook(path, session, network, node, found, zone, masked=masked,
-                              progress=progress)
+        _, written = write_report_workbook(path, database, grid, network, node, period, now,
+                                           masked=masked, progress=progress)
+        return written
 
 
 @token_app.command("create")

@@ -32,7 +32,7 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from models.db import sqlite_file
+from models.db import shares_database
 
 if TYPE_CHECKING:
     from bot.runtime import Bot
@@ -42,12 +42,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 __all__ = ["ScanProcess", "shares_database"]
-
-
-def shares_database(url: str) -> bool:
-    """Whether a second process can open the database at `url`: a SQLite file or a database
-    server; not an in-memory SQLite database."""
-    return not url.startswith("sqlite") or sqlite_file(url) is not None
 
 
 class _NoTransport:

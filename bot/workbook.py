@@ -10,6 +10,7 @@ so the tickets stream from the database and a city's month costs little memory.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO
@@ -20,11 +21,13 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from sqlmodel import Session, func, select
 
-from bot.rate_reports import MonthReport
+from bot.rate_reports import MonthReport, gather_month_report
 from flows import texts
+from flows.config import GridConfig
 from flows.figures import Period
 from flows.masking import Personal, mask_name, mask_text
 from flows.network import Network
+from models.db import Database, shares_database
 from models.subtrees import in_subtree
 from models.tables import Ticket
 
@@ -34,6 +37,9 @@ BATCH = 2_000     # tickets read per round trip, and between two progress calls
 # and a minute of openpyxl); the rest are counted on its last line (`gridbot tickets export`
 # gives them all).
 MAX_TICKET_ROWS = 10_000
+# The 热点 sheet lists the places with the most requests, at most this many: a city's month
+# touches some 30,000 buildings, most of them once, and a hot-spot list is read from the top.
+MAX_HOT_SPOTS = 500
 
 SUMMARY_HEADER = ("指标", "数值", "计算方法")
 RANKING_HEADER = ("名次", "单位", "得分", "响应率", "解决率", "满意率", "按期办结率", "重办率",
@@ -107,19 +113,60 @@ def _name(network: Network, node_id: str, names: dict[str, str]) -> str:
     return names[node_id]
 
 
+def write_report_workbook(target: str | Path | IO[bytes], database: Database,
+                          config: GridConfig, network: Network, node_id: str, period: Period,
+                          asof: datetime, *, masked: bool,
+                          progress: Callable[[int, int], None] | None = None
+                          ) -> tuple[MonthReport, int]:
+    """The monthly report of `node_id` over `period`, followed to `asof` (aware), gathered
+    (`gather_month_report`, the `MAX_HOT_SPOTS` first places) and written as a workbook to
+    `target`: (the report, the tickets written). The report is read on a second connection,
+    in a thread, while the tickets sheet is written: the database's work on a month of tickets
+    and the workbook's on its rows overlap (not with an in-memory SQLite database, which has
+    one connection). KeyError for a node not in the network."""
+    zone = ZoneInfo(config.policy.timezone)
+
+    def gather() -> MonthReport:
+        with database.session() as session:
+            return gather_month_report(session, config, network, node_id, period, asof,
+                                       MAX_HOT_SPOTS)
+
+    if not shares_database(database.url):
+        report = gather()
+        with database.session() as session:
+            return report, write_workbook(target, session, network, node_id, period, report,
+                                          zone, masked=masked, progress=progress)
+    with ThreadPoolExecutor(1, thread_name_prefix="gridbot-report") as pool, \
+            database.session() as session:
+        future = pool.submit(gather)
+        written = write_workbook(target, session, network, node_id, period, future, zone,
+                                 masked=masked, progress=progress)
+        return future.result(), written
+
+
 def write_workbook(target: str | Path | IO[bytes], session: Session, network: Network,
-                   node_id: str, report: MonthReport, zone: ZoneInfo, *, masked: bool,
+                   node_id: str, period: Period, report: MonthReport | Future[MonthReport],
+                   zone: ZoneInfo, *, masked: bool,
                    progress: Callable[[int, int], None] | None = None) -> int:
-    """Write the report of `node_id` to `target` (a path or a binary file); the tickets sheet
-    lists every ticket created in the report's period in the subtree (masked when `masked`).
-    `progress(done, total)` is called as tickets are written. Returns the tickets written: at
-    most `MAX_TICKET_ROWS`, the oldest numbers first; a last line counts the rest."""
+    """Write the report of `node_id` over `period` to `target` (a path or a binary file); the
+    tickets sheet lists every ticket created in the period in the subtree (masked when
+    `masked`). `report` may still be being gathered (a Future, see `write_report_workbook`): it
+    is waited for once the tickets are written. `progress(done, total)` is called as tickets
+    are written. Returns the tickets written: at most `MAX_TICKET_ROWS`, the oldest numbers
+    first; a last line counts the rest. Raises what gathering the report raised."""
     book = Workbook(write_only=True)
+    # Sheets keep the order they are made in; their rows may be written in any order.
     summary = _sheet(book, "概况", SUMMARY_HEADER, (22, 14, 60))
+    ranking = _sheet(book, "排名", RANKING_HEADER, (6, 24, 8, 10, 10, 10, 12, 10, 10, 10, 10))
+    categories = _sheet(book, "类别", CATEGORY_HEADER, (16, 12, 10))
+    spots = _sheet(book, "热点", HOT_SPOT_HEADER, (6, 30, 12, 12))
+    tickets = _sheet(book, "工单", TICKET_HEADER, (8, 17, 26, 10, 6, 8, 18, 50, 10, 17, 17, 10))
+    done = _write_tickets(tickets, session, network, node_id, period, zone, masked, progress)
+    if isinstance(report, Future):
+        report = report.result()
     for row in summary_rows(report):
         _row(summary, row, {1: PERCENT} if row[0].endswith("率") else None)
 
-    ranking = _sheet(book, "排名", RANKING_HEADER, (6, 24, 8, 10, 10, 10, 12, 10, 10, 10, 10))
     for unit in report.ranking:
         counts = unit.counts
         _row(ranking, (unit.place, unit.name,
@@ -129,51 +176,57 @@ def write_workbook(target: str | Path | IO[bytes], session: Session, network: Ne
                        unit.previous_place, None if unit.change is None else round(unit.change, 1)),
              {3: PERCENT, 4: PERCENT, 5: PERCENT, 6: PERCENT, 7: PERCENT})
 
-    categories = _sheet(book, "类别", CATEGORY_HEADER, (16, 12, 10))
     requests = report.figures.counts.requests
     for code, count in report.categories:
         _row(categories, (texts.CATEGORY_NAMES.get(code, code), count,
                           count / requests if requests else None), {2: PERCENT})
 
-    spots = _sheet(book, "热点", HOT_SPOT_HEADER, (6, 30, 12, 12))
-    for index, spot in enumerate(report.hot_spots, start=1):
-        _row(spots, (index, spot.node_name, texts.location_text(spot.building, None, None, None),
-                     spot.requests))
+    for index, spot in enumerate(report.hot_spots[:MAX_HOT_SPOTS], start=1):
+        spots.append((index, spot.node_name, texts.location_text(spot.building, None, None, None),
+                      spot.requests))
+    if len(report.hot_spots) >= MAX_HOT_SPOTS:
+        spots.append((texts.WORKBOOK_TOP_PLACES.format(count=MAX_HOT_SPOTS),))
 
-    tickets = _sheet(book, "工单", TICKET_HEADER, (8, 17, 26, 10, 6, 8, 18, 50, 10, 17, 17, 10))
-    period: Period = report.figures.period
+    book.save(target)
+    return done
+
+
+def _write_tickets(tickets, session: Session, network: Network, node_id: str, period: Period,
+                   zone: ZoneInfo, masked: bool,
+                   progress: Callable[[int, int], None] | None) -> int:
+    """The 工单 sheet's rows (see `write_workbook`); returns how many tickets it lists."""
     scope = in_subtree(network, node_id, per_row=True)
     in_period = (Ticket.created_at >= period.start, Ticket.created_at < period.end)
     found = session.exec(select(func.count()).select_from(Ticket).where(scope, *in_period)).one()
     total = min(found, MAX_TICKET_ROWS)
     names: dict[str, str] = {}
     done, after = 0, 0
+    columns = (Ticket.id, Ticket.created_at, Ticket.node_id, Ticket.category, Ticket.urgent,
+               Ticket.status, Ticket.building, Ticket.unit, Ticket.floor, Ticket.room, Ticket.text,
+               Ticket.reporter_name, Ticket.claimed_at, Ticket.resolved_at, Ticket.rating)
     while True:   # by number, a batch at a time: the city's month never sits in memory whole
-        batch = session.exec(select(Ticket).where(scope, *in_period, Ticket.id > after)
+        batch = session.exec(select(*columns).where(scope, *in_period, Ticket.id > after)
                              .order_by(Ticket.id).limit(min(BATCH, total - done))).all()
         if not batch:
             break
-        for ticket in batch:
-            text, reporter = ticket.text, ticket.reporter_name
+        for (number, created_at, home, category, urgent, status, building, unit, floor, room,
+             text, reporter, claimed_at, resolved_at, rating) in batch:
             if masked:
-                text = mask_text(text, Personal((ticket.reporter_name,), (ticket.room,)))
+                text = mask_text(text, Personal((reporter,), (room,)))
                 reporter = mask_name(reporter)
-            location = texts.location_text(ticket.building, ticket.unit, ticket.floor,
-                                           None if masked else ticket.room)
-            tickets.append((ticket.id, _local(ticket.created_at, zone),
-                            names.get(ticket.node_id) or _name(network, ticket.node_id, names),
-                            texts.CATEGORY_NAMES.get(ticket.category, ticket.category),
-                            "是" if ticket.urgent else "", texts.STATUS_NAMES[ticket.status],
-                            location, text, reporter, _local(ticket.claimed_at, zone),
-                            _local(ticket.resolved_at, zone), ticket.rating or ""))
+            location = texts.location_text(building, unit, floor, None if masked else room)
+            tickets.append((number, _local(created_at, zone),
+                            names.get(home) or _name(network, home, names),
+                            texts.CATEGORY_NAMES.get(category, category),
+                            "是" if urgent else "", texts.STATUS_NAMES[status],
+                            location, text, reporter, _local(claimed_at, zone),
+                            _local(resolved_at, zone), rating or ""))
         done += len(batch)
-        after = batch[-1].id
-        session.expunge_all()
+        after = batch[-1][0]
         if progress is not None:
             progress(done, total)
         if done >= total:
             break
     if found > done:
         tickets.append((texts.WORKBOOK_MORE_TICKETS.format(count=found - done),))
-    book.save(target)
     return done

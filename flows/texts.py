@@ -548,6 +548,7 @@ REPORT_CATEGORIES = "诉求最多的类别：{items}"
 REPORT_PLACES = "诉求最多的地点：{items}"
 REPORT_ITEM = "{name} {count} 件"
 REPORT_NONE = "无"
+WORKBOOK_TOP_PLACES = "……只列出诉求最多的 {count} 处。"
 WORKBOOK_MORE_TICKETS = "……另有 {count} 张未列出，全部工单可用 gridbot tickets export 导出。"
 DIGEST_RATES = "三率：响应率 {response}，解决率 {resolution}，满意率 {satisfaction}（按本期受理的诉求）。"
 # The dashboard's 考核 page

@@ -105,6 +105,13 @@ def sqlite_file(url: str) -> Path | None:
     return Path(name[len("file:"):] if name.startswith("file:") else name)
 
 
+def shares_database(url: str) -> bool:
+    """Whether a second connection of another thread or process can open the database at
+    `url`: a SQLite file or a database server; not an in-memory SQLite database (one
+    connection, shared)."""
+    return not url.startswith("sqlite") or sqlite_file(url) is not None
+
+
 class DatabaseMissing(RuntimeError):
     """The URL names no GridBot database (a SQLite file that is not there, or a database with no
     GridBot tables) and the caller asked not to create one. The message names the URL, its

@@ -354,8 +354,8 @@ def test_a_long_tickets_sheet_is_cut_and_says_how_many_more(db, config, network,
     target, seen = io.BytesIO(), []
     with db.session() as session:
         report = gather_month_report(session, config, network, "baiyi", NOVEMBER, ASOF, None)
-        written = workbook.write_workbook(target, session, network, "baiyi", report, ZONE,
-                                          masked=True, progress=lambda *step: seen.append(step))
+        written = workbook.write_workbook(target, session, network, "baiyi", NOVEMBER, report,
+                                          ZONE, masked=True, progress=lambda *step: seen.append(step))
     rows = list(load_workbook(target)["工单"].iter_rows(values_only=True))
     assert written == 3 and [row[0] for row in rows[1:4]] == [1, 2, 3]
     assert rows[4][0] == "……另有 7 张未列出，全部工单可用 gridbot tickets export 导出。"
