@@ -8,7 +8,7 @@ unique keys so that overlapping or repeated sweeps, in one process or several, p
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, insert, or_
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, func, select
-from sqlmodel.sql.expression import SelectOfScalar
 
 from bot import departments
 from bot.dispatch import ESCALATIONS, EVENTS, apply_outcome, escalation_row, event_row
@@ -204,64 +203,77 @@ def waiting_at(session: Session, network: Network, node: Node) -> Waiting:
     return Waiting(count=count, urgent=urgent, oldest=tuple(loaded[number] for number in oldest))
 
 
-def due_tickets(now: datetime, after: tuple[datetime, int] | None = None, *,
-                urgent_only: bool = False) -> SelectOfScalar[Ticket]:
-    """The next batch of tickets due by `now`, after the (due time, id) position `after`.
+def due_tickets(now: datetime, *, urgent_only: bool = False):
+    """SQL: (id, home node) of every ticket due by `now`.
 
-    Walked in the order of the escalation_due_at index, so a scan reads the due tickets only,
-    however many others are open (ordered by id, it read them all). No status test: it would
-    lead SQLite to the status index, i.e. to every open ticket; a stopped clock has no due time
-    anyway, and `_escalate` checks the status.
+    Searched through the escalation_due_at index, so a scan reads the due tickets only, however
+    many others are open. No status test: it would lead SQLite to the status index, i.e. to
+    every open ticket; a stopped clock has no due time anyway, and `_escalate` checks the status.
     """
-    query = select(Ticket).where(Ticket.escalation_due_at <= now)
-    if after is not None:
-        query = query.where(or_(Ticket.escalation_due_at > after[0],
-                                and_(Ticket.escalation_due_at == after[0], Ticket.id > after[1])))
+    query = select(Ticket.id, Ticket.node_id).where(Ticket.escalation_due_at <= now)
     if urgent_only:
         query = query.where(Ticket.urgent.is_(True))  # type: ignore[attr-defined]
-    return query.order_by(Ticket.escalation_due_at, Ticket.id).limit(BATCH)
+    return query
+
+
+def in_batches(network: Network, due: Sequence[tuple[int, str]]) -> list[list[int]]:
+    """The ids of the due tickets (id, home node) in batches of `BATCH`, the tickets of one
+    subtree side by side (by their home's depth-first position, then id; a home gone from the
+    network last): a group's escalations fall in one batch, and the escalations into one
+    group in one batch are one post (`_Staged`). In due-time order, a catch-up of 50,000
+    spread each branch's 45 over as many batches, and as many posts."""
+    intervals = network.intervals
+    unknown = (len(intervals), "")
+
+    def place(row: tuple[int, str]):
+        return intervals.get(row[1], unknown)[0], row[0]
+
+    ids = [number for number, _ in sorted(due, key=place)]
+    return [ids[index:index + BATCH] for index in range(0, len(ids), BATCH)]
 
 
 def escalate_due(config: GridConfig, db: Database, network: Network, now: datetime,
                  stopping: Callable[[], bool] = lambda: False) -> list[OutgoingPost]:
     """Escalate every ticket whose escalation clock ran out by `now`; returns the posts written.
 
-    Due tickets go in batches, one transaction each (rows locked, skipping those another scan
-    holds). When the unique escalation key says another scan got to a ticket of the batch first,
-    the batch is rolled back and done again ticket by ticket, so only that ticket is skipped.
-    Once `stopping()` is true (the process stops) no further batch begins: the rest stays due.
+    The due tickets are read once, then escalated in batches (`in_batches`), one transaction
+    each (rows locked, skipping those another scan holds); a ticket another scan escalated
+    meanwhile is no longer due and is left. When the unique escalation key says another scan
+    got to a ticket of the batch first, the batch is rolled back and done again ticket by
+    ticket, so only that ticket is skipped. Once `stopping()` is true (the process stops) no
+    further batch begins: the rest stays due. What falls due during the scan waits for the next.
     """
     pipeline = PostPipeline.of(config, network)
     quiet_hours = config.policy.quiet_hours
     quiet = quiet_hours is not None and quiet_hours.contain(
         now.astimezone(ZoneInfo(config.policy.timezone)).time().replace(tzinfo=None))
+    with db.session() as session:
+        due = [tuple(row) for row in session.execute(due_tickets(now, urgent_only=quiet)).all()]
     posts: list[OutgoingPost] = []
-    after: tuple[datetime, int] | None = None  # (due time, id) of the last ticket looked at
-    while True:
-        query = due_tickets(now, after, urgent_only=quiet)
+    for batch in in_batches(network, due):
+        query = select(Ticket).where(Ticket.id.in_(batch),  # type: ignore[attr-defined]
+                                     Ticket.escalation_due_at <= now).order_by(Ticket.id)
         crowded: frozenset[str | None] = frozenset()
         try:
             with db.session() as session:
-                due = session.exec(query.with_for_update(skip_locked=True)).all()
-                positions = [(ticket.escalation_due_at, ticket.id) for ticket in due]
+                tickets = {ticket.id: ticket for ticket in
+                           session.exec(query.with_for_update(skip_locked=True)).all()}
                 staged = _Staged(pipeline, now, config.policy)
-                for ticket in due:
-                    _escalate(session, config, network, ticket, now, staged)
+                for number in batch:   # the batch's order: a subtree's tickets together
+                    if number in tickets:
+                        _escalate(session, config, network, tickets[number], now, staged)
                 crowded = staged.crowded()
                 posts += staged.write(session)
         except (IntegrityError, OperationalError) as error:
             log.info("a scan overlapped this one (%s); escalating ticket by ticket",
                      type(error).__name__)
-            with db.session() as session:
-                positions = [tuple(row) for row in session.execute(
-                    query.with_only_columns(Ticket.escalation_due_at, Ticket.id)).all()]
             # Ticket by ticket, a crowded group's reminders stay grouped: the first takes the
             # interval's grouped reminder, it covers the rest.
-            posts += [post for _, ticket_id in positions for post in _escalate_alone(
+            posts += [post for ticket_id in batch for post in _escalate_alone(
                 db, config, network, pipeline, ticket_id, now, crowded)]
-        if len(positions) < BATCH or stopping():
+        if stopping():
             return posts
-        after = positions[-1]
+    return posts
 
 
 def _escalate_alone(db: Database, config: GridConfig, network: Network, pipeline: PostPipeline,

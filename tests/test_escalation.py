@@ -301,9 +301,9 @@ async def test_a_ticket_another_scan_took_is_skipped_and_the_rest_of_its_batch_s
     assert levels == {1: 1, 2: 0, 3: 1}
 
 
-@pytest.mark.parametrize("after", [None, (START, 7)])
-def test_the_scan_reads_due_tickets_through_their_index_not_every_open_ticket(db, after):
-    query = sweeps.due_tickets(START, after)
+@pytest.mark.parametrize("urgent_only", [False, True])
+def test_the_scan_reads_due_tickets_through_their_index_not_every_open_ticket(db, urgent_only):
+    query = sweeps.due_tickets(START, urgent_only=urgent_only)
     sql = str(query.compile(db.engine, compile_kwargs={"literal_binds": True}))
     with db.engine.connect() as connection:
         if db.engine.dialect.name == "sqlite":  # no statistics: the planner goes by the query alone
@@ -315,6 +315,31 @@ def test_the_scan_reads_due_tickets_through_their_index_not_every_open_ticket(db
     # SQLite: `SEARCH ticket USING INDEX ix_…`; PostgreSQL: `Index Scan using ix_… on ticket` or
     # `Bitmap Index Scan on ix_…`, whichever its planner prefers: never a scan of the table.
     assert "ix_ticket_escalation_due_at" in plan and "Seq Scan" not in plan and "SCAN ticket" not in plan
+
+
+async def test_a_catch_up_posts_once_into_each_group_however_its_tickets_fall_in_time(
+        sim, db, clock, monkeypatch):
+    # Due in turns from two grids under two branches, more than a batch in all: the batches
+    # take a subtree's tickets together, so each branch group gets one post for its three.
+    monkeypatch.setattr(sweeps, "BATCH", 3)
+    for number in range(3):
+        for grid in (GRID, "hehua-1@chatroom"):
+            await sim.say(grid, f"{RESIDENT}_{grid}_{number}", f"下单 {number + 1}号楼门口灯不亮",
+                          name="张阿姨")
+            clock.advance(minutes=1)
+    posts = await tick(sim, clock, hours=2)
+    escalated = [post for post in posts if post.text.startswith("【吹哨】")]
+    assert sorted(post.room for post in escalated) == ["baiyi-b1@chatroom", "hehua-b1@chatroom"]
+    assert all(post.text.startswith("【吹哨】3 张单升级到本群") for post in escalated)
+    with db.session() as session:
+        assert set(session.exec(select(Ticket.escalation_level)).all()) == {1}
+
+
+def test_due_tickets_are_batched_by_subtree_then_number(network, monkeypatch):
+    monkeypatch.setattr(sweeps, "BATCH", 2)
+    due = [(1, "shibalong-1"), (2, "hehua-1"), (3, "gone-from-the-network"), (4, "shibalong-2"),
+           (5, "hehua-1"), (6, "shibalong-1")]
+    assert sweeps.in_batches(network, due) == [[1, 6], [4, 2], [5, 3]]
 
 
 def test_two_scans_at_once_post_each_escalation_once(config, network, tmp_path, clock):
