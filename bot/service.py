@@ -245,7 +245,7 @@ async def serve(config: GridConfig, db: Database, host: str, port: int,
     elif kind == "wecom":
         from bot.transports.wecom import WeComTransport, wecom_router
 
-        transport = WeComTransport(config.transport.wecom)
+        transport = WeComTransport(config.transport.wecom, media_limits=config.media.max_bytes)
         bot = Bot(config, db, transport, network)
         transport.clock = bot.clock
         delivery = DeliveryLoop(lambda: _deliver_and_count(bot), target="WeCom")
@@ -255,7 +255,8 @@ async def serve(config: GridConfig, db: Database, host: str, port: int,
     elif kind == "dingtalk":
         from bot.transports.dingtalk import DingTalkTransport
 
-        transport = DingTalkTransport(config.transport.dingtalk)
+        transport = DingTalkTransport(config.transport.dingtalk,
+                                      media_limits=config.media.max_bytes)
         bot = Bot(config, db, transport, network)
         transport.clock = bot.clock
         delivery = DeliveryLoop(lambda: _deliver_and_count(bot), target="DingTalk")

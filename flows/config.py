@@ -541,6 +541,7 @@ class WeComConfig(_Strict):
 DINGTALK_ROBOT_PER_MINUTE = 20
 DINGTALK_ROBOT_URL = "https://oapi.dingtalk.com/robot/send"
 DINGTALK_STREAM_URL = "https://api.dingtalk.com/v1.0/gateway/connections/open"
+DINGTALK_API_URL = "https://api.dingtalk.com"
 
 
 class DingTalkRoom(_Strict):
@@ -569,6 +570,8 @@ class DingTalkConfig(_Strict):
     # deployment (or a test's fake) has its own.
     robot_url: NonEmptyText = DINGTALK_ROBOT_URL
     stream_url: NonEmptyText = DINGTALK_STREAM_URL
+    # The open API (新版服务端API): the app's access token, the download of received media.
+    api_url: NonEmptyText = DINGTALK_API_URL
 
 
 class TransportConfig(_Strict):
@@ -656,9 +659,10 @@ class TransportConfig(_Strict):
                     "accounts: id, client_id, client_secret, rooms)"]
         problems = _accounts_problems("dingtalk", self.dingtalk.accounts, self.dingtalk.robot_url,
                                       self.posts_per_room_per_minute, DINGTALK_ROBOT_PER_MINUTE)
-        if not re.match(r"https?://", self.dingtalk.stream_url):
-            problems.append(f"transport.dingtalk.stream_url: an http(s) URL expected, "
-                            f"got {self.dingtalk.stream_url!r}")
+        for name in ("stream_url", "api_url"):
+            if not re.match(r"https?://", getattr(self.dingtalk, name)):
+                problems.append(f"transport.dingtalk.{name}: an http(s) URL expected, "
+                                f"got {getattr(self.dingtalk, name)!r}")
         for n, account in enumerate(self.dingtalk.accounts):
             for room in account.rooms:
                 where = f"transport.dingtalk.accounts[{n}] ({account.id}).rooms ({room.room})"

@@ -1,6 +1,7 @@
 """What the WeCom and DingTalk transports share: the route of a reply (a URL the platform hands
 with each message, valid for a while: WeCom's `response_url`, DingTalk's `sessionWebhook`), group
-robots paced per robot, and a JSON POST whose answer says `errcode` 0 or why not.
+robots paced per robot, a JSON POST whose answer says `errcode` 0 or why not, and a download that
+stops reading at the size limit of its kind.
 
 Both platforms answer a robot over its limit with HTTP 200 and an `errcode` (WeCom 45009, DingTalk
 410100); any `errcode` but 0 keeps the post in the outbox to be tried again later, in order.
@@ -20,6 +21,7 @@ from bot.transports.health import TransportHealth, masked_url
 from bot.transports.webhook import RETRY_LATER
 
 SINGLE_ROOM = "single:"  # the room of a 1:1 chat with the bot: single:<member id>
+GENERIC_TYPE = "application/octet-stream"  # says nothing of the content: sniffed instead
 
 
 class PlatformRefused(RuntimeError):
@@ -100,3 +102,34 @@ async def post_json(client: httpx.AsyncClient, health: TransportHealth, url: str
         health.failed(error)
         raise error
     health.succeeded()
+
+
+@dataclass(frozen=True)
+class Download:
+    """What a limited download got: `data` (None when over the limit: nothing kept), `size` in
+    bytes (the stated Content-Length when it was over, else the bytes read), `mime` as served
+    (None for none or a generic type)."""
+
+    data: bytes | None
+    size: int
+    mime: str | None
+
+
+async def download_limited(client: httpx.AsyncClient, url: str, limit: int) -> Download:
+    """GET `url`, reading at most `limit` bytes: a body announced or found larger is not kept
+    (`data` None, its size for the refusal). Raises httpx.HTTPError (no answer, or an HTTP
+    error status)."""
+    async with client.stream("GET", url) as response:
+        response.raise_for_status()
+        mime = response.headers.get("content-type", "").split(";")[0].strip() or None
+        mime = None if mime == GENERIC_TYPE else mime
+        stated = response.headers.get("content-length", "")
+        if stated.isdigit() and int(stated) > limit:
+            return Download(None, int(stated), mime)
+        chunks, size = [], 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                return Download(None, size, mime)
+            chunks.append(chunk)
+    return Download(b"".join(chunks), size, mime)

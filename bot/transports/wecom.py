@@ -49,9 +49,10 @@ from bot.chat_jsonl import unknown_room
 from bot.transport import IncomingMessage, Media, OutgoingPost
 from bot.transports.health import AccountsHealth, TransportHealth, masked_url, scrub_logger, utc_now
 from bot.transports.robots import (SINGLE_ROOM, NoRoute, PendingReply, PlatformRefused,
-                                   PlatformUnreachable, post_json, robot_pacing_key)
+                                   PlatformUnreachable, download_limited, post_json,
+                                   robot_pacing_key)
 from bot.transports.wecom_crypto import CryptoError, WeComCrypto
-from flows.config import WECOM_TEXT_BYTES, WeComConfig
+from flows.config import WECOM_TEXT_BYTES, MediaLimits, WeComConfig
 
 log = logging.getLogger(__name__)
 
@@ -95,12 +96,15 @@ class WeComTransport:
     """A Transport over WeCom AI bots and group robots (see the module's docstring).
 
     `clock` gives the time messages are stamped with and response_urls expire by (aware UTC);
-    `client` the HTTP client (a test's, or one of its own)."""
+    `client` the HTTP client (a test's, or one of its own); `media_limits` the largest image or
+    file downloaded (`media.max_bytes`; never more than `MEDIA_MAX_BYTES`)."""
 
     def __init__(self, config: WeComConfig, *, client: httpx.AsyncClient | None = None,
-                 clock: Callable[[], datetime] = utc_now, timeout: float = 10.0) -> None:
+                 clock: Callable[[], datetime] = utc_now, timeout: float = 10.0,
+                 media_limits: MediaLimits = MediaLimits()) -> None:
         self.config = config
         self.clock = clock
+        self.media_limits = media_limits
         self.accounts = {a.id: WeComAccountLink(a, config.robot_url) for a in config.accounts}
         self.account_of_room = {room: link for link in self.accounts.values()
                                 for room in link.rooms}
@@ -215,35 +219,27 @@ class WeComTransport:
         link.health.last_event_at = now
         return IncomingMessage(id=message_id, room=room, sender_id=sender, sender_name=sender,
                                text="\n".join(t for t in texts if t), at=now, quoted=quoted,
-                               media=tuple(media))
+                               media=tuple(media), private=room.startswith(SINGLE_ROOM))
 
     async def _download(self, link: WeComAccountLink, kind: str, url: object) -> Media:
         if not url:
             return Media(kind=kind)
         url = str(url)
+        limit = min(MEDIA_MAX_BYTES, self.media_limits.of(kind) or MEDIA_MAX_BYTES)
         try:
-            content, mime = await asyncio.wait_for(self._fetch(url), MEDIA_TIMEOUT)
-            data = link.crypto.decrypt_media(content)
+            got = await asyncio.wait_for(download_limited(self._client, url, limit),
+                                         MEDIA_TIMEOUT)
+            if got.data is None:
+                # Over the limit: not read further; its size lets the dispatcher say so.
+                log.info("WeCom %s from %s not downloaded: %d bytes, over %d", kind,
+                         masked_url(url), got.size, limit)
+                return Media(kind=kind, media_id=url, size=got.size)
+            data = link.crypto.decrypt_media(got.data)
         except (httpx.HTTPError, asyncio.TimeoutError, ValueError) as error:
             log.warning("WeCom %s from %s not downloaded: %s: %s", kind, masked_url(url),
                         type(error).__name__, error)
             return Media(kind=kind, media_id=url)
-        return Media(kind=kind, media_id=url, data=data, size=len(data), mime=mime)
-
-    async def _fetch(self, url: str) -> tuple[bytes, str | None]:
-        """The body at `url` and its type; ValueError past `MEDIA_MAX_BYTES` (read no further)."""
-        async with self._client.stream("GET", url) as response:
-            response.raise_for_status()
-            chunks, size = [], 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > MEDIA_MAX_BYTES:
-                    raise ValueError(f"more than {MEDIA_MAX_BYTES} bytes")
-                chunks.append(chunk)
-            mime = response.headers.get("content-type", "").split(";")[0].strip() or None
-        if mime == "application/octet-stream":
-            mime = None  # the encrypted body's type says nothing of the content
-        return b"".join(chunks), mime
+        return Media(kind=kind, media_id=url, data=data, size=len(data), mime=got.mime)
 
 
 def wecom_router(bot, transport: WeComTransport, on_message: Callable[[], None]) -> APIRouter:
