@@ -28,9 +28,10 @@ from bot.pacing import WINDOW
 from bot.runtime import Bot
 from bot.transports.wecom import WeComTransport, wecom_router
 from bot.transports.wecom_crypto import CryptoError, WeComCrypto, signature
-from flows.config import TransportConfig, WeComAccount, WeComConfig, WeComRoom
+from flows.config import (MediaConfig, MediaLimits, TransportConfig, WeComAccount, WeComConfig,
+                          WeComRoom)
 from flows.lifecycle import Reply
-from models.tables import Attachment, OutboundPost, Ticket
+from models.tables import Attachment, OutboundPost, Ticket, TicketEvent
 
 from chat_script import BRANCH, GRID, HEAD, ZHANG
 from conftest import REPO, START
@@ -111,7 +112,8 @@ class Platform:
 
     def __init__(self, config, db, network, clock, fake: FakeWeCom) -> None:
         self.fake = fake
-        self.transport = WeComTransport(config.transport.wecom, clock=clock)
+        self.transport = WeComTransport(config.transport.wecom, clock=clock,
+                                        media_limits=config.media.max_bytes)
         self.bot = Bot(config, db, self.transport, network, clock=clock)
         self.seen = []  # the messages as they reached the dispatcher
         handle = self.bot.dispatcher.handle
@@ -162,11 +164,13 @@ class Platform:
 
 
 @pytest.fixture
-async def platform(config, network, db, clock):
+async def platform(config, network, db, clock, tmp_path):
     made = []
 
-    def make(fake, rooms=None):
-        made.append(Platform(wecom_config(config, f"{fake.base}/cgi-bin/webhook/send", rooms),
+    def make(fake, rooms=None, image_limit: int = 10_000_000):
+        kept = config.model_copy(update={"media": MediaConfig(
+            folder=str(tmp_path / "media"), max_bytes=MediaLimits(image=image_limit))})
+        made.append(Platform(wecom_config(kept, f"{fake.base}/cgi-bin/webhook/send", rooms),
                              db, network, clock, fake))
         return made[-1]
 
@@ -513,6 +517,52 @@ async def test_gridbot_run_takes_the_url_check_and_answers_a_message(config, db,
         finally:
             stop.set()
             await asyncio.wait_for(serving, 30)
+
+
+async def test_the_heads_photo_after_resolving_is_the_evidence(platform, clock, db):
+    with FakeWeCom(clock) as fake:
+        bot = platform(fake)
+        await bot.say(ZHANG, "@网格小助手 下单 4栋2单元楼道灯不亮", room=GRID)
+        await bot.say(HEAD, "@网格小助手 接单", room=GRID)
+        clock.advance(minutes=20)
+        await bot.say(HEAD, "@网格小助手 办结 #1 已更换灯泡", room=GRID)
+        with db.session() as session:
+            assert session.exec(select(Ticket)).one().status == "resolved"
+        # The AI bot gets a photo only in a 1:1 chat: there, the head's photo within the
+        # window after their 办结 is the resolution's evidence, and nothing is said.
+        clock.advance(minutes=5)
+        photo = await bot.say(HEAD, room=None, msgtype="image",
+                              image={"url": f"{fake.base}/media/done"})
+        assert bot.seen[-1].private and bot.seen[-1].room == f"single:{HEAD}"
+        with db.session() as session:
+            evidence = session.exec(select(TicketEvent).where(
+                TicketEvent.kind == "evidence")).one()
+            kept = session.exec(select(Attachment)).one()
+        assert (evidence.ticket_id, evidence.actor_id, evidence.note,
+                evidence.source_message_id) == (1, HEAD, "照片1", photo)
+        assert (kept.ticket_id, kept.purpose, kept.size, kept.sha256) == (
+            1, "evidence", len(PHOTO), hashlib.sha256(PHOTO).hexdigest())
+        assert "r4" not in fake.responses and fake.robot_posts == []
+        # Past the window (30 minutes) a photo is kept, joined to nothing.
+        clock.advance(minutes=31)
+        await bot.say(HEAD, room=None, msgtype="image", image={"url": f"{fake.base}/media/x"})
+        with db.session() as session:
+            assert len(session.exec(select(TicketEvent).where(
+                TicketEvent.kind == "evidence")).all()) == 1
+            assert [a.ticket_id for a in session.exec(select(Attachment).order_by(
+                Attachment.id))] == [1, None]
+
+
+async def test_a_photo_over_the_configured_limit_is_refused_politely(platform, clock, db):
+    with FakeWeCom(clock) as fake:
+        bot = platform(fake, image_limit=1000)
+        await bot.say(ZHANG, room=None, msgtype="image", image={"url": f"{fake.base}/media/big"})
+        [photo] = bot.seen[-1].media
+        assert photo.data is None and photo.size > 1000
+        with db.session() as session:
+            assert session.exec(select(Attachment)).one().refused == "too_large"
+        [refusal] = fake.responses["r1"]
+        assert "超过了1KB的上限" in refusal["markdown"]["content"]
 
 
 async def test_a_photo_over_the_size_limit_is_not_downloaded(platform, clock, monkeypatch):
