@@ -508,6 +508,7 @@ WECOM_ROBOT_PER_MINUTE = 20
 WECOM_TEXT_BYTES = 2048
 WECOM_ROBOT_URL = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
 _ENCODING_AES_KEY = re.compile(r"[A-Za-z0-9]{43}")
+_MOBILE = re.compile(r"\+?[0-9]{6,15}")   # digits, the country code optional (+86…)
 
 
 class WeComRoom(_Strict):
@@ -534,6 +535,10 @@ class WeComConfig(_Strict):
     accounts: Annotated[list[WeComAccount], Field(min_length=1)]
     # The group robots' send API; a test points it at a local fake.
     robot_url: NonEmptyText = WECOM_ROBOT_URL
+    # Member id → the mobile number bound to their WeCom account: a group robot @-mentions them
+    # by it (`mentioned_mobile_list`), for members whose id in the network is no WeCom userid
+    # (an id kept from WeChat, a resident outside the organisation). Others go by id.
+    member_mobiles: dict[NonEmptyText, NonEmptyText] = {}
 
 
 # DingTalk's custom robots (自定义机器人): 20 messages a minute per robot, then throttled for 10
@@ -689,6 +694,10 @@ class TransportConfig(_Strict):
                                 f"43 letters and digits expected (the EncodingAESKey of the "
                                 f"bot's API settings), got {len(account.encoding_aes_key)} "
                                 f"characters")
+        for member, mobile in self.wecom.member_mobiles.items():
+            if not _MOBILE.fullmatch(mobile):
+                problems.append(f"transport.wecom.member_mobiles ({member}): a mobile number "
+                                f"expected (digits, + for a country code), got {mobile!r}")
         return problems
 
 

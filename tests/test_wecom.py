@@ -334,6 +334,43 @@ async def test_each_robot_gets_twenty_a_minute_even_across_rooms(platform, confi
         assert grid == [f"grid {n}" for n in range(25)]
 
 
+async def test_a_robot_mentions_by_mobile_those_the_config_gives_one(config, network, db,
+                                                                      clock):
+    with FakeWeCom(clock) as fake:
+        kept = wecom_config(config, f"{fake.base}/cgi-bin/webhook/send")
+        kept.transport.wecom.member_mobiles[ZHANG] = "13800001111"
+        bot = Platform(kept, db, network, clock, fake)
+        try:
+            pipeline = PostPipeline.of(bot.bot.config, network)
+            with db.session() as session:
+                write_posts(session, [post_values(Reply("#1 已超时未接单", room=GRID,
+                                                        mentions=(HEAD, ZHANG)),
+                                                  GRID, None, clock())], pipeline)
+                session.commit()
+            await bot.bot.deliver()
+            [post] = fake.robot_posts
+            assert post["body"]["text"] == {"content": "#1 已超时未接单", "mentioned_list": [HEAD],
+                                            "mentioned_mobile_list": ["13800001111"]}
+        finally:
+            await bot.close()
+
+
+def test_config_check_names_a_mobile_that_is_none(tmp_path):
+    data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+    data["transport"] = {"kind": "wecom", "wecom": {
+        "accounts": [{"id": "a", "token": "t", "encoding_aes_key": AES_KEY,
+                      "rooms": [{"room": GRID, "robot_key": "k"}]}],
+        "member_mobiles": {ZHANG: "138-0000", HEAD: "+8613800001111"}}}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "config", "check", "--config",
+                             str(path)], capture_output=True, text=True, cwd=REPO)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert f"transport.wecom.member_mobiles ({ZHANG}): a mobile number expected" in out
+    assert HEAD not in out.split("member_mobiles", 1)[1]
+
+
 async def test_a_robot_at_its_frequency_limit_is_tried_again_in_order(platform, config, network,
                                                                      db, clock):
     with FakeWeCom(clock, limited={3, 4, 5}) as fake:

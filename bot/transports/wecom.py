@@ -20,7 +20,9 @@ Out (`send`), for each post, in this order:
 1. a reply to a message the bot received, within the hour its `response_url` is valid and not
    yet used (智能机器人 › 主动回复消息: one call per response_url): POSTed there as markdown;
 2. a post into a group: through that group's robot (`rooms[].robot_key`), as text with
-   `mentioned_list` (群机器人配置说明: text ≤ 2,048 bytes, 20 messages a minute per robot);
+   `mentioned_list` (member ids, WeCom userids) and `mentioned_mobile_list` (the mobiles of the
+   members `transport.wecom.member_mobiles` names) (群机器人配置说明: text ≤ 2,048 bytes, 20
+   messages a minute per robot);
 3. anything else (a private post, a group with no robot) cannot go: `NoRoute`, refused for good
    (a dead letter whose reason says what to configure).
 A robot answering `errcode` 45009 (frequency limit) or anything but 0 raises `PlatformRefused`: the
@@ -38,7 +40,7 @@ import asyncio
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 import httpx
@@ -78,11 +80,18 @@ class WeComAccountLink:
                                                                   *self.rooms.values()])))
 
 
-def robot_body(post: OutgoingPost) -> dict:
-    """A group robot's text message (群机器人配置说明): @ by member id through `mentioned_list`."""
+def robot_body(post: OutgoingPost, mobiles: Mapping[str, str] | None = None) -> dict:
+    """A group robot's text message (群机器人配置说明): a member @-mentioned by the mobile
+    number `mobiles` gives them (`mentioned_mobile_list`), else by member id (`mentioned_list`,
+    a WeCom userid)."""
+    mobiles = mobiles or {}
     text: dict = {"content": post.text}
-    if post.mentions:
-        text["mentioned_list"] = list(post.mentions)
+    by_id = [member for member in post.mentions if member not in mobiles]
+    by_mobile = [mobiles[member] for member in post.mentions if member in mobiles]
+    if by_id:
+        text["mentioned_list"] = by_id
+    if by_mobile:
+        text["mentioned_mobile_list"] = by_mobile
     return {"msgtype": "text", "text": text}
 
 
@@ -156,7 +165,7 @@ class WeComTransport:
             raise NoRoute(f"post {post.id}: longer than the {WECOM_TEXT_BYTES} bytes a group "
                           f"robot takes")
         url = str(httpx.URL(self.config.robot_url).copy_merge_params({"key": key}))
-        await self._post(link, url, robot_body(post), post)
+        await self._post(link, url, robot_body(post, self.config.member_mobiles), post)
 
     async def _post(self, link: WeComAccountLink, url: str, body: dict,
                     post: OutgoingPost) -> None:
