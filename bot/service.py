@@ -248,6 +248,7 @@ async def serve(config: GridConfig, db: Database, host: str, port: int,
         transport = WeComTransport(config.transport.wecom, media_limits=config.media.max_bytes)
         bot = Bot(config, db, transport, network)
         transport.clock = bot.clock
+        transport.attach(bot)  # its response_urls kept in the database
         delivery = DeliveryLoop(lambda: _deliver_and_count(bot), target="WeCom")
         background.append(asyncio.create_task(delivery.run(), name="wecom-delivery"))
         wake = delivery.wake

@@ -38,7 +38,8 @@ from bot.transports.dingtalk import DingTalkTransport
 from flows.config import (DingTalkAccount, DingTalkConfig, DingTalkRoom, MediaConfig, MediaLimits,
                           TransportConfig)
 from flows.lifecycle import Reply
-from models.tables import Attachment, InboundMessage, OutboundPost, Ticket, TicketEvent
+from models.tables import (Attachment, InboundMessage, OutboundPost, ReplyRoute, Ticket,
+                           TicketEvent)
 
 from chat_script import BRANCH, GRID, HEAD, ZHANG
 from conftest import REPO, START
@@ -211,9 +212,10 @@ class Platform:
         self.count = 0
 
     async def say(self, sender: str, text: str = "", room: str | None = GRID,
-                  msgtype: str = "text", at_bot: bool = True, **payload) -> str:
+                  msgtype: str = "text", at_bot: bool = True, deliver: bool = True,
+                  **payload) -> str:
         """A member's message to the robot (in `room` with the robot @-mentioned, or 1:1 when
-        None); the bot's answers are delivered before this returns."""
+        None); the bot's answers are delivered before this returns (unless not `deliver`)."""
         self.count += 1
         msgid = f"msg{self.count}"
         data = {"msgId": msgid, "msgtype": msgtype, "senderStaffId": sender,
@@ -229,7 +231,8 @@ class Platform:
         if msgtype == "text":
             data["text"] = {"content": text}
         await self.fake.push(data)
-        await self.bot.deliver()
+        if deliver:
+            await self.bot.deliver()
         return msgid
 
     async def close(self) -> None:
@@ -412,6 +415,36 @@ async def test_a_slow_download_does_not_hold_up_the_acknowledgement(platform, cl
         # Kept by its download code, joined to the ticket all the same.
         assert (kept.ticket_id, kept.media_id, kept.path) == (1, "dc-slow", None)
         assert stored.details["media"][0]["media_id"] == "dc-slow"
+
+
+async def test_a_session_webhook_outlives_a_restart_until_it_expires(platform, clock, db,
+                                                                      network):
+    async with FakeDingTalk(clock) as fake:
+        before = platform(fake)
+        # The bot stops after storing the message and its answer, before delivering it.
+        order = await before.say(ZHANG, " 下单 4栋2单元楼道灯不亮", deliver=False)
+        assert pending_count(db) == 1
+        after = platform(fake)   # a new process: its transport reads the route back
+        await after.bot.deliver()
+        [answer] = fake.session_posts["s1"]
+        assert "已受理 #1" in answer["text"]["content"] and fake.robot_posts == []
+        with db.session() as session:   # usable as often as needed: kept until it expires
+            [route] = session.exec(select(ReplyRoute)).all()
+        assert (route.message_id, route.platform, route.once, route.room) == (
+            order, "dingtalk", False, GRID)
+
+        clock.advance(minutes=91)   # its sessionWebhookExpiredTime passed during a stop
+        later = platform(fake)
+        assert later.transport.replies.get(order) is None
+        with db.session() as session:
+            assert session.exec(select(ReplyRoute)).all() == []
+            write_posts(session, [post_values(Reply("#1 补充说明已收到", room=GRID), GRID, order,
+                                              clock())], PostPipeline.of(later.bot.config, network))
+            session.commit()
+        await later.bot.deliver()
+        assert len(fake.session_posts["s1"]) == 1
+        [post] = fake.robot_posts
+        assert post["body"]["text"]["content"] == "#1 补充说明已收到"
 
 
 def write(db, config, network, room: str, count: int, label: str) -> None:

@@ -31,7 +31,7 @@ from bot.transports.wecom_crypto import CryptoError, WeComCrypto, signature
 from flows.config import (MediaConfig, MediaLimits, TransportConfig, WeComAccount, WeComConfig,
                           WeComRoom)
 from flows.lifecycle import Reply
-from models.tables import Attachment, OutboundPost, Ticket, TicketEvent
+from models.tables import Attachment, OutboundPost, ReplyRoute, Ticket, TicketEvent
 
 from chat_script import BRANCH, GRID, HEAD, ZHANG
 from conftest import REPO, START
@@ -115,6 +115,7 @@ class Platform:
         self.transport = WeComTransport(config.transport.wecom, clock=clock,
                                         media_limits=config.media.max_bytes)
         self.bot = Bot(config, db, self.transport, network, clock=clock)
+        self.transport.attach(self.bot)   # as gridbot run does: response_urls kept in the db
         self.seen = []  # the messages as they reached the dispatcher
         handle = self.bot.dispatcher.handle
 
@@ -137,9 +138,9 @@ class Platform:
         return query, json.dumps({"encrypt": encrypted}).encode()
 
     async def say(self, sender: str, text: str = "", room: str | None = GRID,
-                  msgtype: str = "text", **payload) -> str:
+                  msgtype: str = "text", deliver: bool = True, **payload) -> str:
         """A member's message to the AI bot (in `room`, or 1:1 when None); returns its msgid.
-        The bot's answers are delivered before this returns."""
+        The bot's answers are delivered before this returns (unless not `deliver`)."""
         self.count += 1
         msgid = f"msg-{self.count}"
         message = {"msgid": msgid, "aibotid": "AIBOT", "from": {"userid": sender},
@@ -155,7 +156,8 @@ class Platform:
         answer = await self.client.post(f"/wecom/shibalong/callback?{urlencode(query)}",
                                         content=body)
         assert answer.status_code == 200, answer.text
-        await self.bot.deliver()
+        if deliver:
+            await self.bot.deliver()
         return msgid
 
     async def close(self) -> None:
@@ -624,3 +626,35 @@ async def test_a_response_url_wecom_refuses_gives_way_to_the_robot(platform, clo
         [post] = fake.robot_posts
         assert post["key"] == GRID_ROBOT and "已受理 #1" in post["body"]["text"]["content"]
         assert post["body"]["text"]["mentioned_list"] == [HEAD] and pending_count(db) == 0
+
+
+async def test_a_response_url_outlives_a_restart_until_it_expires(platform, clock, db):
+    with FakeWeCom(clock) as fake:
+        before = platform(fake)
+        # The bot stops after storing the message and its answer, before delivering it.
+        await before.say(ZHANG, "@网格小助手 下单 4栋2单元楼道灯不亮", room=GRID, deliver=False)
+        await before.say(ZHANG, "@网格小助手 下单 5栋门禁坏了", room=GRID, deliver=False)
+        assert pending_count(db) == 2
+        with db.session() as session:
+            assert {r.message_id for r in session.exec(select(ReplyRoute))} == {"msg-1", "msg-2"}
+        after = platform(fake)   # a new process: its transport reads the routes back
+        after.count = before.count
+        assert after.transport.replies.get("msg-1").url == fake.response_url("r1")
+        await after.bot.deliver()
+        assert "已受理 #1" in fake.responses["r1"][0]["markdown"]["content"]
+        assert "已受理 #2" in fake.responses["r2"][0]["markdown"]["content"]
+        assert fake.robot_posts == []
+        with db.session() as session:
+            assert session.exec(select(ReplyRoute)).all() == []  # used up: deleted
+
+        # One whose hour ran out during the stop is not taken back: the robot carries it.
+        await after.say(ZHANG, "@网格小助手 下单 6栋水管漏水", room=GRID, deliver=False)
+        clock.advance(minutes=61)
+        later = platform(fake)
+        assert later.transport.replies.get("msg-3") is None and len(later.transport.replies) == 0
+        with db.session() as session:
+            assert session.exec(select(ReplyRoute)).all() == []
+        await later.bot.deliver()
+        assert "r3" not in fake.responses
+        [post] = fake.robot_posts
+        assert "已受理 #3" in post["body"]["text"]["content"]

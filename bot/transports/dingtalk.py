@@ -21,7 +21,8 @@ code alone. Each message is acknowledged once it is stored and handled.
 
 Out (`send`), for each post:
 1. a reply to a message the bot received, until its `sessionWebhookExpiredTime`: POSTed to that
-   message's `sessionWebhook` (usable as often as needed until then);
+   message's `sessionWebhook` (usable as often as needed until then; kept in table `reply_route`
+   once `attach` gave the bot's database, so a restart does not lose it);
 2. a post into a group: through the group's custom robot, `robot_url?access_token=…&timestamp=…
    &sign=…` with sign = Base64(HMAC-SHA256(secret, timestamp + "\\n" + secret)) (自定义机器人安全
    设置, 加签), as text with `at.atUserIds`;
@@ -39,7 +40,6 @@ import hashlib
 import hmac
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
@@ -51,14 +51,13 @@ from dingtalk_stream import AckMessage, CallbackHandler, ChatbotMessage, Credent
 
 from bot.transport import IncomingMessage, Media, OutgoingPost
 from bot.transports.health import AccountsHealth, TransportHealth, masked_url, scrub_logger, utc_now
-from bot.transports.robots import (SINGLE_ROOM, NoRoute, PendingReply, download_limited,
-                                   post_json, robot_pacing_key)
+from bot.transports.robots import (SINGLE_ROOM, NoRoute, PendingReply, ReplyRoutes,
+                                   download_limited, post_json, robot_pacing_key)
 from flows.config import DingTalkConfig, MediaLimits
 
 log = logging.getLogger(__name__)
 
 FREQUENCY_LIMIT = 410100         # a custom robot over its 20 a minute
-KEPT_REPLIES = 10_000            # sessionWebhooks kept at most (the oldest go first)
 OPEN_TIMEOUT = 10.0              # seconds for opening a Stream connection
 SESSION_WEBHOOK_VALID = timedelta(hours=1)  # when a message does not say (it normally does)
 MEDIA_TIMEOUT = 5.0      # seconds for all of a message's downloads, before its acknowledgement
@@ -139,7 +138,7 @@ class _RobotMessages(CallbackHandler):
         self.transport, self.link = transport, link
 
     async def process(self, callback):
-        message = self.transport.incoming(self.link, callback.data)
+        message = await self.transport.incoming(self.link, callback.data)
         if message is not None:
             if message.media:
                 robot_code = str(callback.data.get("robotCode") or self.link.client_id)
@@ -164,7 +163,7 @@ class DingTalkTransport:
         self.account_of_room = {room: link for link in self.accounts.values()
                                 for room in link.rooms}
         self.health = AccountsHealth({i: link.health for i, link in self.accounts.items()})
-        self.replies: OrderedDict[str, PendingReply] = OrderedDict()
+        self.replies = ReplyRoutes("dingtalk")
         self.bot = None
         self._wake: Callable[[], None] = lambda: None
         secrets = [s for link in self.accounts.values() for s in link.health.secrets]
@@ -173,7 +172,13 @@ class DingTalkTransport:
         self._client = client or httpx.AsyncClient(timeout=timeout)
 
     def attach(self, bot, wake: Callable[[], None] = lambda: None) -> None:
+        """Hand received messages to `bot`, `wake` its delivery; keep the session webhooks in
+        its database from now on (they outlive a restart), taking back those still valid."""
         self.bot, self._wake = bot, wake
+        taken = self.replies.bind(bot.db, self.clock())
+        if taken:
+            log.info("DingTalk: %d session webhooks of messages before the restart still valid",
+                     taken)
 
     async def run(self) -> None:
         """Keep each account's Stream connection (the SDK reconnects after a loss)."""
@@ -192,7 +197,7 @@ class DingTalkTransport:
 
     # -- in -------------------------------------------------------------------------------
 
-    def incoming(self, link: DingTalkAccountLink, data: dict) -> IncomingMessage | None:
+    async def incoming(self, link: DingTalkAccountLink, data: dict) -> IncomingMessage | None:
         """The message of a robot callback's data, or None when it is none."""
         if not isinstance(data, dict):
             return None
@@ -240,11 +245,8 @@ class DingTalkTransport:
             expires = data.get("sessionWebhookExpiredTime")
             expires_at = datetime.fromtimestamp(int(expires) / 1000, timezone.utc) \
                 if str(expires or "").isdigit() else now + SESSION_WEBHOOK_VALID
-            self.replies[message_id] = PendingReply(str(webhook), room, sender, link.id,
-                                                    expires_at, once=False)
-            self.replies.move_to_end(message_id)
-            while len(self.replies) > KEPT_REPLIES:
-                self.replies.popitem(last=False)
+            await self.replies.remember(message_id, PendingReply(
+                str(webhook), room, sender, link.id, expires_at, once=False), now)
         link.health.last_event_at = now
         return IncomingMessage(id=message_id, room=room, sender_id=sender,
                                sender_name=str(data.get("senderNick") or sender),
@@ -326,9 +328,10 @@ class DingTalkTransport:
     async def send(self, post: OutgoingPost) -> None:
         """Deliver `post` (route: the module's docstring). Raises `NoRoute` (for good),
         `PlatformRefused` or `PlatformUnreachable` (tried again later)."""
-        reply = self.replies.get(post.reply_to) if post.reply_to else None
-        if reply is not None and reply.expires_at <= self.clock():
-            self.replies.pop(post.reply_to, None)
+        reply = self.replies.get(post.reply_to)
+        if reply is not None and (reply.expires_at <= self.clock()
+                                  or reply.account_id not in self.accounts):
+            await self.replies.forget(post.reply_to)
             reply = None
         if reply is not None and reply.serves(post):
             await post_json(self._client, self.accounts[reply.account_id].health, reply.url,

@@ -30,8 +30,9 @@ post stays in the outbox, its room waits, and it is tried again later, in order.
 each robot to `transport.posts_per_room_per_minute` (≤ 20) through `pacing_key`.
 
 Each account keeps its own `TransportHealth` (`accounts_health`); `health` sums them up for
-`/readyz` and `/api/transport`. The response_urls are kept in memory: after a restart the
-answers to earlier messages go through the group's robot.
+`/readyz` and `/api/transport`. The response_urls are kept in memory and, once `attach` gave the
+bot's database, in table `reply_route` until used or expired: after a restart, an answer to an
+earlier message still goes through its response_url while that is valid.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
@@ -51,7 +51,7 @@ from bot.chat_jsonl import unknown_room
 from bot.transport import IncomingMessage, Media, OutgoingPost
 from bot.transports.health import AccountsHealth, TransportHealth, masked_url, scrub_logger, utc_now
 from bot.transports.robots import (SINGLE_ROOM, NoRoute, PendingReply, PlatformRefused,
-                                   PlatformUnreachable, download_limited, post_json,
+                                   PlatformUnreachable, ReplyRoutes, download_limited, post_json,
                                    robot_pacing_key)
 from bot.transports.wecom_crypto import CryptoError, WeComCrypto
 from flows.config import WECOM_TEXT_BYTES, MediaLimits, WeComConfig
@@ -62,7 +62,6 @@ RESPONSE_URL_VALID = timedelta(hours=1)  # 主动回复消息: a response_url wo
 FREQUENCY_LIMIT = 45009                  # the robot's "api freq out of limit"
 MEDIA_MAX_BYTES = 20 * 1024 * 1024       # an image or file larger than this is not downloaded
 MEDIA_TIMEOUT = 5.0                      # seconds for a download, inside the callback's answer
-KEPT_REPLIES = 10_000                    # response_urls kept at most (the oldest go first)
 # Raised by `send` (bot.transports.robots): tried again later, or (NoRoute) set aside.
 WeComRefused, WeComUnreachable = PlatformRefused, PlatformUnreachable
 
@@ -118,7 +117,7 @@ class WeComTransport:
         self.account_of_room = {room: link for link in self.accounts.values()
                                 for room in link.rooms}
         self.health = AccountsHealth({i: link.health for i, link in self.accounts.items()})
-        self.replies: OrderedDict[str, PendingReply] = OrderedDict()
+        self.replies = ReplyRoutes("wecom")
         secrets = [s for link in self.accounts.values() for s in link.health.secrets]
         scrub_logger("httpx", secrets)  # httpx logs each URL it calls, robot keys and all
         self._client = client or httpx.AsyncClient(timeout=timeout)
@@ -135,9 +134,10 @@ class WeComTransport:
     async def send(self, post: OutgoingPost) -> None:
         """Deliver `post` (route: the module's docstring). Raises `NoRoute` (for good),
         `PlatformRefused` or `PlatformUnreachable` (tried again later)."""
-        reply = self.replies.get(post.reply_to) if post.reply_to else None
-        if reply is not None and reply.expires_at <= self.clock():
-            self.replies.pop(post.reply_to, None)
+        reply = self.replies.get(post.reply_to)
+        if reply is not None and (reply.expires_at <= self.clock()
+                                  or reply.account_id not in self.accounts):
+            await self.replies.forget(post.reply_to)
             reply = None
         if reply is not None and reply.serves(post):
             link = self.accounts[reply.account_id]
@@ -146,9 +146,9 @@ class WeComTransport:
             except PlatformRefused:
                 # WeCom would not take it there (used, expired early): the next try goes by
                 # the group's robot. A try with no answer keeps the response_url.
-                self.replies.pop(post.reply_to, None)
+                await self.replies.forget(post.reply_to)
                 raise
-            self.replies.pop(post.reply_to, None)  # a response_url takes one call
+            await self.replies.forget(post.reply_to)  # a response_url takes one call
             return
         if post.room is None:
             raise NoRoute(f"post {post.id}: WeCom cannot write to member {post.recipient} "
@@ -176,11 +176,12 @@ class WeComTransport:
 
     # -- in -------------------------------------------------------------------------------
 
-    def remember_reply(self, message_id: str, reply: PendingReply) -> None:
-        self.replies[message_id] = reply
-        self.replies.move_to_end(message_id)
-        while len(self.replies) > KEPT_REPLIES:
-            self.replies.popitem(last=False)
+    def attach(self, bot) -> None:
+        """Keep the response_urls in the bot's database from now on (they outlive a restart),
+        taking back those still valid."""
+        taken = self.replies.bind(bot.db, self.clock())
+        if taken:
+            log.info("WeCom: %d response_urls of messages before the restart still valid", taken)
 
     async def incoming(self, link: WeComAccountLink, data: dict) -> IncomingMessage | None:
         """The message of a decrypted callback (智能机器人 › 接收消息), or None for what is no
@@ -223,8 +224,8 @@ class WeComTransport:
             quoted = str((quote.get("text") or {}).get("content") or "")
         response_url = data.get("response_url")
         if response_url:
-            self.remember_reply(message_id, PendingReply(
-                str(response_url), room, sender, link.id, now + RESPONSE_URL_VALID))
+            await self.replies.remember(message_id, PendingReply(
+                str(response_url), room, sender, link.id, now + RESPONSE_URL_VALID), now)
         link.health.last_event_at = now
         return IncomingMessage(id=message_id, room=room, sender_id=sender, sender_name=sender,
                                text="\n".join(t for t in texts if t), at=now, quoted=quoted,
