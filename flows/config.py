@@ -507,6 +507,7 @@ DEFAULT_BOT_ID = "wxid_gridbot"
 WECOM_ROBOT_PER_MINUTE = 20
 WECOM_TEXT_BYTES = 2048
 WECOM_ROBOT_URL = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
+WECOM_WS_URL = "wss://openws.work.weixin.qq.com"
 _ENCODING_AES_KEY = re.compile(r"[A-Za-z0-9]{43}")
 _MOBILE = re.compile(r"\+?[0-9]{6,15}")   # digits, the country code optional (+86…)
 
@@ -521,20 +522,30 @@ class WeComRoom(_Strict):
 
 
 class WeComAccount(_Strict):
-    """One WeCom AI bot (智能机器人) in API mode: its callback's Token and EncodingAESKey (set in
-    the bot's API settings), and the groups it serves (a township each, say). Its callback URL is
-    `/wecom/{id}/callback` on the bot's API."""
+    """One WeCom AI bot (智能机器人) in API mode, and the groups it serves (a township each, say).
+    Either by callback: its Token and EncodingAESKey (set in the bot's API settings), its callback
+    URL `/wecom/{id}/callback` on the bot's API; or by long connection (长连接): its Bot ID and
+    Secret, the bot opening a WebSocket to WeCom itself (no public address)."""
 
     id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
-    token: NonEmptyText
-    encoding_aes_key: NonEmptyText
+    token: NonEmptyText | None = None
+    encoding_aes_key: NonEmptyText | None = None
+    bot_id: NonEmptyText | None = None
+    secret: NonEmptyText | None = None
     rooms: list[WeComRoom] = []
+
+    @property
+    def long_connection(self) -> bool:
+        """Whether the account works over the long connection (Bot ID and Secret given)."""
+        return self.bot_id is not None
 
 
 class WeComConfig(_Strict):
     accounts: Annotated[list[WeComAccount], Field(min_length=1)]
-    # The group robots' send API; a test points it at a local fake.
+    # The group robots' send API, and the long connection's address; a test points them at
+    # local fakes.
     robot_url: NonEmptyText = WECOM_ROBOT_URL
+    ws_url: NonEmptyText = WECOM_WS_URL
     # Member id → the mobile number bound to their WeCom account: a group robot @-mentions them
     # by it (`mentioned_mobile_list`), for members whose id in the network is no WeCom userid
     # (an id kept from WeChat, a resident outside the organisation). Others go by id.
@@ -608,7 +619,7 @@ class TransportConfig(_Strict):
         """The bot accounts' tokens, keys and robot keys: masked in every log line."""
         secrets: list[str | None] = []
         for account in self.wecom.accounts if self.wecom else []:
-            secrets += [account.token, account.encoding_aes_key,
+            secrets += [account.token, account.encoding_aes_key, account.secret,
                         *(room.robot_key for room in account.rooms)]
         for account in self.dingtalk.accounts if self.dingtalk else []:
             secrets += [account.client_secret, *(room.robot_token for room in account.rooms),
@@ -688,9 +699,25 @@ class TransportConfig(_Strict):
                     "id, token, encoding_aes_key, rooms)"]
         problems = _accounts_problems("wecom", self.wecom.accounts, self.wecom.robot_url,
                                       self.posts_per_room_per_minute, WECOM_ROBOT_PER_MINUTE)
+        if not re.match(r"wss?://", self.wecom.ws_url):
+            problems.append(f"transport.wecom.ws_url: a ws(s) URL expected, got "
+                            f"{self.wecom.ws_url!r}")
         for n, account in enumerate(self.wecom.accounts):
-            if not _ENCODING_AES_KEY.fullmatch(account.encoding_aes_key):
-                problems.append(f"transport.wecom.accounts[{n}] ({account.id}).encoding_aes_key: "
+            where = f"transport.wecom.accounts[{n}] ({account.id})"
+            callback = account.token is not None or account.encoding_aes_key is not None
+            connection = account.bot_id is not None or account.secret is not None
+            if callback and connection:
+                problems.append(f"{where}: token and encoding_aes_key (callback) or bot_id and "
+                                f"secret (long connection), not both")
+            elif connection and (account.bot_id is None or account.secret is None):
+                problems.append(f"{where}: bot_id and secret go together (the AI bot's long "
+                                f"connection settings)")
+            elif not connection and (account.token is None or account.encoding_aes_key is None):
+                problems.append(f"{where}: token and encoding_aes_key required (the AI bot's "
+                                f"callback settings), or bot_id and secret for a long connection")
+            if account.encoding_aes_key is not None \
+                    and not _ENCODING_AES_KEY.fullmatch(account.encoding_aes_key):
+                problems.append(f"{where}.encoding_aes_key: "
                                 f"43 letters and digits expected (the EncodingAESKey of the "
                                 f"bot's API settings), got {len(account.encoding_aes_key)} "
                                 f"characters")
