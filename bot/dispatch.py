@@ -118,6 +118,8 @@ def details_of(message: IncomingMessage,
         details["from_bot"] = True
     if message.system:
         details["system"] = True
+    if message.private:
+        details["private"] = True
     return details or None
 
 
@@ -129,7 +131,8 @@ def message_of(row: Any) -> IncomingMessage:
         text=row.text, at=row.sent_at, quoted=row.quoted,
         mention_ids=tuple(details.get("mention_ids", ())),
         recalled_id=details.get("recalled_id"), from_bot=bool(details.get("from_bot")),
-        system=bool(details.get("system")), media=attachments.media_of(details.get("media", ())))
+        system=bool(details.get("system")), media=attachments.media_of(details.get("media", ())),
+        private=bool(details.get("private")))
 
 
 # Core statements for the rows a change adds: an ORM object each cost more than the insert.
@@ -420,8 +423,9 @@ class Dispatcher:
         """The message's `attachment` rows, and the evidence events of a photo after 办结."""
         in_network = (self.network.node_for_room(message.room) is not None
                       or message.room in self.department_rooms)
-        acting = (in_network and not message.from_bot and not message.system
-                  and message.sender_id not in (self.bot_id, message.room))
+        # A 1:1 chat: the rules go by the sender's own acts, whichever group they were in.
+        acting = ((in_network or message.private) and not message.from_bot
+                  and not message.system and message.sender_id not in (self.bot_id, message.room))
         name = self.network.member_name(message.sender_id) or message.sender_name
         attached = attachments.attach(session, self.config, message, acting, name)
         for ticket_id, outcome in attached.evidence:

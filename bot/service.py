@@ -187,7 +187,9 @@ def startup_lines(config: GridConfig, db: Database, host: str, port: int,
         target = f"webhook: posts to {mask_url(transport.callback_url or '')}, messages in at " \
                  f"{dashboard_url(host, port)}webhook/messages"
     elif transport.kind == "wecom" and transport.wecom:
-        accounts = ", ".join(f"{a.id} ({len(a.rooms)} rooms)" for a in transport.wecom.accounts)
+        accounts = ", ".join(f"{a.id} ({len(a.rooms)} rooms"
+                             f"{', long connection' if a.long_connection else ''})"
+                             for a in transport.wecom.accounts)
         target = f"wecom: AI bot callbacks at {dashboard_url(host, port)}wecom/<account>/callback" \
                  f", accounts {accounts}; group robots at {mask_url(transport.wecom.robot_url)}"
     elif transport.kind == "dingtalk" and transport.dingtalk:
@@ -245,17 +247,21 @@ async def serve(config: GridConfig, db: Database, host: str, port: int,
     elif kind == "wecom":
         from bot.transports.wecom import WeComTransport, wecom_router
 
-        transport = WeComTransport(config.transport.wecom)
+        transport = WeComTransport(config.transport.wecom, media_limits=config.media.max_bytes)
         bot = Bot(config, db, transport, network)
         transport.clock = bot.clock
         delivery = DeliveryLoop(lambda: _deliver_and_count(bot), target="WeCom")
+        transport.attach(bot, delivery.wake)  # its response_urls kept in the database
         background.append(asyncio.create_task(delivery.run(), name="wecom-delivery"))
+        if transport.long_connections:
+            background.append(asyncio.create_task(transport.run(), name="wecom-long-connection"))
         wake = delivery.wake
         app_options = {"routers": [wecom_router(bot, transport, delivery.wake)]}
     elif kind == "dingtalk":
         from bot.transports.dingtalk import DingTalkTransport
 
-        transport = DingTalkTransport(config.transport.dingtalk)
+        transport = DingTalkTransport(config.transport.dingtalk,
+                                      media_limits=config.media.max_bytes)
         bot = Bot(config, db, transport, network)
         transport.clock = bot.clock
         delivery = DeliveryLoop(lambda: _deliver_and_count(bot), target="DingTalk")

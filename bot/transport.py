@@ -47,6 +47,10 @@ class IncomingMessage:
     system: bool = False
     # Photos, voice, files and locations the message carries (its `text` may then be empty).
     media: tuple[Media, ...] = ()
+    # Sent to the bot in a 1:1 chat (WeCom's and DingTalk's robots get photos there, as a group
+    # shows them only what @-mentions them): no group's command, but its media join the
+    # sender's own ticket as in a group (flows/attachments.py).
+    private: bool = False
 
 
 @dataclass(frozen=True)

@@ -507,7 +507,9 @@ DEFAULT_BOT_ID = "wxid_gridbot"
 WECOM_ROBOT_PER_MINUTE = 20
 WECOM_TEXT_BYTES = 2048
 WECOM_ROBOT_URL = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
+WECOM_WS_URL = "wss://openws.work.weixin.qq.com"
 _ENCODING_AES_KEY = re.compile(r"[A-Za-z0-9]{43}")
+_MOBILE = re.compile(r"\+?[0-9]{6,15}")   # digits, the country code optional (+86…)
 
 
 class WeComRoom(_Strict):
@@ -520,20 +522,34 @@ class WeComRoom(_Strict):
 
 
 class WeComAccount(_Strict):
-    """One WeCom AI bot (智能机器人) in API mode: its callback's Token and EncodingAESKey (set in
-    the bot's API settings), and the groups it serves (a township each, say). Its callback URL is
-    `/wecom/{id}/callback` on the bot's API."""
+    """One WeCom AI bot (智能机器人) in API mode, and the groups it serves (a township each, say).
+    Either by callback: its Token and EncodingAESKey (set in the bot's API settings), its callback
+    URL `/wecom/{id}/callback` on the bot's API; or by long connection (长连接): its Bot ID and
+    Secret, the bot opening a WebSocket to WeCom itself (no public address)."""
 
     id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
-    token: NonEmptyText
-    encoding_aes_key: NonEmptyText
+    token: NonEmptyText | None = None
+    encoding_aes_key: NonEmptyText | None = None
+    bot_id: NonEmptyText | None = None
+    secret: NonEmptyText | None = None
     rooms: list[WeComRoom] = []
+
+    @property
+    def long_connection(self) -> bool:
+        """Whether the account works over the long connection (Bot ID and Secret given)."""
+        return self.bot_id is not None
 
 
 class WeComConfig(_Strict):
     accounts: Annotated[list[WeComAccount], Field(min_length=1)]
-    # The group robots' send API; a test points it at a local fake.
+    # The group robots' send API, and the long connection's address; a test points them at
+    # local fakes.
     robot_url: NonEmptyText = WECOM_ROBOT_URL
+    ws_url: NonEmptyText = WECOM_WS_URL
+    # Member id → the mobile number bound to their WeCom account: a group robot @-mentions them
+    # by it (`mentioned_mobile_list`), for members whose id in the network is no WeCom userid
+    # (an id kept from WeChat, a resident outside the organisation). Others go by id.
+    member_mobiles: dict[NonEmptyText, NonEmptyText] = {}
 
 
 # DingTalk's custom robots (自定义机器人): 20 messages a minute per robot, then throttled for 10
@@ -541,6 +557,7 @@ class WeComConfig(_Strict):
 DINGTALK_ROBOT_PER_MINUTE = 20
 DINGTALK_ROBOT_URL = "https://oapi.dingtalk.com/robot/send"
 DINGTALK_STREAM_URL = "https://api.dingtalk.com/v1.0/gateway/connections/open"
+DINGTALK_API_URL = "https://api.dingtalk.com"
 
 
 class DingTalkRoom(_Strict):
@@ -569,6 +586,8 @@ class DingTalkConfig(_Strict):
     # deployment (or a test's fake) has its own.
     robot_url: NonEmptyText = DINGTALK_ROBOT_URL
     stream_url: NonEmptyText = DINGTALK_STREAM_URL
+    # The open API (新版服务端API): the app's access token, the download of received media.
+    api_url: NonEmptyText = DINGTALK_API_URL
 
 
 class TransportConfig(_Strict):
@@ -600,7 +619,7 @@ class TransportConfig(_Strict):
         """The bot accounts' tokens, keys and robot keys: masked in every log line."""
         secrets: list[str | None] = []
         for account in self.wecom.accounts if self.wecom else []:
-            secrets += [account.token, account.encoding_aes_key,
+            secrets += [account.token, account.encoding_aes_key, account.secret,
                         *(room.robot_key for room in account.rooms)]
         for account in self.dingtalk.accounts if self.dingtalk else []:
             secrets += [account.client_secret, *(room.robot_token for room in account.rooms),
@@ -656,9 +675,10 @@ class TransportConfig(_Strict):
                     "accounts: id, client_id, client_secret, rooms)"]
         problems = _accounts_problems("dingtalk", self.dingtalk.accounts, self.dingtalk.robot_url,
                                       self.posts_per_room_per_minute, DINGTALK_ROBOT_PER_MINUTE)
-        if not re.match(r"https?://", self.dingtalk.stream_url):
-            problems.append(f"transport.dingtalk.stream_url: an http(s) URL expected, "
-                            f"got {self.dingtalk.stream_url!r}")
+        for name in ("stream_url", "api_url"):
+            if not re.match(r"https?://", getattr(self.dingtalk, name)):
+                problems.append(f"transport.dingtalk.{name}: an http(s) URL expected, "
+                                f"got {getattr(self.dingtalk, name)!r}")
         for n, account in enumerate(self.dingtalk.accounts):
             for room in account.rooms:
                 where = f"transport.dingtalk.accounts[{n}] ({account.id}).rooms ({room.room})"
@@ -679,12 +699,32 @@ class TransportConfig(_Strict):
                     "id, token, encoding_aes_key, rooms)"]
         problems = _accounts_problems("wecom", self.wecom.accounts, self.wecom.robot_url,
                                       self.posts_per_room_per_minute, WECOM_ROBOT_PER_MINUTE)
+        if not re.match(r"wss?://", self.wecom.ws_url):
+            problems.append(f"transport.wecom.ws_url: a ws(s) URL expected, got "
+                            f"{self.wecom.ws_url!r}")
         for n, account in enumerate(self.wecom.accounts):
-            if not _ENCODING_AES_KEY.fullmatch(account.encoding_aes_key):
-                problems.append(f"transport.wecom.accounts[{n}] ({account.id}).encoding_aes_key: "
+            where = f"transport.wecom.accounts[{n}] ({account.id})"
+            callback = account.token is not None or account.encoding_aes_key is not None
+            connection = account.bot_id is not None or account.secret is not None
+            if callback and connection:
+                problems.append(f"{where}: token and encoding_aes_key (callback) or bot_id and "
+                                f"secret (long connection), not both")
+            elif connection and (account.bot_id is None or account.secret is None):
+                problems.append(f"{where}: bot_id and secret go together (the AI bot's long "
+                                f"connection settings)")
+            elif not connection and (account.token is None or account.encoding_aes_key is None):
+                problems.append(f"{where}: token and encoding_aes_key required (the AI bot's "
+                                f"callback settings), or bot_id and secret for a long connection")
+            if account.encoding_aes_key is not None \
+                    and not _ENCODING_AES_KEY.fullmatch(account.encoding_aes_key):
+                problems.append(f"{where}.encoding_aes_key: "
                                 f"43 letters and digits expected (the EncodingAESKey of the "
                                 f"bot's API settings), got {len(account.encoding_aes_key)} "
                                 f"characters")
+        for member, mobile in self.wecom.member_mobiles.items():
+            if not _MOBILE.fullmatch(mobile):
+                problems.append(f"transport.wecom.member_mobiles ({member}): a mobile number "
+                                f"expected (digits, + for a country code), got {mobile!r}")
         return problems
 
 

@@ -310,6 +310,24 @@ class Attachment(SQLModel, table=True):
     at: datetime = Field(sa_column=_time_column(nullable=False))
 
 
+class ReplyRoute(SQLModel, table=True):
+    """Where the answer to a received message may go, for as long as the platform allows: WeCom's
+    `response_url` (an hour, one call: `once`), DingTalk's `sessionWebhook` (until its expiry).
+    Kept so that answers written before a restart still go there after it. Routing state, not a
+    record: a row is deleted once used up or expired, as its URL lets anyone post there."""
+
+    __tablename__ = "reply_route"
+
+    message_id: str = Field(max_length=ID_LENGTH, primary_key=True)
+    platform: str = Field(max_length=20)        # wecom, dingtalk
+    account_id: str = Field(max_length=ID_LENGTH)
+    url: str
+    room: str = Field(max_length=ID_LENGTH)
+    sender_id: str = Field(max_length=ID_LENGTH)
+    once: bool = True
+    expires_at: datetime = Field(sa_column=_time_column(nullable=False, index=True))
+
+
 class OutboundPost(SQLModel, table=True):
     """The outbox: a bot post is written with the change that caused it, then delivered."""
 

@@ -3,7 +3,11 @@
 WebSocket) and gets robot messages framed as DingTalk frames them (a `下单`, the head's `接单` by
 @, photos, voice and files); answers go through the message's sessionWebhook, other group posts
 through the custom robot, signed (加签) and paced to 20 a minute per robot; a robot answering
-410100 (throttled) is tried again later with the order kept; config errors are named."""
+410100 (throttled) is tried again later with the order kept; config errors are named. Pictures
+are downloaded through the open API as documented (the app's access token, then
+robot/messageFiles/download for a download URL) and kept as the ticket's attachment or the
+resolution's evidence; one over the size limit is refused politely, one too slow to download does
+not hold up the acknowledgement."""
 
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ import httpx
 import pytest
 import yaml
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlmodel import select
 from websockets.asyncio.server import serve
 
@@ -31,9 +35,11 @@ from bot.outbox import PostPipeline, pending_count, post_values, write_posts
 from bot.pacing import WINDOW
 from bot.runtime import Bot
 from bot.transports.dingtalk import DingTalkTransport
-from flows.config import DingTalkAccount, DingTalkConfig, DingTalkRoom, TransportConfig
+from flows.config import (DingTalkAccount, DingTalkConfig, DingTalkRoom, MediaConfig, MediaLimits,
+                          TransportConfig)
 from flows.lifecycle import Reply
-from models.tables import OutboundPost, Ticket
+from models.tables import (Attachment, InboundMessage, OutboundPost, ReplyRoute, Ticket,
+                           TicketEvent)
 
 from chat_script import BRANCH, GRID, HEAD, ZHANG
 from conftest import REPO, START
@@ -44,6 +50,8 @@ GRID_TOKEN, BRANCH_TOKEN = "grid-access-token-0001", "branch-access-token-0002"
 SECRET = "SECfedcba9876543210grid"
 BOT_DINGTALK_ID = "$:LWCP_v1:$robot"
 TOPIC = "/v1.0/im/bot/messages/get"
+ACCESS_TOKEN = "app-access-token-0001"
+PHOTO = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
 
 
 def documented_sign(secret: str, timestamp: str) -> str:
@@ -61,6 +69,11 @@ class FakeDingTalk:
     def __init__(self, clock, limited: set[int] = frozenset()) -> None:
         self.clock = clock
         self.limited = set(limited)
+        # Media members sent, by download code: (content, seconds the download takes).
+        self.files: dict[str, tuple[bytes, float]] = {}
+        self.token_calls = 0
+        self.download_asks: list[dict] = []
+        self.downloads: list[str] = []
         self.robot_tries = 0
         self.robot_posts: list[dict] = []
         self.bad_signs = 0
@@ -80,6 +93,34 @@ class FakeDingTalk:
             if body.get("clientSecret") != CLIENT_SECRET:
                 return JSONResponse({"code": "InvalidAuthentication"}, status_code=401)
             return JSONResponse({"endpoint": f"ws://127.0.0.1:{self.ws_port}/", "ticket": "t-1"})
+
+        @app.post("/v1.0/oauth2/accessToken")
+        async def access_token(request: Request) -> JSONResponse:
+            # 获取企业内部应用的accessToken: appKey and appSecret in, accessToken and expireIn out.
+            body = json.loads(await request.body())
+            self.token_calls += 1
+            if (body.get("appKey"), body.get("appSecret")) != (CLIENT_ID, CLIENT_SECRET):
+                return JSONResponse({"code": "invalidClientSecret"}, status_code=400)
+            return JSONResponse({"accessToken": ACCESS_TOKEN, "expireIn": 7200})
+
+        @app.post("/v1.0/robot/messageFiles/download")
+        async def message_file(request: Request) -> JSONResponse:
+            # 下载机器人接收消息的文件内容: the token in its header, robotCode and downloadCode.
+            body = json.loads(await request.body())
+            self.download_asks.append(body)
+            if request.headers.get("x-acs-dingtalk-access-token") != ACCESS_TOKEN:
+                return JSONResponse({"code": "InvalidAuthentication"}, status_code=401)
+            if body.get("robotCode") != CLIENT_ID or body.get("downloadCode") not in self.files:
+                return JSONResponse({"code": "invalidParameter"}, status_code=400)
+            return JSONResponse({"downloadUrl": f"{self.base}/files/{body['downloadCode']}"})
+
+        @app.get("/files/{code}")
+        async def file_content(code: str) -> Response:
+            content, seconds = self.files[code]
+            if seconds:
+                await asyncio.sleep(seconds)
+            self.downloads.append(code)
+            return Response(content, media_type="application/octet-stream")
 
         @app.post("/robot/send")
         async def robot(request: Request, access_token: str, timestamp: str,
@@ -144,9 +185,9 @@ def dingtalk_config(config, robot_url: str, rooms=None):
                       DingTalkRoom(room=BRANCH, robot_token=BRANCH_TOKEN, robot_secret=SECRET)]
     base = robot_url.removesuffix("/robot/send")
     transport = TransportConfig(kind="dingtalk", dingtalk=DingTalkConfig(
-        robot_url=robot_url, stream_url=f"{base}/v1.0/gateway/connections/open", accounts=[DingTalkAccount(id="liuyang", client_id=CLIENT_ID,
-                                                       client_secret=CLIENT_SECRET,
-                                                       rooms=rooms)]))
+        robot_url=robot_url, stream_url=f"{base}/v1.0/gateway/connections/open", api_url=base,
+        accounts=[DingTalkAccount(id="liuyang", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+                                  rooms=rooms)]))
     return config.model_copy(update={"transport": transport})
 
 
@@ -154,8 +195,9 @@ class Platform:
     """The bot with the DingTalk transport connected to the fake's Stream gateway."""
 
     def __init__(self, config, db, network, clock, fake: FakeDingTalk) -> None:
-        self.fake = fake
-        self.transport = DingTalkTransport(config.transport.dingtalk, clock=clock)
+        self.fake, self.clock = fake, clock
+        self.transport = DingTalkTransport(config.transport.dingtalk, clock=clock,
+                                           media_limits=config.media.max_bytes)
         self.bot = Bot(config, db, self.transport, network, clock=clock)
         self.transport.attach(self.bot)
         self.seen = []
@@ -170,17 +212,18 @@ class Platform:
         self.count = 0
 
     async def say(self, sender: str, text: str = "", room: str | None = GRID,
-                  msgtype: str = "text", at_bot: bool = True, **payload) -> str:
+                  msgtype: str = "text", at_bot: bool = True, deliver: bool = True,
+                  **payload) -> str:
         """A member's message to the robot (in `room` with the robot @-mentioned, or 1:1 when
-        None); the bot's answers are delivered before this returns."""
+        None); the bot's answers are delivered before this returns (unless not `deliver`)."""
         self.count += 1
         msgid = f"msg{self.count}"
         data = {"msgId": msgid, "msgtype": msgtype, "senderStaffId": sender,
                 "senderId": f"$:id:{sender}", "senderNick": sender,
                 "chatbotUserId": BOT_DINGTALK_ID, "robotCode": CLIENT_ID,
-                "createAt": int(START.timestamp() * 1000),
+                "createAt": int(self.clock().timestamp() * 1000),
                 "sessionWebhook": f"{self.fake.base}/session/s{self.count}",
-                "sessionWebhookExpiredTime": int(START.timestamp() * 1000) + 90 * 60_000,
+                "sessionWebhookExpiredTime": int(self.clock().timestamp() * 1000) + 90 * 60_000,
                 "conversationType": "1" if room is None else "2", **payload}
         if room is not None:
             data.update(conversationId=room, isInAtList=True,
@@ -188,7 +231,8 @@ class Platform:
         if msgtype == "text":
             data["text"] = {"content": text}
         await self.fake.push(data)
-        await self.bot.deliver()
+        if deliver:
+            await self.bot.deliver()
         return msgid
 
     async def close(self) -> None:
@@ -201,11 +245,13 @@ class Platform:
 
 
 @pytest.fixture
-async def platform(config, network, db, clock):
+async def platform(config, network, db, clock, tmp_path):
     made = []
 
-    def make(fake, rooms=None):
-        made.append(Platform(dingtalk_config(config, f"{fake.base}/robot/send", rooms),
+    def make(fake, rooms=None, image_limit: int = 10_000_000):
+        kept = config.model_copy(update={"media": MediaConfig(
+            folder=str(tmp_path / "media"), max_bytes=MediaLimits(image=image_limit))})
+        made.append(Platform(dingtalk_config(kept, f"{fake.base}/robot/send", rooms),
                              db, network, clock, fake))
         return made[-1]
 
@@ -272,6 +318,133 @@ async def test_photos_voice_and_files_reach_the_dispatcher_with_their_download_c
         assert audio.text == "楼道灯还是不亮"
         assert (audio.media[0].kind, audio.media[0].duration_s) == ("voice", 4)
         assert (file.media[0].kind, file.media[0].filename) == ("file", "照片.zip")
+
+
+def picture_order(code: str) -> dict:
+    """A 下单 in the group with a picture (富文本: the text and the picture in one message, the
+    robot @-mentioned), as DingTalk sends it."""
+    return {"msgtype": "richText", "content": {"richText": [
+        {"text": "下单 4栋2单元楼道灯不亮"},
+        {"type": "picture", "downloadCode": code, "pictureDownloadCode": f"p-{code}"}]}}
+
+
+async def test_an_order_with_a_picture_then_the_heads_claim_and_resolution_with_a_photo(
+        platform, clock, db, tmp_path):
+    async with FakeDingTalk(clock) as fake:
+        bot = platform(fake)
+        fake.files["dc-order"] = (PHOTO, 0)
+        fake.files["dc-done"] = (PHOTO[:1000] + b"done", 0)
+        order = await bot.say(ZHANG, **picture_order("dc-order"))
+        # The picture's content fetched as documented: the app's token, then its download URL.
+        assert fake.token_calls == 1
+        assert fake.download_asks == [{"downloadCode": "dc-order", "robotCode": CLIENT_ID}]
+        [photo] = bot.seen[-1].media
+        assert (photo.kind, photo.media_id, photo.data) == ("image", "dc-order", PHOTO)
+        with db.session() as session:
+            ticket = session.exec(select(Ticket)).one()
+            [kept] = session.exec(select(Attachment)).all()
+        assert ticket.status == "open" and "楼道灯" in ticket.text
+        assert (kept.ticket_id, kept.message_id, kept.kind, kept.purpose, kept.size, kept.mime,
+                kept.sha256, kept.media_id) == (
+            ticket.id, order, "image", "request", len(PHOTO), "image/png",
+            hashlib.sha256(PHOTO).hexdigest(), "dc-order")
+        assert (tmp_path / "media" / kept.path).read_bytes() == PHOTO
+        assert "已受理 #1" in fake.session_posts["s1"][0]["text"]["content"]
+
+        await bot.say(HEAD, "接单")    # the robot @-mentioned in the group
+        clock.advance(minutes=20)
+        await bot.say(HEAD, "办结 #1 已更换灯泡")
+        with db.session() as session:
+            assert session.exec(select(Ticket)).one().status == "resolved"
+        # The head's photo, sent to the robot 1:1 (a group shows it only what @-mentions it),
+        # is the resolution's evidence; the token is used again, not fetched anew.
+        clock.advance(minutes=2)
+        await bot.say(HEAD, room=None, msgtype="picture",
+                      content={"downloadCode": "dc-done", "pictureDownloadCode": "p"})
+        assert bot.seen[-1].private and bot.seen[-1].room == f"single:{HEAD}"
+        assert fake.token_calls == 1 and fake.downloads == ["dc-order", "dc-done"]
+        with db.session() as session:
+            evidence = session.exec(select(TicketEvent).where(
+                TicketEvent.kind == "evidence")).one()
+            done = session.exec(select(Attachment).where(Attachment.message_id == "msg4")).one()
+        assert (evidence.ticket_id, evidence.actor_id, evidence.note,
+                evidence.source_message_id) == (ticket.id, HEAD, "照片1", "msg4")
+        assert (done.ticket_id, done.purpose, done.size, done.sha256) == (
+            ticket.id, "evidence", 1004, hashlib.sha256(PHOTO[:1000] + b"done").hexdigest())
+        assert "s4" not in fake.session_posts    # a photo is no command: nothing said
+        assert pending_count(db) == 0
+
+
+async def test_a_picture_over_the_size_limit_is_refused_politely_and_not_read(platform, clock,
+                                                                               db):
+    async with FakeDingTalk(clock) as fake:
+        bot = platform(fake, image_limit=1000)
+        fake.files["dc-big"] = (PHOTO, 0)
+        await bot.say(ZHANG, **picture_order("dc-big"))
+        [photo] = bot.seen[-1].media
+        assert photo.data is None and photo.size == len(PHOTO) and photo.media_id == "dc-big"
+        with db.session() as session:
+            assert session.exec(select(Ticket)).one().status == "open"
+            [kept] = session.exec(select(Attachment)).all()
+        assert (kept.refused, kept.path, kept.ticket_id) == ("too_large", None, None)
+        said = [post["text"]["content"] for post in fake.session_posts["s1"]]
+        assert any("超过了1KB的上限" in text and "未能保存" in text for text in said), said
+        # The same in a 1:1 chat: refused there, through that chat's session webhook.
+        await bot.say(ZHANG, room=None, msgtype="picture", content={"downloadCode": "dc-big"})
+        [refusal] = fake.session_posts["s2"]
+        assert "超过了1KB的上限" in refusal["text"]["content"]
+
+
+async def test_a_slow_download_does_not_hold_up_the_acknowledgement(platform, clock, db,
+                                                                    monkeypatch):
+    import bot.transports.dingtalk as dingtalk
+
+    monkeypatch.setattr(dingtalk, "MEDIA_TIMEOUT", 0.5)
+    async with FakeDingTalk(clock) as fake:
+        bot = platform(fake)
+        fake.files["dc-slow"] = (PHOTO, 3.0)
+        started = time.monotonic()
+        await bot.say(ZHANG, **picture_order("dc-slow"))   # returns once acknowledged
+        assert time.monotonic() - started < 2.5
+        [photo] = bot.seen[-1].media
+        assert photo.data is None and photo.media_id == "dc-slow"
+        with db.session() as session:
+            assert session.exec(select(Ticket)).one().status == "open"
+            [kept] = session.exec(select(Attachment)).all()
+            stored = session.exec(select(InboundMessage)).one()
+        # Kept by its download code, joined to the ticket all the same.
+        assert (kept.ticket_id, kept.media_id, kept.path) == (1, "dc-slow", None)
+        assert stored.details["media"][0]["media_id"] == "dc-slow"
+
+
+async def test_a_session_webhook_outlives_a_restart_until_it_expires(platform, clock, db,
+                                                                      network):
+    async with FakeDingTalk(clock) as fake:
+        before = platform(fake)
+        # The bot stops after storing the message and its answer, before delivering it.
+        order = await before.say(ZHANG, " 下单 4栋2单元楼道灯不亮", deliver=False)
+        assert pending_count(db) == 1
+        after = platform(fake)   # a new process: its transport reads the route back
+        await after.bot.deliver()
+        [answer] = fake.session_posts["s1"]
+        assert "已受理 #1" in answer["text"]["content"] and fake.robot_posts == []
+        with db.session() as session:   # usable as often as needed: kept until it expires
+            [route] = session.exec(select(ReplyRoute)).all()
+        assert (route.message_id, route.platform, route.once, route.room) == (
+            order, "dingtalk", False, GRID)
+
+        clock.advance(minutes=91)   # its sessionWebhookExpiredTime passed during a stop
+        later = platform(fake)
+        assert later.transport.replies.get(order) is None
+        with db.session() as session:
+            assert session.exec(select(ReplyRoute)).all() == []
+            write_posts(session, [post_values(Reply("#1 补充说明已收到", room=GRID), GRID, order,
+                                              clock())], PostPipeline.of(later.bot.config, network))
+            session.commit()
+        await later.bot.deliver()
+        assert len(fake.session_posts["s1"]) == 1
+        [post] = fake.robot_posts
+        assert post["body"]["text"]["content"] == "#1 补充说明已收到"
 
 
 def write(db, config, network, room: str, count: int, label: str) -> None:

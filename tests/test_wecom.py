@@ -28,9 +28,10 @@ from bot.pacing import WINDOW
 from bot.runtime import Bot
 from bot.transports.wecom import WeComTransport, wecom_router
 from bot.transports.wecom_crypto import CryptoError, WeComCrypto, signature
-from flows.config import TransportConfig, WeComAccount, WeComConfig, WeComRoom
+from flows.config import (MediaConfig, MediaLimits, TransportConfig, WeComAccount, WeComConfig,
+                          WeComRoom)
 from flows.lifecycle import Reply
-from models.tables import Attachment, OutboundPost, Ticket
+from models.tables import Attachment, OutboundPost, ReplyRoute, Ticket, TicketEvent
 
 from chat_script import BRANCH, GRID, HEAD, ZHANG
 from conftest import REPO, START
@@ -111,8 +112,10 @@ class Platform:
 
     def __init__(self, config, db, network, clock, fake: FakeWeCom) -> None:
         self.fake = fake
-        self.transport = WeComTransport(config.transport.wecom, clock=clock)
+        self.transport = WeComTransport(config.transport.wecom, clock=clock,
+                                        media_limits=config.media.max_bytes)
         self.bot = Bot(config, db, self.transport, network, clock=clock)
+        self.transport.attach(self.bot)   # as gridbot run does: response_urls kept in the db
         self.seen = []  # the messages as they reached the dispatcher
         handle = self.bot.dispatcher.handle
 
@@ -135,9 +138,9 @@ class Platform:
         return query, json.dumps({"encrypt": encrypted}).encode()
 
     async def say(self, sender: str, text: str = "", room: str | None = GRID,
-                  msgtype: str = "text", **payload) -> str:
+                  msgtype: str = "text", deliver: bool = True, **payload) -> str:
         """A member's message to the AI bot (in `room`, or 1:1 when None); returns its msgid.
-        The bot's answers are delivered before this returns."""
+        The bot's answers are delivered before this returns (unless not `deliver`)."""
         self.count += 1
         msgid = f"msg-{self.count}"
         message = {"msgid": msgid, "aibotid": "AIBOT", "from": {"userid": sender},
@@ -153,7 +156,8 @@ class Platform:
         answer = await self.client.post(f"/wecom/shibalong/callback?{urlencode(query)}",
                                         content=body)
         assert answer.status_code == 200, answer.text
-        await self.bot.deliver()
+        if deliver:
+            await self.bot.deliver()
         return msgid
 
     async def close(self) -> None:
@@ -162,11 +166,13 @@ class Platform:
 
 
 @pytest.fixture
-async def platform(config, network, db, clock):
+async def platform(config, network, db, clock, tmp_path):
     made = []
 
-    def make(fake, rooms=None):
-        made.append(Platform(wecom_config(config, f"{fake.base}/cgi-bin/webhook/send", rooms),
+    def make(fake, rooms=None, image_limit: int = 10_000_000):
+        kept = config.model_copy(update={"media": MediaConfig(
+            folder=str(tmp_path / "media"), max_bytes=MediaLimits(image=image_limit))})
+        made.append(Platform(wecom_config(kept, f"{fake.base}/cgi-bin/webhook/send", rooms),
                              db, network, clock, fake))
         return made[-1]
 
@@ -328,6 +334,43 @@ async def test_each_robot_gets_twenty_a_minute_even_across_rooms(platform, confi
         grid = [p["body"]["text"]["content"] for p in fake.robot_posts
                 if p["body"]["text"]["content"].startswith("grid")]
         assert grid == [f"grid {n}" for n in range(25)]
+
+
+async def test_a_robot_mentions_by_mobile_those_the_config_gives_one(config, network, db,
+                                                                      clock):
+    with FakeWeCom(clock) as fake:
+        kept = wecom_config(config, f"{fake.base}/cgi-bin/webhook/send")
+        kept.transport.wecom.member_mobiles[ZHANG] = "13800001111"
+        bot = Platform(kept, db, network, clock, fake)
+        try:
+            pipeline = PostPipeline.of(bot.bot.config, network)
+            with db.session() as session:
+                write_posts(session, [post_values(Reply("#1 已超时未接单", room=GRID,
+                                                        mentions=(HEAD, ZHANG)),
+                                                  GRID, None, clock())], pipeline)
+                session.commit()
+            await bot.bot.deliver()
+            [post] = fake.robot_posts
+            assert post["body"]["text"] == {"content": "#1 已超时未接单", "mentioned_list": [HEAD],
+                                            "mentioned_mobile_list": ["13800001111"]}
+        finally:
+            await bot.close()
+
+
+def test_config_check_names_a_mobile_that_is_none(tmp_path):
+    data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+    data["transport"] = {"kind": "wecom", "wecom": {
+        "accounts": [{"id": "a", "token": "t", "encoding_aes_key": AES_KEY,
+                      "rooms": [{"room": GRID, "robot_key": "k"}]}],
+        "member_mobiles": {ZHANG: "138-0000", HEAD: "+8613800001111"}}}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "config", "check", "--config",
+                             str(path)], capture_output=True, text=True, cwd=REPO)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert f"transport.wecom.member_mobiles ({ZHANG}): a mobile number expected" in out
+    assert HEAD not in out.split("member_mobiles", 1)[1]
 
 
 async def test_a_robot_at_its_frequency_limit_is_tried_again_in_order(platform, config, network,
@@ -515,6 +558,52 @@ async def test_gridbot_run_takes_the_url_check_and_answers_a_message(config, db,
             await asyncio.wait_for(serving, 30)
 
 
+async def test_the_heads_photo_after_resolving_is_the_evidence(platform, clock, db):
+    with FakeWeCom(clock) as fake:
+        bot = platform(fake)
+        await bot.say(ZHANG, "@网格小助手 下单 4栋2单元楼道灯不亮", room=GRID)
+        await bot.say(HEAD, "@网格小助手 接单", room=GRID)
+        clock.advance(minutes=20)
+        await bot.say(HEAD, "@网格小助手 办结 #1 已更换灯泡", room=GRID)
+        with db.session() as session:
+            assert session.exec(select(Ticket)).one().status == "resolved"
+        # The AI bot gets a photo only in a 1:1 chat: there, the head's photo within the
+        # window after their 办结 is the resolution's evidence, and nothing is said.
+        clock.advance(minutes=5)
+        photo = await bot.say(HEAD, room=None, msgtype="image",
+                              image={"url": f"{fake.base}/media/done"})
+        assert bot.seen[-1].private and bot.seen[-1].room == f"single:{HEAD}"
+        with db.session() as session:
+            evidence = session.exec(select(TicketEvent).where(
+                TicketEvent.kind == "evidence")).one()
+            kept = session.exec(select(Attachment)).one()
+        assert (evidence.ticket_id, evidence.actor_id, evidence.note,
+                evidence.source_message_id) == (1, HEAD, "照片1", photo)
+        assert (kept.ticket_id, kept.purpose, kept.size, kept.sha256) == (
+            1, "evidence", len(PHOTO), hashlib.sha256(PHOTO).hexdigest())
+        assert "r4" not in fake.responses and fake.robot_posts == []
+        # Past the window (30 minutes) a photo is kept, joined to nothing.
+        clock.advance(minutes=31)
+        await bot.say(HEAD, room=None, msgtype="image", image={"url": f"{fake.base}/media/x"})
+        with db.session() as session:
+            assert len(session.exec(select(TicketEvent).where(
+                TicketEvent.kind == "evidence")).all()) == 1
+            assert [a.ticket_id for a in session.exec(select(Attachment).order_by(
+                Attachment.id))] == [1, None]
+
+
+async def test_a_photo_over_the_configured_limit_is_refused_politely(platform, clock, db):
+    with FakeWeCom(clock) as fake:
+        bot = platform(fake, image_limit=1000)
+        await bot.say(ZHANG, room=None, msgtype="image", image={"url": f"{fake.base}/media/big"})
+        [photo] = bot.seen[-1].media
+        assert photo.data is None and photo.size > 1000
+        with db.session() as session:
+            assert session.exec(select(Attachment)).one().refused == "too_large"
+        [refusal] = fake.responses["r1"]
+        assert "超过了1KB的上限" in refusal["markdown"]["content"]
+
+
 async def test_a_photo_over_the_size_limit_is_not_downloaded(platform, clock, monkeypatch):
     import bot.transports.wecom as wecom
 
@@ -537,3 +626,35 @@ async def test_a_response_url_wecom_refuses_gives_way_to_the_robot(platform, clo
         [post] = fake.robot_posts
         assert post["key"] == GRID_ROBOT and "已受理 #1" in post["body"]["text"]["content"]
         assert post["body"]["text"]["mentioned_list"] == [HEAD] and pending_count(db) == 0
+
+
+async def test_a_response_url_outlives_a_restart_until_it_expires(platform, clock, db):
+    with FakeWeCom(clock) as fake:
+        before = platform(fake)
+        # The bot stops after storing the message and its answer, before delivering it.
+        await before.say(ZHANG, "@网格小助手 下单 4栋2单元楼道灯不亮", room=GRID, deliver=False)
+        await before.say(ZHANG, "@网格小助手 下单 5栋门禁坏了", room=GRID, deliver=False)
+        assert pending_count(db) == 2
+        with db.session() as session:
+            assert {r.message_id for r in session.exec(select(ReplyRoute))} == {"msg-1", "msg-2"}
+        after = platform(fake)   # a new process: its transport reads the routes back
+        after.count = before.count
+        assert after.transport.replies.get("msg-1").url == fake.response_url("r1")
+        await after.bot.deliver()
+        assert "已受理 #1" in fake.responses["r1"][0]["markdown"]["content"]
+        assert "已受理 #2" in fake.responses["r2"][0]["markdown"]["content"]
+        assert fake.robot_posts == []
+        with db.session() as session:
+            assert session.exec(select(ReplyRoute)).all() == []  # used up: deleted
+
+        # One whose hour ran out during the stop is not taken back: the robot carries it.
+        await after.say(ZHANG, "@网格小助手 下单 6栋水管漏水", room=GRID, deliver=False)
+        clock.advance(minutes=61)
+        later = platform(fake)
+        assert later.transport.replies.get("msg-3") is None and len(later.transport.replies) == 0
+        with db.session() as session:
+            assert session.exec(select(ReplyRoute)).all() == []
+        await later.bot.deliver()
+        assert "r3" not in fake.responses
+        [post] = fake.robot_posts
+        assert "已受理 #3" in post["body"]["text"]["content"]

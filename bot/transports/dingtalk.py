@@ -8,13 +8,21 @@ chats. Each becomes an `IncomingMessage`: `msgId`, the group's `conversationId` 
 (`single:<staff id>` for a 1:1 chat), `senderStaffId`, `senderNick`, `createAt`; `text` as text,
 `atUsers` (their staff ids, the robot itself left out) as `mention_ids`; a `picture`, the images of
 a `richText`, an `audio` (with DingTalk's `recognition` as the text) and a `file` as `Media` whose
-`media_id` is the message's `downloadCode` (the content is fetched with the app's access token,
-through the robot file download API, by whoever stores it). Each message is acknowledged once it
-is stored and handled.
+`media_id` is the message's `downloadCode`. Their content is downloaded before the message is
+handed on (下载机器人接收消息的文件内容): the app's access token (`POST /v1.0/oauth2/accessToken`
+with appKey and appSecret, kept until shortly before its `expireIn`), then `POST
+/v1.0/robot/messageFiles/download` with `robotCode` and `downloadCode` gives a short-lived
+`downloadUrl`, read up to the size limit of the medium's kind (`media.max_bytes`): a larger one is
+not read further, and its size lets the dispatcher refuse it politely. All of a message's
+downloads run at once and together take at most `MEDIA_TIMEOUT` seconds, so that the Stream
+acknowledgement is not held up (DingTalk sends an unacknowledged message again after some
+seconds; a redelivery is not acted on twice); one not done by then is handed on by its download
+code alone. Each message is acknowledged once it is stored and handled.
 
 Out (`send`), for each post:
 1. a reply to a message the bot received, until its `sessionWebhookExpiredTime`: POSTed to that
-   message's `sessionWebhook` (usable as often as needed until then);
+   message's `sessionWebhook` (usable as often as needed until then; kept in table `reply_route`
+   once `attach` gave the bot's database, so a restart does not lose it);
 2. a post into a group: through the group's custom robot, `robot_url?access_token=…&timestamp=…
    &sign=…` with sign = Base64(HMAC-SHA256(secret, timestamp + "\\n" + secret)) (自定义机器人安全
    设置, 加签), as text with `at.atUserIds`;
@@ -32,8 +40,8 @@ import hashlib
 import hmac
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import dingtalk_stream
@@ -43,16 +51,22 @@ from dingtalk_stream import AckMessage, CallbackHandler, ChatbotMessage, Credent
 
 from bot.transport import IncomingMessage, Media, OutgoingPost
 from bot.transports.health import AccountsHealth, TransportHealth, masked_url, scrub_logger, utc_now
-from bot.transports.robots import (SINGLE_ROOM, NoRoute, PendingReply, post_json,
-                                   robot_pacing_key)
-from flows.config import DingTalkConfig
+from bot.transports.robots import (SINGLE_ROOM, NoRoute, PendingReply, ReplyRoutes,
+                                   download_limited, post_json, robot_pacing_key)
+from flows.config import DingTalkConfig, MediaLimits
 
 log = logging.getLogger(__name__)
 
 FREQUENCY_LIMIT = 410100         # a custom robot over its 20 a minute
-KEPT_REPLIES = 10_000            # sessionWebhooks kept at most (the oldest go first)
 OPEN_TIMEOUT = 10.0              # seconds for opening a Stream connection
 SESSION_WEBHOOK_VALID = timedelta(hours=1)  # when a message does not say (it normally does)
+MEDIA_TIMEOUT = 5.0      # seconds for all of a message's downloads, before its acknowledgement
+TOKEN_MARGIN = 300       # seconds before its expiry an access token is fetched anew
+TOKEN_HEADER = "x-acs-dingtalk-access-token"
+
+
+class DownloadFailed(RuntimeError):
+    """DingTalk's open API did not give a medium's content (no token, no download URL)."""
 
 
 def robot_sign(secret: str, timestamp_ms: int) -> str:
@@ -85,6 +99,9 @@ class DingTalkAccountLink:
         secrets = [account.client_secret, *(s for pair in self.robots.values() for s in pair)]
         self.health = TransportHealth(target=f"{account.id} → {masked_url(robot_url)}",
                                       secrets=tuple(secrets))
+        self.access_token: str | None = None
+        self.token_until = 0.0   # time.monotonic() past which the token is fetched anew
+        self.token_lock = asyncio.Lock()
 
 
 class _StreamClient(dingtalk_stream.DingTalkStreamClient):
@@ -121,26 +138,32 @@ class _RobotMessages(CallbackHandler):
         self.transport, self.link = transport, link
 
     async def process(self, callback):
-        message = self.transport.incoming(self.link, callback.data)
+        message = await self.transport.incoming(self.link, callback.data)
         if message is not None:
+            if message.media:
+                robot_code = str(callback.data.get("robotCode") or self.link.client_id)
+                message = await self.transport.with_content(self.link, message, robot_code)
             await self.transport.hand_on(message)
         return AckMessage.STATUS_OK, "OK"
 
 
 class DingTalkTransport:
     """A Transport over DingTalk robots (see the module's docstring). `attach(bot, wake)` before
-    `run()`; `clock` stamps messages and expires session webhooks (aware UTC)."""
+    `run()`; `clock` stamps messages and expires session webhooks (aware UTC); `media_limits`
+    the largest medium of each kind downloaded (`media.max_bytes`)."""
 
     def __init__(self, config: DingTalkConfig, *, client: httpx.AsyncClient | None = None,
-                 clock: Callable[[], datetime] = utc_now, timeout: float = 10.0) -> None:
+                 clock: Callable[[], datetime] = utc_now, timeout: float = 10.0,
+                 media_limits: MediaLimits = MediaLimits()) -> None:
         self.config = config
         self.clock = clock
+        self.media_limits = media_limits
         self.stream_api = config.stream_url
         self.accounts = {a.id: DingTalkAccountLink(a, config.robot_url) for a in config.accounts}
         self.account_of_room = {room: link for link in self.accounts.values()
                                 for room in link.rooms}
         self.health = AccountsHealth({i: link.health for i, link in self.accounts.items()})
-        self.replies: OrderedDict[str, PendingReply] = OrderedDict()
+        self.replies = ReplyRoutes("dingtalk")
         self.bot = None
         self._wake: Callable[[], None] = lambda: None
         secrets = [s for link in self.accounts.values() for s in link.health.secrets]
@@ -149,7 +172,13 @@ class DingTalkTransport:
         self._client = client or httpx.AsyncClient(timeout=timeout)
 
     def attach(self, bot, wake: Callable[[], None] = lambda: None) -> None:
+        """Hand received messages to `bot`, `wake` its delivery; keep the session webhooks in
+        its database from now on (they outlive a restart), taking back those still valid."""
         self.bot, self._wake = bot, wake
+        taken = self.replies.bind(bot.db, self.clock())
+        if taken:
+            log.info("DingTalk: %d session webhooks of messages before the restart still valid",
+                     taken)
 
     async def run(self) -> None:
         """Keep each account's Stream connection (the SDK reconnects after a loss)."""
@@ -168,7 +197,7 @@ class DingTalkTransport:
 
     # -- in -------------------------------------------------------------------------------
 
-    def incoming(self, link: DingTalkAccountLink, data: dict) -> IncomingMessage | None:
+    async def incoming(self, link: DingTalkAccountLink, data: dict) -> IncomingMessage | None:
         """The message of a robot callback's data, or None when it is none."""
         if not isinstance(data, dict):
             return None
@@ -216,16 +245,76 @@ class DingTalkTransport:
             expires = data.get("sessionWebhookExpiredTime")
             expires_at = datetime.fromtimestamp(int(expires) / 1000, timezone.utc) \
                 if str(expires or "").isdigit() else now + SESSION_WEBHOOK_VALID
-            self.replies[message_id] = PendingReply(str(webhook), room, sender, link.id,
-                                                    expires_at, once=False)
-            self.replies.move_to_end(message_id)
-            while len(self.replies) > KEPT_REPLIES:
-                self.replies.popitem(last=False)
+            await self.replies.remember(message_id, PendingReply(
+                str(webhook), room, sender, link.id, expires_at, once=False), now)
         link.health.last_event_at = now
         return IncomingMessage(id=message_id, room=room, sender_id=sender,
                                sender_name=str(data.get("senderNick") or sender),
                                text="\n".join(t for t in texts if t), at=at,
-                               mention_ids=mentions, media=tuple(media))
+                               mention_ids=mentions, media=tuple(media),
+                               private=room.startswith(SINGLE_ROOM))
+
+    async def with_content(self, link: DingTalkAccountLink, message: IncomingMessage,
+                           robot_code: str) -> IncomingMessage:
+        """`message` with the content of its media downloaded (all at once, `MEDIA_TIMEOUT`
+        seconds at most each); a medium that could not be downloaded keeps its download code
+        alone, one over its kind's limit its size alone."""
+        media = await asyncio.gather(*(self._content(link, one, robot_code)
+                                       for one in message.media))
+        return replace(message, media=tuple(media))
+
+    async def _content(self, link: DingTalkAccountLink, media: Media, robot_code: str) -> Media:
+        if not media.media_id:
+            return media
+        limit = self.media_limits.of(media.kind)
+        try:
+            got = await asyncio.wait_for(self._download(link, media.media_id, robot_code,
+                                                        limit), MEDIA_TIMEOUT)
+        except (httpx.HTTPError, asyncio.TimeoutError, DownloadFailed, ValueError) as error:
+            log.warning("DingTalk %s of account %s not downloaded: %s: %s", media.kind, link.id,
+                        type(error).__name__, error)
+            return media
+        if got.data is None:
+            log.info("DingTalk %s of account %s not downloaded: %d bytes, over %d", media.kind,
+                     link.id, got.size, limit)
+            return replace(media, size=got.size)
+        return replace(media, data=got.data, size=got.size, mime=media.mime or got.mime)
+
+    async def _download(self, link: DingTalkAccountLink, code: str, robot_code: str,
+                        limit: int | None):
+        """The content of download code `code`: its download URL asked of the open API with the
+        app's token, then read (up to `limit` bytes). Raises DownloadFailed, httpx.HTTPError."""
+        token = await self._access_token(link)
+        response = await self._client.post(
+            f"{self.config.api_url.rstrip('/')}/v1.0/robot/messageFiles/download",
+            json={"downloadCode": code, "robotCode": robot_code}, headers={TOKEN_HEADER: token})
+        if response.status_code in (401, 403):
+            link.access_token = None  # revoked or expired early: a new one next time
+        if not response.is_success:
+            raise DownloadFailed(f"messageFiles/download answered {response.status_code}: "
+                                 f"{response.text[:200]}")
+        url = response.json().get("downloadUrl")
+        if not url:
+            raise DownloadFailed("messageFiles/download gave no downloadUrl")
+        return await download_limited(self._client, str(url), limit or 2**62)
+
+    async def _access_token(self, link: DingTalkAccountLink) -> str:
+        """The app's access token (获取企业内部应用的accessToken), kept until `TOKEN_MARGIN`
+        seconds before it expires. Raises DownloadFailed, httpx.HTTPError."""
+        async with link.token_lock:
+            if link.access_token and time.monotonic() < link.token_until:
+                return link.access_token
+            response = await self._client.post(
+                f"{self.config.api_url.rstrip('/')}/v1.0/oauth2/accessToken",
+                json={"appKey": link.client_id, "appSecret": link.client_secret})
+            if not response.is_success:
+                raise DownloadFailed(f"oauth2/accessToken answered {response.status_code}")
+            answer = response.json()
+            if not answer.get("accessToken"):
+                raise DownloadFailed("oauth2/accessToken gave no accessToken")
+            link.access_token = str(answer["accessToken"])
+            link.token_until = time.monotonic() + int(answer.get("expireIn") or 0) - TOKEN_MARGIN
+            return link.access_token
 
     # -- out ------------------------------------------------------------------------------
 
@@ -239,9 +328,10 @@ class DingTalkTransport:
     async def send(self, post: OutgoingPost) -> None:
         """Deliver `post` (route: the module's docstring). Raises `NoRoute` (for good),
         `PlatformRefused` or `PlatformUnreachable` (tried again later)."""
-        reply = self.replies.get(post.reply_to) if post.reply_to else None
-        if reply is not None and reply.expires_at <= self.clock():
-            self.replies.pop(post.reply_to, None)
+        reply = self.replies.get(post.reply_to)
+        if reply is not None and (reply.expires_at <= self.clock()
+                                  or reply.account_id not in self.accounts):
+            await self.replies.forget(post.reply_to)
             reply = None
         if reply is not None and reply.serves(post):
             await post_json(self._client, self.accounts[reply.account_id].health, reply.url,

@@ -15,21 +15,30 @@ In, per account (`transport.wecom.accounts`, the callback URL `/wecom/{id}/callb
   回复空包); the bot's answers go through the outbox. In a group the AI bot hears only messages
   that @-mention it; images, voice and files reach it only in a 1:1 chat, and come with the room
   `single:<userid>` (no group of the network: kept, not acted on as commands).
+An account with `bot_id` and `secret` instead works over the long connection
+(`bot.transports.wecom_ws`): the same messages arrive down a WebSocket the bot opened, each
+image or file with its own `aeskey`; it has no callback URL.
 
 Out (`send`), for each post, in this order:
 1. a reply to a message the bot received, within the hour its `response_url` is valid and not
    yet used (智能机器人 › 主动回复消息: one call per response_url): POSTed there as markdown;
-2. a post into a group: through that group's robot (`rooms[].robot_key`), as text with
-   `mentioned_list` (群机器人配置说明: text ≤ 2,048 bytes, 20 messages a minute per robot);
-3. anything else (a private post, a group with no robot) cannot go: `NoRoute`, refused for good
+2. anything through the long connection of the account (its room's; for a 1:1 chat or a
+   private post, the account the member wrote to, else the first with one): `aibot_send_msg`
+   as markdown to the group's chat id or the member's userid;
+3. a post into a group: through that group's robot (`rooms[].robot_key`), as text with
+   `mentioned_list` (member ids, WeCom userids) and `mentioned_mobile_list` (the mobiles of the
+   members `transport.wecom.member_mobiles` names) (群机器人配置说明: text ≤ 2,048 bytes, 20
+   messages a minute per robot);
+4. anything else (a private post, a group with no robot) cannot go: `NoRoute`, refused for good
    (a dead letter whose reason says what to configure).
 A robot answering `errcode` 45009 (frequency limit) or anything but 0 raises `PlatformRefused`: the
 post stays in the outbox, its room waits, and it is tried again later, in order. The outbox paces
 each robot to `transport.posts_per_room_per_minute` (≤ 20) through `pacing_key`.
 
 Each account keeps its own `TransportHealth` (`accounts_health`); `health` sums them up for
-`/readyz` and `/api/transport`. The response_urls are kept in memory: after a restart the
-answers to earlier messages go through the group's robot.
+`/readyz` and `/api/transport`. The response_urls are kept in memory and, once `attach` gave the
+bot's database, in table `reply_route` until used or expired: after a restart, an answer to an
+earlier message still goes through its response_url while that is valid.
 """
 
 from __future__ import annotations
@@ -37,8 +46,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 import httpx
@@ -49,9 +57,11 @@ from bot.chat_jsonl import unknown_room
 from bot.transport import IncomingMessage, Media, OutgoingPost
 from bot.transports.health import AccountsHealth, TransportHealth, masked_url, scrub_logger, utc_now
 from bot.transports.robots import (SINGLE_ROOM, NoRoute, PendingReply, PlatformRefused,
-                                   PlatformUnreachable, post_json, robot_pacing_key)
-from bot.transports.wecom_crypto import CryptoError, WeComCrypto
-from flows.config import WECOM_TEXT_BYTES, WeComConfig
+                                   PlatformUnreachable, ReplyRoutes, download_limited, post_json,
+                                   robot_pacing_key)
+from bot.transports.wecom_crypto import CryptoError, WeComCrypto, decrypt_media, media_key
+from bot.transports.wecom_ws import LongConnection
+from flows.config import WECOM_TEXT_BYTES, MediaLimits, WeComConfig
 
 log = logging.getLogger(__name__)
 
@@ -59,29 +69,41 @@ RESPONSE_URL_VALID = timedelta(hours=1)  # 主动回复消息: a response_url wo
 FREQUENCY_LIMIT = 45009                  # the robot's "api freq out of limit"
 MEDIA_MAX_BYTES = 20 * 1024 * 1024       # an image or file larger than this is not downloaded
 MEDIA_TIMEOUT = 5.0                      # seconds for a download, inside the callback's answer
-KEPT_REPLIES = 10_000                    # response_urls kept at most (the oldest go first)
 # Raised by `send` (bot.transports.robots): tried again later, or (NoRoute) set aside.
 WeComRefused, WeComUnreachable = PlatformRefused, PlatformUnreachable
 
 
 class WeComAccountLink:
-    """One AI bot account: its crypto, the robot keys of its rooms and its health."""
+    """One AI bot account: its crypto (by callback) or its long connection (`connection`, set
+    by `WeComTransport.run`), the robot keys of its rooms and its health."""
 
-    def __init__(self, account, robot_url: str) -> None:
+    def __init__(self, account, robot_url: str, ws_url: str) -> None:
         self.id = account.id
-        self.crypto = WeComCrypto(account.token, account.encoding_aes_key, "")
+        self.account = account
+        self.crypto = WeComCrypto(account.token, account.encoding_aes_key, "") \
+            if not account.long_connection else None
+        self.connection: LongConnection | None = None
         self.rooms = {room.room: room.robot_key for room in account.rooms}
-        self.health = TransportHealth(target=f"{account.id} → {masked_url(robot_url)}",
+        target = ws_url if account.long_connection else robot_url
+        self.health = TransportHealth(target=f"{account.id} → {masked_url(target)}",
                                       secrets=tuple(filter(None, [account.token,
                                                                   account.encoding_aes_key,
+                                                                  account.secret,
                                                                   *self.rooms.values()])))
 
 
-def robot_body(post: OutgoingPost) -> dict:
-    """A group robot's text message (群机器人配置说明): @ by member id through `mentioned_list`."""
+def robot_body(post: OutgoingPost, mobiles: Mapping[str, str] | None = None) -> dict:
+    """A group robot's text message (群机器人配置说明): a member @-mentioned by the mobile
+    number `mobiles` gives them (`mentioned_mobile_list`), else by member id (`mentioned_list`,
+    a WeCom userid)."""
+    mobiles = mobiles or {}
     text: dict = {"content": post.text}
-    if post.mentions:
-        text["mentioned_list"] = list(post.mentions)
+    by_id = [member for member in post.mentions if member not in mobiles]
+    by_mobile = [mobiles[member] for member in post.mentions if member in mobiles]
+    if by_id:
+        text["mentioned_list"] = by_id
+    if by_mobile:
+        text["mentioned_mobile_list"] = by_mobile
     return {"msgtype": "text", "text": text}
 
 
@@ -95,17 +117,23 @@ class WeComTransport:
     """A Transport over WeCom AI bots and group robots (see the module's docstring).
 
     `clock` gives the time messages are stamped with and response_urls expire by (aware UTC);
-    `client` the HTTP client (a test's, or one of its own)."""
+    `client` the HTTP client (a test's, or one of its own); `media_limits` the largest image or
+    file downloaded (`media.max_bytes`; never more than `MEDIA_MAX_BYTES`)."""
 
     def __init__(self, config: WeComConfig, *, client: httpx.AsyncClient | None = None,
-                 clock: Callable[[], datetime] = utc_now, timeout: float = 10.0) -> None:
+                 clock: Callable[[], datetime] = utc_now, timeout: float = 10.0,
+                 media_limits: MediaLimits = MediaLimits()) -> None:
         self.config = config
         self.clock = clock
-        self.accounts = {a.id: WeComAccountLink(a, config.robot_url) for a in config.accounts}
+        self.media_limits = media_limits
+        self.accounts = {a.id: WeComAccountLink(a, config.robot_url, config.ws_url)
+                         for a in config.accounts}
         self.account_of_room = {room: link for link in self.accounts.values()
                                 for room in link.rooms}
         self.health = AccountsHealth({i: link.health for i, link in self.accounts.items()})
-        self.replies: OrderedDict[str, PendingReply] = OrderedDict()
+        self.replies = ReplyRoutes("wecom")
+        self.bot = None
+        self._wake: Callable[[], None] = lambda: None
         secrets = [s for link in self.accounts.values() for s in link.health.secrets]
         scrub_logger("httpx", secrets)  # httpx logs each URL it calls, robot keys and all
         self._client = client or httpx.AsyncClient(timeout=timeout)
@@ -122,9 +150,10 @@ class WeComTransport:
     async def send(self, post: OutgoingPost) -> None:
         """Deliver `post` (route: the module's docstring). Raises `NoRoute` (for good),
         `PlatformRefused` or `PlatformUnreachable` (tried again later)."""
-        reply = self.replies.get(post.reply_to) if post.reply_to else None
-        if reply is not None and reply.expires_at <= self.clock():
-            self.replies.pop(post.reply_to, None)
+        reply = self.replies.get(post.reply_to)
+        if reply is not None and (reply.expires_at <= self.clock()
+                                  or reply.account_id not in self.accounts):
+            await self.replies.forget(post.reply_to)
             reply = None
         if reply is not None and reply.serves(post):
             link = self.accounts[reply.account_id]
@@ -133,13 +162,18 @@ class WeComTransport:
             except PlatformRefused:
                 # WeCom would not take it there (used, expired early): the next try goes by
                 # the group's robot. A try with no answer keeps the response_url.
-                self.replies.pop(post.reply_to, None)
+                await self.replies.forget(post.reply_to)
                 raise
-            self.replies.pop(post.reply_to, None)  # a response_url takes one call
+            await self.replies.forget(post.reply_to)  # a response_url takes one call
             return
-        if post.room is None:
-            raise NoRoute(f"post {post.id}: WeCom cannot write to member {post.recipient} "
-                          f"privately (the AI bot only answers what it is sent)")
+        connected = self._long_connection_for(post, reply)
+        if connected is not None:
+            await self._send_over(connected, post)
+            return
+        if post.room is None or post.room.startswith(SINGLE_ROOM):
+            raise NoRoute(f"post {post.id}: WeCom cannot write to member "
+                          f"{post.recipient or post.room} privately (an AI bot by callback only "
+                          f"answers what it is sent; one with a long connection can)")
         link = self.account_of_room.get(post.room)
         if link is None:
             raise NoRoute(f"post {post.id}: room {post.room} is served by no WeCom account "
@@ -152,7 +186,30 @@ class WeComTransport:
             raise NoRoute(f"post {post.id}: longer than the {WECOM_TEXT_BYTES} bytes a group "
                           f"robot takes")
         url = str(httpx.URL(self.config.robot_url).copy_merge_params({"key": key}))
-        await self._post(link, url, robot_body(post), post)
+        await self._post(link, url, robot_body(post, self.config.member_mobiles), post)
+
+    def _long_connection_for(self, post: OutgoingPost,
+                             reply: PendingReply | None) -> WeComAccountLink | None:
+        """The account whose long connection carries `post`: its room's account, else (a 1:1
+        chat, a private post) the account the member wrote to, else the first account with a
+        long connection; None when that account has none (a callback account)."""
+        link = self.account_of_room.get(post.room) if post.room else None
+        if link is None and reply is not None:
+            link = self.accounts.get(reply.account_id)
+        if link is None and (post.room is None or post.room.startswith(SINGLE_ROOM)):
+            link = next(iter(self.long_connections), None)
+        return link if link is not None and link.connection is not None else None
+
+    async def _send_over(self, link: WeComAccountLink, post: OutgoingPost) -> None:
+        """`post` through the account's long connection (aibot_send_msg): into its group by
+        chat id, or to a member by userid (a 1:1 chat's, or a private post's recipient)."""
+        if post.room is None:
+            chatid = post.recipient or ""
+        elif post.room.startswith(SINGLE_ROOM):
+            chatid = post.room.removeprefix(SINGLE_ROOM)
+        else:
+            chatid = post.room
+        await link.connection.send(chatid, response_body(post), f"post {post.id}")
 
     async def _post(self, link: WeComAccountLink, url: str, body: dict,
                     post: OutgoingPost) -> None:
@@ -163,11 +220,34 @@ class WeComTransport:
 
     # -- in -------------------------------------------------------------------------------
 
-    def remember_reply(self, message_id: str, reply: PendingReply) -> None:
-        self.replies[message_id] = reply
-        self.replies.move_to_end(message_id)
-        while len(self.replies) > KEPT_REPLIES:
-            self.replies.popitem(last=False)
+    def attach(self, bot, wake: Callable[[], None] = lambda: None) -> None:
+        """Hand what the long connections get to `bot`, `wake` its delivery; keep the
+        response_urls in its database from now on (they outlive a restart), taking back those
+        still valid."""
+        self.bot, self._wake = bot, wake
+        taken = self.replies.bind(bot.db, self.clock())
+        if taken:
+            log.info("WeCom: %d response_urls of messages before the restart still valid", taken)
+
+    @property
+    def long_connections(self) -> list[WeComAccountLink]:
+        return [link for link in self.accounts.values() if link.account.long_connection]
+
+    async def run(self) -> None:
+        """Keep the long connection of each account that has one (`attach` first)."""
+        for link in self.long_connections:
+            link.connection = LongConnection(
+                link.id, link.account.bot_id, link.account.secret, self.config.ws_url,
+                link.health, lambda body, link=link: self._from_connection(link, body))
+        await asyncio.gather(*(link.connection.run() for link in self.long_connections))
+
+    async def _from_connection(self, link: WeComAccountLink, body: dict) -> None:
+        message = await self.incoming(link, body)
+        if message is None:
+            return
+        # The dispatcher does blocking database work: keep it off the event loop.
+        await asyncio.to_thread(self.bot.dispatcher.handle, message)
+        self._wake()
 
     async def incoming(self, link: WeComAccountLink, data: dict) -> IncomingMessage | None:
         """The message of a decrypted callback (智能机器人 › 接收消息), or None for what is no
@@ -190,9 +270,9 @@ class WeComTransport:
         if kind == "text":
             texts.append(str((data.get("text") or {}).get("content") or ""))
         elif kind == "image":
-            media.append(await self._download(link, "image", (data.get("image") or {}).get("url")))
+            media.append(await self._download(link, "image", data.get("image")))
         elif kind == "file":
-            media.append(await self._download(link, "file", (data.get("file") or {}).get("url")))
+            media.append(await self._download(link, "file", data.get("file")))
         elif kind == "voice":
             # The platform hands the voice over as its transcript only (no audio).
             texts.append(str((data.get("voice") or {}).get("content") or ""))
@@ -202,48 +282,48 @@ class WeComTransport:
                 if item.get("msgtype") == "text":
                     texts.append(str((item.get("text") or {}).get("content") or ""))
                 elif item.get("msgtype") == "image":
-                    media.append(await self._download(link, "image",
-                                                      (item.get("image") or {}).get("url")))
+                    media.append(await self._download(link, "image", item.get("image")))
         quote = data.get("quote") or {}
         quoted = None
         if quote.get("msgtype") == "text":
             quoted = str((quote.get("text") or {}).get("content") or "")
         response_url = data.get("response_url")
         if response_url:
-            self.remember_reply(message_id, PendingReply(
-                str(response_url), room, sender, link.id, now + RESPONSE_URL_VALID))
+            await self.replies.remember(message_id, PendingReply(
+                str(response_url), room, sender, link.id, now + RESPONSE_URL_VALID), now)
         link.health.last_event_at = now
         return IncomingMessage(id=message_id, room=room, sender_id=sender, sender_name=sender,
                                text="\n".join(t for t in texts if t), at=now, quoted=quoted,
-                               media=tuple(media))
+                               media=tuple(media), private=room.startswith(SINGLE_ROOM))
 
-    async def _download(self, link: WeComAccountLink, kind: str, url: object) -> Media:
+    async def _download(self, link: WeComAccountLink, kind: str, item: object) -> Media:
+        """A medium's content from its `url`, decrypted with its own `aeskey` (the long
+        connection) or else the account's key (a callback)."""
+        item = item if isinstance(item, dict) else {}
+        url, aeskey = item.get("url"), item.get("aeskey")
         if not url:
             return Media(kind=kind)
         url = str(url)
+        limit = min(MEDIA_MAX_BYTES, self.media_limits.of(kind) or MEDIA_MAX_BYTES)
         try:
-            content, mime = await asyncio.wait_for(self._fetch(url), MEDIA_TIMEOUT)
-            data = link.crypto.decrypt_media(content)
+            got = await asyncio.wait_for(download_limited(self._client, url, limit),
+                                         MEDIA_TIMEOUT)
+            if got.data is None:
+                # Over the limit: not read further; its size lets the dispatcher say so.
+                log.info("WeCom %s from %s not downloaded: %d bytes, over %d", kind,
+                         masked_url(url), got.size, limit)
+                return Media(kind=kind, media_id=url, size=got.size)
+            if aeskey:
+                data = decrypt_media(media_key(str(aeskey)), got.data)
+            elif link.crypto is not None:
+                data = link.crypto.decrypt_media(got.data)
+            else:
+                raise CryptoError("no aeskey to decrypt it with")
         except (httpx.HTTPError, asyncio.TimeoutError, ValueError) as error:
             log.warning("WeCom %s from %s not downloaded: %s: %s", kind, masked_url(url),
                         type(error).__name__, error)
             return Media(kind=kind, media_id=url)
-        return Media(kind=kind, media_id=url, data=data, size=len(data), mime=mime)
-
-    async def _fetch(self, url: str) -> tuple[bytes, str | None]:
-        """The body at `url` and its type; ValueError past `MEDIA_MAX_BYTES` (read no further)."""
-        async with self._client.stream("GET", url) as response:
-            response.raise_for_status()
-            chunks, size = [], 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > MEDIA_MAX_BYTES:
-                    raise ValueError(f"more than {MEDIA_MAX_BYTES} bytes")
-                chunks.append(chunk)
-            mime = response.headers.get("content-type", "").split(";")[0].strip() or None
-        if mime == "application/octet-stream":
-            mime = None  # the encrypted body's type says nothing of the content
-        return b"".join(chunks), mime
+        return Media(kind=kind, media_id=url, data=data, size=len(data), mime=got.mime)
 
 
 def wecom_router(bot, transport: WeComTransport, on_message: Callable[[], None]) -> APIRouter:
@@ -253,8 +333,8 @@ def wecom_router(bot, transport: WeComTransport, on_message: Callable[[], None])
 
     def link_of(account_id: str) -> WeComAccountLink:
         link = transport.accounts.get(account_id)
-        if link is None:
-            raise HTTPException(404, f"no WeCom account {account_id!r}")
+        if link is None or link.crypto is None:
+            raise HTTPException(404, f"no WeCom account {account_id!r} taking callbacks")
         return link
 
     @router.get("/wecom/{account_id}/callback", response_class=PlainTextResponse,

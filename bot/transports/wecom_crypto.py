@@ -133,19 +133,42 @@ class WeComCrypto:
     def decrypt_media(self, data: bytes) -> bytes:
         """An image or file the AI bot's callback points to, downloaded: AES-256-CBC under the
         same key and IV, PKCS#7 to 32 bytes (智能机器人 › 接收消息: the content is encrypted)."""
-        if not data or len(data) % 16:
-            raise CryptoError("not a whole number of AES blocks")
-        decryptor = self._cipher().decryptor()
-        padded = decryptor.update(data) + decryptor.finalize()
-        unpadder = padding.PKCS7(BLOCK_BITS).unpadder()
-        try:
-            return unpadder.update(padded) + unpadder.finalize()
-        except ValueError:
-            raise CryptoError("bad padding (another key?)") from None
+        return decrypt_media(self.key, data)
 
     def encrypt_media(self, data: bytes) -> bytes:
         """`data` as the platform serves it (the inverse of `decrypt_media`; for the tests' fake)."""
-        padder = padding.PKCS7(BLOCK_BITS).padder()
-        padded = padder.update(data) + padder.finalize()
-        encryptor = self._cipher().encryptor()
-        return encryptor.update(padded) + encryptor.finalize()
+        return encrypt_media(self.key, data)
+
+
+def media_key(aeskey: str) -> bytes:
+    """The 32-byte key of a medium over the long connection (its `aeskey`, Base64, its `=`
+    padding perhaps left off); raises CryptoError."""
+    try:
+        key = base64.b64decode(aeskey + "=" * (-len(aeskey) % 4), validate=True)
+    except binascii.Error as error:
+        raise CryptoError(f"aeskey is not Base64: {error}") from None
+    if len(key) != 32:
+        raise CryptoError("aeskey does not decode to 32 bytes")
+    return key
+
+
+def decrypt_media(key: bytes, data: bytes) -> bytes:
+    """Downloaded media content under `key` (32 bytes): AES-256-CBC, the IV the key's first 16
+    bytes, PKCS#7 to 32 bytes. Raises CryptoError."""
+    if not data or len(data) % 16:
+        raise CryptoError("not a whole number of AES blocks")
+    decryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).decryptor()
+    padded = decryptor.update(data) + decryptor.finalize()
+    unpadder = padding.PKCS7(BLOCK_BITS).unpadder()
+    try:
+        return unpadder.update(padded) + unpadder.finalize()
+    except ValueError:
+        raise CryptoError("bad padding (another key?)") from None
+
+
+def encrypt_media(key: bytes, data: bytes) -> bytes:
+    """`data` as the platform serves it (the inverse of `decrypt_media`; for the tests' fakes)."""
+    padder = padding.PKCS7(BLOCK_BITS).padder()
+    padded = padder.update(data) + padder.finalize()
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
+    return encryptor.update(padded) + encryptor.finalize()
