@@ -261,6 +261,14 @@ def main() -> None:
             began, done = sample_through_scan(sampler, db, first, first + arguments.due - 1, 0)
             results["scan_s"] = done - began
             results["stop_s"] = service.stop()
+            for name in ("healthz", "tickets"):   # told now: phase 2 takes minutes more
+                idle_now = sampler.between(idle_from, idle_to, name)
+                during_now = sampler.between(began, done, name)
+                if idle_now and during_now:
+                    print(f"phase 1, {name}: p95 idle {p(idle_now, 0.95):.1f} ms, during "
+                          f"the scan {p(during_now, 0.95):.1f} ms "
+                          f"({len(during_now)} requests over {done - began:.1f} s)",
+                          file=sys.stderr, flush=True)
 
             # 2. A restart after 30 minutes down: tickets fell due meanwhile, the digests fired.
             now = datetime.now(timezone.utc)
