@@ -56,6 +56,7 @@ _stopping = None  # the parent's multiprocessing.Event
 _parent_gone = threading.Event()
 _scanning = threading.Lock()
 WATCH_EVERY = 0.5  # seconds between two looks for the parent
+NICENESS = 10     # added to the scan process's nice value (POSIX `nice`): it yields the CPU to the API
 
 
 def _watch_parent(parent: int) -> None:
@@ -73,10 +74,12 @@ def _stop_now() -> bool:
 
 
 def _start(config: GridConfig, url: str, secrets: Iterable[str | None], stopping) -> None:
-    """The child's start: its log (credentials masked, as the parent's), its bot, its watch
-    on the parent."""
+    """The child's start: its priority lowered by `NICENESS`, its log (credentials masked, as
+    the parent's), its bot, its watch on the parent."""
     global _bot, _stopping
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Background work: where the cores are few and busy, the API and the transport go first.
+    os.nice(NICENESS)
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True,
                      name="gridbot-scan-parent").start()
     from bot.logs import configure_logging

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import signal
 import subprocess
 import sys
@@ -178,6 +179,9 @@ async def test_a_scan_process_escalates_what_fell_due_while_the_api_serves(sim, 
 
         await asyncio.wait_for(caught_up(), 120)
         children = multiprocessing.active_children()
+        # Background work: the child yields the CPU to the API.
+        assert all(os.getpriority(os.PRIO_PROCESS, child.pid)
+                   > os.getpriority(os.PRIO_PROCESS, 0) for child in children)
     stop.set()
     await asyncio.wait_for(serving, HOLD)
     assert [c.pid for c in children]  # the scan ran in a child
