@@ -3,20 +3,23 @@ reports the same problem as an open ticket of its grid, from what both say.
 
 A pair of requests is read as a few dozen features (`pair_features`): whether they name the same
 things of `flows/problems.yaml` (the same kind, `light.street` and `light.street`, or only the
-same family, `light`), whether the thing is a supply every household shares (water, power, gas,
-the network, heating: one cut, many reports) or an event each household has its own of (a scam
-call, a quarrel, a lost pet), the places (the same building or unit named by both, a room named,
-where beside a building), whether the new one says 也, 同上, 还是, 又有, 我家, and how much of
-their words they share (character pairs, and a TF-IDF cosine of characters and pairs, weighted
-by how rare each is in the labelled requests). Each feature is read twice, once for every pair
-and once for its kind (the same household again, another household): what a repeat by the same
-resident shares with the first is not what two neighbours share.
+same family, `light`; which families both name), whether the thing is a supply every household
+shares (water, power, gas, the network, heating: one cut, many reports) or an event each
+household has its own of (a scam call, a quarrel, a lost pet), what is wrong with it (broken,
+leaking, blocked, fallen…), the places (the same building or unit named by both, a room named,
+where beside a building, named landmarks such as 篮球场 and 幼儿园), the times of day, whether
+the new one says 也, 同上, 还是, 又有, 我家, or points at what was told (那辆车, 那堆垃圾), and
+how much of their words they share (character pairs, and a TF-IDF cosine of characters and
+pairs, weighted by how rare each is in the labelled requests). Each feature is read twice, once
+for every pair and once for its kind (the same household again, another household).
 
-A logistic regression fitted with scikit-learn on the labelled pairs of tests/data/repeats/
-(`python -m flows.repeat_model`) gives per feature a weight; the shipped `repeat_model.json`
-holds the weights, the rarity of the characters and the threshold chosen by cross-validation
-(the lowest probability whose out-of-fold precision is at least 97 %: a wrong join hides a
-problem). Reading a pair needs no scikit-learn: a sum of weights, in microseconds.
+Gradient-boosted regression trees fitted with scikit-learn on the labelled pairs of
+tests/data/repeats/ (`python -m flows.repeat_model`) weigh the features together (a supply named
+by both in one building says more than either alone); the shipped `repeat_model.json` holds the
+trees, the rarity of the characters and one threshold per kind of pair chosen by
+cross-validation (the lowest probability whose out-of-fold precision is at least 97 %: a wrong
+join hides a problem). Reading a pair needs no scikit-learn: a walk down each tree with the
+standard library, a fraction of a millisecond.
 """
 
 from __future__ import annotations
@@ -158,22 +161,26 @@ def pair_features(first: Report, second: Report, same_reporter: bool,
     return found
 
 
+Tree = Sequence[Sequence[float]]
+
+
 class RepeatModel:
     """The shipped trees; `probability` is pure and needs only the standard library.
 
-    `trees`: per tree its nodes, a split as `[feature, threshold, left, right]` (the feature's
-    index in `features`; a feature the pair lacks is 0; at or below the threshold goes left)
-    and a leaf as `[value]`, the learning rate already applied. The probability is the logistic
-    of `bias` plus the leaves reached. `thresholds`: the probability needed to join, for the
-    same household (`same`) and for another (`other`)."""
+    `members`: boosted models as `(bias, trees)`, the probability being the mean of their
+    probabilities (the logistic of the bias plus the leaves reached). Per tree its nodes, a
+    split as `[feature, threshold, left, right]` (the feature's index in `features`; a feature
+    the pair lacks is 0; at or below the threshold goes left) and a leaf as `[value]`, the
+    learning rate already applied. `thresholds`: the probability needed to join, for the same
+    household (`same`) and for another (`other`)."""
 
-    def __init__(self, features: Sequence[str], trees: Sequence[Sequence[Sequence[float]]],
-                 bias: float, thresholds: Mapping[str, float], idf: Mapping[str, float],
-                 unseen: float, about: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, features: Sequence[str], members: Sequence[tuple[float, Sequence[Tree]]],
+                 thresholds: Mapping[str, float], idf: Mapping[str, float], unseen: float,
+                 about: Mapping[str, Any] | None = None) -> None:
         self.features = list(features)
         self.index = {name: i for i, name in enumerate(self.features)}
-        self.trees = [[list(node) for node in tree] for tree in trees]
-        self.bias = bias
+        self.members = [(float(bias), [[list(node) for node in tree] for tree in trees])
+                        for bias, trees in members]
         self.thresholds = dict(thresholds)
         self.idf = dict(idf)
         self.unseen = unseen
@@ -196,13 +203,16 @@ class RepeatModel:
 
     def score_row(self, row: Sequence[float]) -> float:
         """The probability (0–1) of a row of feature values, in the order of `features`."""
-        score = self.bias
-        for tree in self.trees:
-            node = tree[0]
-            while len(node) == 4:
-                node = tree[int(node[2] if row[int(node[0])] <= node[1] else node[3])]
-            score += node[0]
-        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, score))))
+        total = 0.0
+        for bias, trees in self.members:
+            score = bias
+            for tree in trees:
+                node = tree[0]
+                while len(node) == 4:
+                    node = tree[int(node[2] if row[int(node[0])] <= node[1] else node[3])]
+                score += node[0]
+            total += 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, score))))
+        return total / len(self.members)
 
     def as_json(self) -> dict[str, Any]:
         def rounded(node: Sequence[float]) -> list[float]:
@@ -210,9 +220,11 @@ class RepeatModel:
                 return [round(node[0], 5)]
             return [int(node[0]), round(node[1], 6), int(node[2]), int(node[3])]
 
-        return {"about": self.about, "bias": round(self.bias, 5), "thresholds": self.thresholds,
+        return {"about": self.about, "thresholds": self.thresholds,
                 "unseen": round(self.unseen, 4), "features": self.features,
-                "trees": [[rounded(node) for node in tree] for tree in self.trees],
+                "members": [{"bias": round(bias, 5),
+                             "trees": [[rounded(node) for node in tree] for tree in trees]}
+                            for bias, trees in self.members],
                 "idf": {k: round(v, 3) for k, v in sorted(self.idf.items())}}
 
 
@@ -230,8 +242,8 @@ def _shipped() -> RepeatModel:
 
 
 def _from_json(data: Mapping[str, Any]) -> RepeatModel:
-    return RepeatModel(data["features"], data["trees"], data["bias"], data["thresholds"],
-                       data["idf"], data["unseen"], data.get("about"))
+    return RepeatModel(data["features"], [(m["bias"], m["trees"]) for m in data["members"]],
+                       data["thresholds"], data["idf"], data["unseen"], data.get("about"))
 
 
 # -- fitting (scikit-learn, only when the model is rebuilt) ---------------------------------------
@@ -283,6 +295,11 @@ def fit(pairs: Sequence[Mapping[str, Any]], min_precision: float = 0.97, folds: 
     scored by models fitted without it, `repeats` times over shuffled folds, scores averaged.
     The model: `trees` gradient-boosted regression trees of `depth` (scikit-learn's
     GradientBoostingClassifier, learning rate `rate`, each tree on four fifths of the pairs).
+    The shipped model is the mean of the first round's fold models, each fitted on four fifths
+    of the pairs: a new pair is scored as each pair was out of fold (a mean of models that
+    never saw it), so that the thresholds chosen on those scores hold for it. A single model
+    fitted on every pair scores more sharply than that mean, and its precision at the same
+    thresholds is lower.
     The thresholds, one per kind of pair (the same household, another: their probabilities are
     not alike), are the lowest at which the out-of-fold precision of that kind is at least
     `min_precision`. Raises ImportError without scikit-learn (`pip install -e '.[dev]'`)."""
@@ -314,12 +331,15 @@ def fit(pairs: Sequence[Mapping[str, Any]], min_precision: float = 0.97, folds: 
             random_state=seed).fit(matrix[train_rows], truth[train_rows])
 
     scores = np.zeros(len(pairs))
+    members = []
     for r in range(repeats):
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed + r)
         strata = truth * 2 + kinds
         for train_rows, test_rows in splitter.split(matrix, strata):
             model = fitted(np.intersect1d(train_rows, learn))
             scores[test_rows] += model.predict_proba(matrix[test_rows])[:, 1] / repeats
+            if r == 0:
+                members.append((_bias(model), _exported(model)))
     scores[~gate] = 0.0
     # The pairs joined whatever the model says count in the figures as joined.
     sure = gate & np.array([surely_same(a, b, k) for a, b, k in zip(firsts, seconds, kinds)])
@@ -343,11 +363,9 @@ def fit(pairs: Sequence[Mapping[str, Any]], min_precision: float = 0.97, folds: 
     everything = np.ones(len(pairs), dtype=bool)
     result = {"all": figures(everything), "same_household": figures(kinds),
               "other_households": figures(~kinds), "thresholds": thresholds}
-    final = fitted(learn)
     about = {"pairs": len(pairs), "trees": trees, "depth": depth, "rate": rate,
              "min_precision": min_precision, "out_of_fold": result}
-    return RepeatModel(names, _exported(final), _bias(final), thresholds, idf, unseen,
-                       about), result
+    return RepeatModel(names, members, thresholds, idf, unseen, about), result
 
 
 def _exported(model: Any) -> list[list[list[float]]]:

@@ -252,7 +252,8 @@ def same_problem(first: Report, second: Report, same_reporter: bool,
       same things);
     - else when the pair model (`flows.repeat_model`, fitted on the labelled pairs of
       tests/data/repeats/) gives it a probability of at least `min_similarity` (0–1; None: the
-      threshold chosen when the model was fitted, for an out-of-fold precision of 97 %).
+      model's threshold for this kind of pair, chosen when it was fitted for an out-of-fold
+      precision of 97 %).
     """
     if not places_agree(first, second):
         return False

@@ -140,17 +140,19 @@ async def test_joining_can_be_turned_off(db, config):
 
 
 def test_the_model_is_measured_out_of_fold_on_the_tune_pairs():
-    """Refitted as `python -m flows.repeat_model` does (one round of folds, not five), each pair
-    scored by a model that never saw it: wrong joins stay rare at the threshold chosen. The
-    figures the shipped model was fitted with are stored in it; the held-out figures, on pairs
-    neither ever saw, are in the README."""
+    """Refitted as `python -m flows.repeat_model` does (two rounds of folds, not five: one alone
+    scores too sharply for its thresholds to be those of the mean), each pair scored by models
+    that never saw it: wrong joins stay rare at the thresholds chosen, for either kind of pair.
+    The figures the shipped model was fitted with are stored in it; the held-out figures, on
+    pairs neither ever saw, are in the README."""
     pytest.importorskip("sklearn")
     pairs = [p for path in repeat_model.training_files() for p in read_pairs(path)]
-    _, figures = repeat_model.fit(pairs, repeats=1)
+    _, figures = repeat_model.fit(pairs, repeats=2)
     assert figures["all"]["pairs"] == len(pairs) >= 600
     assert figures["all"]["precision"] >= 0.95
     assert figures["same_household"]["precision"] >= 0.95
-    assert figures["all"]["recall"] >= 0.2
+    assert figures["other_households"]["precision"] >= 0.95
+    assert figures["all"]["recall"] >= 0.3
 
 
 def test_the_shipped_model_on_the_pairs_it_was_fitted_on():
@@ -167,7 +169,8 @@ def test_the_shipped_model_on_the_pairs_it_was_fitted_on():
 
 def test_the_shipped_trees_read_as_scikit_learn_scores_them():
     """The trees exported to JSON and walked with the standard library give scikit-learn's own
-    probabilities (a boosted model of a few trees on made-up 0/1 and 0–1 features)."""
+    probabilities, averaged over the members (boosted models of a few trees on made-up 0/1 and
+    0–1 features)."""
     np = pytest.importorskip("numpy")
     ensemble = pytest.importorskip("sklearn.ensemble")
     rng = np.random.default_rng(7)
@@ -176,10 +179,17 @@ def test_the_shipped_trees_read_as_scikit_learn_scores_them():
     truth = rows[:, 0] + rows[:, 1] * rows[:, 4] + rng.random(300) * 0.5 > 1
     fitted = ensemble.GradientBoostingClassifier(n_estimators=30, max_depth=3, subsample=0.8,
                                                  random_state=0).fit(rows, truth)
-    model = repeat_model.RepeatModel([f"f{i}" for i in range(5)], repeat_model._exported(fitted),
-                                     repeat_model._bias(fitted), {"same": 0.5, "other": 0.5}, {}, 1.0)
+    other = ensemble.GradientBoostingClassifier(n_estimators=20, max_depth=2,
+                                                random_state=1).fit(rows[:200], truth[:200])
+    members = [(repeat_model._bias(m), repeat_model._exported(m)) for m in (fitted, other)]
+    model = repeat_model.RepeatModel([f"f{i}" for i in range(5)], members,
+                                     {"same": 0.5, "other": 0.5}, {}, 1.0)
     walked = [model.score_row(list(row)) for row in rows]
-    assert np.allclose(walked, fitted.predict_proba(rows)[:, 1], atol=1e-9)
+    expected = (fitted.predict_proba(rows)[:, 1] + other.predict_proba(rows)[:, 1]) / 2
+    assert np.allclose(walked, expected, atol=1e-9)
+    # Read back from its JSON, it scores the same (rounded as stored).
+    again = repeat_model._from_json(model.as_json())
+    assert np.allclose([again.score_row(list(row)) for row in rows], walked, atol=1e-4)
 
 
 def test_a_supply_cut_is_no_personal_matter_and_another_compound_is_another_place():
