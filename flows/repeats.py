@@ -51,7 +51,7 @@ _PLACE = re.compile(
 # it is said). Where a thing stands beside a building (门口, 前面, 后面) is told loosely, by one
 # resident as 门口 and by another as 前面: those are read by the pair model, never as a
 # disagreement.
-_AREA = re.compile(r"[东南西北]门|[东南西北]边|[东南西北]侧|村?[东南西北]头|村[东南西北](?!西)|"
+_AREA = re.compile(r"村口|[东南西北]门|[东南西北]边|[东南西北]侧|村?[东南西北]头|村[东南西北](?!西)|"
                    r"[A-Za-z]区|[0-9一二三四五六七八九十]期|入口|出口|高层|低层|"
                    r"左边|右边|靠左|靠右|左侧|右侧|左手边|右手边|客梯|货梯")
 _SIDE = {"靠左": "左边", "左侧": "左边", "左手边": "左边", "靠右": "右边", "右侧": "右边",
@@ -247,7 +247,8 @@ def same_problem(first: Report, second: Report, same_reporter: bool,
     """Whether `second` (the new request) reports `first`'s problem (an open ticket's):
 
     - never when the places disagree (`places_agree`), nor across households when either is a
-      personal matter (`personal`: two households' certificates are two matters);
+      household's own matter (`personal`: two households' certificates are two matters, and so
+      are two power cuts each said to be theirs alone);
     - when the new one surely is the same (`surely_same`: the same words again, or 同上 of the
       same things);
     - else when the pair model (`flows.repeat_model`, fitted on the labelled pairs of
@@ -267,9 +268,12 @@ def same_problem(first: Report, second: Report, same_reporter: bool,
 
 
 def personal(first: Report, second: Report) -> bool:
-    """Whether either is a household's own matter (PERSONAL_CATEGORIES), unless both tell of a
-    supply every household shares (`7栋没气了 做不了饭`, read as care: an outage is no one's own
-    matter; whether it is only theirs, 邻居家有电, the pair model reads)."""
+    """Whether either is a household's own matter: said to be theirs alone (`就我家没电`,
+    `邻居家有电`: a fault of their home, not the building's), or of a personal category
+    (PERSONAL_CATEGORIES) unless both tell of a supply every household shares (`7栋没气了
+    做不了饭`, read as care: an outage is no one's own matter)."""
+    if first.only_me or second.only_me:
+        return True
     if first.category not in PERSONAL_CATEGORIES and second.category not in PERSONAL_CATEGORIES:
         return False
     return not ({_family(t) for t in first.things} & {_family(t) for t in second.things}

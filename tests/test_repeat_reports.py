@@ -192,12 +192,16 @@ def test_the_shipped_trees_read_as_scikit_learn_scores_them():
     assert np.allclose([again.score_row(list(row)) for row in rows], walked, atol=1e-4)
 
 
-def test_a_supply_cut_is_no_personal_matter_and_another_compound_is_another_place():
+def test_a_supply_cut_is_no_personal_matter_unless_said_alone_and_another_compound_is_elsewhere():
     # The parser reads 做不了饭 as care; two households without gas in one building are one cut.
     assert report_of("7栋没气了 做不了饭").category in PERSONAL_CATEGORIES
     assert not personal(report_of("7栋燃气停了 打不着火"), report_of("7栋没气了 做不了饭"))
     assert personal(report_of("帮我开一个居住证明"), report_of("我也要开居住证明"))
     assert not places_agree(report_of("13栋没水"), report_of("隔壁小区也停水了"))
+    assert not places_agree(report_of("村口那条路塌了一块"), report_of("村东头那条机耕路被水冲断了"))
+    # Said to be theirs alone, a cut is a fault of their home: two households, two faults.
+    assert personal(report_of("6号楼停电"), report_of("6号楼一楼商铺没电 别的楼层好像有"))
+    assert not same_problem(report_of("停电了"), report_of("跳闸了 就我家没电"), False)
 
 
 def test_places_and_numbers_must_agree():
@@ -224,8 +228,8 @@ def test_places_and_numbers_must_agree():
 
 LINKING = [
     say("m1", ZHANG, "下单 3栋停水了", "张阿姨"),
-    say("m2", LI, "下单 3栋水龙头好像出不来水，就我家吗", "李叔叔"),  # not joined: maybe theirs alone
-    say("m3", WANG, "下单 3栋没水，同上", "王奶奶"),           # joins #2, the newest
+    say("m2", LI, "下单 3栋水压太小，水龙头只滴几滴", "李叔叔"),  # not joined: pressure, not a cut
+    say("m3", WANG, "下单 3栋水压也小，同上", "王奶奶"),           # joins #2, the newest
 ]
 
 
