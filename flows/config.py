@@ -284,9 +284,10 @@ class RepeatReports(_Strict):
     """一事多报 (flows/repeats.py): a request joins an open ticket of its grid created within
     `window` when it reports the same problem: no place disagrees, it is not another
     household's personal matter, and the pair model (flows/repeat_model.py) gives the pair a
-    probability of at least `min_similarity` (0–1; left out or null: the threshold chosen when
-    the model was fitted, for an out-of-fold precision of 97 % on the labelled pairs; higher
-    joins less and more surely). `enabled: false` makes every request a ticket of its own."""
+    probability of at least `min_similarity` (0–1, for every pair; left out or null: the
+    thresholds chosen when the model was fitted, one for the same household and one for
+    another, each for an out-of-fold precision of 97 % on the labelled pairs; higher joins less
+    and more surely). `enabled: false` makes every request a ticket of its own."""
 
     enabled: bool = True
     window: PositiveDuration = timedelta(days=1)

@@ -3,20 +3,23 @@ reports the same problem as an open ticket of its grid, from what both say.
 
 A pair of requests is read as a few dozen features (`pair_features`): whether they name the same
 things of `flows/problems.yaml` (the same kind, `light.street` and `light.street`, or only the
-same family, `light`), whether the thing is a supply every household shares (water, power, gas,
-the network, heating: one cut, many reports) or an event each household has its own of (a scam
-call, a quarrel, a lost pet), the places (the same building or unit named by both, a room named,
-where beside a building), whether the new one says 也, 同上, 还是, 又有, 我家, and how much of
-their words they share (character pairs, and a TF-IDF cosine of characters and pairs, weighted
-by how rare each is in the labelled requests). Each feature is read twice, once for every pair
-and once for its kind (the same household again, another household): what a repeat by the same
-resident shares with the first is not what two neighbours share.
+same family, `light`; which families both name), whether the thing is a supply every household
+shares (water, power, gas, the network, heating: one cut, many reports) or an event each
+household has its own of (a scam call, a quarrel, a lost pet), what is wrong with it (broken,
+leaking, blocked, fallen…), the places (the same building or unit named by both, a room named,
+where beside a building, named landmarks such as 篮球场 and 幼儿园), the times of day, whether
+the new one says 也, 同上, 还是, 又有, 我家, or points at what was told (那辆车, 那堆垃圾), and
+how much of their words they share (character pairs, and a TF-IDF cosine of characters and
+pairs, weighted by how rare each is in the labelled requests). Each feature is read twice, once
+for every pair and once for its kind (the same household again, another household).
 
-A logistic regression fitted with scikit-learn on the labelled pairs of tests/data/repeats/
-(`python -m flows.repeat_model`) gives per feature a weight; the shipped `repeat_model.json`
-holds the weights, the rarity of the characters and the threshold chosen by cross-validation
-(the lowest probability whose out-of-fold precision is at least 97 %: a wrong join hides a
-problem). Reading a pair needs no scikit-learn: a sum of weights, in microseconds.
+Gradient-boosted regression trees fitted with scikit-learn on the labelled pairs of
+tests/data/repeats/ (`python -m flows.repeat_model`) weigh the features together (a supply named
+by both in one building says more than either alone); the shipped `repeat_model.json` holds the
+trees, the rarity of the characters and one threshold per kind of pair chosen by
+cross-validation (the lowest probability whose out-of-fold precision is at least 97 %: a wrong
+join hides a problem). Reading a pair needs no scikit-learn: a walk down each tree with the
+standard library, a fraction of a millisecond.
 """
 
 from __future__ import annotations
@@ -90,6 +93,8 @@ def pair_features(first: Report, second: Report, same_reporter: bool,
         "another": second.another,
         "also": second.also,
         "still": second.still,
+        "refers": second.refers,
+        "follow_up": second.still or second.refers,
         "things_equal": both and t1 == t2,
         "things_share": bool(shared) and t1 != t2,
         "things_differ_same_family": both and not shared and bool(f1 & f2),
@@ -112,6 +117,15 @@ def pair_features(first: Report, second: Report, same_reporter: bool,
         "areas_both": bool(first.areas & second.areas),
         "spots_share": bool(first.spots & second.spots),
         "spots_differ": bool(first.spots and second.spots and not first.spots & second.spots),
+        "landmarks_share": bool(first.landmarks & second.landmarks),
+        "landmarks_differ": bool(first.landmarks and second.landmarks
+                                 and not first.landmarks & second.landmarks),
+        "times_differ": bool(first.times and second.times and not first.times & second.times),
+        "faults_share": bool(first.faults & second.faults),
+        "faults_differ": bool(first.faults and second.faults and not first.faults & second.faults),
+        "faults_second_adds": bool(first.faults and second.faults - first.faults),
+        "elsewhere": second.elsewhere,
+        "planned": second.planned or first.planned,
         "own_both": first.own and second.own,
         "own_one": first.own != second.own,
         "only_me": first.only_me or second.only_me,
@@ -137,6 +151,9 @@ def pair_features(first: Report, second: Report, same_reporter: bool,
     # second problem, a smell beside a blocked drain is not.
     for thing in t1 ^ t2:
         base["one_names:" + thing] = True
+    # Which families both name: a water cut told twice is one cut more often than a dog seen twice.
+    for family in f1 & f2:
+        base["both_name:" + family] = True
     kind = "same:" if same_reporter else "other:"
     found = {name: float(value) for name, value in base.items() if value}
     found.update({kind + name: value for name, value in list(found.items())})
@@ -144,30 +161,70 @@ def pair_features(first: Report, second: Report, same_reporter: bool,
     return found
 
 
-class RepeatModel:
-    """The shipped weights; `probability` is pure and needs only the standard library."""
+Tree = Sequence[Sequence[float]]
 
-    def __init__(self, weights: Mapping[str, float], bias: float, threshold: float,
-                 idf: Mapping[str, float], unseen: float,
+
+class RepeatModel:
+    """The shipped trees; `probability` is pure and needs only the standard library.
+
+    `members`: boosted models as `(bias, trees)`, the probability being the mean of their
+    probabilities (the logistic of the bias plus the leaves reached). Per tree its nodes, a
+    split as `[feature, threshold, left, right]` (the feature's index in `features`; a feature
+    the pair lacks is 0; at or below the threshold goes left) and a leaf as `[value]`, the
+    learning rate already applied. `thresholds`: the probability needed to join, for the same
+    household (`same`) and for another (`other`)."""
+
+    def __init__(self, features: Sequence[str], members: Sequence[tuple[float, Sequence[Tree]]],
+                 thresholds: Mapping[str, float], idf: Mapping[str, float], unseen: float,
                  about: Mapping[str, Any] | None = None) -> None:
-        self.weights = dict(weights)
-        self.bias = bias
-        self.threshold = threshold
+        self.features = list(features)
+        self.index = {name: i for i, name in enumerate(self.features)}
+        self.members = [(float(bias), [[list(node) for node in tree] for tree in trees])
+                        for bias, trees in members]
+        self.thresholds = dict(thresholds)
         self.idf = dict(idf)
         self.unseen = unseen
         self.about = dict(about or {})
+
+    def threshold(self, same_reporter: bool) -> float:
+        """The probability (0–1) a pair of this kind needs to join."""
+        return self.thresholds["same" if same_reporter else "other"]
 
     def probability(self, first: Report, second: Report, same_reporter: bool) -> float:
         """How likely (0–1) `second` reports `first`'s problem, from the words alone (the hard
         rules of `flows.repeats.same_problem` come first)."""
         found = pair_features(first, second, same_reporter, self.idf, self.unseen)
-        score = self.bias + sum(self.weights.get(name, 0.0) * v for name, v in found.items())
-        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, score))))
+        row = [0.0] * len(self.features)
+        for name, value in found.items():
+            at = self.index.get(name)
+            if at is not None:
+                row[at] = value
+        return self.score_row(row)
+
+    def score_row(self, row: Sequence[float]) -> float:
+        """The probability (0–1) of a row of feature values, in the order of `features`."""
+        total = 0.0
+        for bias, trees in self.members:
+            score = bias
+            for tree in trees:
+                node = tree[0]
+                while len(node) == 4:
+                    node = tree[int(node[2] if row[int(node[0])] <= node[1] else node[3])]
+                score += node[0]
+            total += 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, score))))
+        return total / len(self.members)
 
     def as_json(self) -> dict[str, Any]:
-        return {"about": self.about, "bias": round(self.bias, 4), "threshold": self.threshold,
-                "unseen": round(self.unseen, 4),
-                "weights": {k: round(v, 4) for k, v in sorted(self.weights.items())},
+        def rounded(node: Sequence[float]) -> list[float]:
+            if len(node) == 1:
+                return [round(node[0], 5)]
+            return [int(node[0]), round(node[1], 6), int(node[2]), int(node[3])]
+
+        return {"about": self.about, "thresholds": self.thresholds,
+                "unseen": round(self.unseen, 4), "features": self.features,
+                "members": [{"bias": round(bias, 5),
+                             "trees": [[rounded(node) for node in tree] for tree in trees]}
+                            for bias, trees in self.members],
                 "idf": {k: round(v, 3) for k, v in sorted(self.idf.items())}}
 
 
@@ -185,8 +242,8 @@ def _shipped() -> RepeatModel:
 
 
 def _from_json(data: Mapping[str, Any]) -> RepeatModel:
-    return RepeatModel(data["weights"], data["bias"], data["threshold"], data["idf"],
-                       data["unseen"], data.get("about"))
+    return RepeatModel(data["features"], [(m["bias"], m["trees"]) for m in data["members"]],
+                       data["thresholds"], data["idf"], data["unseen"], data.get("about"))
 
 
 # -- fitting (scikit-learn, only when the model is rebuilt) ---------------------------------------
@@ -211,10 +268,9 @@ def rarity(texts: Sequence[str]) -> tuple[dict[str, float], float]:
 
 def allowed(first: Report, second: Report, same_reporter: bool) -> bool:
     """The hard rules (`flows.repeats.same_problem`) let the model decide."""
-    from flows.repeats import PERSONAL_CATEGORIES, places_agree
+    from flows.repeats import personal, places_agree
 
-    return places_agree(first, second) and (same_reporter or not (
-        first.category in PERSONAL_CATEGORIES or second.category in PERSONAL_CATEGORIES))
+    return places_agree(first, second) and (same_reporter or not personal(first, second))
 
 
 def choose_threshold(scores: Sequence[float], truth: Sequence[bool], min_precision: float) -> float:
@@ -231,15 +287,25 @@ def choose_threshold(scores: Sequence[float], truth: Sequence[bool], min_precisi
     return best
 
 
-def fit(pairs: Sequence[Mapping[str, Any]], c: float = 1.0, min_precision: float = 0.97,
-        folds: int = 5, repeats: int = 5, seed: int = 0) -> tuple[RepeatModel, dict[str, Any]]:
+def fit(pairs: Sequence[Mapping[str, Any]], min_precision: float = 0.97, folds: int = 5,
+        repeats: int = 5, seed: int = 0, trees: int = 200, depth: int = 3, rate: float = 0.05,
+        ) -> tuple[RepeatModel, dict[str, Any]]:
     """Fit on labelled pairs (LABELLING.md); the model and its out-of-fold figures (overall and
-    per kind of pair, at the chosen threshold; the hard rules count). Out of fold: each pair is
+    per kind of pair, at the chosen thresholds; the hard rules count). Out of fold: each pair is
     scored by models fitted without it, `repeats` times over shuffled folds, scores averaged.
-    Raises ImportError without scikit-learn (`pip install -e '.[dev]'`)."""
+    The model: `trees` gradient-boosted regression trees of `depth` (scikit-learn's
+    GradientBoostingClassifier, learning rate `rate`, each tree on four fifths of the pairs).
+    The shipped model is the mean of the first round's fold models, each fitted on four fifths
+    of the pairs: a new pair is scored as each pair was out of fold (a mean of models that
+    never saw it), so that the thresholds chosen on those scores hold for it. A single model
+    fitted on every pair scores more sharply than that mean, and its precision at the same
+    thresholds is lower.
+    The thresholds, one per kind of pair (the same household, another: their probabilities are
+    not alike), are the lowest at which the out-of-fold precision of that kind is at least
+    `min_precision`. Raises ImportError without scikit-learn (`pip install -e '.[dev]'`)."""
     import numpy as np
+    from sklearn.ensemble import GradientBoostingClassifier
     from sklearn.feature_extraction import DictVectorizer
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
     from flows.repeats import report_of, surely_same
@@ -253,29 +319,39 @@ def fit(pairs: Sequence[Mapping[str, Any]], c: float = 1.0, min_precision: float
     truth = np.array([bool(p["same"]) for p in pairs])
     gate = np.array([allowed(a, b, k) for a, b, k in zip(firsts, seconds, kinds)])
     rows = [pair_features(a, b, k, idf, unseen) for a, b, k in zip(firsts, seconds, kinds)]
-    vectorizer = DictVectorizer(sort=True)
+    vectorizer = DictVectorizer(sort=True, sparse=False)
     matrix = vectorizer.fit_transform(rows)
-    names = vectorizer.get_feature_names_out()
+    names = [str(n) for n in vectorizer.get_feature_names_out()]
     # The model learns from the pairs the hard rules leave to it.
     learn = np.flatnonzero(gate)
 
     def fitted(train_rows: np.ndarray) -> Any:
-        return LogisticRegression(C=c, max_iter=5000).fit(matrix[train_rows], truth[train_rows])
+        return GradientBoostingClassifier(
+            n_estimators=trees, max_depth=depth, learning_rate=rate, subsample=0.8,
+            random_state=seed).fit(matrix[train_rows], truth[train_rows])
 
     scores = np.zeros(len(pairs))
+    members = []
     for r in range(repeats):
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed + r)
         strata = truth * 2 + kinds
         for train_rows, test_rows in splitter.split(matrix, strata):
             model = fitted(np.intersect1d(train_rows, learn))
             scores[test_rows] += model.predict_proba(matrix[test_rows])[:, 1] / repeats
+            if r == 0:
+                members.append((_bias(model), _exported(model)))
     scores[~gate] = 0.0
     # The pairs joined whatever the model says count in the figures as joined.
     sure = gate & np.array([surely_same(a, b, k) for a, b, k in zip(firsts, seconds, kinds)])
     scores[sure] = 1.0
-    threshold = math.floor(choose_threshold(scores[gate].tolist(), truth[gate].tolist(),
-                                            min_precision) * 1000) / 1000
-    said = scores >= threshold
+    thresholds = {}
+    said = np.zeros(len(pairs), dtype=bool)
+    for name, mask in (("same", kinds), ("other", ~kinds)):
+        chosen = choose_threshold(scores[gate & mask].tolist(), truth[gate & mask].tolist(),
+                                  min_precision)
+        # Rounded down only past the sixth decimal, so that no pair below the chosen one joins.
+        thresholds[name] = math.floor(chosen * 1e6) / 1e6
+        said |= mask & (scores >= thresholds[name])
 
     def figures(mask: np.ndarray) -> dict[str, Any]:
         right = int((said & truth & mask).sum())
@@ -286,12 +362,35 @@ def fit(pairs: Sequence[Mapping[str, Any]], c: float = 1.0, min_precision: float
 
     everything = np.ones(len(pairs), dtype=bool)
     result = {"all": figures(everything), "same_household": figures(kinds),
-              "other_households": figures(~kinds), "threshold": threshold}
-    final = fitted(learn)
-    weights = {str(n): float(w) for n, w in zip(names, final.coef_[0]) if abs(w) >= 1e-4}
-    about = {"pairs": len(pairs), "c": c, "min_precision": min_precision,
-             "out_of_fold": result}
-    return RepeatModel(weights, float(final.intercept_[0]), threshold, idf, unseen, about), result
+              "other_households": figures(~kinds), "thresholds": thresholds}
+    about = {"pairs": len(pairs), "trees": trees, "depth": depth, "rate": rate,
+             "min_precision": min_precision, "out_of_fold": result}
+    return RepeatModel(names, members, thresholds, idf, unseen, about), result
+
+
+def _exported(model: Any) -> list[list[list[float]]]:
+    """A fitted GradientBoostingClassifier's trees as `RepeatModel` reads them."""
+    out = []
+    for estimator in model.estimators_[:, 0]:
+        tree = estimator.tree_
+        nodes: list[list[float]] = []
+        for i in range(tree.node_count):
+            if tree.children_left[i] == -1:
+                nodes.append([float(tree.value[i][0][0]) * model.learning_rate])
+            else:
+                nodes.append([int(tree.feature[i]), float(tree.threshold[i]),
+                              int(tree.children_left[i]), int(tree.children_right[i])])
+        out.append(nodes)
+    return out
+
+
+def _bias(model: Any) -> float:
+    """The log-odds every pair starts from: the trees' sum taken from the model's own score."""
+    import numpy as np
+
+    zero = np.zeros((1, model.n_features_in_))
+    return float(model.decision_function(zero)[0]
+                 - sum(e.predict(zero)[0] for e in model.estimators_[:, 0]) * model.learning_rate)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -302,13 +401,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     from flows.repeats import read_pairs
 
     parser = argparse.ArgumentParser(prog="python -m flows.repeat_model", description=main.__doc__)
-    parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")
+    parser.add_argument("--trees", type=int, default=200)
+    parser.add_argument("--depth", type=int, default=3)
+    parser.add_argument("--rate", type=float, default=0.05)
     parser.add_argument("--min-precision", type=float, default=0.97)
     parser.add_argument("--dry-run", action="store_true", help="print the figures, write nothing")
     args = parser.parse_args(argv)
     files = training_files()
     pairs = [p for path in files for p in read_pairs(path)]
-    model, figures = fit(pairs, args.c, args.min_precision)
+    model, figures = fit(pairs, args.min_precision, trees=args.trees, depth=args.depth,
+                         rate=args.rate)
     print(json.dumps({"files": [f.name for f in files], **figures}, ensure_ascii=False))
     if not args.dry_run:
         (Path(__file__).resolve().parent / MODEL_FILE).write_text(

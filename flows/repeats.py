@@ -35,7 +35,7 @@ from flows.repeat_model import RepeatModel
 from flows.request_parser import Lexicon, ParsedRequest, analyse, without_contacts
 
 __all__ = ["PERSONAL_CATEGORIES", "Candidate", "Report", "best_match", "is_me_too", "measure",
-           "notice_covers", "places_agree", "read_notice",
+           "notice_covers", "personal", "places_agree", "read_notice",
            "read_pairs", "report_of", "same_problem", "surely_same"]
 
 # Categories of a household's own matter: two households' requests are two matters.
@@ -51,7 +51,7 @@ _PLACE = re.compile(
 # it is said). Where a thing stands beside a building (门口, 前面, 后面) is told loosely, by one
 # resident as 门口 and by another as 前面: those are read by the pair model, never as a
 # disagreement.
-_AREA = re.compile(r"[东南西北]门|[东南西北]边|[东南西北]侧|村?[东南西北]头|村[东南西北](?!西)|"
+_AREA = re.compile(r"村口|[东南西北]门|[东南西北]边|[东南西北]侧|村?[东南西北]头|村[东南西北](?!西)|"
                    r"[A-Za-z]区|[0-9一二三四五六七八九十]期|入口|出口|高层|低层|"
                    r"左边|右边|靠左|靠右|左侧|右侧|左手边|右手边|客梯|货梯")
 _SIDE = {"靠左": "左边", "左侧": "左边", "左手边": "左边", "靠右": "右边", "右侧": "右边",
@@ -59,6 +59,31 @@ _SIDE = {"靠左": "左边", "左侧": "左边", "左手边": "左边", "靠右"
          **{f"村{side}{end}": f"{side}头" for side in "东南西北" for end in ("头", "")}}
 _SPOT = re.compile(r"门口|前面|后面|后头|背后|旁边|边上|楼下|楼上|楼顶|顶楼|一楼|地下|车库|地库|商铺|"
                    r"进门|里面|外面|[\u4e00-\u9fff]{1,2}(?:场|园|坛|棚|站|店|馆|部|委会|厅|池)")
+# A named landmark (篮球场, 幼儿园, 村部, 垃圾站): two of them are two places, unlike 门口 and 前面.
+_LANDMARK = re.compile(r"[\u4e00-\u9fff]{1,2}(?:场|园|坛|棚|站|店|馆|部|委会|厅|池)")
+# When in the day (早上 and 晚上 of two reports are often two events: the works at 6:00 and at 23:00).
+_TIME = re.compile(r"早上|早晨|上午|中午|下午|傍晚|晚上|半夜|凌晨|夜里|深夜")
+_TIME_SAME = {"早晨": "早上", "夜里": "半夜", "深夜": "半夜", "凌晨": "半夜"}
+# Somewhere else than the group's own place (隔壁小区也停水了), or a question about what is planned
+# (停水通知贴了吗？明天几点停): neither reports the open problem.
+_ELSEWHERE = re.compile(r"隔壁小区|对面小区|隔壁村|别的小区|其他小区|外面小区|隔壁楼")
+_PLANNED = re.compile(r"明天|后天|下周|几点停|通知|计划")
+# What is wrong with the thing, in a few kinds: the same lift broken and the same lift dirty are
+# two problems, a lamp 坏了 and 不亮 one.
+_FAULTS = {
+    "broken": "坏|不亮|失灵|不动|不走|不转|不响|没反应|黑屏|打不开|刷不开|不识别|认不出|卡住|卡在",
+    "leak": "漏|渗|滴水|冒水|淌水|溢",
+    "blocked": "堵|满了|满得|溢出|堆满|堆成|没人收|没人清|没拉走",
+    "fallen": "倒了|掉了|掉下|要掉|歪了|塌|断了|裂|松了|翘|晃",
+    "loud": "响|吵|叫|吆喝|喊|轰",
+    "smelly": "臭|味",
+    "burning": "着火|烧|冒烟|火花",
+    "dirty": "脏|屎|尿|吐|粪",
+    "hurt": "夹|咬|摔|砸到|撞|伤|蛰|扎",
+    "open": "开着|关不上|合不上|锁了|锁死|进不来|进不去|出不去",
+    "missing": "没了|不见了|丢了|被偷|没盖",
+}
+_FAULT = re.compile("|".join(f"(?P<{kind}>{words})" for kind, words in _FAULTS.items()))
 _SPOT_SAME = {"后头": "后面", "背后": "后面", "边上": "旁边", "地库": "车库", "地下": "车库"}
 # The reporter's own home or belongings (我家, 家里, 我妈, 我的车): two households telling of
 # their own homes tell of two homes unless the thing is shared (an outage).
@@ -78,6 +103,9 @@ _ANY_NUMBER = re.compile(r"[0-9]+|[零〇一二两三四五六七八九十百幺
 _NOT_WORD = re.compile(r"[^\w]|_")
 # A chat expression the normaliser does not know ([怒], [捂脸]): a feeling, not a word of the problem.
 _EXPRESSION = re.compile(r"\[[\u4e00-\u9fff]{1,4}\]")
+# Pointing at something already told of (那辆车, 那堆垃圾, 那只猫, 那个井盖): a follow-up of a
+# report the group has seen, not a new one.
+_REFERS = re.compile(r"那(?:个|只|辆|堆|根|块|家|条|袋|滩|窝|事|人|伙|帮|扇|盏|片|棵|段|台|部|间|户|坨|口)")
 # Another occurrence or a new problem, not the same one again: 又有人吵架, 又接到诈骗电话,
 # 这次是厨房, 来电了但是我家还是没电, 还有楼道里的垃圾.
 _ANOTHER = re.compile(r"又有|又接到|又被|又来了|又一个|另一|另外|这次|但是|可是|不过|还有|顺便")
@@ -108,6 +136,12 @@ class Report:
     only_me: bool = False          # says it is the reporter's alone (邻居家有电)
     also: bool = False             # says 也 (我家也没水了)
     still: bool = False            # a follow-up (还是没修, 到底, 一直)
+    refers: bool = False           # points at something told of already (那辆车, 那堆垃圾)
+    landmarks: frozenset[str] = frozenset()  # named landmarks by their last two characters (球场, 儿园)
+    times: frozenset[str] = frozenset()      # when in the day (早上, 晚上, 半夜)
+    elsewhere: bool = False        # says it is elsewhere (隔壁小区也停水了)
+    planned: bool = False          # asks about or tells of what is planned (明天几点停, 通知)
+    faults: frozenset[str] = frozenset()     # what is wrong, by kind (_FAULTS: broken, leak…)
     text: str = ""                 # the normalised description, contacts left out
 
 
@@ -130,7 +164,11 @@ def report_of(description: str, parsed: ParsedRequest | None = None,
                   parsed.building, parsed.unit, parsed.floor, parsed.room,
                   rest, frozenset(_SPOT_SAME.get(w, w) for w in _SPOT.findall(text)), _OWN.search(text) is not None,
                   _ONLY_ME.search(text) is not None, "也" in text, _STILL.search(text) is not None,
-                  text)
+                  _REFERS.search(text) is not None,
+                  frozenset(w[-2:] for w in _LANDMARK.findall(text)),
+                  frozenset(_TIME_SAME.get(w, w) for w in _TIME.findall(text)),
+                  _ELSEWHERE.search(text) is not None, _PLANNED.search(text) is not None,
+                  frozenset(m.lastgroup for m in _FAULT.finditer(text) if m.lastgroup), text)
 
 
 @cache
@@ -189,9 +227,10 @@ def notice_covers(notice: Report, report: Report) -> bool:
 def places_agree(first: Report, second: Report) -> bool:
     """False when the two name a place differently (3栋 and 5栋; 2单元 and 1单元; 4楼 and 6楼;
     302 and 502; the east gate and the west gate; numbers the parser did not read as a place, 1室
-    and 2室, unless one's numbers are among the other's); a place named by one only agrees
+    and 2室, unless one's numbers are among the other's; one saying it is in another compound,
+    隔壁小区也停水了); a place named by one only agrees
     (`3栋停水` and `我家也没水了`; `3栋停水` and `3栋2单元没水`)."""
-    return _named_places_agree(first, second) \
+    return _named_places_agree(first, second) and first.elsewhere == second.elsewhere \
         and (first.numbers <= second.numbers or second.numbers <= first.numbers)
 
 
@@ -208,23 +247,41 @@ def same_problem(first: Report, second: Report, same_reporter: bool,
     """Whether `second` (the new request) reports `first`'s problem (an open ticket's):
 
     - never when the places disagree (`places_agree`), nor across households when either is a
-      personal matter (PERSONAL_CATEGORIES: two households' certificates are two matters);
+      household's own matter (`personal`: two households' certificates are two matters, and so
+      are two power cuts each said to be theirs alone);
     - when the new one surely is the same (`surely_same`: the same words again, or 同上 of the
       same things);
     - else when the pair model (`flows.repeat_model`, fitted on the labelled pairs of
       tests/data/repeats/) gives it a probability of at least `min_similarity` (0–1; None: the
-      threshold chosen when the model was fitted, for an out-of-fold precision of 97 %).
+      model's threshold for this kind of pair, chosen when it was fitted for an out-of-fold
+      precision of 97 %).
     """
     if not places_agree(first, second):
         return False
-    if not same_reporter and (first.category in PERSONAL_CATEGORIES
-                              or second.category in PERSONAL_CATEGORIES):
+    if not same_reporter and personal(first, second):
         return False
     if surely_same(first, second, same_reporter):
         return True
     model = model or repeat_model.load()
-    threshold = model.threshold if min_similarity is None else min_similarity
+    threshold = model.threshold(same_reporter) if min_similarity is None else min_similarity
     return model.probability(first, second, same_reporter) >= threshold
+
+
+def personal(first: Report, second: Report) -> bool:
+    """Whether either is a household's own matter: said to be theirs alone (`就我家没电`,
+    `邻居家有电`: a fault of their home, not the building's), or of a personal category
+    (PERSONAL_CATEGORIES) unless both tell of a supply every household shares (`7栋没气了
+    做不了饭`, read as care: an outage is no one's own matter)."""
+    if first.only_me or second.only_me:
+        return True
+    if first.category not in PERSONAL_CATEGORIES and second.category not in PERSONAL_CATEGORIES:
+        return False
+    return not ({_family(t) for t in first.things} & {_family(t) for t in second.things}
+                & repeat_model.SHARED_SUPPLIES)
+
+
+def _family(thing: str) -> str:
+    return thing.split(".", 1)[0]
 
 
 def surely_same(first: Report, second: Report, same_reporter: bool) -> bool:

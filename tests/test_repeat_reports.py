@@ -10,7 +10,8 @@ import pytest
 from chat_script import GRID, HEAD, LI, ZHANG, chat, kinds, quoting, replies, say, tickets
 from conftest import REPO
 from flows import repeat_model, texts
-from flows.repeats import measure, places_agree, read_pairs, report_of, same_problem
+from flows.repeats import (PERSONAL_CATEGORIES, measure, personal, places_agree, read_pairs,
+                           report_of, same_problem)
 from models.tables import Status
 
 WANG = "wxid_wang"
@@ -139,17 +140,19 @@ async def test_joining_can_be_turned_off(db, config):
 
 
 def test_the_model_is_measured_out_of_fold_on_the_tune_pairs():
-    """Refitted as `python -m flows.repeat_model` does (one round of folds, not five), each pair
-    scored by a model that never saw it: wrong joins stay rare at the threshold chosen. The
-    figures the shipped model was fitted with are stored in it; the held-out figures, on pairs
-    neither ever saw, are in the README."""
+    """Refitted as `python -m flows.repeat_model` does (two rounds of folds, not five: one alone
+    scores too sharply for its thresholds to be those of the mean), each pair scored by models
+    that never saw it: wrong joins stay rare at the thresholds chosen, for either kind of pair.
+    The figures the shipped model was fitted with are stored in it; the held-out figures, on
+    pairs neither ever saw, are in the README."""
     pytest.importorskip("sklearn")
     pairs = [p for path in repeat_model.training_files() for p in read_pairs(path)]
-    _, figures = repeat_model.fit(pairs, repeats=1)
+    _, figures = repeat_model.fit(pairs, repeats=2)
     assert figures["all"]["pairs"] == len(pairs) >= 600
     assert figures["all"]["precision"] >= 0.95
     assert figures["same_household"]["precision"] >= 0.95
-    assert figures["all"]["recall"] >= 0.2
+    assert figures["other_households"]["precision"] >= 0.95
+    assert figures["all"]["recall"] >= 0.3
 
 
 def test_the_shipped_model_on_the_pairs_it_was_fitted_on():
@@ -162,6 +165,43 @@ def test_the_shipped_model_on_the_pairs_it_was_fitted_on():
     assert model.about["pairs"] == len(pairs) == figures["all"]["pairs"]
     assert figures["all"]["precision"] >= stored["all"]["precision"] - 0.02
     assert figures["all"]["recall"] >= stored["all"]["recall"]
+
+
+def test_the_shipped_trees_read_as_scikit_learn_scores_them():
+    """The trees exported to JSON and walked with the standard library give scikit-learn's own
+    probabilities, averaged over the members (boosted models of a few trees on made-up 0/1 and
+    0–1 features)."""
+    np = pytest.importorskip("numpy")
+    ensemble = pytest.importorskip("sklearn.ensemble")
+    rng = np.random.default_rng(7)
+    rows = (rng.random((300, 5)) > 0.5).astype(float)
+    rows[:, 4] = rng.random(300)
+    truth = rows[:, 0] + rows[:, 1] * rows[:, 4] + rng.random(300) * 0.5 > 1
+    fitted = ensemble.GradientBoostingClassifier(n_estimators=30, max_depth=3, subsample=0.8,
+                                                 random_state=0).fit(rows, truth)
+    other = ensemble.GradientBoostingClassifier(n_estimators=20, max_depth=2,
+                                                random_state=1).fit(rows[:200], truth[:200])
+    members = [(repeat_model._bias(m), repeat_model._exported(m)) for m in (fitted, other)]
+    model = repeat_model.RepeatModel([f"f{i}" for i in range(5)], members,
+                                     {"same": 0.5, "other": 0.5}, {}, 1.0)
+    walked = [model.score_row(list(row)) for row in rows]
+    expected = (fitted.predict_proba(rows)[:, 1] + other.predict_proba(rows)[:, 1]) / 2
+    assert np.allclose(walked, expected, atol=1e-9)
+    # Read back from its JSON, it scores the same (rounded as stored).
+    again = repeat_model._from_json(model.as_json())
+    assert np.allclose([again.score_row(list(row)) for row in rows], walked, atol=1e-4)
+
+
+def test_a_supply_cut_is_no_personal_matter_unless_said_alone_and_another_compound_is_elsewhere():
+    # The parser reads 做不了饭 as care; two households without gas in one building are one cut.
+    assert report_of("7栋没气了 做不了饭").category in PERSONAL_CATEGORIES
+    assert not personal(report_of("7栋燃气停了 打不着火"), report_of("7栋没气了 做不了饭"))
+    assert personal(report_of("帮我开一个居住证明"), report_of("我也要开居住证明"))
+    assert not places_agree(report_of("13栋没水"), report_of("隔壁小区也停水了"))
+    assert not places_agree(report_of("村口那条路塌了一块"), report_of("村东头那条机耕路被水冲断了"))
+    # Said to be theirs alone, a cut is a fault of their home: two households, two faults.
+    assert personal(report_of("6号楼停电"), report_of("6号楼一楼商铺没电 别的楼层好像有"))
+    assert not same_problem(report_of("停电了"), report_of("跳闸了 就我家没电"), False)
 
 
 def test_places_and_numbers_must_agree():
@@ -188,8 +228,8 @@ def test_places_and_numbers_must_agree():
 
 LINKING = [
     say("m1", ZHANG, "下单 3栋停水了", "张阿姨"),
-    say("m2", LI, "下单 3栋水龙头好像出不来水", "李叔叔"),     # not joined: the model is unsure
-    say("m3", WANG, "下单 3栋没水，同上", "王奶奶"),           # joins #2, the newest
+    say("m2", LI, "下单 3栋水压太小，水龙头只滴几滴", "李叔叔"),  # not joined: pressure, not a cut
+    say("m3", WANG, "下单 3栋水压也小，同上", "王奶奶"),           # joins #2, the newest
 ]
 
 
