@@ -16,14 +16,11 @@ import base64
 import hashlib
 import hmac
 import json
-import subprocess
-import sys
 import threading
 import time
 
 import httpx
 import pytest
-import yaml
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlmodel import select
@@ -42,7 +39,8 @@ from models.tables import (Attachment, InboundMessage, OutboundPost, ReplyRoute,
                            TicketEvent)
 
 from chat_script import BRANCH, GRID, HEAD, ZHANG
-from conftest import REPO, START
+from config_checks import check_config, shipped_config
+from conftest import START
 from local_server import ServedApp, free_port
 
 CLIENT_ID, CLIENT_SECRET = "dingtestclientid", "client-secret-for-tests"
@@ -527,19 +525,15 @@ async def test_a_wrong_client_secret_shows_in_the_accounts_health(platform, conf
 
 
 def test_config_check_names_dingtalk_problems(tmp_path):
-    data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+    data = shipped_config()
     data["transport"] = {"kind": "dingtalk", "posts_per_room_per_minute": 25, "dingtalk": {
         "accounts": [{"id": "a", "client_id": "c", "client_secret": "s",
                       "rooms": [{"room": GRID, "robot_token": "t"},
                                 {"room": BRANCH, "robot_token": "t", "robot_secret": "nosec"},
                                 {"room": "cidTypo", "robot_token": "t",
                                  "robot_secret": "SECx"}]}]}}
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "bot.cli", "config", "check", "--config",
-                             str(path)], capture_output=True, text=True, cwd=REPO)
-    out = result.stdout + result.stderr
-    assert result.returncode != 0
+    code, out = check_config(tmp_path, data)
+    assert code != 0
     assert "transport.posts_per_room_per_minute: at most 20 with DingTalk" in out
     assert (f"transport.dingtalk.accounts[0] (a).rooms ({GRID}).robot_secret: required with "
             f"robot_token") in out

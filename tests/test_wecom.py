@@ -9,14 +9,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import subprocess
-import sys
 import threading
 from urllib.parse import urlencode
 
 import httpx
 import pytest
-import yaml
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlmodel import select
@@ -34,7 +31,8 @@ from flows.lifecycle import Reply
 from models.tables import Attachment, OutboundPost, ReplyRoute, Ticket, TicketEvent
 
 from chat_script import BRANCH, GRID, HEAD, ZHANG
-from conftest import REPO, START
+from config_checks import check_config, shipped_config
+from conftest import START
 from local_server import ServedApp, free_port
 
 TOKEN = "gridbot-test-token"
@@ -358,17 +356,13 @@ async def test_a_robot_mentions_by_mobile_those_the_config_gives_one(config, net
 
 
 def test_config_check_names_a_mobile_that_is_none(tmp_path):
-    data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+    data = shipped_config()
     data["transport"] = {"kind": "wecom", "wecom": {
         "accounts": [{"id": "a", "token": "t", "encoding_aes_key": AES_KEY,
                       "rooms": [{"room": GRID, "robot_key": "k"}]}],
         "member_mobiles": {ZHANG: "138-0000", HEAD: "+8613800001111"}}}
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "bot.cli", "config", "check", "--config",
-                             str(path)], capture_output=True, text=True, cwd=REPO)
-    out = result.stdout + result.stderr
-    assert result.returncode != 0
+    code, out = check_config(tmp_path, data)
+    assert code != 0
     assert f"transport.wecom.member_mobiles ({ZHANG}): a mobile number expected" in out
     assert HEAD not in out.split("member_mobiles", 1)[1]
 
@@ -424,33 +418,25 @@ async def test_api_transport_and_readyz_show_each_account(platform, clock, db, n
 
 
 def test_config_check_names_wecom_problems(tmp_path):
-    data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+    data = shipped_config()
     data["transport"] = {"kind": "wecom", "posts_per_room_per_minute": 30, "wecom": {
         "accounts": [{"id": "a", "token": "t", "encoding_aes_key": "short",
                       "rooms": [{"room": GRID, "robot_key": "k"}]},
                      {"id": "a", "token": "t", "encoding_aes_key": AES_KEY,
                       "rooms": [{"room": GRID}]}]}}
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "bot.cli", "config", "check", "--config",
-                             str(path)], capture_output=True, text=True, cwd=REPO)
-    out = result.stdout + result.stderr
-    assert result.returncode != 0
+    code, out = check_config(tmp_path, data)
+    assert code != 0
     assert "transport.posts_per_room_per_minute: at most 20 with WeCom" in out
     assert "transport.wecom.accounts[0] (a).encoding_aes_key: 43 letters and digits" in out
     assert "transport.wecom.accounts[1] (a).id: 'a' is given twice" in out
     assert f"{GRID!r} is served by account 'a' already" in out
     data["transport"]["wecom"]["accounts"][1]["rooms"] = [{"room": "wrOgQhDgAAtypo"}]
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    out = subprocess.run([sys.executable, "-m", "bot.cli", "config", "check", "--config",
-                          str(path)], capture_output=True, text=True, cwd=REPO)
+    _, out = check_config(tmp_path, data)
     assert "transport.wecom.accounts[1] (a).rooms: 'wrOgQhDgAAtypo' is no group of the network" \
-        in out.stdout + out.stderr
+        in out
     data["transport"] = {"kind": "wecom"}
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "bot.cli", "config", "check", "--config",
-                             str(path)], capture_output=True, text=True, cwd=REPO)
-    assert "transport.wecom: required when transport.kind is wecom" in result.stdout + result.stderr
+    _, out = check_config(tmp_path, data)
+    assert "transport.wecom: required when transport.kind is wecom" in out
 
 
 def test_gridbot_run_names_the_callbacks_and_no_key(config, db):

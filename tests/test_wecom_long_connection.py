@@ -11,12 +11,9 @@ import asyncio
 import base64
 import hashlib
 import json
-import subprocess
-import sys
 import time
 
 import pytest
-import yaml
 from fastapi import FastAPI
 from fastapi.responses import Response
 from sqlmodel import select
@@ -31,7 +28,7 @@ from flows.lifecycle import Reply
 from models.tables import Attachment, Ticket
 
 from chat_script import GRID, HEAD, ZHANG
-from conftest import REPO
+from config_checks import check_config, shipped_config
 from local_server import ServedApp, free_port
 
 BOT_ID, SECRET = "aib-test-bot-0001", "long-connection-secret-0001"
@@ -293,19 +290,15 @@ async def test_a_lost_connection_is_opened_again(platform, clock, db):
 
 
 def test_config_check_names_an_account_half_set(tmp_path):
-    data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+    data = shipped_config()
     data["transport"] = {"kind": "wecom", "wecom": {"ws_url": "https://openws", "accounts": [
         {"id": "a", "bot_id": BOT_ID},
         {"id": "b", "bot_id": BOT_ID, "secret": SECRET, "token": "t",
          "encoding_aes_key": "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"},
         {"id": "c"},
         {"id": "d", "bot_id": BOT_ID, "secret": SECRET, "rooms": [{"room": GRID}]}]}}
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "bot.cli", "config", "check", "--config",
-                             str(path)], capture_output=True, text=True, cwd=REPO)
-    out = result.stdout + result.stderr
-    assert result.returncode != 0
+    code, out = check_config(tmp_path, data)
+    assert code != 0
     assert "transport.wecom.ws_url: a ws(s) URL expected" in out
     assert "transport.wecom.accounts[0] (a): bot_id and secret go together" in out
     assert "transport.wecom.accounts[1] (b): token and encoding_aes_key (callback) or bot_id " \
