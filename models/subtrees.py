@@ -75,6 +75,10 @@ def sync_network(db: Database, network: Network, now: datetime) -> bool:
         log.info("network shape %s written by another instance", shape)
         return False
     _drop_unused(db, shape, now)
+    with db.engine.begin() as connection:
+        # Every subtree test joins this table: fresh statistics, or the planners guess its size
+        # until PostgreSQL's autovacuum comes by (SQLite's never does).
+        connection.exec_driver_sql(f"ANALYZE {_NODES.name}")
     log.info("network shape %s written (%d nodes)", shape, len(network))
     return True
 
