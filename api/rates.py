@@ -122,13 +122,19 @@ PeriodQuery = Annotated[Literal["day", "week", "month"], Query(
     description="A local day, week (Monday–Sunday) or month, holding `day`.")]
 
 
-def _report(bot: Bot, principal: Principal, node_id: str, period: str, day, month, since,
-            until, top: int | None) -> MonthReport:
+def _asked(bot: Bot, principal: Principal, node_id: str, period: str, day, month, since,
+           until) -> tuple[Period, datetime]:
+    """(the period asked for, now) for a node of the caller's subtree; 404 for another node."""
     if node_id not in principal.subtree:
         raise not_found(f"node {node_id!r}")
-    zone = ZoneInfo(bot.config.policy.timezone)
     now = bot.clock()
-    chosen = chosen_period(zone, now, period, day, month, since, until)
+    return chosen_period(ZoneInfo(bot.config.policy.timezone), now, period, day, month, since,
+                         until), now
+
+
+def _report(bot: Bot, principal: Principal, node_id: str, period: str, day, month, since,
+            until, top: int | None) -> MonthReport:
+    chosen, now = _asked(bot, principal, node_id, period, day, month, since, until)
     with bot.db.session() as session:
         return gather_month_report(session, bot.config, bot.network, node_id, chosen, now, top)
 
@@ -170,11 +176,7 @@ def workbook_bytes(bot: Bot, principal: Principal, node_id: str, period: str = "
     node: above the micro-grid, masked)."""
     from bot.workbook import write_report_workbook
 
-    if node_id not in principal.subtree:
-        raise not_found(f"node {node_id!r}")
-    zone = ZoneInfo(bot.config.policy.timezone)
-    now = bot.clock()
-    chosen = chosen_period(zone, now, period, day, month, since, until)
+    chosen, now = _asked(bot, principal, node_id, period, day, month, since, until)
     buffer = io.BytesIO()
     write_report_workbook(buffer, bot.db, bot.config, bot.network, node_id, chosen, now,
                           masked=not bot.network.is_microgrid(principal.node_id))

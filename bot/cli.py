@@ -306,9 +306,8 @@ def _write_workbook(path: Path, database, grid, network, node: str, period, now:
                 task = bar.add_task("工单", total=total)
             bar.update(task, completed=done)
 
-        _, written = write_report_workbook(path, database, grid, network, node, period, now,
-                                           masked=masked, progress=progress)
-        return written
+        return write_report_workbook(path, database, grid, network, node, period, now,
+                                     masked=masked, progress=progress)
 
 
 @token_app.command("create")

@@ -116,11 +116,10 @@ def _name(network: Network, node_id: str, names: dict[str, str]) -> str:
 def write_report_workbook(target: str | Path | IO[bytes], database: Database,
                           config: GridConfig, network: Network, node_id: str, period: Period,
                           asof: datetime, *, masked: bool,
-                          progress: Callable[[int, int], None] | None = None
-                          ) -> tuple[MonthReport, int]:
+                          progress: Callable[[int, int], None] | None = None) -> int:
     """The monthly report of `node_id` over `period`, followed to `asof` (aware), gathered
     (`gather_month_report`, the `MAX_HOT_SPOTS` first places) and written as a workbook to
-    `target`: (the report, the tickets written). The report is read on a second connection,
+    `target`; returns the tickets written. The report is read on a second connection,
     in a thread, while the tickets sheet is written: the database's work on a month of tickets
     and the workbook's on its rows overlap (not with an in-memory SQLite database, which has
     one connection). KeyError for a node not in the network."""
@@ -134,14 +133,12 @@ def write_report_workbook(target: str | Path | IO[bytes], database: Database,
     if not shares_database(database.url):
         report = gather()
         with database.session() as session:
-            return report, write_workbook(target, session, network, node_id, period, report,
-                                          zone, masked=masked, progress=progress)
+            return write_workbook(target, session, network, node_id, period, report, zone,
+                                  masked=masked, progress=progress)
     with ThreadPoolExecutor(1, thread_name_prefix="gridbot-report") as pool, \
             database.session() as session:
-        future = pool.submit(gather)
-        written = write_workbook(target, session, network, node_id, period, future, zone,
-                                 masked=masked, progress=progress)
-        return future.result(), written
+        return write_workbook(target, session, network, node_id, period,
+                              pool.submit(gather), zone, masked=masked, progress=progress)
 
 
 def write_workbook(target: str | Path | IO[bytes], session: Session, network: Network,
