@@ -235,6 +235,23 @@ def test_a_numbering_written_is_analysed_for_the_planner(db, clock):
     assert analysed
 
 
+def test_the_open_tickets_are_counted_in_their_index_s_order_without_a_sort(db, network, clock):
+    """The open counts of the whole tree (`/api/network` at the top, 30,000 groups at Liuyang's
+    scale) read the open tickets' index in the order they are grouped: a sort of its 96,000
+    entries took half of the statement's time."""
+    statement = open_groups(in_subtree(network, network.root.id), clock())
+    sql = str(statement.compile(db.engine, compile_kwargs={"literal_binds": True}))
+    with db.engine.connect() as connection:
+        if db.engine.dialect.name == "sqlite":
+            plan = " ".join(row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+            assert "ix_ticket_open" in plan and "TEMP B-TREE" not in plan, plan
+        else:   # an empty table would be scanned and hashed: ask for the index and its order
+            for setting in ("enable_seqscan", "enable_hashagg", "enable_bitmapscan"):
+                connection.exec_driver_sql(f"SET {setting} = off")
+            plan = " ".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {sql}"))
+            assert "ix_ticket_open" in plan and "Sort" not in plan, plan
+
+
 def _move(tree: dict, node_id: str, to: str) -> dict:
     """A copy of the config's tree with `node_id` moved under `to`."""
     tree = copy.deepcopy(tree)
