@@ -38,10 +38,10 @@ def network_tree(bot: Annotated[Bot, Depends(the_bot)],
                  ) -> Response:
     with bot.db.session() as session:
         tree = open_tree_at(session, bot.network, principal.node_id, bot.clock())
-    # Written as JSON text, node after node in depth-first order, from each node's fixed part
-    # (cached per network) and its counts: the city's tree has 33,431 nodes, and a model per
-    # node, validated twice, took seconds. NodeOut documents the shape; a test holds the two
-    # to each other.
+    # Written as UTF-8 JSON, node after node in depth-first order, from each node's fixed part
+    # (encoded once per network) and its counts' part (`_counts_part`): the city's tree has
+    # 33,431 nodes, and a model per node, validated twice, took seconds. NodeOut documents the
+    # shape; a test holds the two to each other.
     network = bot.network
     fixed, depths = _fixed_parts(network), _depths(network)
     top = tree.first
@@ -58,39 +58,52 @@ def network_tree(bot: Annotated[Bot, Depends(the_bot)],
         counts = (count for _, count in kept)
         heads = (_joint(depths, previous, position) + fixed[position] if previous is not None
                  else fixed[position] for previous, position in zip([None, *positions], positions))
-    parts = [f'{head}"open":{here},"overdue":{here_late},"subtree_open":{inside},'
-             f'"subtree_overdue":{inside_late},"escalated_above_open":{above},'
-             f'"escalated_above_overdue":{above_late},"children":['
-             for head, (here, here_late, inside, inside_late, above, above_late)
-             in zip(heads, counts)]
-    parts.append("]}" * (depths[positions[-1]] - depths[top] + 1))
-    return Response("".join(parts), media_type="application/json")
+    parts = []
+    append, counts_part = parts.append, _counts_part
+    for head, count in zip(heads, counts):
+        append(head)
+        append(counts_part(count))
+    parts.append(b"]}" * (depths[positions[-1]] - depths[top] + 1))
+    return Response(b"".join(parts), media_type="application/json")
+
+
+_COUNTS = (b'"open":%d,"overdue":%d,"subtree_open":%d,"subtree_overdue":%d,'
+           b'"escalated_above_open":%d,"escalated_above_overdue":%d,"children":[')
+_COUNTS_KEPT = 100_000   # distinct count tuples kept written (a city's tree has about 500)
+
+
+@lru_cache(maxsize=_COUNTS_KEPT)
+def _counts_part(counts: tuple[int, int, int, int, int, int]) -> bytes:
+    """A node's counts as JSON, up to its children: (open, overdue, subtree_open,
+    subtree_overdue, escalated_above_open, escalated_above_overdue). Most nodes of a tree share
+    a few hundred tuples, so each is formatted once and kept."""
+    return _COUNTS % counts
 
 
 @lru_cache(maxsize=4)
-def _fixed_parts(network: Network) -> list[str]:
-    """Each node's JSON up to its counts, by position in the depth-first order:
+def _fixed_parts(network: Network) -> list[bytes]:
+    """Each node's JSON up to its counts, UTF-8, by position in the depth-first order:
     `{"id":…,"name":…,"level":…,"group_name":…,"head_name":…,` (names as configured, so
     written once per network)."""
     def field(name: str, value: str) -> str:
         return f'"{name}":{json.dumps(value, ensure_ascii=False)},'
 
     nodes = [network.node(node_id) for node_id in network.order]
-    return ["{" + field("id", node.id) + field("name", node.name) + field("level", node.level)
-            + field("group_name", node.group.name) + field("head_name", node.head.name)
-            for node in nodes]
+    return [("{" + field("id", node.id) + field("name", node.name) + field("level", node.level)
+             + field("group_name", node.group.name) + field("head_name", node.head.name)
+             ).encode() for node in nodes]
 
 
-def _joint(depths: list[int], previous: int, position: int) -> str:
+def _joint(depths: list[int], previous: int, position: int) -> bytes:
     """What closes between two nodes written one after the other: the objects and children
     lists that end there, then a comma (nothing when `position` is `previous`'s first child)."""
     if depths[position] > depths[previous]:
-        return ""
-    return "]}" * (depths[previous] - depths[position] + 1) + ","
+        return b""
+    return b"]}" * (depths[previous] - depths[position] + 1) + b","
 
 
 @lru_cache(maxsize=4)
-def _leads(network: Network) -> list[str]:
+def _leads(network: Network) -> list[bytes]:
     """Each position's joint with the one before it and its fixed part, as one string: what
     a whole subtree's JSON writes before each node's counts."""
     fixed, depths = _fixed_parts(network), _depths(network)

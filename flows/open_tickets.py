@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from itertools import repeat
 from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy import bindparam, false
@@ -216,8 +217,7 @@ def open_tree(network: Network, root_id: str, groups: Iterable[OpenGroup]) -> Op
     shape = _shape(network)
     rows = list(groups)
     ids, levels, opened, late = zip(*rows) if rows else ((), (), (), ())
-    at_home = np.fromiter((shape.position.get(node_id, -1) for node_id in ids), np.int64,
-                          len(ids))
+    at_home = np.fromiter(map(shape.position.get, ids, repeat(-1)), np.int64, len(ids))
     levels, opened, late = (np.asarray(column, dtype=np.int64).reshape(-1)
                             for column in (levels, opened, late))
     keep = (at_home >= first) & (at_home <= last) & (opened > 0)  # else another subtree's,
