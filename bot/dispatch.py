@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cached_property
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -52,7 +53,7 @@ from flows.own_posts import is_notice_form, nearly_same, search_fragment
 from flows.repeats import is_me_too, read_notice, report_of
 from flows.stand_ins import acting_name, read_leave_until
 from flows.working_time import read_amount
-from flows.request_parser import analyse
+from flows.request_parser import Lexicon, analyse
 from flows.roles import may_handle, roles_for
 from flows.routing import co_handlers, responsible_members, route
 from models.db import Database
@@ -221,7 +222,6 @@ class Dispatcher:
         self.db = db
         self.clock = clock
         self.zone = ZoneInfo(config.policy.timezone)
-        self.lexicon = config.request_lexicon()
         self.bot_id = config.transport.bot_id
         self.pipeline = PostPipeline.of(config, self.network)
         self.media_store = attachments.MediaStore(attachments.media_folder(config, db.url))
@@ -231,6 +231,12 @@ class Dispatcher:
         except OperationalError as error:   # a full disk or a read-only database: /readyz says so
             log.error("the network's numbering could not be written (%s); views of subtrees "
                       "stay empty until it is", type(error).__name__)
+
+    @cached_property
+    def lexicon(self) -> Lexicon:
+        """The request parser's vocabulary, built at the first request read (a tenth of a
+        second of patterns; a config's own words were checked when the config was)."""
+        return self.config.request_lexicon()
 
     # -- the thin I/O layer -------------------------------------------------------------------
 
