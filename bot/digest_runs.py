@@ -132,9 +132,11 @@ def gather_digest_figures(session: Session, network: Network, node: Node, start:
             ratings[rating_in_note(note)] += count
         else:
             practice[kind] += count
-    # Open and overdue by the one rule of flows/open_tickets.py, at the period's end.
-    overdue_count = session.exec(select(func.count()).select_from(Ticket).where(
-        open_in(scope), past_deadline(end))).one()
+    # Open and overdue by the one rule of flows/open_tickets.py, at the period's end. Counted
+    # among the subtree's open tickets, not searched by deadline: PostgreSQL, taking a deadline
+    # for a rare thing among all tickets, read every open one's row (a township 234 ms, 10 here).
+    overdue_count = session.exec(select(func.count().filter(past_deadline(end))).select_from(Ticket)
+                                 .where(open_in(scope))).one()
     # The rates of the period's requests, by the one definition of flows/figures.py.
     rates = rate_reports.gather_figures(session, network, node.id, Period(start, end, ""), end,
                                         percentiles=False).counts
