@@ -90,8 +90,13 @@ def overdue_at(now: datetime):
 
 def past_deadline(now: datetime):
     """SQL condition: past the deadline of the running timer at `now`; with `open_in`, the
-    overdue tickets (written apart so a statement names the statuses once)."""
-    return Ticket.deadline_at.is_not(None) & (Ticket.deadline_at < now)  # type: ignore[union-attr,operator]
+    overdue tickets (written apart so a statement names the statuses once). A ticket without a
+    deadline never compares as past it. Never negate it (NULL stays NULL).
+
+    No `deadline_at IS NOT NULL` beside it: PostgreSQL multiplied the share of tickets without a
+    deadline in twice, took the open overdue tickets for 928 rather than 96,574 at Liuyang's
+    scale, and read them all to list a township's first 20 (276 ms instead of 23)."""
+    return Ticket.deadline_at < now  # type: ignore[operator]
 
 
 @dataclass(frozen=True)
