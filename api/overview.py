@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from functools import lru_cache
+from itertools import chain
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -58,13 +59,9 @@ def network_tree(bot: Annotated[Bot, Depends(the_bot)],
         counts = (count for _, count in kept)
         heads = (_joint(depths, previous, position) + fixed[position] if previous is not None
                  else fixed[position] for previous, position in zip([None, *positions], positions))
-    parts = []
-    append, counts_part = parts.append, _counts_part
-    for head, count in zip(heads, counts):
-        append(head)
-        append(counts_part(count))
-    parts.append(b"]}" * (depths[positions[-1]] - depths[top] + 1))
-    return Response(b"".join(parts), media_type="application/json")
+    body = b"".join(chain.from_iterable(zip(heads, map(_counts_part, counts))))
+    return Response(body + b"]}" * (depths[positions[-1]] - depths[top] + 1),
+                    media_type="application/json")
 
 
 _COUNTS = (b'"open":%d,"overdue":%d,"subtree_open":%d,"subtree_overdue":%d,'
