@@ -54,8 +54,10 @@ class Ticket(SQLModel, table=True):
     # A member's recent requests are counted at each 下单 (policy.request_limit).
     __table_args__ = (
         sa.Index("ix_ticket_reporter_created", "reporter_id", "created_at"),
-        # By home node, with what 统计 counts: a subtree's figures read the index alone.
-        sa.Index("ix_ticket_node", "node_id", "status", "rating"),
+        # By home node, with what 统计 counts: a subtree's figures read the index alone. With the
+        # ticket's number (SQLite's indexes hold it anyway), a subtree's tickets are joined to
+        # their events without reading the table.
+        sa.Index("ix_ticket_node", "node_id", "status", "rating", postgresql_include=["id"]),
         # The open tickets (a tenth of a year's), by home node: every view's first question.
         # Partial, so it stays small and no planner needs statistics to prefer it; queries name
         # the statuses as literals (flows/open_tickets.py) for the planner to match it. In the
@@ -121,8 +123,9 @@ class TicketEvent(SQLModel, table=True):
         # Digests count events of a few kinds over a period (延期 granted, ratings, late
         # departments): from the period, or from a subtree's tickets.
         # With the note, a period's ratings are read from the index alone: the dashboard's
-        # month at the city read ~75,000 rows of the table for it.
-        sa.Index("ix_ticket_event_kind_at_note", "kind", "at", "note"),
+        # month at the city read ~75,000 rows of the table for it; with the ticket, a subtree's
+        # are joined to its tickets' numbers (ix_ticket_node) from the two indexes alone.
+        sa.Index("ix_ticket_event_kind_at_note", "kind", "at", "note", "ticket_id"),
         sa.Index("ix_ticket_event_ticket_kind_at", "ticket_id", "kind", "at"),
     )
 
