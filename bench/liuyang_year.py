@@ -47,7 +47,7 @@ from bot.transports.simulator import Simulator  # noqa: E402
 from bot.transport import IncomingMessage  # noqa: E402
 from flows.config import parse_config  # noqa: E402
 from flows.network import Network  # noqa: E402
-from models.db import Database  # noqa: E402
+from models.db import Database, make_engine  # noqa: E402
 from models.subtrees import sync_network  # noqa: E402
 from models.tables import Status, Ticket, TicketEvent  # noqa: E402
 
@@ -282,14 +282,25 @@ def main() -> None:
     options.add_argument("--rounds", type=int, default=15)
     options.add_argument("--keep", type=Path, help="A folder to keep (and reuse) the SQLite "
                                                    "database in.")
+    options.add_argument("--url", help="A database to measure instead of a fresh one (e.g. a "
+                                       "PostgreSQL database kept from a run): built when it "
+                                       "holds no ticket.")
     arguments = options.parse_args()
     grids: list[Microgrid] = []
     network = Network(parse_config(liuyang_config(grids)))
     backends = BACKENDS if arguments.backend == "both" else (arguments.backend,)
+    if arguments.url:
+        backends = (make_engine(arguments.url).dialect.name,)
     results, commands = [], []
     for backend in backends:
-        with tempfile.TemporaryDirectory() as scratch, fresh_databases(backend, Path(scratch)) as new:
-            if backend == "sqlite" and arguments.keep:
+        with tempfile.TemporaryDirectory() as scratch, fresh_databases(
+                "sqlite" if arguments.url else backend, Path(scratch)) as new:
+            if arguments.url:
+                database = Database(arguments.url)
+                with database.engine.connect() as connection:
+                    if not connection.execute(select(func.count()).select_from(Ticket.__table__)).scalar():
+                        build(database, arguments.tickets, grids, backend)
+            elif backend == "sqlite" and arguments.keep:
                 arguments.keep.mkdir(parents=True, exist_ok=True)
                 file = arguments.keep / f"year_{arguments.tickets}.sqlite3"
                 fresh = not file.exists()
