@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -168,9 +169,12 @@ def latest_firings(cron: str, zone: ZoneInfo, since: datetime,
     return previous, latest
 
 
-def send_due_digests(config: GridConfig, db: Database, network: Network,
-                     now: datetime) -> list[OutgoingPost]:
-    """Write every digest whose schedule fired by `now` and was not sent yet."""
+def send_due_digests(config: GridConfig, db: Database, network: Network, now: datetime,
+                     stopping: Callable[[], bool] = lambda: False) -> list[OutgoingPost]:
+    """Write every digest whose schedule fired by `now` (aware) and was not sent yet, one node
+    a transaction. Once `stopping()` is true it stops between two nodes; the next run finishes
+    the round (a round cut short, by a stop or a crash, is taken up again: the latest firing
+    recorded is looked at again, and the nodes that have its digest are skipped)."""
     zone = ZoneInfo(config.policy.timezone)
     posts: list[OutgoingPost] = []
     for schedule in config.policy.digests:
@@ -178,13 +182,19 @@ def send_due_digests(config: GridConfig, db: Database, network: Network,
         with db.session() as session:
             last = session.exec(select(func.max(DigestRun.fire_at))
                                 .where(DigestRun.schedule == key)).one()
-        since = max(last, now - LOOKBACK) if last else now - FIRST_WINDOW
+        since = (max(last - timedelta(microseconds=1), now - LOOKBACK) if last
+                 else now - FIRST_WINDOW)
         previous, fire = latest_firings(schedule.cron, zone, since, now)
         if fire is None:
             continue
+        with db.session() as session:
+            done = set(session.exec(select(DigestRun.node_id).where(
+                DigestRun.schedule == key, DigestRun.fire_at == fire)).all())
         for node in network.nodes():
-            if node.level != schedule.level:
+            if node.level != schedule.level or node.id in done:
                 continue
+            if stopping():
+                return posts
             try:
                 with db.session() as session:
                     posts += _send_one(session, config, network, node, schedule, key,

@@ -98,7 +98,7 @@ class Bot:
         notices' ends, the departments' lateness, the digests and the monthly 通报. Blocking
         database work only, no transport: `gridbot run` runs it in a scan worker, a process or a
         thread of its own (bot/service.py). Once `stopping()` is true it stops at the next safe point
-        (between two transactions of the escalations, or between two sweeps); what it left is
+        (between two transactions of the escalations or the digests, or between two sweeps); what it left is
         still due at the next run."""
         sweeps.escalate_due(self.config, self.db, self.network, now, stopping)
         for sweep in (lambda: circulars.send_due(self.config, self.db, self.network, now),
@@ -107,7 +107,7 @@ class Bot:
                       lambda: sweeps.end_notices(self.config, self.db, self.network, now),
                       lambda: sweeps.tell_departments_late(self.config, self.db, self.network, now),
                       lambda: digest_runs.send_due_digests(self.config, self.db, self.network,
-                                                           now),
+                                                           now, stopping),
                       lambda: rate_reports.send_due_reports(self.config, self.db, self.network,
                                                             now)):
             if stopping():

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
+from bot.digest_runs import send_due_digests
 from bot.runtime import Bot
 from bot.transports.simulator import Simulator
 from flows import texts
@@ -165,6 +166,30 @@ async def test_after_a_downtime_only_the_latest_firing_goes(config, network, db,
     assert len(back) == 3
     with db.session() as session:
         assert len(session.exec(select(DigestRun)).all()) == 6
+
+
+async def test_a_round_cut_short_is_finished_by_the_next_run_each_digest_once(config, network,
+                                                                              db, clock):
+    """A process stopped (or killed) in the middle of a round of digests: the next run writes
+    the branches left, never again those written (it used to skip them: the round's firing was
+    recorded, so it counted as done)."""
+    config = with_digests(config, DigestSchedule(level="branch", cron="0 18 * * *"))
+    evening = START.replace(hour=18)
+    asked = []
+
+    def after_one() -> bool:   # stop once the first branch's digest is written
+        asked.append(1)
+        return len(asked) > 1
+
+    first = send_due_digests(config, db, network, evening, after_one)
+    assert len({post.room for post in first}) == 1
+    rest = send_due_digests(config, db, network, evening + timedelta(minutes=1))
+    rooms = [post.room for post in first + rest if "工作简报" in post.text]
+    assert sorted(rooms) == sorted(["baiyi-b1@chatroom", "baiyi-b2@chatroom",
+                                    "hehua-b1@chatroom"])
+    assert send_due_digests(config, db, network, evening + timedelta(minutes=2)) == []
+    with db.session() as session:
+        assert len(session.exec(select(DigestRun)).all()) == 3
 
 
 async def test_a_new_schedule_does_not_send_a_firing_long_past(config, network, db, clock):
