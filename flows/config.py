@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -30,8 +30,11 @@ from flows.working_time import WorkCalendar, WorkingTime, parse_working_time
 from flows.environment import WEBHOOK_SECRET_ENV, WECHATY_TOKEN_ENV
 from flows.environment import secret as read_secret
 from flows.network import Cover, cover_text, parse_cover
-from flows.request_parser import CATEGORIES, Lexicon, LexiconError, load_lexicon
+from flows.categories import CATEGORIES
 from flows.yaml_problems import explain
+
+if TYPE_CHECKING:   # the parser is loaded when a lexicon is first built, not with a config
+    from flows.request_parser import Lexicon
 
 __all__ = [
     "CoHandlerRule", "ConfigError", "DEFAULT_LEVELS", "DEFAULT_TIMERS", "DigestSchedule",
@@ -832,6 +835,8 @@ class GridConfig(_Strict):
 
     def request_lexicon(self) -> Lexicon:
         """The shipped lexicon with this config's words added."""
+        from flows.request_parser import load_lexicon
+
         return load_lexicon(overrides=self.lexicon or None)
 
 
@@ -1070,6 +1075,8 @@ def _describe(value: object) -> str:
 def _lexicon_problems(config: GridConfig) -> list[str]:
     if not config.lexicon:
         return []
+    from flows.request_parser import LexiconError
+
     try:
         config.request_lexicon()
     except LexiconError as error:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING
 
-from flows.normalize import reading
 from flows.numerals import CHINESE_NUMERAL_CHARS, to_arabic
 
 if TYPE_CHECKING:  # only types: flows.config imports parse_cover from here to check covers
@@ -155,6 +154,8 @@ def fold_name(name: str) -> str:
     """A display name as names are compared: normalised like every message (full-width forms,
     traditional characters, emoji; `flows.normalize`), spaces collapsed, lower case.
     `"邱煥武"` and `"邱焕武"` fold alike, as do `"Amy 周"` and `"amy\u3000周"`."""
+    from flows.normalize import reading  # here: most commands never compare a name
+
     return " ".join(reading(name).text.split()).lower()
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from flows import request_model
+from flows.categories import CATEGORIES
 from flows.commands import request_description
 from flows.normalize import is_placeholder_only, reading
 from flows.numerals import to_arabic
@@ -27,8 +28,6 @@ from flows.numerals import to_arabic
 __all__ = ["CATEGORIES", "Lexicon", "LexiconError", "ParsedRequest", "analyse", "load_lexicon",
            "parse_request"]
 
-CATEGORIES = ("repair", "safety", "sanitation", "dispute", "security", "order", "care", "service",
-              "consult", "suggestion")
 
 
 @dataclass(frozen=True)
