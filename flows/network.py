@@ -249,24 +249,36 @@ class Network:
         self._index()
 
     def _index(self) -> None:
+        # Every command pays this walk of 33,000 nodes at start: the tables as locals, and
+        # covers that are plain text (nearly all) passed over without a call.
+        nodes, by_room, parents, chains = self._nodes, self._by_room, self._parent, self._ancestors
+        names, led_by, named, members = self._member_names, self._led_by, self._named, self._members
         stack: list[tuple[Node, Node | None, tuple[Node, ...]]] = [(self.root, None, ())]
         while stack:  # iterative: no recursion limit, whatever the config's shape
             node, parent, ancestors = stack.pop()
-            if node.id in self._nodes:
-                raise ValueError(f"duplicate node id {node.id!r}; check the config with load_config")
-            self._nodes[node.id] = node
-            self._by_room[node.group.room] = node
-            self._parent[node.id] = parent
-            self._ancestors[node.id] = ancestors
-            for member in members_of(node):
-                self._member_names.setdefault(member.id, member.name)
-                self._led_by.setdefault(member.id, []).append(node)
-                self._named.setdefault(member.name, []).append((member, node))
-                self._members.setdefault(member.id, member)
-            if node.covers:
+            node_id = node.id
+            if node_id in nodes:
+                raise ValueError(f"duplicate node id {node_id!r}; check the config with load_config")
+            nodes[node_id] = node
+            by_room[node.group.room] = node
+            parents[node_id] = parent
+            chains[node_id] = ancestors
+            for member in (node.head, *node.deputies):   # members_of
+                member_id = member.id
+                if member_id not in members:   # the two are always written together
+                    members[member_id] = member
+                    names[member_id] = member.name
+                led = led_by.get(member_id)
+                if led is None:
+                    led_by[member_id] = [node]
+                else:
+                    led.append(node)
+                named.setdefault(member.name, []).append((member, node))
+            if node.covers and not all(isinstance(item, str) for item in node.covers):
                 self._index_place_heads(node)
-            below = (node, *ancestors)
-            stack.extend((child, node, below) for child in reversed(node.children))
+            if node.children:
+                below = (node, *ancestors)
+                stack.extend([(child, node, below) for child in reversed(node.children)])
 
     @cached_property
     def _names(self) -> tuple[dict[str, list[tuple[Member, Node]]], dict[str, list[tuple[Member, Node]]]]:
