@@ -175,6 +175,14 @@ def pair_features(first: Report, second: Report, same_reporter: bool,
                              _tfidf(second.problem, idf or {}, unseen))
     base["rest_cosine"] = _cosine(_tfidf(first.rest, idf or {}, unseen),
                                   _tfidf(second.rest, idf or {}, unseen))
+    # The same problem told twice, in few words: the same things at the same building, nothing
+    # about them told differently (what is wrong, where beside it, when, which landmark). The
+    # trees would find the conjunction themselves only from many pairs; named, one split does.
+    agrees = base["core_equal"] and not (base["faults_differ"] or base["spots_differ"]
+                                         or base["landmarks_differ"] or base["times_differ"])
+    base["core_agrees"] = agrees
+    base["core_agrees_placed"] = agrees and (base["building_both"] or base["areas_both"]
+                                             or base["landmarks_share"])
     placed1 = bool(first.building or first.unit or first.areas or first.numbers)
     placed2 = bool(second.building or second.unit or second.areas or second.numbers)
     base["placed_both"] = placed1 and placed2

@@ -112,6 +112,8 @@ _PERSON = re.compile(r"(?:老)?([王李张刘陈杨赵黄周吴徐孙胡朱高�
                      r"吕苏卢蒋蔡贾丁魏薛叶余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦"
                      r"江史顾侯邵孟龙万段雷钱汤尹黎易常武乔贺赖龚文])(?:阿姨|大爷|奶奶|爷爷|大叔|叔叔|"
                      r"婶|大妈|老太|老头|师傅|老师|家|大哥|大姐)")
+# Who provides a supply (电信 and 联通 broadband down are two companies' faults to call in).
+_PROVIDER = re.compile(r"电信|联通|移动(?=宽带|网|光)|广电")
 # A village's groups (村民小组: 三组, 4组) are places as buildings are.
 _ANY_NUMBER = re.compile(r"[0-9]+|[零〇一二两三四五六七八九十百幺]+(?=号楼|栋|幢|单元|楼|层|室|号|房|组)")
 _NOT_WORD = re.compile(r"[^\w]|_")
@@ -122,7 +124,8 @@ _EXPRESSION = re.compile(r"\[[\u4e00-\u9fff]{1,4}\]")
 _REFERS = re.compile(r"那(?:个|只|辆|堆|根|块|家|条|袋|滩|窝|事|人|伙|帮|扇|盏|片|棵|段|台|部|间|户|坨|口)")
 # Another occurrence or a new problem, not the same one again: 又有人吵架, 又接到诈骗电话,
 # 这次是厨房, 来电了但是我家还是没电, 还有楼道里的垃圾.
-_ANOTHER = re.compile(r"又有|又接到|又被|又来了|又一个|另一|另外|这次|但是|可是|不过|还有|顺便")
+_ANOTHER = re.compile(r"又有|又接到|又被|又来了|又一个|另一|另外|这次|但是|可是|不过|还有|顺便|"
+                      r"不是(?:同一|那|刚才|上午|中午|早上|下午|晚上|昨天)")
 # A household saying itself that it reports the problem just reported: 同一个问题, 同上, +1.
 _CLAIMS_SAME = re.compile(r"同一个问题|同一问题|一样的问题|同样的问题|同上|\+1|我也是|我家也是|"
                           r"我们也是|我家也一样|也是这样|也一样")
@@ -160,6 +163,7 @@ class Report:
     planned: bool = False          # asks about or tells of what is planned (明天几点停, 通知贴了吗)
     faults: frozenset[str] = frozenset()     # what is wrong, by kind (_FAULTS: broken, leak…)
     people: frozenset[str] = frozenset()     # people named, by surname (王阿姨, 老李家: 王, 李)
+    providers: frozenset[str] = frozenset()  # who provides the supply (电信, 联通, 移动)
     text: str = ""                 # the normalised description, contacts left out
 
 
@@ -192,7 +196,7 @@ def report_of(description: str, parsed: ParsedRequest | None = None,
                   frozenset(_TIME_SAME.get(w, w) for w in _TIME.findall(text)),
                   _ELSEWHERE.search(text) is not None, _PLANNED.search(text) is not None,
                   frozenset(m.lastgroup for m in _FAULT.finditer(text) if m.lastgroup),
-                  frozenset(_PERSON.findall(text)), text)
+                  frozenset(_PERSON.findall(text)), frozenset(_PROVIDER.findall(text)), text)
 
 
 _PHASE = re.compile(r"[0-9一二三四五六七八九十]期")
@@ -265,8 +269,13 @@ def places_agree(first: Report, second: Report) -> bool:
     (`3栋停水` and `我家也没水了`; `3栋停水` and `3栋2单元没水`). Floors and rooms do not tell
     apart what a whole building shares: a cut of a supply both name (302 and 402 without water are one
     cut; not a smell of gas or a cold radiator, often one flat's) or a lift (stuck at the 5th floor, waited for at the 1st); nor units a supply cut said
-    to be the whole building's (`整栋都没水了，1单元也一样` after `2单元停水`)."""
+    to be the whole building's (`整栋都没水了，1单元也一样` after `2单元停水`). Two people named
+    (王阿姨 and 李大爷, 老张家 and 李婶家) are two homes, two providers (电信宽带 and 联通宽带)
+    two networks."""
     if first.elsewhere != second.elsewhere:
+        return False
+    if any(a and b and a.isdisjoint(b) for a, b in ((first.people, second.people),
+                                                   (first.providers, second.providers))):
         return False
     # A cut, not a smell or a cold radiator: those are often one flat's (4楼 and 6楼 smelling
     # gas are two leaks to look for).

@@ -290,6 +290,11 @@ def test_what_a_whole_building_shares_spans_its_floors_and_rooms():
     assert not agree("10号楼502暖气不热", "10号楼302暖气不热")
     assert not agree("3栋1单元停水", "3栋2单元停水")                        # not said to be all
     assert not agree("9-1-302 没水了", "8栋1单元402也没水")                 # another building
+    # Two people named are two homes; two providers two networks.
+    assert not agree("独居老人王阿姨两天没出门了", "3栋的李大爷好几天没见着了")
+    assert agree("独居老人王阿姨两天没出门了", "12栋王阿姨家我刚去敲门也没人应")
+    assert not agree("9栋电信宽带断了", "9栋联通宽带断了")
+    assert agree("小区网断了 电信的", "电信宽带我家也连不上")
     # A phase is one place however its number is written.
     assert agree("1期停气了吗", "一期3栋燃气灶打不着")
     assert not agree("1期停气了吗", "二期3栋燃气灶打不着")
