@@ -146,7 +146,7 @@ def test_the_model_is_measured_out_of_fold_on_the_tune_pairs():
     scores too sharply for its thresholds to be those of the mean), each pair scored by models
     that never saw it: wrong joins stay rare at the thresholds chosen, for either kind of pair,
     and the recall stays near the figures stored with the shipped model (README: five rounds,
-    36.9 % of all, 63.2 % of the same household's, 24.5 % of other households'), so a change
+    44.4 % of all, 56.6 % of the same household's, 38.6 % of other households'), so a change
     of the features, the vocabulary or the rule that joins less shows here."""
     pytest.importorskip("sklearn")
     pairs = [p for path in repeat_model.training_files() for p in read_pairs(path)]
@@ -160,9 +160,11 @@ def test_the_model_is_measured_out_of_fold_on_the_tune_pairs():
     assert figures["other_households"]["recall"] >= RECALL_FLOOR["other_households"]
 
 
-# The out-of-fold recall the shipped model was chosen with (about.out_of_fold), less a few
-# points for another seed's folds: a model that joins less than this has regressed.
-RECALL_FLOOR = {"all": 0.33, "same_household": 0.55, "other_households": 0.2}
+# The out-of-fold recall the shipped model was chosen with (about.out_of_fold: 44.4 %, 56.6 %,
+# 38.6 %), less a few points for two rounds of folds instead of five (the thresholds, chosen for
+# both kinds together, move joins from one kind to the other between rounds: the kinds' floors
+# are wider): a model that joins less than this has regressed.
+RECALL_FLOOR = {"all": 0.40, "same_household": 0.45, "other_households": 0.30}
 
 
 def test_the_shipped_model_keeps_its_out_of_fold_figures():
@@ -195,7 +197,7 @@ def test_the_thresholds_are_chosen_together_with_a_margin():
     """`choose_thresholds`: the most right joins while both kinds together, less their margin of
     error, and each kind alone reach the precision asked; a precision measured on few joins
     needs more of them right (9 of 9 is not 95 % surely, 99 of 100 is)."""
-    assert repeat_model.lower_bound(9, 9) < 0.95 < repeat_model.lower_bound(99, 100)
+    assert repeat_model.lower_bound(9, 9) < 0.95 < repeat_model.lower_bound(199, 200)
     assert repeat_model.lower_bound(0, 0) == 0.0
     # The same household: 40 right from 0.80 up. Other households: 40 right from 0.90 up, then
     # blocks of one wrong and nine right, each a little lower.
@@ -208,9 +210,12 @@ def test_the_thresholds_are_chosen_together_with_a_margin():
             truth.append(right)
             kinds.append(False)
             score -= 0.001
-    # Two blocks: 98 of 100 right, whose lower bound is 95.3 %; a third (107 of 110) is 94.5 %.
-    assert repeat_model.choose_thresholds(scores, truth, kinds, 0.95) \
+    # At 90 % confidence two blocks: 98 of 100 right, whose lower bound is 95.3 %; a third (107
+    # of 110) is 94.5 %. At 95 % (the default) 98 of 100 is 94.2 % and one block only is left.
+    assert repeat_model.choose_thresholds(scores, truth, kinds, 0.95, z=1.2816) \
         == {"same": pytest.approx(0.80), "other": pytest.approx(0.876)}
+    assert repeat_model.choose_thresholds(scores, truth, kinds, 0.95) \
+        == {"same": pytest.approx(0.80), "other": pytest.approx(0.886)}
     # Without the margin other households' own 95 % stops it, at four blocks (76 of 80).
     assert repeat_model.choose_thresholds(scores, truth, kinds, 0.95, z=0.0) \
         == {"same": pytest.approx(0.80), "other": pytest.approx(0.856)}
