@@ -322,10 +322,10 @@ def rarity(texts: Sequence[str]) -> tuple[dict[str, float], float]:
 
 def allowed(first: Report, second: Report, same_reporter: bool) -> bool:
     """The hard rules (`flows.repeats.same_problem`) let the model decide."""
-    from flows.repeats import personal, places_agree
+    from flows.repeats import from_two_homes, personal, places_agree
 
     return places_agree(first, second) and not second.planned \
-        and (same_reporter or not personal(first, second))
+        and (same_reporter or not (personal(first, second) or from_two_homes(first, second)))
 
 
 def choose_threshold(scores: Sequence[float], truth: Sequence[bool], min_precision: float) -> float:

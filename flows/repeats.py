@@ -34,7 +34,8 @@ from flows.numerals import to_arabic
 from flows.repeat_model import RepeatModel
 from flows.request_parser import Lexicon, ParsedRequest, analyse, without_contacts
 
-__all__ = ["PERSONAL_CATEGORIES", "PERSONAL_FAMILIES", "Candidate", "Report", "best_match", "is_me_too", "measure",
+__all__ = ["PERSONAL_CATEGORIES", "PERSONAL_FAMILIES", "Candidate", "Report", "best_match",
+           "from_two_homes", "is_me_too", "measure",
            "notice_covers", "personal", "places_agree", "read_notice",
            "read_pairs", "report_of", "same_problem", "surely_same"]
 
@@ -125,7 +126,10 @@ _REFERS = re.compile(r"那(?:个|只|辆|堆|根|块|家|条|袋|滩|窝|事|人
 # Another occurrence or a new problem, not the same one again: 又有人吵架, 又接到诈骗电话,
 # 这次是厨房, 来电了但是我家还是没电, 还有楼道里的垃圾.
 _ANOTHER = re.compile(r"又有|又接到|又被|又来了|又一个|另一|另外|这次|但是|可是|不过|还有|顺便|"
-                      r"不是(?:同一|那|刚才|上午|中午|早上|下午|晚上|昨天)")
+                      r"[，,]\s*但|现在是|换成|不是(?:同一|那|刚才|上午|中午|早上|下午|晚上|昨天)")
+# Where a household places it from its own home (楼上, 隔壁, 对门, 邻居家): two households' upstairs
+# are two flats.
+_FROM_HOME = re.compile(r"楼上|隔壁|对门|邻居")
 # A household saying itself that it reports the problem just reported: 同一个问题, 同上, +1.
 _CLAIMS_SAME = re.compile(r"同一个问题|同一问题|一样的问题|同样的问题|同上|\+1|我也是|我家也是|"
                           r"我们也是|我家也一样|也是这样|也一样")
@@ -164,6 +168,7 @@ class Report:
     faults: frozenset[str] = frozenset()     # what is wrong, by kind (_FAULTS: broken, leak…)
     people: frozenset[str] = frozenset()     # people named, by surname (王阿姨, 老李家: 王, 李)
     providers: frozenset[str] = frozenset()  # who provides the supply (电信, 联通, 移动)
+    from_home: bool = False        # placed from the reporter's home (楼上, 隔壁, 对门, 邻居家)
     text: str = ""                 # the normalised description, contacts left out
 
 
@@ -196,7 +201,8 @@ def report_of(description: str, parsed: ParsedRequest | None = None,
                   frozenset(_TIME_SAME.get(w, w) for w in _TIME.findall(text)),
                   _ELSEWHERE.search(text) is not None, _PLANNED.search(text) is not None,
                   frozenset(m.lastgroup for m in _FAULT.finditer(text) if m.lastgroup),
-                  frozenset(_PERSON.findall(text)), frozenset(_PROVIDER.findall(text)), text)
+                  frozenset(_PERSON.findall(text)), frozenset(_PROVIDER.findall(text)),
+                  _FROM_HOME.search(text) is not None, text)
 
 
 _PHASE = re.compile(r"[0-9一二三四五六七八九十]期")
@@ -318,7 +324,8 @@ def same_problem(first: Report, second: Report, same_reporter: bool,
     - never when the places disagree (`places_agree`) or the new one asks after a cut to come
       (`停水通知贴了吗？明天几点停`: it reports nothing), nor across households when either is a
       household's own matter (`personal`: two households' certificates are two matters, and so
-      are two power cuts each said to be theirs alone);
+      are two power cuts each said to be theirs alone) or both place it from their own homes
+      (`from_two_homes`: two households' 楼上 are two flats);
     - when the new one surely is the same (`surely_same`: the same words again, or 同上 of the
       same things);
     - else when the pair model (`flows.repeat_model`, fitted on the labelled pairs of
@@ -328,7 +335,7 @@ def same_problem(first: Report, second: Report, same_reporter: bool,
     """
     if not places_agree(first, second) or second.planned:
         return False
-    if not same_reporter and personal(first, second):
+    if not same_reporter and (personal(first, second) or from_two_homes(first, second)):
         return False
     if surely_same(first, second, same_reporter):
         return True
@@ -362,6 +369,13 @@ def personal(first: Report, second: Report) -> bool:
 
 def _family(thing: str) -> str:
     return thing.split(".", 1)[0]
+
+
+def from_two_homes(first: Report, second: Report) -> bool:
+    """Whether two households both place what they report from their own homes (`楼上在打孩子`
+    and `我楼上那家孩子在哭`, `邻居家狗叫` and `隔壁狗叫`): each one's upstairs or neighbour is
+    another flat, so two matters (11 labelled pairs of other households, none the same)."""
+    return first.from_home and second.from_home
 
 
 def surely_same(first: Report, second: Report, same_reporter: bool) -> bool:

@@ -12,8 +12,8 @@ import pytest
 from chat_script import GRID, HEAD, LI, ZHANG, chat, kinds, quoting, replies, say, tickets
 from conftest import REPO
 from flows import repeat_model, texts
-from flows.repeats import (PERSONAL_CATEGORIES, measure, personal, places_agree, read_pairs,
-                           report_of, same_problem)
+from flows.repeats import (PERSONAL_CATEGORIES, from_two_homes, measure, personal, places_agree,
+                           read_pairs, report_of, same_problem)
 from models.tables import Status
 
 WANG = "wxid_wang"
@@ -146,7 +146,7 @@ def test_the_model_is_measured_out_of_fold_on_the_tune_pairs():
     scores too sharply for its thresholds to be those of the mean), each pair scored by models
     that never saw it: wrong joins stay rare at the thresholds chosen, for either kind of pair,
     and the recall stays near the figures stored with the shipped model (README: five rounds,
-    44.4 % of all, 56.6 % of the same household's, 38.6 % of other households'), so a change
+    46.4 % of all, 79.9 % of the same household's, 30.5 % of other households'), so a change
     of the features, the vocabulary or the rule that joins less shows here."""
     pytest.importorskip("sklearn")
     pairs = [p for path in repeat_model.training_files() for p in read_pairs(path)]
@@ -160,11 +160,11 @@ def test_the_model_is_measured_out_of_fold_on_the_tune_pairs():
     assert figures["other_households"]["recall"] >= RECALL_FLOOR["other_households"]
 
 
-# The out-of-fold recall the shipped model was chosen with (about.out_of_fold: 44.4 %, 56.6 %,
-# 38.6 %), less a few points for two rounds of folds instead of five (the thresholds, chosen for
+# The out-of-fold recall the shipped model was chosen with (about.out_of_fold: 46.4 %, 79.9 %,
+# 30.5 %), less a few points for two rounds of folds instead of five (the thresholds, chosen for
 # both kinds together, move joins from one kind to the other between rounds: the kinds' floors
 # are wider): a model that joins less than this has regressed.
-RECALL_FLOOR = {"all": 0.40, "same_household": 0.45, "other_households": 0.30}
+RECALL_FLOOR = {"all": 0.40, "same_household": 0.45, "other_households": 0.25}
 
 
 def test_the_shipped_model_keeps_its_out_of_fold_figures():
@@ -315,6 +315,20 @@ def test_an_event_two_households_see_is_left_to_the_model_their_own_matters_are_
     assert personal(report_of("我和对门因为鞋柜吵起来了"), report_of("楼下有人吵架"))
     assert personal(report_of("高龄补贴怎么申请"), report_of("我爸今年满80了，高龄补贴在哪申请"))
     assert personal(report_of("暖气费什么时候交"), report_of("暖气费交了还是不热"))
+
+
+def test_two_households_placing_it_from_their_own_homes_tell_of_two_homes():
+    # Each household's upstairs, neighbour, flat across the landing is another flat.
+    for first, second in [("楼上好像在打孩子，哭得好惨", "我楼上那家孩子一直在哭喊，要不要报警"),
+                          ("邻居家狗半夜一直叫", "隔壁狗天天叫 吵死")]:
+        assert from_two_homes(report_of(first), report_of(second))
+        assert not same_problem(report_of(first), report_of(second), False)
+    # Told from a place everyone shares, or by the same household, it is left to the rest.
+    assert not from_two_homes(report_of("楼下有人吵架"), report_of("楼下还在吵，已经动手了"))
+    assert same_problem(report_of("楼上装修太吵 9栋"), report_of("楼上装修太吵 9栋"), True)
+    # 但, 现在是: another problem or occurrence is told.
+    assert report_of("6栋来电了，但我家宽带还是断的").another
+    assert report_of("楼上装修完了，现在是楼下那户开始装修了").another
 
 
 def test_a_question_about_a_cut_to_come_reports_nothing():
