@@ -289,8 +289,9 @@ class RepeatReports(_Strict):
     household's personal matter, and the pair model (flows/repeat_model.py) gives the pair a
     probability of at least `min_similarity` (0–1, for every pair; left out or null: the
     thresholds chosen when the model was fitted, one for the same household and one for
-    another, each for an out-of-fold precision of 97 % on the labelled pairs; higher joins less
-    and more surely). `enabled: false` makes every request a ticket of its own."""
+    another, chosen together for an out-of-fold precision of 95 % on the labelled pairs with a
+    margin for how few joins measured it, `flows.repeat_model.choose_thresholds`; higher joins
+    less and more surely). `enabled: false` makes every request a ticket of its own."""
 
     enabled: bool = True
     window: PositiveDuration = timedelta(days=1)
