@@ -193,6 +193,17 @@ def test_the_shipped_model_on_the_pairs_it_was_fitted_on():
     assert figures["all"]["recall"] >= stored["all"]["recall"]
 
 
+def test_the_shipped_model_on_pairs_it_never_saw():
+    """pairs_heldout_2026-12d.jsonl: 450 pairs written by another hand from LABELLING.md alone
+    after the model was frozen, measured once (README): precision 91.3 % (73 of 80 joins),
+    recall 36.1 % (73 of 202); the issue asks 95 % and 80 %. Held here so that a change does
+    not do worse on them; tuning on them would make them tune pairs."""
+    pairs = read_pairs(Path(__file__).parent / "data" / "repeats" / "pairs_heldout_2026-12d.jsonl")
+    figures = measure(pairs)
+    assert figures["all"]["pairs"] == 450
+    assert figures["all"]["precision"] >= 0.91 and figures["all"]["recall"] >= 0.36
+
+
 def test_the_thresholds_are_chosen_together_with_a_margin():
     """`choose_thresholds`: the most right joins while both kinds together, less their margin of
     error, and each kind alone reach the precision asked; a precision measured on few joins
