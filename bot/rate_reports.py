@@ -70,8 +70,10 @@ def weights_of(config: GridConfig) -> Weights:
 def _rows(session: Session, network: Network, node_id: str, period: Period, asof: datetime,
           all_counts: bool = True):
     scope = in_subtree(network, node_id, per_row=True)
-    return session.exec(rate_rows(scope, period.start, period.end, asof,
-                                  all_counts=all_counts)).all()
+    # Through the session's connection: plain rows, without the ORM's loading of each (a
+    # city's month is some 30,000 rows, a third of a second through the ORM).
+    return session.connection().execute(rate_rows(scope, period.start, period.end, asof,
+                                                  all_counts=all_counts)).all()
 
 
 def _report(session: Session, network: Network, node_id: str, period: Period, asof: datetime,
@@ -82,7 +84,7 @@ def _report(session: Session, network: Network, node_id: str, period: Period, as
     rows, categories, places = [], [], []
     claims: dict[int, int] = {}
     resolutions: dict[int, int] = {}
-    for kind, key, building, *numbers in session.exec(
+    for kind, key, building, *numbers in session.connection().execute(   # plain rows (`_rows`)
             report_rows(scope, period.start, period.end, asof, top)).all():
         if kind == NODE:
             rows.append((key, *numbers))

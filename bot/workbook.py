@@ -9,11 +9,13 @@ so the tickets stream from the database and a city's month costs little memory.
 
 from __future__ import annotations
 
+import multiprocessing
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
@@ -49,6 +51,8 @@ HOT_SPOT_HEADER = ("序号", "网格（小区）", "楼栋", "诉求件数")
 TICKET_HEADER = ("编号", "受理时间", "网格", "类别", "紧急", "状态", "位置", "诉求内容", "反映人",
                  "接单时间", "办结时间", "评价")
 SHEETS = ("概况", "排名", "类别", "热点", "工单")
+
+T = TypeVar("T")
 
 _HEADER_FONT = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
@@ -119,10 +123,13 @@ def write_report_workbook(target: str | Path | IO[bytes], database: Database,
                           progress: Callable[[int, int], None] | None = None) -> int:
     """The monthly report of `node_id` over `period`, followed to `asof` (aware), gathered
     (`gather_month_report`, the `MAX_HOT_SPOTS` first places) and written as a workbook to
-    `target`; returns the tickets written. The report is read on a second connection,
-    in a thread, while the tickets sheet is written: the database's work on a month of tickets
-    and the workbook's on its rows overlap (not with an in-memory SQLite database, which has
-    one connection). KeyError for a node not in the network."""
+    `target`; returns the tickets written. The report is read on a second connection while the
+    tickets sheet is written, so that the database's work on a month of tickets and the
+    workbook's on its rows overlap: in a forked process when this one runs a single thread (a
+    command: the two then run on two cores), else in a thread (a server, whose other threads
+    may hold locks a forked child would inherit held). Not beside it with an in-memory SQLite
+    database, which has one connection. KeyError for a node not in the network; what gathering
+    the report raised."""
     zone = ZoneInfo(config.policy.timezone)
 
     def gather() -> MonthReport:
@@ -130,15 +137,81 @@ def write_report_workbook(target: str | Path | IO[bytes], database: Database,
             return gather_month_report(session, config, network, node_id, period, asof,
                                        MAX_HOT_SPOTS)
 
+    network.node(node_id)   # KeyError here, not in the worker
     if not shares_database(database.url):
         report = gather()
         with database.session() as session:
             return write_workbook(target, session, network, node_id, period, report, zone,
                                   masked=masked, progress=progress)
+    if can_fork():
+        with database.session() as session:
+            return write_workbook(target, session, network, node_id, period,
+                                  in_forked_process(gather, database), zone, masked=masked,
+                                  progress=progress)
     with ThreadPoolExecutor(1, thread_name_prefix="gridbot-report") as pool, \
             database.session() as session:
         return write_workbook(target, session, network, node_id, period,
                               pool.submit(gather), zone, masked=masked, progress=progress)
+
+
+def can_fork() -> bool:
+    """Whether a worker may be forked here: the platform forks, and this process runs one
+    thread (a thread holding a lock when another forks leaves the child's copy held forever)."""
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+
+
+def in_forked_process(work: Callable[[], T], database: Database) -> Future[T]:
+    """Run `work` in a forked child process; the Future gets its result or its error (sent
+    back pickled) once it is asked for. `database`'s pooled connections are closed first: no
+    connection is carried across the fork (SQLite's rule; a PostgreSQL one would be shared by
+    two processes), the child opens its own and the parent reopens as it needs. RuntimeError in
+    the Future when the child ends without an answer (killed, out of memory)."""
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+
+    def child() -> None:
+        receiver.close()
+        try:
+            answer: tuple[bool, object] = (True, work())
+        except BaseException as error:   # noqa: BLE001 - every error goes back to the parent
+            answer = (False, error)
+        database.engine.dispose()
+        try:
+            sender.send(answer)
+        except Exception as error:   # an error or a result that does not pickle
+            sender.send((False, RuntimeError(f"{type(error).__name__}: {error}")))
+        sender.close()
+
+    database.engine.dispose()
+    process = context.Process(target=child, name="gridbot-report", daemon=True)
+    process.start()
+    sender.close()
+    return _ForkedFuture(process, receiver)
+
+
+class _ForkedFuture(Future):
+    """A Future answered by a forked process through a pipe, read when its result is asked."""
+
+    def __init__(self, process, receiver) -> None:
+        super().__init__()
+        self._process, self._receiver = process, receiver
+
+    def result(self, timeout: float | None = None):
+        if not self.done():
+            try:
+                ok, value = self._receiver.recv()
+            except EOFError:
+                self._process.join()
+                ok, value = False, RuntimeError(f"the report's worker process ended without "
+                                                f"an answer (exit code {self._process.exitcode})")
+            finally:
+                self._receiver.close()
+                self._process.join()
+            if ok:
+                self.set_result(value)
+            else:
+                self.set_exception(value)
+        return super().result(timeout)
 
 
 def write_workbook(target: str | Path | IO[bytes], session: Session, network: Network,
@@ -158,9 +231,15 @@ def write_workbook(target: str | Path | IO[bytes], session: Session, network: Ne
     categories = _sheet(book, "类别", CATEGORY_HEADER, (16, 12, 10))
     spots = _sheet(book, "热点", HOT_SPOT_HEADER, (6, 30, 12, 12))
     tickets = _sheet(book, "工单", TICKET_HEADER, (8, 17, 26, 10, 6, 8, 18, 50, 10, 17, 17, 10))
-    done = _write_tickets(tickets, session, network, node_id, period, zone, masked, progress)
-    if isinstance(report, Future):
-        report = report.result()
+    try:
+        done = _write_tickets(tickets, session, network, node_id, period, zone, masked,
+                              progress)
+        if isinstance(report, Future):
+            report = report.result()
+    except BaseException:
+        for sheet in book.worksheets:   # their streams ended, not left to the collector
+            sheet.close()
+        raise
     for row in summary_rows(report):
         _row(summary, row, {1: PERCENT} if row[0].endswith("率") else None)
 
