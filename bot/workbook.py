@@ -108,7 +108,8 @@ def _row(sheet, values, formats: dict[int, str] | None = None) -> None:
 def _local(moment: datetime | None, zone: ZoneInfo) -> str | None:
     # Local wall-clock time as text, as the chat shows it: Excel keeps no time zone, and a plain
     # value per cell is what keeps a city's month of tickets quick to write.
-    return None if moment is None else moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    # (`YYYY-MM-DD HH:MM`, cut from the ISO form: a third quicker than strftime.)
+    return None if moment is None else moment.astimezone(zone).isoformat(" ")[:16]
 
 
 def _name(network: Network, node_id: str, names: dict[str, str]) -> str:
