@@ -149,7 +149,7 @@ def write_report_workbook(target: str | Path | IO[bytes], database: Database,
         with database.session() as session:
             return write_workbook(target, session, network, node_id, period, report, zone,
                                   masked=masked, progress=progress)
-    if can_fork():
+    if can_fork(database):
         # The period's statement and the period before's in two workers: with the tickets
         # sheet, three parts of about 3, 3 and 1 s of work at a city's month, on two cores.
         current = in_forked_process(lambda: gather(before=False), database)
@@ -171,10 +171,14 @@ def write_report_workbook(target: str | Path | IO[bytes], database: Database,
                               progress=progress)
 
 
-def can_fork() -> bool:
-    """Whether a worker may be forked here: the platform forks, and this process runs one
-    thread (a thread holding a lock when another forks leaves the child's copy held forever)."""
-    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+def can_fork(database: Database) -> bool:
+    """Whether a worker reading `database` may be forked here: the platform forks, this process
+    runs one thread (a thread holding a lock when another forks leaves the child's copy held
+    forever) and holds no connection of `database` open (none may be carried into a child,
+    `in_forked_process`)."""
+    checked_out = getattr(database.engine.pool, "checkedout", None)
+    return ("fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+            and (checked_out is None or checked_out() == 0))
 
 
 def in_forked_process(work: Callable[[], T], database: Database) -> Future[T]:

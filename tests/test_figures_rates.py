@@ -357,7 +357,10 @@ def test_the_report_gathered_in_a_forked_process_writes_the_same_workbook(db, co
     from bot import workbook
 
     fill(db, network)
-    assert workbook.can_fork()   # a test runs one thread, as the command does
+    assert workbook.can_fork(db)   # a test runs one thread, as the command does
+    with db.session() as session:
+        session.connection()   # but not while a connection is open
+        assert not workbook.can_fork(db)
 
     def write() -> dict[str, list[tuple]]:
         target = io.BytesIO()
@@ -367,7 +370,7 @@ def test_the_report_gathered_in_a_forked_process_writes_the_same_workbook(db, co
         return sheets_of(target)
 
     forked = write()
-    monkeypatch.setattr(workbook, "can_fork", lambda: False)
+    monkeypatch.setattr(workbook, "can_fork", lambda database: False)
     in_a_thread = write()
     assert forked == in_a_thread
     assert forked["概况"][1][:2] == ("受理件数", 8) and len(forked["工单"]) == 11
