@@ -310,8 +310,10 @@ def _write_tickets(tickets, session: Session, network: Network, node_id: str, pe
                Ticket.status, Ticket.building, Ticket.unit, Ticket.floor, Ticket.room, Ticket.text,
                Ticket.reporter_name, Ticket.claimed_at, Ticket.resolved_at, Ticket.rating)
     while True:   # by number, a batch at a time: the city's month never sits in memory whole
-        batch = session.exec(select(*columns).where(scope, *in_period, Ticket.id > after)
-                             .order_by(Ticket.id).limit(min(BATCH, total - done))).all()
+        query = (select(*columns).where(scope, *in_period, Ticket.id > after)
+                 .order_by(Ticket.id).limit(min(BATCH, total - done)))
+        # Plain rows through the connection: the ORM's loading of each is a tenth of the sheet.
+        batch = session.connection().execute(query).all()
         if not batch:
             break
         for (number, created_at, home, category, urgent, status, building, unit, floor, room,
