@@ -125,11 +125,11 @@ def write_report_workbook(target: str | Path | IO[bytes], database: Database,
                           progress: Callable[[int, int], None] | None = None) -> int:
     """The monthly report of `node_id` over `period`, followed to `asof` (aware), gathered
     (`gather_month_report`, the `MAX_HOT_SPOTS` first places) and written as a workbook to
-    `target`; returns the tickets written. The report is read on a second connection while the
-    tickets sheet is written, so that the database's work on a month of tickets and the
-    workbook's on its rows overlap: in a forked process when this one runs a single thread (a
-    command: the two then run on two cores), else in a thread (a server, whose other threads
-    may hold locks a forked child would inherit held). Not beside it with an in-memory SQLite
+    `target`; returns the tickets written. The report is read on connections of its own while
+    the tickets sheet is written, so that the database's work on a month of tickets and the
+    workbook's on its rows overlap: in two forked processes when `can_fork` (a command: the
+    three then share the machine's cores), else in a thread (a server, whose other threads may
+    hold locks a forked child would inherit held). Not beside it with an in-memory SQLite
     database, which has one connection. KeyError for a node not in the network; what gathering
     the report raised."""
     zone = ZoneInfo(config.policy.timezone)
@@ -151,7 +151,7 @@ def write_report_workbook(target: str | Path | IO[bytes], database: Database,
                                   masked=masked, progress=progress)
     if can_fork(database):
         # The period's statement and the period before's in two workers: with the tickets
-        # sheet, three parts of about 3, 3 and 1 s of work at a city's month, on two cores.
+        # sheet, three parts of about 2, 1.8 and 1.3 s of CPU at a city's month.
         current = in_forked_process(lambda: gather(before=False), database)
         previous = in_forked_process(gather_before, database)
         try:
@@ -218,6 +218,7 @@ class _ForkedFuture(Future):
         self._process, self._receiver = process, receiver
 
     def result(self, timeout: float | None = None):
+        # `timeout` bounds nothing here: the pipe is read until the worker answers or ends.
         if not self.done():
             try:
                 ok, value = self._receiver.recv()
@@ -250,8 +251,8 @@ def write_workbook(target: str | Path | IO[bytes], session: Session, network: Ne
     """Write the report of `node_id` over `period` to `target` (a path or a binary file); the
     tickets sheet lists every ticket created in the period in the subtree (masked when
     `masked`). `report` may still be being gathered (then a function waiting for it, see
-    `write_report_workbook`): it is waited for once the tickets are written. `progress(done, total)` is called as tickets
-    are written. Returns the tickets written: at most `MAX_TICKET_ROWS`, the oldest numbers
+    `write_report_workbook`): it is waited for once the tickets are written.
+    `progress(done, total)` is called as tickets are written. Returns the tickets written: at most `MAX_TICKET_ROWS`, the oldest numbers
     first; a last line counts the rest. Raises what gathering the report raised."""
     book = Workbook(write_only=True)
     # Sheets keep the order they are made in; their rows may be written in any order.
