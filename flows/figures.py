@@ -57,8 +57,8 @@ NOT_REQUESTS = (Status.MERGED.value, Status.CANCELLED.value)
 
 __all__ = ["Period", "RateCounts", "Figures", "RankRow", "Weights", "day_period", "month_period",
            "parse_month", "percent", "percentile_of", "percentile_offset", "period_of",
-           "period_tickets", "rank_units", "rate_rows", "report_rows", "roll_up", "requests_in",
-           "score", "week_period"]
+           "period_tickets", "prepare_roll_up", "rank_units", "rate_rows", "reopened_since",
+           "report_rows", "roll_up", "requests_in", "score", "week_period"]
 
 
 # -- periods ------------------------------------------------------------------------------------
@@ -405,6 +405,15 @@ def roll_up(network: Network, root_id: str, rows: Iterable[tuple[str, Sequence]]
         numpy.add.at(sums, where, numpy.nan_to_num(numpy.array(kept, dtype=float)))
     total = sums.sum(axis=0)
     return counts_of(total), {unit: counts_of(sums[index]) for index, unit in enumerate(units)}
+
+
+def prepare_roll_up(network: Network, root_id: str) -> None:
+    """Do once what every `roll_up` under `root_id` starts with (numpy's import, the index of
+    the units below: ~0.3 s at a city), before forking processes that each roll up."""
+    import numpy  # noqa: F401
+
+    _units_below(network, root_id)
+    network.subtree_ids(root_id)
 
 
 @lru_cache(maxsize=8)
