@@ -58,12 +58,16 @@ CHUNK = 20_000
 CATEGORIES = ("repair", "safety", "sanitation", "dispute", "security", "order", "care",
               "service", "consult", "suggestion")
 RATINGS = (("满意", 0.7), ("基本满意", 0.2), ("不满意", 0.1))
-# A `gridbot` command in a new process that says its peak memory (KB, Linux) on stderr last:
+# A `gridbot` command in a new process that says its peak memory (KB, Linux) on stderr last
+# (after the peak of the largest worker it forked and waited for, `worker peak`):
 # VmHWM of its own address space (getrusage's maxrss would count the forking bench's pages).
 MEASURED_RUN = ("import re, runpy, sys\n"
                 "sys.argv = ['gridbot', *sys.argv[1:]]\n"
                 "try:\n    runpy.run_module('bot.cli', run_name='__main__')\n"
                 "finally:\n"
+                "    import resource\n"   # a worker the command forked and waited for
+                "    print('worker peak', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,"
+                " file=sys.stderr)\n"
                 "    status = open('/proc/self/status').read()\n"
                 "    print('maxrss', re.search(r'VmHWM:\\s+(\\d+)', status)[1], file=sys.stderr)\n")
 

@@ -297,17 +297,24 @@ def _write_workbook(path: Path, database, grid, network, node: str, period, now:
 
     from bot.workbook import write_report_workbook
 
-    with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
-        task = None
+    bar = Progress(transient=True, disable=not sys.stderr.isatty())
+    task = None
 
-        def progress(done: int, total: int) -> None:
-            nonlocal task
-            if task is None:
-                task = bar.add_task("工单", total=total)
-            bar.update(task, completed=done)
+    def progress(done: int, total: int) -> None:
+        nonlocal task
+        if task is None:
+            # Started at the first batch, not before: its refresh thread would keep the
+            # report from being gathered in a forked process (`bot.workbook.can_fork`).
+            bar.start()
+            task = bar.add_task("工单", total=total)
+        bar.update(task, completed=done)
 
+    try:
         return write_report_workbook(path, database, grid, network, node, period, now,
                                      masked=masked, progress=progress)
+    finally:
+        if task is not None:
+            bar.stop()
 
 
 @token_app.command("create")

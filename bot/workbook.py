@@ -9,11 +9,13 @@ so the tickets stream from the database and a city's month costs little memory.
 
 from __future__ import annotations
 
+import multiprocessing
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
@@ -21,10 +23,11 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from sqlmodel import Session, func, select
 
-from bot.rate_reports import MonthReport, gather_month_report
+from bot.rate_reports import (MonthReport, add_period_before, gather_month_report,
+                               gather_period_before)
 from flows import texts
 from flows.config import GridConfig
-from flows.figures import Period
+from flows.figures import Period, RateCounts, prepare_roll_up
 from flows.masking import Personal, mask_name, mask_text
 from flows.network import Network
 from models.db import Database, shares_database
@@ -49,6 +52,8 @@ HOT_SPOT_HEADER = ("序号", "网格（小区）", "楼栋", "诉求件数")
 TICKET_HEADER = ("编号", "受理时间", "网格", "类别", "紧急", "状态", "位置", "诉求内容", "反映人",
                  "接单时间", "办结时间", "评价")
 SHEETS = ("概况", "排名", "类别", "热点", "工单")
+
+T = TypeVar("T")
 
 _HEADER_FONT = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
@@ -104,7 +109,8 @@ def _row(sheet, values, formats: dict[int, str] | None = None) -> None:
 def _local(moment: datetime | None, zone: ZoneInfo) -> str | None:
     # Local wall-clock time as text, as the chat shows it: Excel keeps no time zone, and a plain
     # value per cell is what keeps a city's month of tickets quick to write.
-    return None if moment is None else moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    # (`YYYY-MM-DD HH:MM`, cut from the ISO form: a third quicker than strftime.)
+    return None if moment is None else moment.astimezone(zone).isoformat(" ")[:16]
 
 
 def _name(network: Network, node_id: str, names: dict[str, str]) -> str:
@@ -119,37 +125,135 @@ def write_report_workbook(target: str | Path | IO[bytes], database: Database,
                           progress: Callable[[int, int], None] | None = None) -> int:
     """The monthly report of `node_id` over `period`, followed to `asof` (aware), gathered
     (`gather_month_report`, the `MAX_HOT_SPOTS` first places) and written as a workbook to
-    `target`; returns the tickets written. The report is read on a second connection,
-    in a thread, while the tickets sheet is written: the database's work on a month of tickets
-    and the workbook's on its rows overlap (not with an in-memory SQLite database, which has
-    one connection). KeyError for a node not in the network."""
+    `target`; returns the tickets written. The report is read on connections of its own while
+    the tickets sheet is written, so that the database's work on a month of tickets and the
+    workbook's on its rows overlap: in two forked processes when `can_fork` (a command: the
+    three then share the machine's cores), else in a thread (a server, whose other threads may
+    hold locks a forked child would inherit held). Not beside it with an in-memory SQLite
+    database, which has one connection. KeyError for a node not in the network; what gathering
+    the report raised."""
     zone = ZoneInfo(config.policy.timezone)
 
-    def gather() -> MonthReport:
+    def gather(before: bool = True) -> MonthReport:
         with database.session() as session:
             return gather_month_report(session, config, network, node_id, period, asof,
-                                       MAX_HOT_SPOTS)
+                                       MAX_HOT_SPOTS, before=before)
 
+    def gather_before() -> tuple[RateCounts, dict[str, RateCounts]]:
+        with database.session() as session:
+            return gather_period_before(session, network, node_id, period, asof)
+
+    network.node(node_id)   # KeyError here, not in a worker
     if not shares_database(database.url):
         report = gather()
         with database.session() as session:
             return write_workbook(target, session, network, node_id, period, report, zone,
                                   masked=masked, progress=progress)
+    if can_fork(database):
+        # The period's statement and the period before's in two workers: with the tickets
+        # sheet, three parts of about 2, 1.8 and 1.3 s of CPU at a city's month.
+        prepare_roll_up(network, node_id)   # once here, not in each worker
+        current = in_forked_process(lambda: gather(before=False), database)
+        previous = in_forked_process(gather_before, database)
+        try:
+            with database.session() as session:
+                return write_workbook(
+                    target, session, network, node_id, period,
+                    lambda: add_period_before(current.result(), config, network,
+                                              previous.result()),
+                    zone, masked=masked, progress=progress)
+        finally:
+            current.stop()
+            previous.stop()
     with ThreadPoolExecutor(1, thread_name_prefix="gridbot-report") as pool, \
             database.session() as session:
         return write_workbook(target, session, network, node_id, period,
-                              pool.submit(gather), zone, masked=masked, progress=progress)
+                              pool.submit(gather).result, zone, masked=masked,
+                              progress=progress)
+
+
+def can_fork(database: Database) -> bool:
+    """Whether a worker reading `database` may be forked here: the platform forks, this process
+    runs one thread (a thread holding a lock when another forks leaves the child's copy held
+    forever) and holds no connection of `database` open (none may be carried into a child,
+    `in_forked_process`)."""
+    checked_out = getattr(database.engine.pool, "checkedout", None)
+    return ("fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+            and (checked_out is None or checked_out() == 0))
+
+
+def in_forked_process(work: Callable[[], T], database: Database) -> Future[T]:
+    """Run `work` in a forked child process; the Future gets its result or its error (sent
+    back pickled) once it is asked for. `database`'s pooled connections are closed first: no
+    connection is carried across the fork (SQLite's rule; a PostgreSQL one would be shared by
+    two processes), the child opens its own and the parent reopens as it needs. RuntimeError in
+    the Future when the child ends without an answer (killed, out of memory)."""
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+
+    def child() -> None:
+        receiver.close()
+        try:
+            answer: tuple[bool, object] = (True, work())
+        except BaseException as error:   # noqa: BLE001 - every error goes back to the parent
+            answer = (False, error)
+        database.engine.dispose()
+        try:
+            sender.send(answer)
+        except Exception as error:   # an error or a result that does not pickle
+            sender.send((False, RuntimeError(f"{type(error).__name__}: {error}")))
+        sender.close()
+
+    database.engine.dispose()
+    process = context.Process(target=child, name="gridbot-report", daemon=True)
+    process.start()
+    sender.close()
+    return _ForkedFuture(process, receiver)
+
+
+class _ForkedFuture(Future):
+    """A Future answered by a forked process through a pipe, read when its result is asked."""
+
+    def __init__(self, process, receiver) -> None:
+        super().__init__()
+        self._process, self._receiver = process, receiver
+
+    def result(self, timeout: float | None = None):
+        # `timeout` bounds nothing here: the pipe is read until the worker answers or ends.
+        if not self.done():
+            try:
+                ok, value = self._receiver.recv()
+            except EOFError:
+                self._process.join()
+                ok, value = False, RuntimeError(f"the report's worker process ended without "
+                                                f"an answer (exit code {self._process.exitcode})")
+            finally:
+                self._receiver.close()
+                self._process.join()
+            if ok:
+                self.set_result(value)
+            else:
+                self.set_exception(value)
+        return super().result(timeout)
+
+    def stop(self) -> None:
+        """End the worker if its answer was not read (the caller failed or gave up first)."""
+        if not self.done():
+            self._process.terminate()
+            self._process.join()
+            self._receiver.close()
+            self.set_exception(RuntimeError("the report's worker process was stopped"))
 
 
 def write_workbook(target: str | Path | IO[bytes], session: Session, network: Network,
-                   node_id: str, period: Period, report: MonthReport | Future[MonthReport],
+                   node_id: str, period: Period, report: MonthReport | Callable[[], MonthReport],
                    zone: ZoneInfo, *, masked: bool,
                    progress: Callable[[int, int], None] | None = None) -> int:
     """Write the report of `node_id` over `period` to `target` (a path or a binary file); the
     tickets sheet lists every ticket created in the period in the subtree (masked when
-    `masked`). `report` may still be being gathered (a Future, see `write_report_workbook`): it
-    is waited for once the tickets are written. `progress(done, total)` is called as tickets
-    are written. Returns the tickets written: at most `MAX_TICKET_ROWS`, the oldest numbers
+    `masked`). `report` may still be being gathered (then a function waiting for it, see
+    `write_report_workbook`): it is waited for once the tickets are written.
+    `progress(done, total)` is called as tickets are written. Returns the tickets written: at most `MAX_TICKET_ROWS`, the oldest numbers
     first; a last line counts the rest. Raises what gathering the report raised."""
     book = Workbook(write_only=True)
     # Sheets keep the order they are made in; their rows may be written in any order.
@@ -158,9 +262,15 @@ def write_workbook(target: str | Path | IO[bytes], session: Session, network: Ne
     categories = _sheet(book, "类别", CATEGORY_HEADER, (16, 12, 10))
     spots = _sheet(book, "热点", HOT_SPOT_HEADER, (6, 30, 12, 12))
     tickets = _sheet(book, "工单", TICKET_HEADER, (8, 17, 26, 10, 6, 8, 18, 50, 10, 17, 17, 10))
-    done = _write_tickets(tickets, session, network, node_id, period, zone, masked, progress)
-    if isinstance(report, Future):
-        report = report.result()
+    try:
+        done = _write_tickets(tickets, session, network, node_id, period, zone, masked,
+                              progress)
+        if callable(report):
+            report = report()
+    except BaseException:
+        for sheet in book.worksheets:   # their streams ended, not left to the collector
+            sheet.close()
+        raise
     for row in summary_rows(report):
         _row(summary, row, {1: PERCENT} if row[0].endswith("率") else None)
 
@@ -202,8 +312,10 @@ def _write_tickets(tickets, session: Session, network: Network, node_id: str, pe
                Ticket.status, Ticket.building, Ticket.unit, Ticket.floor, Ticket.room, Ticket.text,
                Ticket.reporter_name, Ticket.claimed_at, Ticket.resolved_at, Ticket.rating)
     while True:   # by number, a batch at a time: the city's month never sits in memory whole
-        batch = session.exec(select(*columns).where(scope, *in_period, Ticket.id > after)
-                             .order_by(Ticket.id).limit(min(BATCH, total - done))).all()
+        query = (select(*columns).where(scope, *in_period, Ticket.id > after)
+                 .order_by(Ticket.id).limit(min(BATCH, total - done)))
+        # Plain rows through the connection: the ORM's loading of each is a tenth of the sheet.
+        batch = session.connection().execute(query).all()
         if not batch:
             break
         for (number, created_at, home, category, urgent, status, building, unit, floor, room,

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from flows import texts
 from flows.network import Network
@@ -125,11 +126,27 @@ def _bot_words() -> str:
 _BOT_WORDS = _bot_words()
 
 
+@lru_cache(maxsize=1)
+def _bot_word_pairs() -> dict[str, tuple[int, ...]]:
+    """Where each pair of characters stands in `_BOT_WORDS`: a name is looked for only where
+    its first two characters stand (a plain search reads all ~20,000 characters, 70 µs, for
+    each ticket of a month's tickets sheet)."""
+    pairs: dict[str, list[int]] = {}
+    for index in range(len(_BOT_WORDS) - 1):
+        pairs.setdefault(_BOT_WORDS[index:index + 2], []).append(index)
+    return {pair: tuple(places) for pair, places in pairs.items()}
+
+
+def _is_bot_word(name: str) -> bool:
+    """`name in _BOT_WORDS` for a name of two characters or more."""
+    return any(_BOT_WORDS.startswith(name, index) for index in _bot_word_pairs().get(name[:2], ()))
+
+
 def mask_names(text: str, names: Iterable[str]) -> str:
     """Each full name of `names` (two characters or more) in `text` → its masked form. A "name"
     that is a word of the bot's own texts (a member shown as `居民`) is no one's name: kept."""
     for name in sorted({n.strip() for n in names if len(n.strip()) > 1}, key=len, reverse=True):
-        if name not in _BOT_WORDS:
+        if not _is_bot_word(name):
             text = text.replace(name, mask_name(name))
     return text
 

@@ -4,6 +4,7 @@ figures through chat's `排名`, the monthly 通报 and the API."""
 from __future__ import annotations
 
 import io
+import os
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -344,6 +345,58 @@ def test_gridbot_report_prints_the_report_and_writes_the_workbook(tmp_path, conf
     assert book.sheetnames == list(SHEETS) and book["工单"].max_row == 11
     bad = gridbot("report", "--node", "baiyi", "--month", "November", "--config", CONFIG, "--db", url)
     assert bad.returncode == 2 and "--month" in bad.stderr
+
+
+def sheets_of(target) -> dict[str, list[tuple]]:
+    book = load_workbook(target)
+    return {name: list(book[name].iter_rows(values_only=True)) for name in book.sheetnames}
+
+
+def test_the_report_gathered_in_a_forked_process_writes_the_same_workbook(db, config, network,
+                                                                          monkeypatch):
+    from bot import workbook
+
+    fill(db, network)
+    assert workbook.can_fork(db)   # a test runs one thread, as the command does
+    with db.session() as session:
+        session.connection()   # but not while a connection is open
+        assert not workbook.can_fork(db)
+
+    def write() -> dict[str, list[tuple]]:
+        target = io.BytesIO()
+        written = workbook.write_report_workbook(target, db, config, network, "baiyi", NOVEMBER,
+                                                 ASOF, masked=True)
+        assert written == 10
+        return sheets_of(target)
+
+    forked = write()
+    monkeypatch.setattr(workbook, "can_fork", lambda database: False)
+    in_a_thread = write()
+    assert forked == in_a_thread
+    assert forked["概况"][1][:2] == ("受理件数", 8) and len(forked["工单"]) == 11
+    # The parent's connections still work after the fork (it closed its pool before).
+    with db.session() as session:
+        assert gather_figures(session, network, "baiyi", NOVEMBER, ASOF).counts.requests == 8
+
+
+def test_an_error_in_the_report_worker_reaches_the_command(db, config, network, monkeypatch):
+    from bot import workbook
+
+    fill(db, network)
+
+    def failing(*arguments, **options):
+        raise LookupError(os.getpid())
+
+    monkeypatch.setattr(workbook, "gather_month_report", failing)
+    with pytest.raises(LookupError) as raised:
+        workbook.write_report_workbook(io.BytesIO(), db, config, network, "baiyi", NOVEMBER,
+                                       ASOF, masked=True)
+    assert raised.value.args[0] != os.getpid()   # raised in the worker, brought back
+    # A worker that dies without an answer is an error too, not a wait forever.
+    monkeypatch.setattr(workbook, "gather_month_report", lambda *a, **o: os._exit(3))
+    with pytest.raises(RuntimeError, match="exit code 3"):
+        workbook.write_report_workbook(io.BytesIO(), db, config, network, "baiyi", NOVEMBER,
+                                       ASOF, masked=True)
 
 
 def test_a_long_tickets_sheet_is_cut_and_says_how_many_more(db, config, network, monkeypatch):

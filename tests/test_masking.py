@@ -190,3 +190,16 @@ async def test_no_api_answer_or_dashboard_page_above_the_micro_grid_shows_person
         assert leaks(seen[node]) == [], node
         assert "张*" in seen[node] and "136****6789" in seen[node]
     assert set(leaks(seen["shibalong-1"])) >= {"张秀英", "502", "13662766789"}
+
+
+@given(st.integers(min_value=0), st.integers(min_value=2, max_value=12),
+       st.text(alphabet="王小明居民网格员工单，。0123", min_size=2, max_size=6))
+def test_a_name_is_a_bot_word_exactly_when_the_bot_texts_hold_it(start, length, other):
+    from flows.masking import _BOT_WORDS, _is_bot_word
+
+    start %= len(_BOT_WORDS) - 1
+    found = _BOT_WORDS[start:start + length]   # at the very end it may be shorter
+    if len(found) >= 2:
+        assert _is_bot_word(found)
+    assert _is_bot_word(other) == (other in _BOT_WORDS)
+    assert _is_bot_word(_BOT_WORDS[-2:]) and not _is_bot_word("王小明不是机器人的话")
