@@ -262,6 +262,9 @@ def command_costs(database: Database, grids: list[Microgrid], backend: str) -> l
     with tempfile.TemporaryDirectory() as scratch:
         config = write_config(Path(scratch) / "liuyang.yaml")
         env = {**os.environ, "GRIDBOT_DATABASE_URL": database.url}
+        # As a deployment runs: the config validated once (its cache filled), then commands.
+        subprocess.run([sys.executable, "-m", "bot.cli", "config", "check", "--config", str(config)],
+                       env=env, cwd=REPO, capture_output=True, check=False)
         for what, arguments in (("gridbot network show", ["network", "show"]),
                                 ("gridbot digest (city, a day)", ["digest", "--node", "liuyang"]),
                                 ("gridbot tickets list --limit 1", ["tickets", "list", "--limit", "1"])):

