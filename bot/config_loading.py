@@ -4,7 +4,8 @@ folder, so that the next command on the same file builds it back in a fifth of t
 flows/config_cache.py says what is kept).
 
 Where: `$XDG_CACHE_HOME/gridbot`, else `~/.cache/gridbot` (created for the user alone), one file
-per config file. `GRIDBOT_NO_CACHE=1` turns it off. An entry is used only when it was written
+per config file; the folder keeps the `KEEP_ENTRIES` used last, none unused for `KEEP_UNUSED`
+(a Liuyang-sized entry is 5 MB, and every config file read once, a scratch copy too, has one). `GRIDBOT_NO_CACHE=1` turns it off. An entry is used only when it was written
 for the same bytes of the config file and the same code (`code_digest`); one that cannot be read,
 is corrupt or is for other bytes is ignored and written again. A folder that cannot be written
 only means validating every time, never an error. A config that fails validation is never kept.
@@ -18,6 +19,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -31,6 +33,8 @@ __all__ = ["CACHE_DIR_NAME", "NO_CACHE_ENV", "cache_dir", "code_digest", "entry_
 
 NO_CACHE_ENV = "GRIDBOT_NO_CACHE"
 CACHE_DIR_NAME = "gridbot"
+KEEP_ENTRIES = 16                    # config files kept, the ones used last
+KEEP_UNUSED = 30 * 24 * 3600         # seconds an entry not used is kept
 
 
 def cache_dir() -> Path | None:
@@ -123,7 +127,12 @@ def _read(file: Path, key: str) -> GridConfig | None:
             body = stream.read()
         if hashlib.sha256(body).hexdigest() != head[1].decode():
             return None
-        return config_from(json.loads(body))
+        config = config_from(json.loads(body))
+        try:
+            os.utime(file)   # used now: the last kept when the folder is pruned
+        except OSError:
+            pass
+        return config
     except Exception:  # noqa: BLE001 - whatever is wrong with the entry, the file decides
         return None
 
@@ -142,3 +151,23 @@ def _write(file: Path, key: str, kept: dict) -> None:
     except OSError:
         if temporary is not None:
             Path(temporary).unlink(missing_ok=True)
+        return
+    _prune(file.parent, keep=file)
+
+
+def _prune(folder: Path, keep: Path) -> None:
+    """Delete the entries beyond the `KEEP_ENTRIES` used last and those unused for
+    `KEEP_UNUSED` (by modification time, which a hit renews), never `keep`; what cannot be
+    read or deleted is left."""
+    try:
+        entries = [(path.stat().st_mtime, path) for path in folder.glob("config-*.json")]
+    except OSError:
+        return
+    entries.sort(reverse=True)
+    now = time.time()
+    for rank, (used, path) in enumerate(entries):
+        if path != keep and (rank >= KEEP_ENTRIES or now - used > KEEP_UNUSED):
+            try:
+                path.unlink()
+            except OSError:
+                pass

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,36 @@ def test_a_hit_is_the_same_config_as_validating(tmp_path, cache, monkeypatch):
     assert again == first == load_config(path, transport=False)
     assert again.network.children[0].children[0].children[0].deputies[0].name == "周敏"
     assert again.policy.timers_for("repair", False) == first.policy.timers_for("repair", False)
+
+
+def test_the_folder_keeps_the_entries_used_last_and_none_long_unused(tmp_path, cache):
+    """Every config file read has an entry (5 MB at Liuyang's size, a scratch copy too): the
+    folder keeps the ones used last, and none unused for a month."""
+    cache.mkdir(parents=True)
+    now = time.time()
+    stale = cache / "config-stale.json"
+    stale.write_text("{}")
+    os.utime(stale, (now - 40 * 24 * 3600,) * 2)
+    others = []
+    for hours in range(1, 21):
+        other = cache / f"config-{hours:02d}.json"
+        other.write_text("{}")
+        os.utime(other, (now - hours * 3600,) * 2)
+        others.append(other)
+    path = write(tmp_path)
+    loading.load_config(path, transport=False)
+    kept = set(cache.glob("config-*.json"))
+    assert entry_path(cache, path) in kept and len(kept) == loading.KEEP_ENTRIES
+    assert kept == {entry_path(cache, path), *others[:loading.KEEP_ENTRIES - 1]}
+
+
+def test_a_hit_counts_as_a_use(tmp_path, cache):
+    path = write(tmp_path)
+    loading.load_config(path, transport=False)
+    long_ago = time.time() - 10 * 24 * 3600
+    os.utime(entry_path(cache, path), (long_ago, long_ago))
+    loading.load_config(path, transport=False)
+    assert entry_path(cache, path).stat().st_mtime > long_ago + 24 * 3600
 
 
 def test_an_edit_keeping_size_and_time_is_a_miss(tmp_path, cache):
