@@ -101,7 +101,7 @@ def _joint(depths: list[int], previous: int, position: int) -> bytes:
 
 @lru_cache(maxsize=4)
 def _leads(network: Network) -> list[bytes]:
-    """Each position's joint with the one before it and its fixed part, as one string: what
+    """Each position's joint with the one before it and its fixed part, as one piece: what
     a whole subtree's JSON writes before each node's counts."""
     fixed, depths = _fixed_parts(network), _depths(network)
     return [fixed[0], *(_joint(depths, position - 1, position) + fixed[position]

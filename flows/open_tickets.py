@@ -278,9 +278,10 @@ def _shape(network: Network) -> _Shape:
     position = {node_id: index for index, node_id in enumerate(order)}
     last = [last for _, last in network.intervals.values()]   # in the same depth-first order
     # Parents and depths in one walk of the numbering: the nodes whose intervals hold a
-    # position are its ancestors (a call per node and question cost a command a third of a s).
+    # position are its ancestors (a call per node and question cost a command a third of a
+    # second).
     parent, depth, open_ = [0] * len(order), [0] * len(order), []
-    for index, end in enumerate(last):
+    for index in range(len(last)):
         while open_ and last[open_[-1]] < index:
             open_.pop()
         parent[index] = open_[-1] if open_ else index   # the top is its own parent
