@@ -140,9 +140,10 @@ def _node(row: list, children: list[Node]) -> Node:
     _set(node, "group", group)
     _set(node, "head", _member(head_id, head_name))
     _set(node, "deputies", [_member(deputies[at], deputies[at + 1])
-                            for at in range(0, len(deputies), 2)])
+                            for at in range(0, len(deputies), 2)] if deputies else [])
     _set(node, "children", children)
-    _set(node, "covers", [_cover(kept) for kept in covers])
+    # Nearly every cover is a building's text, kept as it is (64,000 at Liuyang's size).
+    _set(node, "covers", [kept if isinstance(kept, str) else _cover(kept) for kept in covers])
     return node
 
 
