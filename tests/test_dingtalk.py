@@ -40,6 +40,7 @@ from models.tables import (Attachment, InboundMessage, OutboundPost, ReplyRoute,
 
 from chat_script import BRANCH, GRID, HEAD, ZHANG
 from config_checks import check_config, shipped_config
+from platform_bot import PlatformBot
 from conftest import START
 from local_server import ServedApp, free_port
 
@@ -189,25 +190,13 @@ def dingtalk_config(config, robot_url: str, rooms=None):
     return config.model_copy(update={"transport": transport})
 
 
-class Platform:
+class Platform(PlatformBot):
     """The bot with the DingTalk transport connected to the fake's Stream gateway."""
 
     def __init__(self, config, db, network, clock, fake: FakeDingTalk) -> None:
+        super().__init__(config, db, network, clock, DingTalkTransport(
+            config.transport.dingtalk, clock=clock, media_limits=config.media.max_bytes), run=True)
         self.fake, self.clock = fake, clock
-        self.transport = DingTalkTransport(config.transport.dingtalk, clock=clock,
-                                           media_limits=config.media.max_bytes)
-        self.bot = Bot(config, db, self.transport, network, clock=clock)
-        self.transport.attach(self.bot)
-        self.seen = []
-        handle = self.bot.dispatcher.handle
-
-        def recording(message):
-            self.seen.append(message)
-            return handle(message)
-
-        self.bot.dispatcher.handle = recording
-        self.task = asyncio.create_task(self.transport.run())
-        self.count = 0
 
     async def say(self, sender: str, text: str = "", room: str | None = GRID,
                   msgtype: str = "text", at_bot: bool = True, deliver: bool = True,
@@ -232,14 +221,6 @@ class Platform:
         if deliver:
             await self.bot.deliver()
         return msgid
-
-    async def close(self) -> None:
-        self.task.cancel()
-        try:
-            await self.task
-        except asyncio.CancelledError:
-            pass
-        await self.transport.close()
 
 
 @pytest.fixture

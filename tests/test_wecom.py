@@ -22,7 +22,6 @@ from api.app import create_app
 from api.tokens import create_token
 from bot.outbox import PostPipeline, pending_count, post_values, write_posts
 from bot.pacing import WINDOW
-from bot.runtime import Bot
 from bot.transports.wecom import WeComTransport, wecom_router
 from bot.transports.wecom_crypto import CryptoError, WeComCrypto, signature
 from flows.config import (MediaConfig, MediaLimits, TransportConfig, WeComAccount, WeComConfig,
@@ -32,6 +31,7 @@ from models.tables import Attachment, OutboundPost, ReplyRoute, Ticket, TicketEv
 
 from chat_script import BRANCH, GRID, HEAD, ZHANG
 from config_checks import check_config, shipped_config
+from platform_bot import PlatformBot
 from conftest import START
 from local_server import ServedApp, free_port
 
@@ -104,29 +104,18 @@ def wecom_config(config, robot_url: str, rooms=None):
     return config.model_copy(update={"transport": transport})
 
 
-class Platform:
+class Platform(PlatformBot):
     """The bot with the WeCom transport, and the platform's side of its callback: messages are
     encrypted and signed as WeCom does and POSTed to `/wecom/shibalong/callback`."""
 
     def __init__(self, config, db, network, clock, fake: FakeWeCom) -> None:
+        super().__init__(config, db, network, clock, WeComTransport(
+            config.transport.wecom, clock=clock, media_limits=config.media.max_bytes), run=False)
         self.fake = fake
-        self.transport = WeComTransport(config.transport.wecom, clock=clock,
-                                        media_limits=config.media.max_bytes)
-        self.bot = Bot(config, db, self.transport, network, clock=clock)
-        self.transport.attach(self.bot)   # as gridbot run does: response_urls kept in the db
-        self.seen = []  # the messages as they reached the dispatcher
-        handle = self.bot.dispatcher.handle
-
-        def recording(message):
-            self.seen.append(message)
-            return handle(message)
-
-        self.bot.dispatcher.handle = recording
         app = create_app(self.bot, routers=[wecom_router(self.bot, self.transport, lambda: None)])
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                         base_url="http://bot")
         self.crypto = WeComCrypto(TOKEN, AES_KEY)
-        self.count = 0
 
     def envelope(self, message: dict, nonce: str = "nonce1") -> tuple[dict, bytes]:
         encrypted = self.crypto.encrypt(json.dumps(message, ensure_ascii=False).encode("utf-8"))
@@ -160,7 +149,7 @@ class Platform:
 
     async def close(self) -> None:
         await self.client.aclose()
-        await self.transport.close()
+        await super().close()
 
 
 @pytest.fixture

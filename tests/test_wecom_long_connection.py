@@ -20,7 +20,6 @@ from sqlmodel import select
 from websockets.asyncio.server import serve
 
 from bot.outbox import PostPipeline, pending_count, post_values, write_posts
-from bot.runtime import Bot
 from bot.transports.wecom import WeComTransport
 from bot.transports.wecom_crypto import encrypt_media
 from flows.config import MediaConfig, TransportConfig, WeComAccount, WeComConfig, WeComRoom
@@ -29,6 +28,7 @@ from models.tables import Attachment, Ticket
 
 from chat_script import GRID, HEAD, ZHANG
 from config_checks import check_config, shipped_config
+from platform_bot import PlatformBot
 from local_server import ServedApp, free_port
 
 BOT_ID, SECRET = "aib-test-bot-0001", "long-connection-secret-0001"
@@ -114,7 +114,7 @@ class FakeGateway:
         self.served.__exit__(*exc)
 
 
-class Platform:
+class Platform(PlatformBot):
     """The bot with a WeCom account on the long connection to the fake gateway."""
 
     def __init__(self, config, db, network, clock, gateway: FakeGateway,
@@ -125,21 +125,9 @@ class Platform:
             accounts=[WeComAccount(id="shibalong", bot_id=BOT_ID, secret=secret,
                                    rooms=[WeComRoom(room=GRID)])]))
         self.config = config.model_copy(update={"transport": transport})
-        self.transport = WeComTransport(self.config.transport.wecom, clock=clock,
-                                        media_limits=self.config.media.max_bytes)
-        self.bot = Bot(self.config, db, self.transport, network, clock=clock)
-        self.transport.attach(self.bot)
-        self.seen = []
-        handle = self.bot.dispatcher.handle
-
-        def recording(message):   # recorded once handled
-            posts = handle(message)
-            self.seen.append(message)
-            return posts
-
-        self.bot.dispatcher.handle = recording
-        self.task = asyncio.create_task(self.transport.run())
-        self.count = 0
+        super().__init__(self.config, db, network, clock, WeComTransport(
+            self.config.transport.wecom, clock=clock, media_limits=self.config.media.max_bytes),
+            run=True)
 
     async def connected(self) -> None:
         """Once the bot's side has its subscription answered."""
@@ -169,14 +157,6 @@ class Platform:
             await asyncio.sleep(0.02)
         await self.bot.deliver()
         return msgid
-
-    async def close(self) -> None:
-        self.task.cancel()
-        try:
-            await self.task
-        except asyncio.CancelledError:
-            pass
-        await self.transport.close()
 
 
 @pytest.fixture
