@@ -263,7 +263,7 @@ class Network:
             by_room[node.group.room] = node
             parents[node_id] = parent
             chains[node_id] = ancestors
-            for member in (node.head, *node.deputies):   # members_of
+            for member in members_of(node):
                 member_id = member.id
                 if member_id not in members:   # the two are always written together
                     members[member_id] = member
