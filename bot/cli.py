@@ -57,6 +57,8 @@ def _config(path: Path | None, transport: bool = False, refresh: bool = False) -
     from flows.config import ConfigError
 
     path = path or Path(os.environ.get(CONFIG_ENV, "config.yaml"))
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         config = load_config(path, transport, refresh)
     except ConfigError as error:
@@ -66,9 +68,13 @@ def _config(path: Path | None, transport: bool = False, refresh: bool = False) -
         for problem in error.problems:  # a problem may quote a URL or a token: masked
             typer.echo(f"  {mask_credentials(problem)}", err=True)
         raise typer.Exit(2) from None
-    # The config lives as long as the command: the garbage collector's full passes need not walk
-    # its objects (a million for Liuyang's network) again and again.
-    gc.freeze()
+    finally:
+        # The config lives as long as the command: the garbage collector's full passes need not
+        # walk its objects (a million for Liuyang's network) again and again. Frozen before the
+        # collector is back, or its first pass would walk them all once (~20 ms).
+        gc.freeze()
+        if collecting:
+            gc.enable()
     return config
 
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 import yaml_rs
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, StringConstraints, Tag,
@@ -31,7 +30,6 @@ from flows.environment import WEBHOOK_SECRET_ENV, WECHATY_TOKEN_ENV
 from flows.environment import secret as read_secret
 from flows.network import Cover, cover_text, parse_cover
 from flows.categories import CATEGORIES
-from flows.yaml_problems import explain
 
 if TYPE_CHECKING:   # the parser is loaded when a lexicon is first built, not with a config
     from flows.request_parser import Lexicon
@@ -893,7 +891,9 @@ def config_data(path: Path, raw: bytes) -> object:
         return yaml_rs.loads(text, parse_datetime=False,
                               duplicate_key_policy=yaml_rs.DuplicateKeyPolicy.Error)
     except yaml_rs.YAMLDecodeError as error:
-        raise ConfigError([_yaml_problem(path, text, error)]) from None
+        from flows.yaml_problems import yaml_problem   # PyYAML, loaded for a broken file only
+
+        raise ConfigError([yaml_problem(path, text, error)]) from None
 
 
 def parse_config(data: object, transport: bool = True) -> GridConfig:
@@ -912,37 +912,6 @@ def parse_config(data: object, transport: bool = True) -> GridConfig:
     if problems:
         raise ConfigError(problems)
     return config
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last silently)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        seen: set = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, str | int | float | bool) and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def _yaml_problem(path: Path, text: str, fast_error: yaml_rs.YAMLDecodeError) -> str:
-    """One line naming where the file is broken. PyYAML, slow but precise (it gives the line of
-    a duplicate key too), reads the broken file again to say where."""
-    try:
-        yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as error:
-        return _marked_problem(path, text, error)
-    except yaml.YAMLError as error:
-        return f"{path}: YAML error: {error}"
-    reason = " ".join(str(fast_error).split())  # PyYAML took it: yaml-rs's own words, on one line
-    return f"{path}: YAML error: {reason}"
-
-
-def _marked_problem(path: Path, text: str, error: yaml.MarkedYAMLError) -> str:
-    return f"{path}: {explain(text, error).where_and_what('YAML error')}"
 
 
 # ---- structural problems: pydantic errors, one line each -----------------------------------

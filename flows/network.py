@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from itertools import repeat
 from typing import TYPE_CHECKING
 
 from flows.numerals import CHINESE_NUMERAL_CHARS, to_arabic
@@ -231,10 +232,8 @@ class Network:
         self.microgrid_level: str = self.levels[-1]
         self._nodes: dict[str, Node] = {}
         self._by_room: dict[str, Node] = {}
-        self._member_names: dict[str, str] = {}  # member id -> display name, first seen wins
         self._led_by: dict[str, list[Node]] = {}    # member id -> nodes they head or deputise
-        self._named: dict[str, list[tuple[Member, Node]]] = {}  # display name -> (member, node)
-        self._members: dict[str, Member] = {}
+        self._members: dict[str, Member] = {}       # member id -> member, first seen wins
         self._parent: dict[str, Node | None] = {}
         # Nearest first; shared tuples keep 32,000 micro-grids × depth small.
         self._ancestors: dict[str, tuple[Node, ...]] = {}
@@ -249,10 +248,12 @@ class Network:
         self._index()
 
     def _index(self) -> None:
-        # Every command pays this walk of 33,000 nodes at start: the tables as locals, and
-        # covers that are plain text (nearly all) passed over without a call.
+        # Every command pays this walk of 33,000 nodes at start: the tables as locals, covers
+        # that are plain text (nearly all) passed over without a call per item, and what only
+        # a look-up by name needs left to `_named`.
         nodes, by_room, parents, chains = self._nodes, self._by_room, self._parent, self._ancestors
-        names, led_by, named, members = self._member_names, self._led_by, self._named, self._members
+        led_by, members = self._led_by, self._members
+        text = repeat(str)
         stack: list[tuple[Node, Node | None, tuple[Node, ...]]] = [(self.root, None, ())]
         while stack:  # iterative: no recursion limit, whatever the config's shape
             node, parent, ancestors = stack.pop()
@@ -265,20 +266,32 @@ class Network:
             chains[node_id] = ancestors
             for member in members_of(node):
                 member_id = member.id
-                if member_id not in members:   # the two are always written together
+                if member_id not in members:
                     members[member_id] = member
-                    names[member_id] = member.name
                 led = led_by.get(member_id)
                 if led is None:
                     led_by[member_id] = [node]
                 else:
                     led.append(node)
-                named.setdefault(member.name, []).append((member, node))
-            if node.covers and not all(isinstance(item, str) for item in node.covers):
+            if node.covers and not all(map(isinstance, node.covers, text)):
                 self._index_place_heads(node)
             if node.children:
                 below = (node, *ancestors)
                 stack.extend([(child, node, below) for child in reversed(node.children)])
+
+    @cached_property
+    def _named(self) -> dict[str, list[tuple[Member, Node]]]:
+        """Display name -> (member, node) of heads and deputies, and of building and unit heads
+        with their micro-grid, in config order (a node's own members before its place heads).
+        Built at the first look-up by name, not at start."""
+        named: dict[str, list[tuple[Member, Node]]] = {}
+        for node in self._nodes.values():
+            for member in members_of(node):
+                named.setdefault(member.name, []).append((member, node))
+            for item in node.covers:
+                if (head := cover_head(item)) is not None:
+                    named.setdefault(head.name, []).append((head, node))
+        return named
 
     @cached_property
     def _names(self) -> tuple[dict[str, list[tuple[Member, Node]]], dict[str, list[tuple[Member, Node]]]]:
@@ -330,10 +343,8 @@ class Network:
             for unit in units:
                 places.setdefault((led.place.building, unit), led)
             self._places_led.setdefault(head.id, []).append(led)
-            # Named and @-mentioned like a deputy of their micro-grid.
-            self._member_names.setdefault(head.id, head.name)
+            # Named (`_named`) and @-mentioned like a deputy of their micro-grid.
             self._members.setdefault(head.id, head)
-            self._named.setdefault(head.name, []).append((head, node))
 
     # ---- look-ups -------------------------------------------------------------------------
 
@@ -359,7 +370,8 @@ class Network:
     def member_name(self, member_id: str) -> str | None:
         """The display name the config gives a head, deputy, or building or unit head; None
         for anyone else."""
-        return self._member_names.get(member_id)
+        member = self._members.get(member_id)
+        return None if member is None else member.name
 
     def nodes_led_by(self, member_id: str) -> list[Node]:
         """The nodes a member heads or deputises, in config order; empty for residents (and for

@@ -27,7 +27,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
-import emoji
 import opencc
 
 __all__ = ["MEDIA_PLACEHOLDERS", "Reading", "displayable", "is_placeholder_only", "reading"]
@@ -130,6 +129,8 @@ def _nfkc(ch: str) -> str:
 
 
 def _without_emoji(text: str, origin: list[int]) -> tuple[str, list[int]]:
+    import emoji   # its tables take 12 ms to load: only for a text that may hold one
+
     found = emoji.emoji_list(text)
     if not found:
         return text, origin

@@ -26,7 +26,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from flows import repeat_model
 from flows.normalize import reading
@@ -217,6 +216,8 @@ def _area(word: str) -> str:
 @cache
 def _things() -> tuple[Mapping[str, str], re.Pattern[str]]:
     """word → thing, and one pattern finding the words, longest first."""
+    import yaml   # at the first request compared, not at every command's start
+
     data = yaml.safe_load(resources.files("flows").joinpath("problems.yaml").read_text(encoding="utf-8"))
     things_of = {reading(word).text.lower(): thing for thing, words in data.items() for word in words}
     ordered = sorted(things_of, key=len, reverse=True)

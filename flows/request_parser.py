@@ -17,7 +17,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
 
 from flows import request_model
 from flows.categories import CATEGORIES
@@ -303,6 +302,8 @@ def _extended(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str
 
 @cache
 def _default_data() -> dict[str, Any]:
+    import yaml   # at the first request read, not at every command's start
+
     text = resources.files("flows").joinpath(_DEFAULT_FILE).read_text(encoding="utf-8")
     # libyaml's SafeLoader when PyYAML has it: the same reading, a tenth of the time at start.
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
@@ -328,6 +329,8 @@ def load_lexicon(path: str | Path | None = None,
     if path is None:
         data = _default_data()
     else:
+        import yaml
+
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         if not isinstance(data, Mapping):
             raise LexiconError(f"{path}: a mapping expected")

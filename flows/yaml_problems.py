@@ -10,10 +10,11 @@ points at the mistake itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import yaml
 
-__all__ = ["YamlProblem", "explain"]
+__all__ = ["YamlProblem", "explain", "yaml_problem"]
 
 # PyYAML's token names, as an operator would call them.
 _TOKEN_WORDS = {
@@ -192,3 +193,37 @@ def _multiline_plain(last: yaml.Token | None, problem: yaml.Mark | None) -> yaml
             and last.start_mark.line < problem.line):
         return last.start_mark
     return None
+
+
+# ---- the config file's YAML problem, in one line ------------------------------------------
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def yaml_problem(path: Path, text: str, fast_error: Exception) -> str:
+    """One line naming where the config file at `path` is broken, `fast_error` being what the
+    fast reader (yaml-rs) raised on its `text`. PyYAML, slow but precise (it gives the line of
+    a duplicate key too), reads the broken file again to say where."""
+    try:
+        yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as error:
+        return _marked_problem(path, text, error)
+    except yaml.YAMLError as error:
+        return f"{path}: YAML error: {error}"
+    reason = " ".join(str(fast_error).split())  # PyYAML took it: yaml-rs's own words, on one line
+    return f"{path}: YAML error: {reason}"
+
+
+def _marked_problem(path: Path, text: str, error: yaml.MarkedYAMLError) -> str:
+    return f"{path}: {explain(text, error).where_and_what('YAML error')}"
