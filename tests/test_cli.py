@@ -355,6 +355,30 @@ def test_help_imports_none_of_the_heavy_modules():
         assert result.stderr.strip() == "[]", (command, result.stderr)
 
 
+def test_a_receipt_in_chat_loads_what_only_other_messages_need_not_at_all(tmp_path):
+    # A head's 收到 needs no PyYAML (a broken config, the parser's words), no emoji tables (a
+    # text that may hold one) and no pydantic-settings (a secret read from a file): each costs
+    # 10-15 ms of every command's start at Liuyang's size.
+    probe = ("import sys\nfrom bot.cli import app\n"
+             "try:\n    app(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in ['yaml', 'emoji', 'pydantic_settings'] if m in sys.modules),"
+             " file=sys.stderr)\n")
+    database = f"sqlite:///{tmp_path / 'chat.sqlite3'}"
+    result = subprocess.run(
+        [sys.executable, "-c", probe, "chat", "--config", CONFIG, "--db", database],
+        input=jsonl(message("m1", "收到", sender="wxid_qiu_huanwu")), capture_output=True,
+        text=True, cwd=REPO, timeout=120,
+        env={**os.environ, "GRIDBOT_SECRETS_DIR": str(tmp_path / "no-secrets")})
+    assert result.stderr.splitlines()[-1] == "[]", result.stderr
+    # …and each is still there when a message needs it.
+    result = subprocess.run(
+        [sys.executable, "-c", probe, "chat", "--config", CONFIG, "--db", database],
+        input=jsonl(message("m2", "下单 4号楼灯不亮😭", name="张阿姨")), capture_output=True,
+        text=True, cwd=REPO, timeout=120)
+    assert result.stderr.splitlines()[-1] == "['emoji', 'yaml']", result.stderr
+    assert "#1" in result.stdout
+
+
 def test_parse_report_measures_the_shipped_held_out_data_from_an_installed_wheel(tmp_path):
     # A wheel built as for any install, unpacked and run from another folder: not the source tree.
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "-q",
