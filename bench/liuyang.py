@@ -7,6 +7,7 @@ its village. Ids, rooms and buildings follow a pattern, so a benchmark can pick 
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -109,6 +110,16 @@ def write_config(path: Path, microgrids: list[Microgrid] | None = None,
                      sort_keys=False, width=200)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def ready_for_commands(config: Path, env: dict) -> None:
+    """As a deployment stands before its commands run: the code's bytecode compiled (as `pip
+    install` compiles a package's; an editable checkout writes it at its first run) and the
+    config validated once, its cache filled (`gridbot config check`)."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "api", "bot", "flows", "models"],
+                   cwd=REPO, capture_output=True, check=False)
+    subprocess.run([sys.executable, "-m", "bot.cli", "config", "check", "--config", str(config)],
+                   env=env, cwd=REPO, capture_output=True, check=False)
 
 
 def iter_nodes(node: dict) -> Iterator[dict]:

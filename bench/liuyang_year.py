@@ -39,7 +39,7 @@ from api.app import create_app  # noqa: E402
 from api.tokens import create_token  # noqa: E402
 from bench.databases import BACKENDS, fresh_databases  # noqa: E402
 from bench.escalation_scan import settle  # noqa: E402
-from bench.liuyang import REPO, Microgrid, liuyang_config, write_config  # noqa: E402
+from bench.liuyang import REPO, Microgrid, liuyang_config, ready_for_commands, write_config  # noqa: E402
 from bench.report import print_table, progress  # noqa: E402
 from bot.digest_runs import gather_digest  # noqa: E402
 from bot.runtime import Bot  # noqa: E402
@@ -278,13 +278,7 @@ def command_costs(database: Database, grids: list[Microgrid], backend: str) -> l
     with tempfile.TemporaryDirectory() as scratch:
         config = write_config(Path(scratch) / "liuyang.yaml")
         env = {**os.environ, "GRIDBOT_DATABASE_URL": database.url}
-        # As a deployment runs: the code's bytecode compiled (as `pip install` compiles a
-        # package's; an editable checkout writes it at its first run) and the config validated
-        # once (its cache filled), then commands.
-        subprocess.run([sys.executable, "-m", "compileall", "-q", "api", "bot", "flows", "models"],
-                       cwd=REPO, capture_output=True, check=False)
-        subprocess.run([sys.executable, "-m", "bot.cli", "config", "check", "--config", str(config)],
-                       env=env, cwd=REPO, capture_output=True, check=False)
+        ready_for_commands(config, env)
         for what, arguments, given in (
                 ("gridbot network show", ["network", "show"], ""),
                 ("gridbot digest (city, a day)", ["digest", "--node", "liuyang"], ""),

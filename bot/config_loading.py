@@ -1,6 +1,6 @@
 """The config as the commands load it: validated in full once, then kept in the user's cache
 folder, so that the next command on the same file builds it back in a fifth of the time
-(Liuyang's 33,000-node config: about 1 s to read and validate, 0.2 s to build back;
+(Liuyang's 33,000-node config: about 1 s to read and validate, 0.15 s to build back;
 flows/config_cache.py says what is kept).
 
 Where: `$XDG_CACHE_HOME/gridbot`, else `~/.cache/gridbot` (created for the user alone), one file
