@@ -548,13 +548,17 @@ class Network:
         position lies in its interval. The database holds the same numbering
         (`models.subtrees`), so "in the subtree of N" is one range, whatever N's size."""
         order = list(self._nodes)                # parents before their children, depth-first
-        position = {node_id: index for index, node_id in enumerate(order)}
-        last = dict(position)
-        for node_id in reversed(order):          # children are done before their parent
-            parent = self._parent[node_id]
-            if parent is not None and last[node_id] > last[parent.id]:
-                last[parent.id] = last[node_id]
-        return {node_id: (position[node_id], last[node_id]) for node_id in order}
+        count = len(order)
+        position = dict(zip(order, range(count)))
+        # Positions in lists, not ids in dicts: every command's start pays this walk.
+        up = [-1 if parent is None else position[parent.id]
+              for parent in map(self._parent.__getitem__, order)]
+        last = list(range(count))
+        for at in range(count - 1, 0, -1):       # children are done before their parent
+            above = up[at]
+            if last[at] > last[above]:
+                last[above] = last[at]
+        return dict(zip(order, zip(range(count), last)))
 
     @cached_property
     def order(self) -> list[str]:
