@@ -221,6 +221,11 @@ def yaml_problem(path: Path, text: str, fast_error: Exception) -> str:
         return _marked_problem(path, text, error)
     except yaml.YAMLError as error:
         return f"{path}: YAML error: {error}"
+    except RecursionError:
+        # Lists or mappings nested deeper than PyYAML's recursion can follow (yaml-rs stops
+        # at a depth of 256): yaml-rs's place, said plainly.
+        where = str(fast_error).strip().splitlines()[0]
+        return f"{path}: YAML error: {where}: lists or mappings nested too deeply"
     reason = " ".join(str(fast_error).split())  # PyYAML took it: yaml-rs's own words, on one line
     return f"{path}: YAML error: {reason}"
 

@@ -391,6 +391,43 @@ def test_a_yaml_syntax_error_gives_the_line(tmp_path):
         f"{path}: line 4, column 9: YAML error: the list opened with [ here is not closed with ]"]
 
 
+@pytest.mark.parametrize("damage, where, character", [
+    ("\x00", "line 5, column 9", "U+0000"),      # yaml-rs stopped reading there, in silence
+    ("\x07", "line 5, column 9", "U+0007"),      # yaml-rs took it into the value
+    ("\x1b[0m", "line 5, column 9", "U+001B"),
+])
+def test_a_character_yaml_does_not_allow_is_named_where_it_is(tmp_path, damage, where, character):
+    text = (REPO / "config.yaml").read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    lines[4] = lines[4][:8] + damage + lines[4][8:]
+    path = tmp_path / "config.yaml"
+    path.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    [problem] = caught.value.problems
+    assert problem.startswith(f"{path}: {where}: the character {character}, which YAML does not "
+                              f"allow"), problem
+
+
+def test_a_file_in_another_encoding_names_the_line_of_its_first_such_byte(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_bytes("levels: [township, microgrid]\r\nnetwork:\r\n  name: 百宜社区\r\n"
+                     .encode("gbk"))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.problems == [f"cannot read {path}: not UTF-8 text (line 3: byte 0xB0; "
+                                     f"saved in another encoding?)"]
+
+
+def test_lists_nested_too_deeply_are_a_problem_not_a_crash(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("levels: " + "[" * 2000 + "]" * 2000 + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    [problem] = caught.value.problems
+    assert problem.startswith(f"{path}: YAML error: ") and "nested too deeply" in problem
+
+
 SHIPPED_LINES = (REPO / "config.yaml").read_text(encoding="utf-8").splitlines()
 
 
