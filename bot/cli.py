@@ -534,5 +534,17 @@ def db_upgrade(db: str | None = DbOption) -> None:
     database.dispose()
 
 
+def main() -> None:
+    """The `gridbot` command: the app, with a secret file that cannot be read (whichever
+    command, or the server, first reads it) said in one line on stderr, exit status 2."""
+    from flows.environment import SecretError
+
+    try:
+        app()
+    except SecretError as error:
+        typer.echo(str(error), err=True)
+        raise SystemExit(2) from None
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 
 __all__ = ["DATABASE_URL_ENV", "CSRF_SECRET_ENV", "SECRETS_DIR_ENV", "DEFAULT_SECRETS_DIR",
-           "WEBHOOK_SECRET_ENV", "WECHATY_TOKEN_ENV", "secret"]
+           "SecretError", "WEBHOOK_SECRET_ENV", "WECHATY_TOKEN_ENV", "secret"]
 
 DATABASE_URL_ENV = "GRIDBOT_DATABASE_URL"
 WEBHOOK_SECRET_ENV = "GRIDBOT_WEBHOOK_SECRET"
@@ -28,20 +28,22 @@ _NAMES = frozenset(name.lower() for name in (DATABASE_URL_ENV, WEBHOOK_SECRET_EN
                                                WECHATY_TOKEN_ENV, CSRF_SECRET_ENV))
 
 
+class SecretError(ValueError):
+    """A secret file that is there but cannot be read: not UTF-8 text, a link to nothing, a
+    folder. Its message names the file, in one line."""
+
+
 @cache
-def _secrets_model() -> type:
-    # Defined at the first secret read from a file: a variable set in the environment, as
-    # most deployments and every command line pass them, needs no pydantic-settings (15 ms).
+def _reader(field: str) -> type:
+    # Built at the first secret read from a file: a variable set in the environment, as most
+    # deployments and every command line pass them, needs no pydantic-settings (15 ms). One
+    # field each: a file of another secret that cannot be read is no matter here.
+    from pydantic import create_model
     from pydantic_settings import BaseSettings, SettingsConfigDict
 
     class _Secrets(BaseSettings):
-        # Field names are the variables' names; a file in the secrets folder may be named so too.
+        # The field's name is the variable's; a file in the secrets folder may be named so too.
         model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
-
-        gridbot_database_url: str | None = None
-        gridbot_webhook_secret: str | None = None
-        wechaty_puppet_service_token: str | None = None
-        gridbot_csrf_secret: str | None = None
 
         @classmethod
         def settings_customise_sources(cls, settings_cls, init_settings, env_settings,
@@ -49,13 +51,14 @@ def _secrets_model() -> type:
             # The environment is read by `secret` itself (a blank variable means "not set").
             return (init_settings, file_secret_settings)
 
-    return _Secrets
+    return create_model(f"Secret_{field}", __base__=_Secrets, **{field: (str | None, None)})
 
 
 def secret(name: str) -> str | None:
     """The secret `name` (one of the *_ENV names above): the environment variable if set and not
     blank, else the content of the file `name` in the secrets folder (surrounding whitespace and
-    the final newline removed), else None. Raises KeyError for a name that is not one of them.
+    the final newline removed), else None. Raises KeyError for a name that is not one of them,
+    SecretError for a file of that name that cannot be read.
     """
     field = name.lower()
     if field not in _NAMES:
@@ -66,5 +69,13 @@ def secret(name: str) -> str | None:
     folder = Path(os.environ.get(SECRETS_DIR_ENV) or DEFAULT_SECRETS_DIR)
     if not folder.is_dir():
         return None   # outside Docker there is usually no such folder: nothing to read
-    found = getattr(_secrets_model()(_secrets_dir=folder), field)
+    try:
+        found = getattr(_reader(field)(_secrets_dir=folder), field)
+    except Exception as error:  # noqa: BLE001 - pydantic-settings wraps what went wrong, or not
+        causes = [error]
+        while causes[-1].__cause__ is not None or causes[-1].__context__ is not None:
+            causes.append(causes[-1].__cause__ or causes[-1].__context__)
+        why = ("not UTF-8 text" if any(isinstance(c, UnicodeDecodeError) for c in causes)
+               else " ".join(str(causes[-1]).split()) or type(causes[-1]).__name__)
+        raise SecretError(f"cannot read the secret {name} from {folder}: {why}") from None
     return found.strip() or None if found else None

@@ -18,7 +18,7 @@ import yaml
 from typer.testing import CliRunner
 
 from bot.cli import app
-from flows.environment import secret
+from flows.environment import SecretError, secret
 from local_server import free_port
 from models.db import database_url
 
@@ -67,6 +67,27 @@ def test_the_database_url_may_come_from_a_secret_file(secrets_dir, tmp_path):
     (secrets_dir / "GRIDBOT_DATABASE_URL").write_text(url + "\n", encoding="utf-8")
     assert database_url() == url
     assert database_url("sqlite:///given.sqlite3") == "sqlite:///given.sqlite3"
+
+
+def test_a_secret_file_that_cannot_be_read_is_named_in_one_line(secrets_dir, tmp_path):
+    # Another secret's unreadable file is no matter to this one.
+    (secrets_dir / "GRIDBOT_CSRF_SECRET").write_bytes(b"\xff\xfe")
+    url = f"sqlite:///{tmp_path / 'secret.sqlite3'}"
+    (secrets_dir / "GRIDBOT_DATABASE_URL").write_text(url, encoding="utf-8")
+    assert database_url() == url
+    with pytest.raises(SecretError, match="GRIDBOT_CSRF_SECRET .*: not UTF-8 text"):
+        secret("GRIDBOT_CSRF_SECRET")
+    (secrets_dir / "GRIDBOT_DATABASE_URL").unlink()
+    (secrets_dir / "GRIDBOT_DATABASE_URL").symlink_to(tmp_path / "nothing")
+    with pytest.raises(SecretError, match=f"GRIDBOT_DATABASE_URL from {secrets_dir}"):
+        database_url()
+    # A command says so in one line, with no traceback.
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "tickets", "list"],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                            env={**os.environ, "GRIDBOT_CONFIG": str(REPO / "config.yaml")})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"cannot read the secret GRIDBOT_DATABASE_URL from {secrets_dir}: path does not exist"]
 
 
 def webhook_config(tmp_path) -> Path:
