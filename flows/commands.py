@@ -300,11 +300,12 @@ def split_quote(text: str) -> tuple[str | None, str]:
 
 # What an @-mention may be, up to where WeChat ends it (U+2005), a line break or another @: a name
 # with spaces (`@Amy 周\u2005`) or a name running on into the sentence (`@周敏请跟进`).
-_MENTION_SPAN = re.compile(r"(?<![A-Za-z0-9._%+-])@(?P<span>[^@\u2005\n]{1,32})")
+# `＠` too: what a Chinese input method types in its full-width mode.
+_MENTION_SPAN = re.compile(r"(?<![A-Za-z0-9._%+-])[@＠](?P<span>[^@＠\u2005\n]{1,32})")
 
 
 def mention_spans(text: str) -> list[str]:
-    """What follows each `@` of a text up to the mention's end, in order, stripped:
+    """What follows each `@` (or `＠`) of a text up to the mention's end, in order, stripped:
     `"转派 #1 @Amy 周\u2005她住4栋"` → `["Amy 周"]`; `"@周敏请跟进"` → `["周敏请跟进"]`. Which
     member each names is `flows.network.Network.resolve_mention`'s to say."""
     spans = (match.group("span").strip() for match in _MENTION_SPAN.finditer(text))

@@ -146,3 +146,4 @@ def test_mention_spans_end_where_wechat_ends_them():
     assert mention_spans("转派 #1 @周敏请跟进") == ["周敏请跟进"]
     assert mention_spans("派单 #1 @邱煥武\u2005@周敏\u2005") == ["邱煥武", "周敏"]
     assert mention_spans("发到 wang@example.cn 了") == []
+    assert mention_spans("派单 #1 ＠邱煥武\u2005＠周敏") == ["邱煥武", "周敏"]   # full-width

@@ -350,6 +350,14 @@ async def test_a_head_it_was_escalated_to_claims_dispatches_and_supervises(sim, 
     assert [e.kind for e in events(db)][-4:] == ["escalated", "claimed", "dispatched", "supervised"]
 
 
+async def test_a_full_width_at_sign_names_a_member_as_the_ascii_one_does(sim, db):
+    # What a Chinese input method types in its full-width mode.
+    await order(sim)
+    sent, closed = await sim.say(BRANCH, BRANCH_HEAD, "派单 #1 ＠周敏")
+    assert sent.text == texts.DISPATCHED.format(number=1, dispatcher="王国强", target="周敏")
+    assert (sent.room, sent.mentions) == (GRID, (DEPUTY,))
+
+
 async def test_dispatch_and_supervise_are_for_heads_above(sim, db):
     await order(sim)
     [refused] = await sim.say(GRID, HEAD, "派单 #1 @周敏")
