@@ -244,6 +244,8 @@ async def play(bot: Bot, lines: Iterable[str], err: TextIO, zone: tzinfo) -> int
     await bot.deliver()  # posts left undelivered by an earlier run go first
     bad = 0
     for number, raw in enumerate(lines, start=1):
+        if number == 1:
+            raw = raw.removeprefix("\ufeff")   # a byte order mark, as Windows editors save
         if not raw.strip():
             continue
         try:

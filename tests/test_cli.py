@@ -355,6 +355,15 @@ def test_help_imports_none_of_the_heavy_modules():
         assert result.stderr.strip() == "[]", (command, result.stderr)
 
 
+def test_chat_reads_a_first_line_after_a_byte_order_mark(tmp_path):
+    # What Notepad and other Windows editors put at the start of a UTF-8 file.
+    db = f"sqlite:///{tmp_path / 'chat.sqlite3'}"
+    result = gridbot("chat", "--config", CONFIG, "--db", db, stdin="\ufeff" + jsonl(
+        message("m1", "下单 4号楼二单元4楼的灯不亮", name="张阿姨")))
+    assert result.returncode == 0 and "not valid JSON" not in result.stderr, result.stderr
+    assert "#1" in json.loads(result.stdout.splitlines()[0])["text"]
+
+
 def test_a_receipt_in_chat_loads_what_only_other_messages_need_not_at_all(tmp_path):
     # A head's 收到 needs no PyYAML (a broken config, the parser's words), no emoji tables (a
     # text that may hold one) and no pydantic-settings (a secret read from a file): each costs
