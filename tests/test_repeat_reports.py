@@ -193,15 +193,19 @@ def test_the_shipped_model_on_the_pairs_it_was_fitted_on():
     assert figures["all"]["recall"] >= stored["all"]["recall"]
 
 
-def test_the_shipped_model_on_pairs_it_never_saw():
-    """pairs_heldout_2026-12d.jsonl: 450 pairs written by another hand from LABELLING.md alone
-    after the model was frozen, measured once (README): precision 91.3 % (73 of 80 joins),
-    recall 36.1 % (73 of 202); the issue asks 95 % and 80 %. Held here so that a change does
-    not do worse on them; tuning on them would make them tune pairs."""
-    pairs = read_pairs(Path(__file__).parent / "data" / "repeats" / "pairs_heldout_2026-12d.jsonl")
+@pytest.mark.parametrize("written, precision, recall", [("2026-12d", 0.91, 0.36),
+                                                        ("2026-12e", 0.97, 0.33)])
+def test_the_shipped_model_on_pairs_it_never_saw(written, precision, recall):
+    """pairs_heldout_*.jsonl: 450 pairs each, written by another hand from LABELLING.md alone
+    after the model was frozen, measured once (README). 2026-12d: precision 91.3 % (73 of 80
+    joins), recall 36.1 % (73 of 202); 2026-12e, its errors not read: 97.1 % (66 of 68), 33.0 %
+    (66 of 200). The issue asks 95 % and 80 %. Held here so that a change does not do worse on
+    them; tuning on them would make them tune pairs."""
+    pairs = read_pairs(Path(__file__).parent / "data" / "repeats" /
+                       f"pairs_heldout_{written}.jsonl")
     figures = measure(pairs)
     assert figures["all"]["pairs"] == 450
-    assert figures["all"]["precision"] >= 0.91 and figures["all"]["recall"] >= 0.36
+    assert figures["all"]["precision"] >= precision and figures["all"]["recall"] >= recall
 
 
 def test_the_thresholds_are_chosen_together_with_a_margin():
