@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 KEEP_UNUSED = timedelta(days=30)   # a shape no instance started with for this long is dropped
 TOUCH_EVERY = timedelta(days=1)    # how stale `used_at` may get before a start refreshes it
 CHUNK = 5_000                      # rows per INSERT while writing a numbering
+# `in_subtree(per_row=True)` tests each row only for a subtree of at least this share of the
+# nodes: the rows walked to list n of a subtree grow as n ÷ its share, its own rows as its share
+# (crossing at ~1.5 % of Liuyang's open tickets; a township is 3.7 %, a village 0.4 %).
+PER_ROW_SHARE = 64
 
 _NETWORKS = GridNetwork.__table__
 _NODES = GridNode.__table__
@@ -105,7 +109,11 @@ def in_subtree(network: Network, node_id: str, column=None, *,
       subtree's rows in an index led by the column (a micro-grid's is a plain equality);
     - `per_row`: `EXISTS` (the row's node in the range), tested on each row the query's other
       conditions find. Pass it when those pick out fewer rows than the subtree holds (a day's
-      period, the newest page of a list).
+      period, the newest page of a list). Taken only for a subtree of at least 1/`PER_ROW_SHARE`
+      of the network's nodes: listing 20 of a smaller one, a branch's or a village's, walked
+      the whole network's rows in order to find its few (a branch's 20 overdue tickets at
+      Liuyang's size: 106 ms, against 4.5 ms from its own rows; a township's the other way
+      round, 3.6 against 100 ms).
     """
     column = Ticket.node_id if column is None else column
     first, last = network.intervals[network.node(node_id).id]
@@ -116,7 +124,7 @@ def in_subtree(network: Network, node_id: str, column=None, *,
         # which only the top can still see (api.tokens.Principal.sees). No condition at all
         # lets the database count a year of a city's tickets from its narrowest index.
         return true()
-    if per_row:
+    if per_row and (last - first + 1) * PER_ROW_SHARE >= len(network):
         return _nodes_of(network, node_id, _NODES.c.node_id).where(
             _NODES.c.node_id == column).exists()
     return column.in_(_nodes_of(network, node_id, _NODES.c.node_id))

@@ -365,3 +365,31 @@ def test_every_node_s_figures_are_its_subtree_s_tickets_counted_by_hand(network,
             count(inside).open - count(within).open,
             count(inside).overdue - count(within).overdue), node_id
     assert figures.total == count(mine)
+
+
+def test_a_small_subtree_is_read_from_its_own_rows_even_when_rows_are_to_be_tested_one_by_one():
+    # Listing the newest 20 of a branch by walking the whole network's rows in order and testing
+    # each found 20 only after some 20 ÷ its share of them (models.subtrees.PER_ROW_SHARE).
+    def grid(name: str, building: int) -> dict:
+        return {"id": name, "level": "microgrid", "name": name,
+                "group": {"room": f"{name}@chatroom", "name": name},
+                "head": {"id": f"wxid_{name}", "name": f"head {name}"},
+                "covers": [f"{building + 1}栋"]}
+
+    def branch(name: str, grids: int) -> dict:
+        return {"id": name, "level": "branch", "name": name,
+                "group": {"room": f"{name}@chatroom", "name": name},
+                "head": {"id": f"wxid_{name}", "name": f"head {name}"},
+                "children": [grid(f"{name}-g{i}", i) for i in range(grids)]}
+
+    top = {**branch("top", 0), "level": "township", "children": [
+        branch("small", 1), branch("large", 40), *(branch(f"b{i}", 1) for i in range(70))]}
+    network = Network(parse_config({"levels": ["township", "branch", "microgrid"],
+                                    "network": top}))
+    assert len(network) == 184
+
+    def form(node_id: str) -> str:
+        return str(in_subtree(network, node_id, per_row=True).compile())
+
+    assert "EXISTS" not in form("small") and " IN (" in form("small")   # 2 of 184 nodes
+    assert "EXISTS" in form("large")                                      # 41 of 184 nodes
