@@ -33,6 +33,9 @@ from models.db import Database
 log = logging.getLogger(__name__)
 
 SCAN_EVERY = timedelta(minutes=1)
+# While a scan runs, what it has written so far is delivered this often (seconds): a catch-up's
+# 吹哨 need not wait for its digest round, minutes for 1,100 branches.
+DELIVER_DURING_SCAN = 5.0
 T = TypeVar("T")
 
 
@@ -121,35 +124,46 @@ class ScanWorker:
 
 def make_scan(bot: Bot, after_scan: Callable[[], None] = lambda: None,
               clock: Callable[[], datetime] | None = None,
-              worker: ScanWorker | ScanProcess | None = None) -> Callable[[], Awaitable[None]]:
+              worker: ScanWorker | ScanProcess | None = None,
+              during_scan: Callable[[], None] = lambda: None) -> Callable[[], Awaitable[None]]:
     """One scheduled run: messages due for another try, then what is due at `clock`'s time.
 
     The clock is read on the loop (its guard against jumps keeps state); the database work runs
     in `worker` (a thread, or a process of its own: `ScanProcess`; a new thread when none is
-    given); the posts it wrote are then delivered from the loop, where the transport sends."""
+    given); the posts it writes are delivered from the loop, where the transport sends, every
+    `DELIVER_DURING_SCAN` seconds while it runs (then `during_scan` is called: a transport's
+    delivery woken) and once more when it is done (then `after_scan`)."""
     clock = clock or SchedulerClock(bot.clock, bot.config.policy.max_clock_jump)
     worker = worker or ScanWorker()
 
-    async def scan() -> None:
-        await worker.scan(bot, clock())
+    async def deliver(when: str) -> None:
         try:
             await bot.deliver()
         except Exception:
-            log.exception("delivering after the scan failed; the next scan tries again")
+            log.exception("delivering %s failed; the next scan tries again", when)
+
+    async def scan() -> None:
+        running = asyncio.ensure_future(worker.scan(bot, clock()))
+        while not (await asyncio.wait({running}, timeout=DELIVER_DURING_SCAN))[0]:
+            await deliver("during the scan")   # the leases keep two deliveries apart
+            during_scan()
+        await running   # its error, if any, is the scan's
+        await deliver("after the scan")
         after_scan()
 
     return scan
 
 
 def make_scheduler(bot: Bot, after_scan: Callable[[], None] = lambda: None,
-                   worker: ScanWorker | ScanProcess | None = None) -> AsyncIOScheduler:
+                   worker: ScanWorker | ScanProcess | None = None,
+                   during_scan: Callable[[], None] = lambda: None) -> AsyncIOScheduler:
     """The scheduler of the bot's process: every minute, try again the stored messages whose
     handling failed, and run what is due (escalations, the rating window, digests) at the
     bot's clock, guarded against jumps (SchedulerClock), in `worker`'s thread (`make_scan`). It
     runs once as soon as it starts too, so what fell due while the bot was down goes at once; a
     scan still running when the next is due is not doubled (max_instances), and missed ones are
     not replayed one by one (coalesce)."""
-    scan = make_scan(bot, after_scan, worker=worker)
+    scan = make_scan(bot, after_scan, worker=worker, during_scan=during_scan)
     scheduler = AsyncIOScheduler()
     scheduler.add_job(scan, IntervalTrigger(seconds=SCAN_EVERY.total_seconds()), id="scan",
                       max_instances=1, coalesce=True, misfire_grace_time=int(SCAN_EVERY.total_seconds()),
@@ -286,7 +300,8 @@ async def serve(config: GridConfig, db: Database, host: str, port: int,
         worker = ScanWorker()
     log.info("scans run in %s", "a process of their own" if isinstance(worker, ScanProcess)
              else "a thread of their own")
-    scheduler = make_scheduler(bot, after_scan=lambda: (catch_up.done(), wake()), worker=worker)
+    scheduler = make_scheduler(bot, after_scan=lambda: (catch_up.done(), wake()), worker=worker,
+                               during_scan=wake)
     # log_config=None: uvicorn's records go to the process's log (bot.logs), credentials masked.
     stopped = False
 

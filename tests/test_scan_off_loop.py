@@ -22,7 +22,7 @@ from sqlmodel import select
 
 from api.app import create_app
 from api.tokens import create_token
-from bot import sweeps
+from bot import digest_runs, service, sweeps
 from bot.scan_process import ScanProcess, shares_database
 from bot.service import ScanWorker, make_scan, serve
 from models.tables import OutboundPost, Ticket, TicketEscalation
@@ -81,6 +81,41 @@ async def test_the_api_answers_while_a_scan_runs(sim, db, network, clock, monkey
     assert held.released_by_test
     assert [p.room for p in sim.posts if p.text.startswith("【吹哨】")] == [BRANCH]  # delivered
     assert scan_threads() == []
+
+
+async def test_what_a_scan_wrote_goes_out_while_it_is_still_at_work(sim, db, clock,
+                                                                    monkeypatch):
+    # A catch-up's 吹哨 written, then its digest round held (minutes at Liuyang's size): the
+    # 吹哨 is delivered meanwhile, not once the round is over.
+    await sim.say(GRID, "wxid_resident_zhang", "下单 4号楼二单元4楼的灯不亮", name="张阿姨")
+    clock.advance(hours=3)
+    in_digests, release = threading.Event(), threading.Event()
+
+    def held_digests(*args, **kwargs):
+        in_digests.set()
+        release.wait(HOLD)
+        return []
+
+    monkeypatch.setattr(digest_runs, "send_due_digests", held_digests)
+    monkeypatch.setattr(service, "DELIVER_DURING_SCAN", 0.05)
+    woken, finished = [], []
+    worker = ScanWorker()
+    scanning = asyncio.create_task(make_scan(sim.bot, after_scan=lambda: finished.append(1),
+                                             worker=worker,
+                                             during_scan=lambda: woken.append(1))())
+    assert await asyncio.to_thread(in_digests.wait, HOLD)
+    for _ in range(200):   # a few delivery rounds of 0.05 s
+        if any(p.text.startswith("【吹哨】") for p in sim.posts):
+            break
+        await asyncio.sleep(0.05)
+    assert not scanning.done() and [p.room for p in sim.posts
+                                    if p.text.startswith("【吹哨】")] == [BRANCH]
+    assert woken and not finished   # the transport woken; the scan not said to be over
+    release.set()
+    await scanning
+    await worker.stop()
+    assert finished == [1]
+    assert [p.room for p in sim.posts if p.text.startswith("【吹哨】")] == [BRANCH]  # once
 
 
 @pytest.fixture
