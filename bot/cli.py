@@ -7,7 +7,6 @@ Only typer and the standard library are imported here: each command imports what
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import sys
@@ -57,10 +56,9 @@ def _config(path: Path | None, transport: bool = False, refresh: bool = False) -
     from flows.config import ConfigError
 
     path = path or Path(os.environ.get(CONFIG_ENV, "config.yaml"))
-    collecting = gc.isenabled()
-    gc.disable()
     try:
-        config = load_config(path, transport, refresh)
+        # The config lives as long as the command: out of the garbage collector's sight.
+        return load_config(path, transport, refresh, frozen=True)
     except ConfigError as error:
         typer.echo(f"{path}: the configuration has {len(error.problems)} problem(s):", err=True)
         from flows.credentials import mask_credentials
@@ -68,14 +66,6 @@ def _config(path: Path | None, transport: bool = False, refresh: bool = False) -
         for problem in error.problems:  # a problem may quote a URL or a token: masked
             typer.echo(f"  {mask_credentials(problem)}", err=True)
         raise typer.Exit(2) from None
-    finally:
-        # The config lives as long as the command: the garbage collector's full passes need not
-        # walk its objects (a million for Liuyang's network) again and again. Frozen before the
-        # collector is back, or its first pass would walk them all once (~20 ms).
-        gc.freeze()
-        if collecting:
-            gc.enable()
-    return config
 
 
 def _database(url: str | None, *, create: bool = True, announce: bool = True) -> Database:
