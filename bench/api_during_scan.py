@@ -1,15 +1,18 @@
 """The HTTP API of `gridbot run` while the scheduler works: its latency idle and during a big
 scan, and how soon it answers after a restart with a backlog, on the Liuyang-sized network
-(SQLite, simulator transport).
+(SQLite or a PostgreSQL cluster started for the run; simulator transport).
 
     python bench/api_during_scan.py [--due 50000] [--idle-seconds 10] [--checkout DIR]
                                     [--scan-in auto|process|thread]
+                                    [--backend sqlite|postgresql]
 
 `gridbot run` runs as a child process on a free port; this process asks it, one request at a
 time, `GET /healthz` and `GET /api/tickets?page=1` with a token of a township (t0):
 
-1. **scan while serving**: the latency idle, then while the scheduled scan escalates `--due`
-   tickets written into the database meanwhile (one level up: ~1,100 grouped posts).
+1. **scan while serving**: the latency idle, with `--due` tickets in the database that are not
+   due yet, then while the scheduled scan escalates them, once they are made due (one level up:
+   ~1,100 grouped posts). Idle and during, the API reads the same tickets: what differs is the
+   scan.
 2. **restart after 30 minutes down**: stopped, `--due` more tickets fall due over the 30 minutes
    and the branch digests (1,100 branches) fire 2 minutes before the start; the time from start
    to the first `/healthz` 200, beside the same start with nothing due (phase 1's start), and
@@ -44,8 +47,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as a script from anywhere
 sys.path.insert(0, str(REPO / "tests"))
 
-from sqlalchemy import func, insert, select  # noqa: E402
+from sqlalchemy import bindparam, func, insert, select, update  # noqa: E402
 
+from bench.databases import BACKENDS, fresh_databases  # noqa: E402
 from bench.liuyang import Microgrid, liuyang_config  # noqa: E402
 from bench.report import print_table  # noqa: E402
 from api.tokens import create_token  # noqa: E402
@@ -94,6 +98,23 @@ def write_tickets(db: Database, rows: list[dict]) -> None:
     with db.engine.begin() as connection:
         for start in range(0, len(rows), 10_000):
             connection.execute(insert(Ticket.__table__), rows[start:start + 10_000])
+
+
+def not_due_yet(rows: list[dict], by: timedelta) -> list[dict]:
+    """The same tickets with their timers `by` later: in the database, not yet due."""
+    return [{**row, "deadline_at": row["deadline_at"] + by,
+             "escalation_due_at": row["escalation_due_at"] + by} for row in rows]
+
+
+def make_due(db: Database, rows: list[dict]) -> None:
+    """Give the tickets written by `not_due_yet` their timers back, in one transaction."""
+    table = Ticket.__table__
+    with db.engine.begin() as connection:
+        connection.execute(
+            update(table).where(table.c.id == bindparam("number")).values(
+                deadline_at=bindparam("deadline"), escalation_due_at=bindparam("due")),
+            [{"number": row["id"], "deadline": row["deadline_at"],
+              "due": row["escalation_due_at"]} for row in rows])
 
 
 class Service:
@@ -228,9 +249,11 @@ def main() -> None:
                               "commit's, to compare; same schema)")
     options.add_argument("--scan-in", choices=("auto", "process", "thread"),
                          help="`gridbot run --scan-in`: where its scans run (default: its own)")
+    options.add_argument("--backend", choices=BACKENDS, default="sqlite")
     arguments = options.parse_args()
     grids: list[Microgrid] = []
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch, \
+            fresh_databases(arguments.backend, Path(scratch)) as new_database:
         folder = Path(scratch)
         config_path = folder / "liuyang.yaml"
         zone = ZoneInfo(yaml.safe_load((REPO / "config.yaml").read_text())["policy"]["timezone"])
@@ -238,7 +261,7 @@ def main() -> None:
                      (datetime.now(timezone.utc) + timedelta(hours=12)).astimezone(zone))
         network = Network(parse_config(yaml.safe_load(config_path.read_text(encoding="utf-8"))))
         branches = sum(1 for node in network.nodes() if node.level == "branch")
-        url = f"sqlite:///{folder / 'bench.sqlite3'}"
+        url = new_database("bench")
         db = Database(url)
         token = create_token(db, network, TOKEN_NODE, "bench", datetime.now(timezone.utc))
         service = Service(config_path, url, free_port(), folder / "gridbot.log",
@@ -249,14 +272,16 @@ def main() -> None:
             # 1. The scan of a running bot.
             results["start_nothing_due_s"] = service.start()
             sampler = Sampler(service.base, token)
+            first = 1_000_001
+            rows = due_rows(arguments.due, grids, first, datetime.now(timezone.utc))
+            write_tickets(db, not_due_yet(rows, timedelta(days=1)))
             time.sleep(3)  # the first scan (nothing due) is over
             idle_from = time.perf_counter()
             while time.perf_counter() - idle_from < arguments.idle_seconds:
                 sampler.one_round()
             idle_to = time.perf_counter()
-            first = 1_000_001
-            write_tickets(db, due_rows(arguments.due, grids, first, datetime.now(timezone.utc)))
-            print(f"{arguments.due:,} due tickets written; waiting for the next scan (≤ 1 min)",
+            make_due(db, rows)
+            print(f"{arguments.due:,} tickets made due; waiting for the next scan (≤ 1 min)",
                   file=sys.stderr)
             began, done = sample_through_scan(sampler, db, first, first + arguments.due - 1, 0)
             results["scan_s"] = done - began
@@ -276,8 +301,9 @@ def main() -> None:
             write_config(config_path, grids, (now + timedelta(minutes=-2)).astimezone(zone))
             second = 2_000_001
             write_tickets(db, due_rows(arguments.due, grids, second, now))
-            with db.engine.begin() as connection:
-                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            if arguments.backend == "sqlite":
+                with db.engine.begin() as connection:
+                    connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
             restart = Sampler(service.base, token)
             restarted_at = time.perf_counter()
             results["start_after_downtime_s"] = service.start()
@@ -293,7 +319,8 @@ def main() -> None:
     during = {name: sampler.between(began, done, name) for name in ("healthz", "tickets")}
     catch_up = {name: restart.between(catch_up_from, catch_up_to, name)
                 for name in ("healthz", "tickets")}
-    print(f"\nSQLite, Liuyang network ({branches:,} branches), simulator transport, scans in "
+    backend = "SQLite" if arguments.backend == "sqlite" else "PostgreSQL"
+    print(f"\n{backend}, Liuyang network ({branches:,} branches), simulator transport, scans in "
           f"{arguments.scan_in or 'the default'} worker; requests one at a time, /api/tickets "
           f"with a token of {TOKEN_NODE}")
     print_table(("requests", "count", "p50", "p95", "max"), [
@@ -316,7 +343,8 @@ def main() -> None:
           f"{results['catch_up_s']:.1f} s")
     print(f"stop (Ctrl-C): {results['stop_s']:.2f} s idle, {results['stop_after_catch_up_s']:.2f} s "
           f"after the catch-up")
-    print(json.dumps({"bench": "api_during_scan", "due": arguments.due,
+    print(json.dumps({"bench": "api_during_scan", "backend": arguments.backend,
+                      "due": arguments.due,
                       "scan_in": arguments.scan_in or "default",
                       **{key: round(value, 3) for key, value in results.items()},
                       **{f"{phase}_{name}_p95_ms": round(p(values, 0.95), 1)
