@@ -570,7 +570,12 @@ class Network:
     def fingerprint(self) -> str:
         """16 hex digits naming the tree's shape (ids in depth-first order with their intervals,
         and their groups' rooms): equal for two configs that differ only in names, heads or
-        policy."""
+        policy. A config built back from the cache (flows/config_cache.py) brings it along."""
+        from flows.config_cache import kept_fingerprint
+
+        kept = kept_fingerprint(self.root)
+        if kept is not None:
+            return kept
         nodes = self._nodes
         # One text hashed at once: the same bytes as line by line, a third of the time.
         text = "".join([f"{node_id}\t{first}\t{last}\t{nodes[node_id].group.room}\n"

@@ -4,6 +4,7 @@ the way of validating."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -56,6 +57,27 @@ def test_a_hit_is_the_same_config_as_validating(tmp_path, cache, monkeypatch):
     assert again == first == load_config(path, transport=False)
     assert again.network.children[0].children[0].children[0].deputies[0].name == "周敏"
     assert again.policy.timers_for("repair", False) == first.policy.timers_for("repair", False)
+
+
+def test_a_hit_brings_the_networks_fingerprint_and_only_for_that_network(tmp_path, cache,
+                                                                        monkeypatch):
+    from flows.network import Network
+
+    path = write(tmp_path)
+    validated = load_config(path, transport=False)   # no cache: computed here
+    expected = Network(validated).fingerprint
+    loading.load_config(path, transport=False)       # fills the cache
+    again = loading.load_config(path, transport=False)
+    numbered = []
+    original = Network.intervals.func
+    monkeypatch.setattr(Network, "intervals", property(
+        lambda self: numbered.append(self) or original(self)))
+    assert Network(again).fingerprint == expected and numbered == []
+    # A copy with another network (the top group's room changed) numbers and hashes its own.
+    top = again.network
+    moved = again.model_copy(update={"network": dataclasses.replace(
+        top, group=dataclasses.replace(top.group, room="elsewhere@chatroom"))})
+    assert Network(moved).fingerprint != expected and numbered
 
 
 def test_the_folder_keeps_the_entries_used_last_and_none_long_unused(tmp_path, cache):
