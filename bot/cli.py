@@ -454,6 +454,44 @@ def _parse_corrections(db: str | None, report: bool) -> None:
     sys.stdout.flush()
 
 
+@app.command()
+def repeats(
+    report: bool = typer.Option(False, "--report", help="Print their counts instead."),
+    db: str | None = DbOption,
+) -> None:
+    """Write the pairs heads decided in chat (合并: the same problem, 拆分: not) as labelled JSON
+    Lines (tests/data/repeats/LABELLING.md), read from the database: data to refit the pair
+    model with (`python -m flows.repeat_model`)."""
+    from sqlmodel import select
+
+    from flows.repeat_corrections import DECISION_EVENTS, decisions, decisions_report
+    from models.tables import Ticket, TicketEvent
+
+    database = _database(db, create=False)
+    try:
+        with database.session() as session:
+            events = session.exec(select(TicketEvent).where(TicketEvent.kind.in_(DECISION_EVENTS))
+                                  .order_by(TicketEvent.id)).all()
+            numbers = {e.ticket_id for e in events}
+            numbers |= {int(e.note[1:]) for e in events
+                        if e.note and e.note.startswith("#") and e.note[1:].isdigit()}
+            tickets = {}
+            listed = sorted(numbers)
+            for start in range(0, len(listed), 500):   # a bounded IN list per statement
+                for ticket in session.exec(select(Ticket).where(
+                        Ticket.id.in_(listed[start:start + 500]))):
+                    tickets[ticket.id] = ticket
+            found = decisions(events, tickets)
+    finally:
+        database.dispose()
+    if report:
+        typer.echo(decisions_report(found))
+        return
+    for one in found:
+        sys.stdout.write(json.dumps(one.label, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
 def _lexicon(path: Path | None):
     """The config's lexicon overrides when there is a config; the shipped lexicon otherwise."""
     from flows.request_parser import load_lexicon

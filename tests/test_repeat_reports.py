@@ -146,7 +146,7 @@ def test_the_model_is_measured_out_of_fold_on_the_tune_pairs():
     scores too sharply for its thresholds to be those of the mean), each pair scored by models
     that never saw it: wrong joins stay rare at the thresholds chosen, for either kind of pair,
     and the recall stays near the figures stored with the shipped model (README: five rounds,
-    46.4 % of all, 79.9 % of the same household's, 30.5 % of other households'), so a change
+    45.0 % of all, 66.0 % of the same household's, 33.1 % of other households'), so a change
     of the features, the vocabulary or the rule that joins less shows here."""
     pytest.importorskip("sklearn")
     pairs = [p for path in repeat_model.training_files() for p in read_pairs(path)]
@@ -160,8 +160,8 @@ def test_the_model_is_measured_out_of_fold_on_the_tune_pairs():
     assert figures["other_households"]["recall"] >= RECALL_FLOOR["other_households"]
 
 
-# The out-of-fold recall the shipped model was chosen with (about.out_of_fold: 46.4 %, 79.9 %,
-# 30.5 %), less a few points for two rounds of folds instead of five (the thresholds, chosen for
+# The out-of-fold recall the shipped model was chosen with (about.out_of_fold: 45.0 %, 66.0 %,
+# 33.1 %), less a few points for two rounds of folds instead of five (the thresholds, chosen for
 # both kinds together, move joins from one kind to the other between rounds: the kinds' floors
 # are wider): a model that joins less than this has regressed.
 RECALL_FLOOR = {"all": 0.40, "same_household": 0.45, "other_households": 0.25}
@@ -169,7 +169,7 @@ RECALL_FLOOR = {"all": 0.40, "same_household": 0.45, "other_households": 0.25}
 
 def test_the_shipped_model_keeps_its_out_of_fold_figures():
     """The figures stored with the shipped model (out of fold, on every tune file, the old
-    held-out pairs pairs_tune_6.jsonl among them) are those reported: precision at least 95 %
+    held-out pairs of 2026-12c, d and e among them) are those reported: precision at least 95 %
     for all and for either kind, recall at least the floor; its thresholds are the ones they
     were counted at."""
     model = repeat_model.load()
@@ -178,7 +178,8 @@ def test_the_shipped_model_keeps_its_out_of_fold_figures():
         assert stored[kind]["precision"] >= 0.95
         assert stored[kind]["recall"] >= RECALL_FLOOR[kind]
     assert stored["thresholds"] == model.thresholds
-    assert "pairs_tune_6.jsonl" in [path.name for path in repeat_model.training_files()]
+    fitted_on = [path.name for path in repeat_model.training_files()]
+    assert {"pairs_tune_6.jsonl", "pairs_tune_8.jsonl", "pairs_tune_9.jsonl"} <= set(fitted_on)
 
 
 def test_the_shipped_model_on_the_pairs_it_was_fitted_on():
@@ -193,19 +194,16 @@ def test_the_shipped_model_on_the_pairs_it_was_fitted_on():
     assert figures["all"]["recall"] >= stored["all"]["recall"]
 
 
-@pytest.mark.parametrize("written, precision, recall", [("2026-12d", 0.91, 0.36),
-                                                        ("2026-12e", 0.97, 0.33)])
-def test_the_shipped_model_on_pairs_it_never_saw(written, precision, recall):
-    """pairs_heldout_*.jsonl: 450 pairs each, written by another hand from LABELLING.md alone
-    after the model was frozen, measured once (README). 2026-12d: precision 91.3 % (73 of 80
-    joins), recall 36.1 % (73 of 202); 2026-12e, its errors not read: 97.1 % (66 of 68), 33.0 %
-    (66 of 200). The issue asks 95 % and 80 %. Held here so that a change does not do worse on
-    them; tuning on them would make them tune pairs."""
-    pairs = read_pairs(Path(__file__).parent / "data" / "repeats" /
-                       f"pairs_heldout_{written}.jsonl")
+def test_the_shipped_model_on_pairs_it_never_saw():
+    """pairs_heldout_2026-12g.jsonl: 500 pairs written by another hand from LABELLING.md alone,
+    measured once after the model was frozen, its errors not read (README): precision 98.8 %
+    (84 of 85 joins), recall 36.5 % (84 of 230). The issue asks 95 % and 80 %. Held here so
+    that a change does not do worse on them; tuning on them would make them tune pairs (as the
+    sets of 2026-12c, d and e became pairs_tune_6, 8 and 9)."""
+    pairs = read_pairs(Path(__file__).parent / "data" / "repeats" / "pairs_heldout_2026-12g.jsonl")
     figures = measure(pairs)
-    assert figures["all"]["pairs"] == 450
-    assert figures["all"]["precision"] >= precision and figures["all"]["recall"] >= recall
+    assert figures["all"]["pairs"] == 500
+    assert figures["all"]["precision"] >= 0.98 and figures["all"]["recall"] >= 0.36
 
 
 def test_the_thresholds_are_chosen_together_with_a_margin():
@@ -401,6 +399,37 @@ async def test_a_head_splits_a_wrong_link_and_it_waits_for_its_own_claim(db, con
     assert third.parent_id is None and third.escalation_due_at is not None
     assert replies(posts, "s6") == [texts.NOT_MERGED.format(number=1)]
     assert kinds(db, 3) == ["created", "merged", "split"] and kinds(db, 1)[-1] == "split"
+
+
+async def test_heads_decisions_are_written_as_labelled_pairs_to_refit_the_model(db, config):
+    """`gridbot repeats`: each 合并 a pair of the same problem the model missed, each 拆分 a wrong
+    join; the last decision on a pair counts, the model's joins nobody undid are no labels."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from bot.cli import app as cli
+
+    await chat(db, config, LINKING + [                         # #3 joined #2 by the model
+        say("x1", HEAD, "合并 #2 #1", "邱煥武"),                 # the model missed 2 ~ 1
+        say("s1", LI, "下单 同一个问题，3栋楼道灯也不亮", "李叔叔"),   # #4
+        say("s2", HEAD, "合并 #4 #1", "邱煥武"),                 # a head's mistake…
+        say("s3", HEAD, "拆分 #4", "邱煥武"),                    # …undone: the last word counts
+    ])
+    runner = CliRunner()
+    written = runner.invoke(cli, ["repeats", "--db", db.url])
+    assert written.exit_code == 0, written.output
+    lines = [json.loads(line) for line in written.stdout.splitlines()]
+    assert lines == [
+        {"first": "3栋停水了", "second": "3栋水压太小，水龙头只滴几滴", "same_reporter": False,
+         "same": True},
+        {"first": "3栋停水了", "second": "同一个问题，3栋楼道灯也不亮", "same_reporter": False,
+         "same": False},
+    ]
+    assert [list(line) for line in lines] == [["first", "second", "same_reporter", "same"]] * 2
+    counted = runner.invoke(cli, ["repeats", "--report", "--db", db.url])
+    assert counted.stdout.strip() == ("heads' decisions: 1 (0 same household, 1 another) joined "
+                                      "(合并), 1 (0 same household, 1 another) undone (拆分)")
 
 
 async def test_an_escalation_says_how_many_households_wait(db, config):
