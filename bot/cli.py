@@ -446,12 +446,7 @@ def _parse_corrections(db: str | None, report: bool) -> None:
                     found.append(one)
     finally:
         database.dispose()
-    if report:
-        typer.echo(corrections_report(found))
-        return
-    for one in found:
-        sys.stdout.write(json.dumps(one.label, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
+    _labels_out(found, corrections_report if report else None)
 
 
 @app.command()
@@ -484,8 +479,14 @@ def repeats(
             found = decisions(events, tickets)
     finally:
         database.dispose()
-    if report:
-        typer.echo(decisions_report(found))
+    _labels_out(found, decisions_report if report else None)
+
+
+def _labels_out(found: list, report=None) -> None:
+    """Labelled rows read from the database (each with a `label` dict) as JSON Lines on stdout,
+    or, given `report`, the one text it makes of them."""
+    if report is not None:
+        typer.echo(report(found))
         return
     for one in found:
         sys.stdout.write(json.dumps(one.label, ensure_ascii=False) + "\n")
