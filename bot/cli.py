@@ -46,19 +46,20 @@ DbOption = typer.Option(None, "--db", help="Database URL (default: $GRIDBOT_DATA
                         "sqlite:///gridbot.sqlite3).")
 
 
-def _config(path: Path | None, transport: bool = False, refresh: bool = False) -> GridConfig:
+def _config(path: Path | None, transport: bool = False, refresh: bool = False,
+            raw: bytes | None = None) -> GridConfig:
     """The config of `--config` / $GRIDBOT_CONFIG / ./config.yaml, through the cache of
     validated configs (bot/config_loading.py; `refresh` validates in full whatever it holds);
     what the transport needs to start is checked only with `transport` (`run`, `config check`):
     a token or a digest needs no webhook secret. Problems go to stderr, masked, and raise
-    typer.Exit(2)."""
+    typer.Exit(2). `raw`: the file's bytes, when read already."""
     from bot.config_loading import load_config
     from flows.config import ConfigError
 
     path = path or Path(os.environ.get(CONFIG_ENV, "config.yaml"))
     try:
         # The config lives as long as the command: out of the garbage collector's sight.
-        return load_config(path, transport, refresh, frozen=True)
+        return load_config(path, transport, refresh, frozen=True, raw=raw)
     except ConfigError as error:
         typer.echo(f"{path}: the configuration has {len(error.problems)} problem(s):", err=True)
         from flows.credentials import mask_credentials
@@ -184,20 +185,28 @@ def run(config: Path | None = ConfigOption, db: str | None = DbOption,
     """Run the bot with its transport and the HTTP API until stopped. It logs at start what it
     runs: the config file, the database, the transport and its target, the dashboard's URL
     (credentials masked, as everywhere in its log)."""
-    grid = _config(config, transport=True)
+    from flows.config import ConfigError, read_config_file
+
+    path = _config_path(config)
+    try:
+        raw = read_config_file(path)   # once: the scan process is handed these very bytes
+    except ConfigError:
+        raw = None                     # said by _config, as for every command
+    grid = _config(path, transport=True, raw=raw)
     database = _database(db, announce=False)
-    _serve(grid, database, config, host, port, scan_in.value)
+    _serve(grid, database, path, host, port, scan_in.value, raw)
 
 
 def _serve(grid: GridConfig, database: Database, config: Path | None, host: str,
-           port: int, scan_in: str = "auto") -> None:
+           port: int, scan_in: str = "auto", raw: bytes | None = None) -> None:
     import asyncio
 
     from bot.service import configure_logging, serve
 
     configure_logging(grid, database)
-    asyncio.run(serve(grid, database, host, port, config_path=_config_path(config),
-                      scan_in=scan_in))
+    path = _config_path(config)
+    asyncio.run(serve(grid, database, host, port, config_path=path, scan_in=scan_in,
+                      config_source=(path, raw) if raw is not None else None))
 
 
 def _config_path(path: Path | None) -> Path:

@@ -75,7 +75,7 @@ def entry_file(folder: Path, config_path: Path) -> Path:
 
 
 def load_config(path: str | Path, transport: bool = True, refresh: bool = False,
-                frozen: bool = False) -> GridConfig:
+                frozen: bool = False, raw: bytes | None = None) -> GridConfig:
     """flows.config.load_config (same arguments, same ConfigError), through the cache: an entry
     for the file's bytes is built back; otherwise the file is validated in full and, when valid,
     kept. With `refresh` the file is validated in full whatever the cache holds (`gridbot config
@@ -83,9 +83,10 @@ def load_config(path: str | Path, transport: bool = True, refresh: bool = False,
     is checked on every load, never kept. With `frozen`, for a config that lives as long as
     the process (a command's), its objects are frozen out of the garbage collector's sight
     before the collector is back (`gc.freeze`): its full passes need not walk them (a million
-    for Liuyang's network), not even its first (~20 ms)."""
+    for Liuyang's network), not even its first (~20 ms). `raw`: the file's bytes when they are
+    read already (`gridbot run` hands its scan process the very bytes it loaded)."""
     path = Path(path)
-    raw = read_config_file(path)
+    raw = read_config_file(path) if raw is None else raw
     folder = cache_dir()
     with _gc_paused(frozen):
         if folder is None:

@@ -5,7 +5,10 @@ the API's answers took 5–7 times as long; a process of its own leaves them as 
 
 The process is started with `spawn` (never `fork` from a process with threads and an event
 loop) and keeps its own `Bot` with its own engine for the whole run: the configuration is
-handed over once, the database is opened by its URL. It writes what is due and its posts to
+handed over once, the database is opened by its URL. Handed over as the config file's bytes
+when there is a file (the child builds it back through the cache of validated configs): a
+pickled GridConfig of Liuyang's 33,000 nodes took the parent's interpreter lock for a second
+or two at the first scan, and the API waited. It writes what is due and its posts to
 the database, exactly as the thread did; the parent delivers them from its outbox. So it needs
 a database both processes open: a SQLite file or a server (`shares_database`), not an
 in-memory SQLite one.
@@ -30,6 +33,7 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from models.db import shares_database
@@ -73,9 +77,11 @@ def _stop_now() -> bool:
     return _parent_gone.is_set() or (_stopping is not None and _stopping.is_set())
 
 
-def _start(config: GridConfig, url: str, secrets: Iterable[str | None], stopping) -> None:
+def _start(config: GridConfig | None, source: tuple[Path, bytes] | None, url: str,
+           secrets: Iterable[str | None], stopping) -> None:
     """The child's start: its priority lowered by `NICENESS`, its log (credentials masked, as
-    the parent's), its bot, its watch on the parent."""
+    the parent's), its config (`config`, or loaded from `source`: the file and its bytes), its
+    bot, its watch on the parent."""
     global _bot, _stopping
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Background work: where the cores are few and busy, the API and the transport go first.
@@ -88,6 +94,11 @@ def _start(config: GridConfig, url: str, secrets: Iterable[str | None], stopping
     from models.db import Database
 
     configure_logging(secrets)
+    if config is None:
+        from bot.config_loading import load_config
+
+        path, raw = source
+        config = load_config(path, transport=False, frozen=True, raw=raw)
     _stopping = stopping
     _bot = Bot(config, Database(url, migrate=False), _NoTransport(), Network(config))
 
@@ -104,17 +115,20 @@ class ScanProcess:
     """The scan worker of `gridbot run` as one child process (see the module's docstring); the
     same interface as `bot.service.ScanWorker`: `scan(bot, now)`, `stopping`, `stop()`.
 
-    `config` is the running configuration (pickled once to the child), `url` the database's,
-    `secrets` what the child's log masks. Scans never overlap: one process, one at a time.
+    `config` is the running configuration, `source` the file and the bytes it was loaded from
+    (handed to the child instead of `config` when given), `url` the database's, `secrets` what
+    the child's log masks. Scans never overlap: one process, one at a time.
     """
 
-    def __init__(self, config: GridConfig, url: str, secrets: Iterable[str | None] = ()) -> None:
+    def __init__(self, config: GridConfig, url: str, secrets: Iterable[str | None] = (),
+                 source: tuple[Path, bytes] | None = None) -> None:
         if not shares_database(url):
             raise ValueError("a scan process needs a database both processes can open "
                              "(a SQLite file or a server), not an in-memory one")
         self._context = multiprocessing.get_context("spawn")
         self._stopping = self._context.Event()
-        self._arguments = (config, url, tuple(s for s in secrets if s))
+        self._arguments = (None if source else config, source, url,
+                           tuple(s for s in secrets if s))
         self._executor = self._new_executor()
         self._running: Future | None = None
         self.pid: int | None = None  # the child's, once it ran a scan

@@ -224,7 +224,7 @@ def startup_lines(config: GridConfig, db: Database, host: str, port: int,
 
 async def serve(config: GridConfig, db: Database, host: str, port: int,
                 config_path: Path | None = None, stop: asyncio.Event | None = None,
-                scan_in: str = "auto") -> None:
+                scan_in: str = "auto", config_source: tuple[Path, bytes] | None = None) -> None:
     """Run the bot, its transport, the scheduler and the HTTP API until stopped (Ctrl-C,
     SIGTERM, or `stop` set); logs first what it runs (`startup_lines`). `config_path` is only
     shown.
@@ -235,7 +235,9 @@ async def serve(config: GridConfig, db: Database, host: str, port: int,
     worker: "process" (`ScanProcess`: the API's answers do not wait for the interpreter's lock
     while a scan runs), "thread" (`ScanWorker`), or "auto": a process when the database can be
     opened by a second one (a SQLite file or a server), else a thread. At stop a scan in
-    progress stops at its next safe point and its worker ends before this returns."""
+    progress stops at its next safe point and its worker ends before this returns.
+    `config_source`: (the config file, the bytes `config` was loaded from), for the scan process
+    to load them itself (see `ScanProcess`); without it the process is handed `config`."""
     if scan_in not in ("auto", "process", "thread"):
         raise ValueError(f"scan_in: expected auto, process or thread, not {scan_in!r}")
     for line in startup_lines(config, db, host, port, config_path):
@@ -295,7 +297,8 @@ async def serve(config: GridConfig, db: Database, host: str, port: int,
     bot.offload = asyncio.to_thread  # deliveries' database calls never hold up the loop
     catch_up = CatchUp()
     if scan_in == "process" or (scan_in == "auto" and shares_database(db.url)):
-        worker: ScanWorker | ScanProcess = ScanProcess(config, db.url, log_secrets(config, db))
+        worker: ScanWorker | ScanProcess = ScanProcess(config, db.url, log_secrets(config, db),
+                                                       source=config_source)
     else:
         worker = ScanWorker()
     log.info("scans run in %s", "a process of their own" if isinstance(worker, ScanProcess)

@@ -189,17 +189,38 @@ async def test_a_stopped_worker_takes_no_more_work():
     assert scan_threads() == []
 
 
-async def test_a_scan_process_escalates_what_fell_due_while_the_api_serves(sim, config, db):
+@pytest.mark.parametrize("handed", ["file bytes", "config"])
+async def test_a_scan_process_escalates_what_fell_due_while_the_api_serves(sim, config, db, handed,
+                                                                           tmp_path, monkeypatch):
     """`gridbot run`'s default with a database a second process can open: the catch-up scan
     runs in a child process; the ticket is escalated once, its post delivered by the parent,
-    and at stop no child is left."""
+    and at stop no child is left. The child is handed the config file's bytes (`gridbot run`,
+    built back from them in the child) or, with no file, the config itself."""
+    import yaml
+
+    from bot.config_loading import load_config
+
     await sim.say(GRID, "wxid_resident_zhang", "下单 4号楼二单元4楼的灯不亮", name="张阿姨")
     # The child scans at the wall clock's time: without quiet hours the ticket (not urgent) is
     # escalated whatever the hour the suite runs at.
-    config = config.model_copy(update={
-        "policy": config.policy.model_copy(update={"quiet_hours": None})})
+    source = None
+    if handed == "file bytes":
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+        data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+        data["policy"]["quiet_hours"] = None
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+        source = (path, path.read_bytes())
+        config = load_config(path, transport=False, raw=source[1])
+        handed_over = []
+        monkeypatch.setattr(ScanProcess, "_new_executor", lambda self, original=(
+            ScanProcess._new_executor): handed_over.append(self._arguments[:2]) or original(self))
+    else:
+        config = config.model_copy(update={
+            "policy": config.policy.model_copy(update={"quiet_hours": None})})
     port, stop = free_port(), asyncio.Event()
-    serving = asyncio.create_task(serve(config, db, "127.0.0.1", port, stop=stop))
+    serving = asyncio.create_task(serve(config, db, "127.0.0.1", port, stop=stop,
+                                        config_source=source))
     children: list[multiprocessing.Process] = []
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
 
@@ -230,6 +251,8 @@ async def test_a_scan_process_escalates_what_fell_due_while_the_api_serves(sim, 
     assert len(records) == ticket.escalation_level  # each level once
     assert [p.room for p in posts][:1] == [BRANCH]
     assert posts[0].delivered_at is not None  # written by the child, sent by the parent
+    if handed == "file bytes":   # no pickled GridConfig: the file and its bytes
+        assert handed_over == [(None, source)]
 
 
 def test_a_scan_process_needs_a_database_a_second_process_can_open(config, tmp_path):
