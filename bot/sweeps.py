@@ -305,6 +305,17 @@ def _escalate(session: Session, config: GridConfig, network: Network, ticket: Ti
                            timers.escalate_every, now)
     if plan is None:
         return
+    last_round = 0
+    if plan.renotify:
+        last_round = session.exec(select(func.max(TicketEscalation.round)).where(
+            TicketEscalation.ticket_id == ticket.id, TicketEscalation.level == level)).one() or 0
+        # On SQLite each read sees the newest commit (no row lock): a scan that reminded this
+        # ticket since it was read shows in the round just read, and in its due time read now.
+        # Then it is done; else this scan's reminder would be the next round, not a duplicate.
+        due_now = session.exec(select(Ticket.escalation_due_at).where(
+            Ticket.id == ticket.id)).one()
+        if due_now != ticket.escalation_due_at:
+            return
     cause = "claim" if ticket.status == Status.OPEN else "resolve"
     reason = overdue_reason(ticket.status, timers)
     if (waiting := households(session, ticket)) > 1:   # 一事多报: how many wait on it
@@ -321,9 +332,7 @@ def _escalate(session: Session, config: GridConfig, network: Network, ticket: Ti
                                   masked_for_post(network, to.group.room, None)), ESCALATED))
     if plan.renotify:
         top = chain[-1]
-        last_round = session.exec(select(func.max(TicketEscalation.round)).where(
-            TicketEscalation.ticket_id == ticket.id, TicketEscalation.level == level)).one()
-        staged.escalations.append(escalation_row(ticket.id, level, (last_round or 0) + 1, cause, now))
+        staged.escalations.append(escalation_row(ticket.id, level, last_round + 1, cause, now))
         staged.events.append(event_row(ticket.id, SYSTEM, EventRecord(
             "reminded", note=f"{top.name}：{reason}"), now, None))
         notices.append(Notice(lifecycle.reminder(ticket, top, reason),
