@@ -468,7 +468,8 @@ def repeats(
     model with (`python -m flows.repeat_model`)."""
     from sqlmodel import select
 
-    from flows.repeat_corrections import DECISION_EVENTS, decisions, decisions_report
+    from flows.repeat_corrections import (DECISION_EVENTS, NAMING_EVENTS, decisions,
+                                          decisions_report)
     from models.tables import Ticket, TicketEvent
 
     database = _database(db, create=False)
@@ -476,15 +477,9 @@ def repeats(
         with database.session() as session:
             events = session.exec(select(TicketEvent).where(TicketEvent.kind.in_(DECISION_EVENTS))
                                   .order_by(TicketEvent.id)).all()
-            numbers = {e.ticket_id for e in events}
-            numbers |= {int(e.note[1:]) for e in events
-                        if e.note and e.note.startswith("#") and e.note[1:].isdigit()}
-            tickets = {}
-            listed = sorted(numbers)
-            for start in range(0, len(listed), 500):   # a bounded IN list per statement
-                for ticket in session.exec(select(Ticket).where(
-                        Ticket.id.in_(listed[start:start + 500]))):
-                    tickets[ticket.id] = ticket
+            named = select(TicketEvent.ticket_id).where(TicketEvent.kind.in_(NAMING_EVENTS))
+            tickets = {ticket.id: ticket for ticket in session.exec(
+                select(Ticket).where(Ticket.id.in_(named.scalar_subquery())))}
             found = decisions(events, tickets)
     finally:
         database.dispose()

@@ -8,7 +8,7 @@ shape of tests/data/repeats/LABELLING.md, `first` the older request, `second` th
 pair was decided more than once (joined, then split), the last decision counts. Joins the model
 made and nobody undid are not labels: nobody looked at them.
 
-Pure: the caller reads the tickets and their events (bot/cli.py, `gridbot repeats corrections`).
+Pure: the caller reads the tickets and their events (bot/cli.py, `gridbot repeats`).
 """
 
 from __future__ import annotations
@@ -20,11 +20,14 @@ from typing import Any
 
 from models.tables import Status, Ticket, TicketEvent
 
-__all__ = ["DECISION_EVENTS", "Decision", "decisions", "decisions_report"]
+__all__ = ["DECISION_EVENTS", "NAMING_EVENTS", "Decision", "decisions", "decisions_report"]
 
 # The events of a decision, on the ticket that was joined (13): `merged` from an active status
 # (a head's 合并; the model's own join is `merged` with no status before), `split` from merged.
 DECISION_EVENTS = ("merged", "split")
+# Every ticket a decision names carries one of these: the joined ticket its decision, the ticket
+# it joined `joined` (a 合并) or `split` (a 拆分).
+NAMING_EVENTS = (*DECISION_EVENTS, "joined")
 
 
 @dataclass(frozen=True)
